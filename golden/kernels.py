@@ -1,0 +1,183 @@
+"""Integer kernels: the arithmetic that models/, hw/ and the RTL must reproduce bit for bit.
+
+One function per hardware operation. All data are integer numpy arrays (int64 results);
+nothing here rounds through floating point except :func:`quantize_multiplier`, which runs
+once at export time to turn a float scale into the integer ``(mult, shift)`` pair.
+
+Conventions: activations are ``[M, K]`` (one row per token), weights are ``[N, K]`` (one
+row per output, as ``torch.nn.Linear.weight``), results are ``[M, N]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "MULT_BITS",
+    "acc_bits_for_range",
+    "and_popcount_matmul",
+    "binary_matmul",
+    "dot_bound",
+    "int_matmul",
+    "quantize_multiplier",
+    "requantize",
+    "xnor_popcount_matmul",
+]
+
+#: Width of the unsigned requantisation multiplier (I-BERT/I-ViT dyadic style).
+MULT_BITS = 31
+
+
+def acc_bits_for_range(lo: int, hi: int) -> int:
+    """Return the smallest two's-complement width holding every integer in ``[lo, hi]``.
+
+    >>> acc_bits_for_range(-64, 64)
+    8
+    >>> acc_bits_for_range(-128, 127)
+    8
+    """
+    if lo > hi:
+        raise ValueError(f"empty range [{lo}, {hi}]")
+    bits = 1
+    while not (-(1 << (bits - 1)) <= lo and hi <= (1 << (bits - 1)) - 1):
+        bits += 1
+    return bits
+
+
+def _spec_range(bits: int, signed: bool) -> tuple[int, int]:
+    if bits == 1:
+        return (-1, 1) if signed else (0, 1)
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+def dot_bound(k: int, *, a_bits: int, a_signed: bool, w_bits: int, w_signed: bool) -> tuple:
+    """Return the exact worst-case ``(lo, hi)`` of a sum of ``k`` products ``a * w``.
+
+    Operand ranges follow :class:`golden.spec.QuantSpec` (1 signed bit codes {-1,+1}).
+    The bound is reached: the all-extreme vectors attain it.
+
+    >>> dot_bound(64, a_bits=1, a_signed=True, w_bits=1, w_signed=True)
+    (-64, 64)
+    >>> dot_bound(4, a_bits=8, a_signed=False, w_bits=4, w_signed=True)
+    (-8160, 7140)
+    """
+    if k < 0:
+        raise ValueError(f"k must be non-negative, not {k}")
+    a_lo, a_hi = _spec_range(a_bits, a_signed)
+    w_lo, w_hi = _spec_range(w_bits, w_signed)
+    corners = [a_lo * w_lo, a_lo * w_hi, a_hi * w_lo, a_hi * w_hi]
+    return k * min(corners), k * max(corners)
+
+
+def xnor_popcount_matmul(a_bits: np.ndarray, w_bits: np.ndarray) -> np.ndarray:
+    """Binary {-1,+1} x {-1,+1} matmul by XNOR and popcount.
+
+    Contract: ``a_bits`` ``[M, K]`` and ``w_bits`` ``[N, K]`` are {0,1} bit-planes coding
+    {-1,+1} (bit 1 is +1). Returns int64 ``[M, N]`` with
+    ``y[m, n] = 2 * popcount(xnor(a[m], w[n])) - K``, which equals the ±1 dot product.
+    Range ``[-K, K]``; no wrap.
+    """
+    a = np.asarray(a_bits, dtype=np.int64)
+    w = np.asarray(w_bits, dtype=np.int64)
+    agree = a @ w.T + (1 - a) @ (1 - w).T  # popcount of xnor
+    return 2 * agree - a.shape[-1]
+
+
+def and_popcount_matmul(a_bits: np.ndarray, w_bits: np.ndarray) -> np.ndarray:
+    """Binary {0,1} x {-1,+1} matmul by AND and popcount.
+
+    Contract: ``a_bits`` ``[M, K]`` is a {0,1} plane (unsigned activations), ``w_bits``
+    ``[N, K]`` codes {-1,+1} (bit 1 is +1). Returns int64 ``[M, N]`` with
+    ``y[m, n] = 2 * popcount(a[m] & w[n]) - popcount(a[m])``, the dot product of
+    {0,1} by {-1,+1}. Range ``[-K, K]``; no wrap.
+    """
+    a = np.asarray(a_bits, dtype=np.int64)
+    w = np.asarray(w_bits, dtype=np.int64)
+    return 2 * (a @ w.T) - a.sum(axis=-1, keepdims=True)
+
+
+def binary_matmul(a_bits: np.ndarray, w_bits: np.ndarray, mode: str) -> np.ndarray:
+    """Dispatch to :func:`xnor_popcount_matmul` (``"xnor"``) or :func:`and_popcount_matmul`."""
+    if mode == "xnor":
+        return xnor_popcount_matmul(a_bits, w_bits)
+    if mode == "and":
+        return and_popcount_matmul(a_bits, w_bits)
+    raise ValueError(f"mode must be one of 'xnor', 'and', not {mode!r}")
+
+
+def int_matmul(
+    a: np.ndarray,
+    w: np.ndarray,
+    *,
+    a_bits: int,
+    a_signed: bool,
+    w_bits: int,
+    w_signed: bool,
+    acc_bits: int | None = None,
+) -> np.ndarray:
+    """Integer matmul with declared operand widths and a proven accumulator width.
+
+    Contract: every element of ``a`` ``[M, K]`` fits ``a_bits``/``a_signed`` and every
+    element of ``w`` ``[N, K]`` fits ``w_bits``/``w_signed`` (else ``ValueError``). The
+    accumulator width is ``acc_bits`` if given, which must hold :func:`dot_bound` (else
+    ``ValueError``), or the width derived from that bound. Because the bound holds, the
+    result never wraps: it is the exact int64 product ``a @ w.T``.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    w = np.asarray(w, dtype=np.int64)
+    for name, x, bits, signed in (("a", a, a_bits, a_signed), ("w", w, w_bits, w_signed)):
+        lo, hi = _spec_range(bits, signed)
+        if x.size and (x.min() < lo or x.max() > hi):
+            raise ValueError(f"{name} out of range for {'s' if signed else 'u'}{bits}")
+    lo, hi = dot_bound(a.shape[-1], a_bits=a_bits, a_signed=a_signed,
+                       w_bits=w_bits, w_signed=w_signed)
+    need = acc_bits_for_range(lo, hi)
+    if acc_bits is not None and acc_bits < need:
+        raise ValueError(f"acc_bits={acc_bits} cannot hold [{lo}, {hi}]; need {need}")
+    return a @ w.T
+
+
+def quantize_multiplier(scale: float) -> tuple[int, int]:
+    """Turn a positive float ``scale`` into integer ``(mult, shift)``, ``scale ~ mult/2**shift``.
+
+    ``mult`` is ``MULT_BITS`` wide (in ``[2**30, 2**31)``), rounded half up from the
+    mantissa; ``shift`` is at least 1. This is the only float step of requantisation and
+    runs at export time.
+
+    >>> quantize_multiplier(0.5)
+    (1073741824, 31)
+    """
+    if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive finite number, not {scale!r}")
+    mant, exp = math.frexp(scale)  # scale = mant * 2**exp, mant in [0.5, 1)
+    mult = math.floor(mant * (1 << MULT_BITS) + 0.5)
+    if mult == 1 << MULT_BITS:
+        mult //= 2
+        exp += 1
+    shift = MULT_BITS - exp
+    if not 1 <= shift <= 62:
+        raise ValueError(f"scale {scale!r} is out of the representable range")
+    return mult, shift
+
+
+def requantize(acc: np.ndarray, *, mult: int, shift: int, lo: int, hi: int) -> np.ndarray:
+    """Requantise accumulators: ``clamp((acc * mult + 2**(shift-1)) >> shift, lo, hi)``.
+
+    Contract: ``acc`` is integer with ``|acc| < 2**31``; ``0 <= mult < 2**31``;
+    ``1 <= shift <= 62``. Rounding is half up (toward +inf on ties) by an arithmetic right
+    shift (floor); the clamp saturates. Exact in int64.
+
+    >>> requantize(np.array([-3, -2, 2, 3]), mult=1, shift=1, lo=-128, hi=127).tolist()
+    [-1, -1, 1, 2]
+    """
+    acc = np.asarray(acc, dtype=np.int64)
+    if not 0 <= mult < (1 << MULT_BITS):
+        raise ValueError(f"mult must be in [0, 2**{MULT_BITS}), not {mult!r}")
+    if not 1 <= shift <= 62:
+        raise ValueError(f"shift must be in [1, 62], not {shift!r}")
+    if acc.size and np.abs(acc).max() >= (1 << 31):
+        raise ValueError("acc must satisfy |acc| < 2**31")
+    prod = acc * np.int64(mult) + np.int64(1 << (shift - 1))
+    return np.clip(prod >> np.int64(shift), lo, hi)

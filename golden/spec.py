@@ -1,0 +1,195 @@
+"""Frozen configuration dataclasses: the one vocabulary of vitsim.
+
+Every layer (models, golden, hw, sim, the analytic model) names the same quantity with the
+same field: ``w_bits``, ``a_bits``, ``acc_bits``, ``rows``, ``cols``, ``max_k``... A config
+validates itself on construction and raises ``TypeError``/``ValueError`` with an exact
+message naming the field, so bad input is caught at the boundary where it enters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from golden.errors import VitsimError
+from golden.kernels import acc_bits_for_range
+
+__all__ = ["BinaryArrayCfg", "ConfigError", "QuantSpec", "config_from_dict"]
+
+
+class ConfigError(VitsimError, ValueError):
+    """A configuration field is missing, unknown or out of range."""
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, not {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+        raise ConfigError(f"{name} must be {bound}, not {value!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"{name} must be one of {options}, not {value!r}")
+
+
+class _Config:
+    """Shared (de)serialisation for the config dataclasses."""
+
+    kind: ClassVar[str]
+
+    def to_dict(self) -> dict:
+        """Return the fields as a JSON-ready dict, tagged with the config ``kind``."""
+        return {"kind": self.kind, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict, *, source: str = "config"):
+        """Build a config from ``data``; unknown or missing fields name ``source``."""
+        data = {k: v for k, v in data.items() if k != "kind"}
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"{source}: unknown field {unknown[0]!r} for {cls.__name__}")
+        required = {
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        missing = sorted(required - set(data))
+        if missing:
+            raise ConfigError(f"{source}: missing field {missing[0]!r} for {cls.__name__}")
+        try:
+            return cls(**data)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantSpec(_Config):
+    """Integer format of one tensor that crosses a hardware boundary.
+
+    Parameters
+    ----------
+    bits : int
+        Width in bits, 1..16. A 1-bit tensor is a bit-plane (see ``signed``).
+    signed : bool
+        Two's complement when true. For ``bits == 1``, signed means the bit codes
+        {-1, +1} (bit 1 is +1) and unsigned means {0, 1}.
+    """
+
+    kind: ClassVar[str] = "quant"
+    bits: int  # width of one element
+    signed: bool = True  # two's complement (or {-1,+1} for 1 bit)
+
+    def __post_init__(self):
+        _check_int("bits", self.bits, 1, 16)
+        if not isinstance(self.signed, bool):
+            raise TypeError(f"signed must be a bool, not {self.signed!r}")
+
+    @property
+    def lo(self) -> int:
+        """Smallest representable value."""
+        if self.bits == 1:
+            return -1 if self.signed else 0
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def hi(self) -> int:
+        """Largest representable value."""
+        if self.bits == 1:
+            return 1
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    def __str__(self) -> str:
+        return f"{'s' if self.signed else 'u'}{self.bits}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BinaryArrayCfg(_Config):
+    """Geometry of the binary matmul array (``hw.binary_array.BinaryMatmulArray``).
+
+    The array has ``rows`` output lanes; each consumes ``cols`` activation bits and
+    ``cols`` weight bits per beat and accumulates one dot product over a reduction of
+    ``k`` elements (``k / cols`` beats, ``k`` a multiple of ``cols`` up to ``max_k``).
+
+    Parameters
+    ----------
+    rows : int
+        Output lanes (dot products computed in parallel), 1..256.
+    cols : int
+        Reduction lanes per beat (bits popcounted per lane per cycle), 1..1024.
+    mode : str
+        ``"xnor"``: activations and weights both code {-1,+1} (bit 1 is +1).
+        ``"and"``: activations code {0,1}, weights code {-1,+1}.
+    max_k : int
+        Longest reduction the accumulators must hold without overflow; a multiple
+        of ``cols``. Sets ``acc_bits``.
+    """
+
+    kind: ClassVar[str] = "binary_array"
+    rows: int  # output lanes
+    cols: int  # reduction lanes per beat
+    mode: str = "xnor"  # "xnor" ({-1,+1} x {-1,+1}) or "and" ({0,1} x {-1,+1})
+    max_k: int = 1024  # longest reduction, sets acc_bits
+
+    def __post_init__(self):
+        _check_int("rows", self.rows, 1, 256)
+        _check_int("cols", self.cols, 1, 1024)
+        _check_choice("mode", self.mode, ("xnor", "and"))
+        _check_int("max_k", self.max_k, 1, 1 << 24)
+        if self.max_k % self.cols:
+            raise ConfigError(
+                f"max_k must be a multiple of cols ({self.cols}), not {self.max_k!r}"
+            )
+
+    @property
+    def acc_bits(self) -> int:
+        """Signed accumulator width that holds any reduction of up to ``max_k`` terms."""
+        return acc_bits_for_range(-self.max_k, self.max_k)
+
+    @property
+    def latency(self) -> int:
+        """Clock edges from accepting a reduction's last beat to handing over its result.
+
+        Two register stages: popcount, then accumulate.
+        """
+        return 2
+
+    def beats(self, k: int) -> int:
+        """Input beats of one reduction of ``k`` elements (``ValueError`` if not a tile)."""
+        if not isinstance(k, int) or k <= 0 or k % self.cols or k > self.max_k:
+            raise ConfigError(
+                f"k must be a positive multiple of cols ({self.cols}) up to max_k "
+                f"({self.max_k}), not {k!r}"
+            )
+        return k // self.cols
+
+    def cycles(self, *, m: int, n: int, k: int) -> int:
+        """Clock cycles of an ``[m, k] x [n, k]^T`` product with no stalls.
+
+        ``n`` must be a multiple of ``rows``. Counted from the edge that accepts the first
+        beat to the edge that hands over the last result, both included:
+        ``m * (n / rows) * (k / cols) + latency``.
+        """
+        if not isinstance(n, int) or n <= 0 or n % self.rows:
+            raise ConfigError(f"n must be a positive multiple of rows ({self.rows}), not {n!r}")
+        if not isinstance(m, int) or m <= 0:
+            raise ConfigError(f"m must be a positive integer, not {m!r}")
+        return m * (n // self.rows) * self.beats(k) + self.latency
+
+    def __str__(self) -> str:
+        return f"{self.mode}_r{self.rows}c{self.cols}k{self.max_k}"
+
+
+_CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg)}
+
+
+def config_from_dict(data: dict, *, source: str = "config") -> _Config:
+    """Build whichever config ``data["kind"]`` names; errors name ``source``."""
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind not in _CONFIGS:
+        raise ConfigError(f"{source}: field 'kind' must be one of {sorted(_CONFIGS)}, not {kind!r}")
+    return _CONFIGS[kind].from_dict(data, source=source)

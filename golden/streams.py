@@ -1,0 +1,57 @@
+"""Stream formats: how a golden case becomes the beats a unit consumes and produces.
+
+One function pair per unit, shared by the Amaranth-simulator tests, the cocotb benches and
+the C++ harness generator, so the payload bit layout is written down once. Payloads are
+Python ints; bit ``0`` is the LSB of the Verilog port.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.bitpack import rows_from_words, words_from_rows
+from golden.spec import BinaryArrayCfg
+
+__all__ = ["binary_array_beats", "binary_array_results", "binary_array_result_index"]
+
+
+def binary_array_beats(cfg: BinaryArrayCfg, a_bits: np.ndarray, w_bits: np.ndarray) -> list[int]:
+    """Return the ``i_stream`` payloads of ``BinaryMatmulArray`` for ``a [m, k] x w [n, k]^T``.
+
+    Order: for each activation row ``m``, for each weight tile ``t`` (rows
+    ``t*rows .. t*rows+rows-1`` of ``w``), the ``k / cols`` beats of the reduction.
+    Payload bits: ``a`` chunk at ``[0, cols)``, lane ``r``'s weight chunk at
+    ``[cols*(r+1), cols*(r+2))``, ``last`` at bit ``cols*(rows+1)``; element ``i`` of a
+    chunk at its bit ``i``.
+    """
+    m, k = a_bits.shape
+    n = w_bits.shape[0]
+    beats = cfg.beats(k)
+    cfg.cycles(m=m, n=n, k=k)  # validates the tiling
+    a_words = np.array(words_from_rows(a_bits.reshape(m * beats, cfg.cols), 1),
+                       dtype=object).reshape(m, beats)
+    w_words = np.array(words_from_rows(w_bits.reshape(n * beats, cfg.cols), 1),
+                       dtype=object).reshape(n, beats)
+    last_bit = cfg.cols * (cfg.rows + 1)
+    out = []
+    for i in range(m):
+        for t in range(n // cfg.rows):
+            for b in range(beats):
+                word = a_words[i, b] | ((1 << last_bit) if b == beats - 1 else 0)
+                for r in range(cfg.rows):
+                    word |= w_words[t * cfg.rows + r, b] << (cfg.cols * (r + 1))
+                out.append(int(word))
+    return out
+
+
+def binary_array_result_index(cfg: BinaryArrayCfg, j: int, n: int) -> tuple[int, slice]:
+    """Row and column slice of ``y`` that output transfer ``j`` carries."""
+    tiles = n // cfg.rows
+    t = j % tiles
+    return j // tiles, slice(t * cfg.rows, (t + 1) * cfg.rows)
+
+
+def binary_array_results(cfg: BinaryArrayCfg, words: list[int], *, m: int, n: int) -> np.ndarray:
+    """Assemble ``o_stream`` payloads (lane ``r`` at bits ``[r*acc_bits, ...)``) into ``[m, n]``."""
+    lanes = rows_from_words(words, cfg.rows, cfg.acc_bits, signed=True)
+    return lanes.reshape(m, n)

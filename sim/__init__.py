@@ -1,0 +1,1 @@
+"""Simulation, analysis and the ``vitsim`` command line (the top of the dependency graph)."""

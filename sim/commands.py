@@ -1,0 +1,199 @@
+"""``vitsim`` commands of the hardware flow: ``demo``, ``verilog``, ``golden``, ``simulate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from golden.errors import VitsimError
+
+__all__ = ["register"]
+
+UNITS = ("binary_array",)
+BENCHES = {"binary_array": "sim.benches.binary_array_bench"}
+
+
+def _add_array_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("binary array configuration (or --config FILE)")
+    g.add_argument("--config", type=Path, help="JSON file with a binary_array config")
+    g.add_argument("--rows", type=int, default=8, help="output lanes (default 8)")
+    g.add_argument("--cols", type=int, default=64, help="reduction bits per beat (default 64)")
+    g.add_argument("--mode", default="xnor", help="xnor or and (default xnor)")
+    g.add_argument("--max-k", type=int, default=512, help="longest reduction (default 512)")
+
+
+def _array_cfg(args):
+    from golden.spec import BinaryArrayCfg, ConfigError
+
+    if args.config is not None:
+        try:
+            data = json.loads(args.config.read_text())
+        except FileNotFoundError:
+            raise VitsimError(f"{args.config}: no such config file") from None
+        except json.JSONDecodeError as exc:
+            raise VitsimError(f"{args.config}: not valid JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise VitsimError(f"{args.config}: top level must be an object")
+        return BinaryArrayCfg.from_dict(data, source=str(args.config))
+    try:
+        return BinaryArrayCfg(rows=args.rows, cols=args.cols, mode=args.mode,
+                              max_k=args.max_k)
+    except (TypeError, ConfigError) as exc:
+        raise VitsimError(f"command line: {exc}") from None
+
+
+def _write_verilog(cfg, out: Path, name: str) -> Path:
+    from hw.binary_array import BinaryMatmulArray
+    from hw.export import export_verilog
+
+    return export_verilog(BinaryMatmulArray(cfg), out, name=name)
+
+
+def cmd_verilog(args) -> int:
+    cfg = _array_cfg(args)
+    out = _write_verilog(cfg, args.out, args.name)
+    print(f"wrote {out / (args.name + '.v')} and {args.name}.json "
+          f"({cfg}, latency {cfg.latency}, acc_bits {cfg.acc_bits})")
+    return 0
+
+
+def cmd_golden(args) -> int:
+    from golden.cases import binary_array_case, verify_package
+    from golden.package import read_package
+
+    if args.verify is not None:
+        problems = verify_package(read_package(args.verify))
+        for line in problems:
+            print(f"{args.verify}: {line}")
+        print(f"{args.verify}: {'FAIL' if problems else 'OK'}")
+        return 1 if problems else 0
+    if args.out is None:
+        raise VitsimError("golden: give --out DIR to write a case, or --verify DIR")
+    cfg = _array_cfg(args)
+    k = args.k or cfg.max_k
+    pkg = binary_array_case(cfg, args.out, m=args.m, n=args.n or cfg.rows, k=k, seed=args.seed,
+                            stimulus=args.stimulus)
+    op = pkg.op("binary_matmul")
+    print(f"wrote {args.out}: binary_matmul m={op['m']} n={op['n']} k={op['k']} ({cfg})")
+    return 0
+
+
+def simulate_case(case_dir: Path, *, sim: str, build_dir: Path, waves: bool = False,
+                  seed: int = 0, verilog_dir: Path | None = None):
+    """Run a case's bench on ``sim``; return the :class:`sim.runner.BenchResult`.
+
+    The unit's Verilog comes from ``verilog_dir`` when given (as written by
+    ``vitsim verilog``; its config must match the case's), else it is generated.
+    """
+    from golden.cases import load_binary_array_case
+    from golden.package import read_package
+    from sim.runner import run_bench
+    from sim.toolchain import prepare
+
+    prepare(sim)  # fail on a bad simulator before any work
+    cfg, *_ = load_binary_array_case(read_package(case_dir))
+    if verilog_dir is None:
+        vdir = _write_verilog(cfg, build_dir / "verilog", "binary_array")
+    else:
+        vdir = verilog_dir
+        sidecar = vdir / "binary_array.json"
+        if not sidecar.is_file():
+            raise VitsimError(f"{sidecar}: missing Verilog sidecar (run 'vitsim verilog')")
+        if json.loads(sidecar.read_text()).get("config") != cfg.to_dict():
+            raise VitsimError(f"{sidecar}: field 'config' does not match the case's config "
+                              f"({cfg})")
+    return run_bench(verilog_dir=vdir, top="binary_array", bench=BENCHES["binary_array"],
+                     case_dir=case_dir, build_dir=build_dir / sim, sim=sim, waves=waves,
+                     seed=seed)
+
+
+def _print_result(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"binary_array on {result.sim}")
+    for col in ("bench test", "bit-exact", "cycles", "model cycles", "first mismatch"):
+        table.add_column(col)
+    for rec in result.records:
+        mism = rec.get("mismatch")
+        table.add_row(rec["name"], "yes" if rec["passed"] else "NO", str(rec["cycles"]),
+                      str(rec["model_cycles"]),
+                      "-" if mism is None else f"elem {mism['element']} cycle "
+                      f"{mism.get('cycle')}: exp {mism['expected']} got {mism['got']}")
+    Console().print(table)
+    print(result.summary())
+
+
+def cmd_simulate(args) -> int:
+    build = args.build_dir or args.case / "sim_build"
+    result = simulate_case(args.case, sim=args.sim, build_dir=build, waves=args.waves,
+                           seed=args.seed, verilog_dir=args.verilog)
+    _print_result(result)
+    if result.waves is not None:
+        print(f"waveform: {result.waves}")
+    return 0 if result.passed else 1
+
+
+def cmd_demo(args) -> int:
+    from golden.cases import binary_array_case
+    from golden.spec import BinaryArrayCfg
+
+    cfg = BinaryArrayCfg(rows=8, cols=64, mode="xnor", max_k=512)
+    out = args.out
+    print(f"[1/3] golden case: 16 x 512 activations by 32 x 512 weights, {cfg}")
+    case = out / "case"
+    binary_array_case(cfg, case, m=16, n=32, k=512, seed=args.seed)
+    print(f"[2/3] Verilog + simulation on {args.sim}")
+    result = simulate_case(case, sim=args.sim, build_dir=out / "sim", seed=args.seed)
+    print("[3/3] verdict")
+    _print_result(result)
+    speed = next((r for r in result.records if r["name"] == "speed"), None)
+    if speed is not None:
+        print(f"cycles: {speed['cycles']} measured, {speed['model_cycles']} by the cycle model; "
+              f"{speed['beats'] * cfg.rows * cfg.cols} binary MACs")
+    print(f"bit-exact: {'yes' if result.passed else 'NO'}")
+    return 0 if result.passed else 1
+
+
+def register(sub) -> None:
+    """Add the hardware-flow commands to the ``vitsim`` sub-parser ``sub``."""
+    from sim.toolchain import SIMULATORS
+
+    def sim_arg(p):
+        p.add_argument("--sim", default="verilator", help=f"one of {', '.join(SIMULATORS)}")
+
+    p = sub.add_parser("demo", help="golden case -> Verilog -> RTL simulation -> verdict")
+    p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory")
+    p.add_argument("--seed", type=int, default=0)
+    sim_arg(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("verilog", help="write a unit's Verilog and JSON sidecar")
+    p.add_argument("--unit", choices=UNITS, default="binary_array")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--name", default="binary_array", help="Verilog module name")
+    _add_array_args(p)
+    p.set_defaults(func=cmd_verilog)
+
+    p = sub.add_parser("golden", help="write a unit golden case, or --verify a package")
+    p.add_argument("--unit", choices=UNITS, default="binary_array")
+    p.add_argument("--out", type=Path, help="package directory to write")
+    p.add_argument("--verify", type=Path, help="re-run the kernels on a package and check it")
+    p.add_argument("--m", type=int, default=4, help="activation rows")
+    p.add_argument("--n", type=int, help="weight rows (default: rows)")
+    p.add_argument("--k", type=int, help="reduction length (default: max_k)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stimulus", default="random", help="random, max, min or alternating")
+    _add_array_args(p)
+    p.set_defaults(func=cmd_golden)
+
+    p = sub.add_parser("simulate", help="run a golden case on the RTL, report bit-exactness")
+    p.add_argument("--case", type=Path, required=True, help="golden case package")
+    p.add_argument("--verilog", type=Path, help="Verilog directory from 'vitsim verilog' "
+                   "(default: generate it)")
+    p.add_argument("--build-dir", type=Path, help="where to build (default CASE/sim_build)")
+    p.add_argument("--waves", action="store_true", help="record a waveform")
+    p.add_argument("--seed", type=int, default=0, help="seed of the gap patterns")
+    sim_arg(p)
+    p.set_defaults(func=cmd_simulate)

@@ -1,0 +1,82 @@
+"""Valid/ready stream driver and monitor for cocotb, with idle and backpressure injection.
+
+Ports follow Amaranth's flattened names: ``<prefix>__payload``, ``<prefix>__valid``,
+``<prefix>__ready``. Handshakes are observed right after a rising edge, where cocotb shows
+the values the flip-flops sampled at that edge. Each side counts the edges it has seen
+since it started, so a source and a sink started in the same step share one time base.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+from cocotb.triggers import RisingEdge
+
+__all__ = ["StreamSink", "StreamSource", "random_pauses"]
+
+
+def random_pauses(p: float, seed: int) -> Iterator[bool]:
+    """Endless pause pattern: ``True`` (stall this cycle) with probability ``p``."""
+    rng = random.Random(seed)
+    while True:
+        yield rng.random() < p
+
+
+class _Port:
+    def __init__(self, dut, prefix: str, clk):
+        self.clk = clk
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.edges: list[int] = []  # edge index of every handshake
+
+
+class StreamSource(_Port):
+    """Drive ``words`` into a stream input, pausing (valid low) when ``pause`` says so."""
+
+    def __init__(self, dut, prefix: str, clk, pause: Iterator[bool] | None = None):
+        super().__init__(dut, prefix, clk)
+        self.pause = pause
+        self.valid.value = 0
+
+    async def send(self, words: list[int]) -> None:
+        """Send every word; returns after the last handshake."""
+        edge = 0
+        for word in words:
+            while self.pause is not None and next(self.pause):
+                self.valid.value = 0
+                await RisingEdge(self.clk)
+                edge += 1
+            self.payload.value = word
+            self.valid.value = 1
+            while True:
+                await RisingEdge(self.clk)
+                edge += 1
+                if self.ready.value:
+                    self.edges.append(edge)
+                    break
+        self.valid.value = 0
+
+
+class StreamSink(_Port):
+    """Accept transfers from a stream output, dropping ready when ``pause`` says so."""
+
+    def __init__(self, dut, prefix: str, clk, pause: Iterator[bool] | None = None):
+        super().__init__(dut, prefix, clk)
+        self.pause = pause
+        self.ready.value = 0
+        self.words: list[int] = []
+
+    async def receive(self, count: int, *, timeout_edges: int) -> None:
+        """Collect ``count`` transfers; stop after ``timeout_edges`` edges regardless."""
+        edge = 0
+        while len(self.words) < count and edge < timeout_edges:
+            ready = not (self.pause is not None and next(self.pause))
+            self.ready.value = int(ready)
+            await RisingEdge(self.clk)
+            edge += 1
+            if ready and self.valid.value:
+                self.words.append(self.payload.value.to_unsigned())
+                self.edges.append(edge)
+        self.ready.value = 0

@@ -1,0 +1,99 @@
+"""The ``vitsim`` command line: the hardware flow and one clear line for every bad input."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from golden.cases import binary_array_case
+from golden.spec import BinaryArrayCfg
+from sim.cli import main
+
+
+def run_cli(*args):
+    """Run ``vitsim`` in a subprocess (as a user would); return (status, stdout, stderr)."""
+    proc = subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True,
+                          text=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_unknown_subcommand():
+    status, _, err = run_cli("frobnicate")
+    assert status == 2
+    assert err.strip().splitlines() == [
+        err.strip().splitlines()[0]] and "invalid choice: 'frobnicate'" in err
+
+
+def test_out_of_range_width_is_one_line_and_writes_nothing(tmp_path):
+    status, _, err = run_cli("verilog", "--cols", "2048", "--out", str(tmp_path / "v"))
+    assert status == 2
+    assert err == ("vitsim: error: command line: cols must be between 1 and 1024, "
+                   "not 2048\n")
+    assert not (tmp_path / "v").exists()
+
+
+def test_bad_config_file_names_file_and_field(tmp_path, capsys):
+    cfg = tmp_path / "arr.json"
+    cfg.write_text(json.dumps({"kind": "binary_array", "rows": 4, "cols": 8, "max_k": 12}))
+    assert main(["verilog", "--config", str(cfg), "--out", str(tmp_path / "v")]) == 2
+    err = capsys.readouterr().err
+    assert err == f"vitsim: error: {cfg}: max_k must be a multiple of cols (8), not 12\n"
+    assert not (tmp_path / "v").exists()
+
+
+def test_unknown_simulator(tmp_path, capsys):
+    binary_array_case(BinaryArrayCfg(rows=2, cols=8, max_k=16), tmp_path / "c", m=1, n=2, k=16)
+    assert main(["simulate", "--case", str(tmp_path / "c"), "--sim", "modelsim"]) == 2
+    assert capsys.readouterr().err == ("vitsim: error: unknown simulator 'modelsim'; "
+                                       "choose one of verilator, icarus\n")
+
+
+def test_missing_verilog_file(tmp_path, capsys):
+    cfg = BinaryArrayCfg(rows=2, cols=8, max_k=16)
+    binary_array_case(cfg, tmp_path / "c", m=1, n=2, k=16)
+    assert main(["simulate", "--case", str(tmp_path / "c"), "--sim", "icarus",
+                 "--verilog", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"vitsim: error: {tmp_path / 'nowhere' / 'binary_array.json'}: "
+                   "missing Verilog sidecar (run 'vitsim verilog')\n")
+
+
+def test_missing_case_package(tmp_path, capsys):
+    assert main(["simulate", "--case", str(tmp_path / "none"), "--sim", "icarus"]) == 2
+    assert capsys.readouterr().err == (f"vitsim: error: {tmp_path / 'none'}: "
+                                       "no such package directory\n")
+
+
+def test_golden_verify(tmp_path, capsys):
+    assert main(["golden", "--rows", "4", "--cols", "8", "--max-k", "32", "--m", "2",
+                 "--n", "8", "--out", str(tmp_path / "c")]) == 0
+    assert main(["golden", "--verify", str(tmp_path / "c")]) == 0
+    assert capsys.readouterr().out.strip().endswith(f"{tmp_path / 'c'}: OK")
+    (tmp_path / "c" / "tensors.npz").write_bytes(b"junk")
+    assert main(["golden", "--verify", str(tmp_path / "c")]) == 2
+    assert "tensors.npz: content hash does not match field 'files'" in capsys.readouterr().err
+
+
+@pytest.mark.sim
+def test_verilog_then_simulate(tmp_path, simulator, capsys):
+    assert main(["verilog", "--rows", "2", "--cols", "16", "--mode", "and", "--max-k", "64",
+                 "--out", str(tmp_path / "v")]) == 0
+    sidecar = json.loads((tmp_path / "v" / "binary_array.json").read_text())
+    assert sidecar["latency"] == 2 and sidecar["config"]["mode"] == "and"
+    binary_array_case(BinaryArrayCfg(rows=2, cols=16, mode="and", max_k=64), tmp_path / "c",
+                      m=2, n=4, k=64)
+    status = main(["simulate", "--case", str(tmp_path / "c"), "--verilog",
+                   str(tmp_path / "v"), "--sim", simulator, "--build-dir", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert f"{simulator}: PASS (5/5 bench tests bit-exact)" in out
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_demo_prints_a_verdict(tmp_path):
+    status, out, err = run_cli("demo", "--out", str(tmp_path / "demo"))
+    assert status == 0, out + err
+    assert "bit-exact: yes" in out
+    assert "cycles: 514 measured, 514 by the cycle model" in out
