@@ -12,7 +12,12 @@ import numpy as np
 from golden.bitpack import rows_from_words, words_from_rows
 from golden.spec import BinaryArrayCfg
 
-__all__ = ["binary_array_beats", "binary_array_results", "binary_array_result_index"]
+__all__ = [
+    "binary_array_beats",
+    "binary_array_expected_words",
+    "binary_array_result_index",
+    "binary_array_results",
+]
 
 
 def binary_array_beats(cfg: BinaryArrayCfg, a_bits: np.ndarray, w_bits: np.ndarray) -> list[int]:
@@ -55,3 +60,9 @@ def binary_array_results(cfg: BinaryArrayCfg, words: list[int], *, m: int, n: in
     """Assemble ``o_stream`` payloads (lane ``r`` at bits ``[r*acc_bits, ...)``) into ``[m, n]``."""
     lanes = rows_from_words(words, cfg.rows, cfg.acc_bits, signed=True)
     return lanes.reshape(m, n)
+
+
+def binary_array_expected_words(cfg: BinaryArrayCfg, y: np.ndarray) -> list[int]:
+    """The ``o_stream`` payloads that carry ``y [m, n]``, in transfer order (inverse of
+    :func:`binary_array_results`)."""
+    return words_from_rows(np.asarray(y).reshape(-1, cfg.rows), cfg.acc_bits)

@@ -158,10 +158,12 @@ def cmd_demo(args) -> int:
 
 def register(sub) -> None:
     """Add the hardware-flow commands to the ``vitsim`` sub-parser ``sub``."""
+    from sim.runner import sim_from_env
     from sim.toolchain import SIMULATORS
 
     def sim_arg(p):
-        p.add_argument("--sim", default="verilator", help=f"one of {', '.join(SIMULATORS)}")
+        p.add_argument("--sim", default=sim_from_env(),
+                       help=f"one of {', '.join(SIMULATORS)} (default: $SIM or verilator)")
 
     p = sub.add_parser("demo", help="golden case -> Verilog -> RTL simulation -> verdict")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory")

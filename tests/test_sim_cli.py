@@ -97,3 +97,10 @@ def test_demo_prints_a_verdict(tmp_path):
     assert status == 0, out + err
     assert "bit-exact: yes" in out
     assert "cycles: 514 measured, 514 by the cycle model" in out
+
+
+def test_sim_environment_variable_picks_the_simulator(tmp_path, monkeypatch, capsys):
+    binary_array_case(BinaryArrayCfg(rows=2, cols=8, max_k=16), tmp_path / "c", m=1, n=2, k=16)
+    monkeypatch.setenv("SIM", "xcelium")
+    assert main(["simulate", "--case", str(tmp_path / "c")]) == 2
+    assert "unknown simulator 'xcelium'" in capsys.readouterr().err
