@@ -15,7 +15,7 @@ from golden.spec import BinaryArrayCfg
 __all__ = [
     "binary_array_beats",
     "binary_array_expected_words",
-    "binary_array_result_index",
+    "binary_array_transfer",
     "binary_array_results",
 ]
 
@@ -49,11 +49,9 @@ def binary_array_beats(cfg: BinaryArrayCfg, a_bits: np.ndarray, w_bits: np.ndarr
     return out
 
 
-def binary_array_result_index(cfg: BinaryArrayCfg, j: int, n: int) -> tuple[int, slice]:
-    """Row and column slice of ``y`` that output transfer ``j`` carries."""
-    tiles = n // cfg.rows
-    t = j % tiles
-    return j // tiles, slice(t * cfg.rows, (t + 1) * cfg.rows)
+def binary_array_transfer(cfg: BinaryArrayCfg, row: int, col: int, n: int) -> tuple[int, int]:
+    """Output transfer index and lane that carry ``y[row, col]`` of an ``[m, n]`` result."""
+    return row * (n // cfg.rows) + col // cfg.rows, col % cfg.rows
 
 
 def binary_array_results(cfg: BinaryArrayCfg, words: list[int], *, m: int, n: int) -> np.ndarray:

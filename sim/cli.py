@@ -23,6 +23,7 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES = (
     "sim.commands",
     "models.cli",
+    "sim.memory_cli",
 )
 
 
