@@ -1,0 +1,64 @@
+"""The body every single-stream unit bench shares: stream a case through, compare, record.
+
+A unit bench supplies the input beats, the number of output transfers, a ``decode`` from
+output words to the result tensor, and a ``locate`` from a result element to its transfer
+and lane; this module drives the stream with optional idle and backpressure, compares the
+decoded result with the golden tensor by ``==``, measures cycles and writes the record.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import cocotb
+import numpy as np
+
+from sim.report import first_mismatch, format_mismatch
+from sim.stream import StreamSink, StreamSource, random_pauses
+from sim.tb import TB
+
+__all__ = ["GAP_P", "run_stream_case"]
+
+GAP_P = 0.3  # probability of an idle or backpressure cycle when injection is on
+
+
+async def run_stream_case(tb: TB, name: str, *, beats: list[int], n_out: int,
+                          expected: np.ndarray, decode: Callable[[list[int]], np.ndarray],
+                          locate: Callable[[tuple], tuple[int, int]], op: dict,
+                          model_cycles: int, idle: bool, backpressure: bool) -> None:
+    """Stream ``beats`` into ``i_stream``, collect ``n_out`` transfers, check and record.
+
+    ``locate(element)`` returns ``(transfer, lane)`` of a result element. Asserts (failing
+    the cocotb test) on a timeout, a mismatch, or, without gaps, cycles that differ from
+    ``model_cycles``.
+    """
+    dut = tb.dut
+    await tb.start()
+    source = StreamSource(dut, "i_stream", dut.clk,
+                          random_pauses(GAP_P, tb.seed) if idle else None)
+    sink = StreamSink(dut, "o_stream", dut.clk,
+                      random_pauses(GAP_P, tb.seed + 1) if backpressure else None)
+    t0 = time.perf_counter()
+    send = cocotb.start_soon(source.send(beats))
+    await sink.receive(n_out, timeout_edges=20 * model_cycles + 1000)
+    wall = time.perf_counter() - t0
+    send.cancel()
+
+    got = decode(sink.words + [0] * (n_out - len(sink.words)))
+    cycles = (sink.edges[-1] - source.edges[0] + 1) if sink.edges and source.edges else None
+
+    def where(element):
+        j, lane = locate(element)
+        return {"tile": j, "lane": lane, "cycle": sink.edges[j] if j < len(sink.edges) else None}
+
+    mismatch = first_mismatch(expected, got, op=op, locate=where)
+    complete = len(sink.words) == n_out
+    tb.record(name, passed=mismatch is None and complete, cycles=cycles,
+              model_cycles=model_cycles, idle=idle, backpressure=backpressure,
+              transfers=len(sink.words), expected_transfers=n_out, mismatch=mismatch,
+              wall_s=wall, beats=len(beats))
+    assert complete, f"only {len(sink.words)} of {n_out} results arrived (timeout)"
+    assert mismatch is None, format_mismatch(mismatch)
+    if not (idle or backpressure):
+        assert cycles == model_cycles, f"measured {cycles} cycles, model says {model_cycles}"
