@@ -11,12 +11,20 @@ import numpy as np
 
 from golden.bitpack import pack_bits, unpack_bits
 from golden.errors import VitsimError
-from golden.kernels import binary_matmul
+from golden.kernels import binary_matmul, requantize
 from golden.package import Package, PackageError, read_package, write_package
-from golden.spec import BinaryArrayCfg, config_from_dict
+from golden.spec import BinaryArrayCfg, QuantSpec, RequantCfg, config_from_dict
 from golden.version import producer
 
-__all__ = ["CORNERS", "binary_array_case", "load_binary_array_case", "verify_package"]
+__all__ = [
+    "CORNERS",
+    "REQUANT_STIMULI",
+    "binary_array_case",
+    "load_binary_array_case",
+    "load_requant_case",
+    "requant_case",
+    "verify_package",
+]
 
 #: Stimulus kinds: random bits, or the corners that reach the accumulator bound.
 CORNERS = ("random", "max", "min", "alternating")
@@ -76,25 +84,94 @@ def binary_array_case(cfg: BinaryArrayCfg, path, *, m: int, n: int, k: int, seed
     return read_package(path)
 
 
-def load_binary_array_case(pkg: Package):
-    """Return ``(cfg, op, a_bits, w_bits, y)`` of a binary-array case, unpacked."""
+def _case_config(pkg: Package, cls):
     where = pkg.path / "manifest.json"
     try:
         cfg = config_from_dict(pkg.manifest.get("config", {}), source=f"{where}: field 'config'")
     except VitsimError as exc:
         raise PackageError(str(exc)) from None
-    if not isinstance(cfg, BinaryArrayCfg):
-        raise PackageError(f"{where}: field 'config.kind': not a binary_array case")
+    if not isinstance(cfg, cls):
+        raise PackageError(f"{where}: field 'config.kind': not a {cls.kind} case")
+    return cfg
+
+
+def load_binary_array_case(pkg: Package):
+    """Return ``(cfg, op, a_bits, w_bits, y)`` of a binary-array case, unpacked."""
+    cfg = _case_config(pkg, BinaryArrayCfg)
     op = pkg.op("binary_matmul")
     a = unpack_bits(pkg.tensors["a_bits"], op["k"])
     w = unpack_bits(pkg.tensors["w_bits"], op["k"])
     return cfg, op, a, w, pkg.tensors["y"]
 
 
+#: Requantiser stimuli: random accumulators, the accumulator extremes (both clamps), or
+#: exact ties (``acc * mult / 2**shift`` ending in .5) to pin the rounding.
+REQUANT_STIMULI = ("random", "extremes", "ties")
+
+
+def requant_case(cfg: RequantCfg, path, *, beats: int, mult: int, shift: int, bits: int,
+                 signed: bool, seed: int = 0, stimulus: str = "random") -> Package:
+    """Write a case for :class:`hw.requantizer.Requantizer` to ``path`` and read it back.
+
+    ``acc`` ``[beats, lanes]`` spans the signed ``acc_bits`` range; the expected ``y`` is
+    :func:`golden.kernels.requantize` with the clamp range of ``bits``/``signed``.
+    """
+    if not 2 <= bits <= cfg.out_bits:
+        raise VitsimError(f"bits must be between 2 and out_bits ({cfg.out_bits}), not {bits!r}")
+    cycles = cfg.cycles(beats=beats)
+    lo_acc, hi_acc = -(1 << (cfg.acc_bits - 1)), (1 << (cfg.acc_bits - 1)) - 1
+    rng = np.random.default_rng(seed)
+    shape = (beats, cfg.lanes)
+    if stimulus == "random":
+        acc = rng.integers(lo_acc, hi_acc, shape, endpoint=True)
+    elif stimulus == "extremes":
+        acc = rng.choice(np.array([lo_acc, lo_acc + 1, -1, 0, 1, hi_acc - 1, hi_acc]), shape)
+    elif stimulus == "ties":  # odd acc with mult=1, shift=1: acc/2 ends in .5 exactly
+        if mult != 1 or shift != 1:
+            raise VitsimError("stimulus 'ties' needs mult=1 and shift=1 (acc/2 exactly .5)")
+        acc = 2 * rng.integers(lo_acc // 2, hi_acc // 2, shape) + 1
+    else:
+        raise VitsimError(f"stimulus must be one of {', '.join(REQUANT_STIMULI)}, "
+                          f"not {stimulus!r}")
+    spec = QuantSpec(bits=bits, signed=signed)
+    y = requantize(acc, mult=mult, shift=shift, lo=spec.lo, hi=spec.hi)
+    op = {"name": "requantize", "kind": "requantize", "layer": None, "head": None,
+          "inputs": ["acc"], "outputs": ["y"], "beats": beats, "mult": mult, "shift": shift,
+          "bits": bits, "signed": signed, "lo": spec.lo, "hi": spec.hi, "cycles": cycles}
+    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
+                "config": cfg.to_dict(), "ops": [op]}
+    write_package(path, manifest=manifest,
+                  tensors={"acc": acc.astype(np.int64), "y": y.astype(np.int64)})
+    return read_package(path)
+
+
+def load_requant_case(pkg: Package):
+    """Return ``(cfg, op, acc, y)`` of a requantiser case."""
+    cfg = _case_config(pkg, RequantCfg)
+    return cfg, pkg.op("requantize"), pkg.tensors["acc"], pkg.tensors["y"]
+
+
+def _verify_binary(pkg: Package):
+    cfg, op, a, w, y = load_binary_array_case(pkg)
+    return op, binary_matmul(a, w, cfg.mode), y
+
+
+def _verify_requant(pkg: Package):
+    _, op, acc, y = load_requant_case(pkg)
+    return op, requantize(acc, mult=op["mult"], shift=op["shift"], lo=op["lo"],
+                          hi=op["hi"]), y
+
+
+_VERIFIERS = {BinaryArrayCfg.kind: _verify_binary, RequantCfg.kind: _verify_requant}
+
+
 def verify_package(pkg: Package) -> list[str]:
     """Re-run the golden kernels on a package's inputs; return one line per failing op."""
-    cfg, op, a, w, y = load_binary_array_case(pkg)
-    got = binary_matmul(a, w, cfg.mode)
+    kind = pkg.manifest.get("config", {}).get("kind")
+    if kind not in _VERIFIERS:
+        raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': no golden "
+                           f"kernel verifies {kind!r} cases")
+    op, got, y = _VERIFIERS[kind](pkg)
     if got.shape == y.shape and np.array_equal(got, y):
         return []
     bad = np.argwhere(got != y)[0] if got.shape == y.shape else None

@@ -165,7 +165,7 @@ def quantize_multiplier(scale: float) -> tuple[int, int]:
 def requantize(acc: np.ndarray, *, mult: int, shift: int, lo: int, hi: int) -> np.ndarray:
     """Requantise accumulators: ``clamp((acc * mult + 2**(shift-1)) >> shift, lo, hi)``.
 
-    Contract: ``acc`` is integer with ``|acc| < 2**31``; ``0 <= mult < 2**31``;
+    Contract: ``acc`` is integer in ``[-2**31, 2**31)``; ``0 <= mult < 2**31``;
     ``1 <= shift <= 62``. Rounding is half up (toward +inf on ties) by an arithmetic right
     shift (floor); the clamp saturates. Exact in int64.
 
@@ -177,7 +177,7 @@ def requantize(acc: np.ndarray, *, mult: int, shift: int, lo: int, hi: int) -> n
         raise ValueError(f"mult must be in [0, 2**{MULT_BITS}), not {mult!r}")
     if not 1 <= shift <= 62:
         raise ValueError(f"shift must be in [1, 62], not {shift!r}")
-    if acc.size and np.abs(acc).max() >= (1 << 31):
-        raise ValueError("acc must satisfy |acc| < 2**31")
+    if acc.size and (acc.min() < -(1 << 31) or acc.max() >= (1 << 31)):
+        raise ValueError("acc must lie in [-2**31, 2**31)")
     prod = acc * np.int64(mult) + np.int64(1 << (shift - 1))
     return np.clip(prod >> np.int64(shift), lo, hi)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range
 
-__all__ = ["BinaryArrayCfg", "ConfigError", "QuantSpec", "config_from_dict"]
+__all__ = ["BinaryArrayCfg", "ConfigError", "QuantSpec", "RequantCfg", "config_from_dict"]
 
 
 class ConfigError(VitsimError, ValueError):
@@ -184,7 +184,51 @@ class BinaryArrayCfg(_Config):
         return f"{self.mode}_r{self.rows}c{self.cols}k{self.max_k}"
 
 
-_CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg)}
+@dataclass(frozen=True, kw_only=True)
+class RequantCfg(_Config):
+    """Geometry of the requantiser (``hw.requantizer.Requantizer``).
+
+    Each beat carries ``lanes`` signed accumulators plus the run-time parameters of the
+    layer (``mult``, ``shift``, output ``bits`` 2..``out_bits`` and signedness), so one
+    instance serves every layer and head width without re-elaboration.
+
+    Parameters
+    ----------
+    lanes : int
+        Accumulators per beat, 1..256.
+    acc_bits : int
+        Signed accumulator width, 2..32.
+    out_bits : int
+        Widest output; outputs leave as ``out_bits``-bit two's-complement codes, 2..16.
+    """
+
+    kind: ClassVar[str] = "requant"
+    lanes: int  # accumulators per beat
+    acc_bits: int  # signed accumulator width
+    out_bits: int = 8  # widest run-time output width
+
+    def __post_init__(self):
+        _check_int("lanes", self.lanes, 1, 256)
+        _check_int("acc_bits", self.acc_bits, 2, 32)
+        _check_int("out_bits", self.out_bits, 2, 16)
+
+    @property
+    def latency(self) -> int:
+        """Clock edges from accepting a beat to handing over its outputs: multiply, then
+        round-shift-clamp."""
+        return 2
+
+    def cycles(self, *, beats: int) -> int:
+        """Clock cycles for ``beats`` beats with no stalls, first input to last output."""
+        if not isinstance(beats, int) or beats <= 0:
+            raise ConfigError(f"beats must be a positive integer, not {beats!r}")
+        return beats + self.latency
+
+    def __str__(self) -> str:
+        return f"l{self.lanes}a{self.acc_bits}o{self.out_bits}"
+
+
+_CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg, RequantCfg)}
 
 
 def config_from_dict(data: dict, *, source: str = "config") -> _Config:

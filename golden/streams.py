@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.bitpack import rows_from_words, words_from_rows
-from golden.spec import BinaryArrayCfg
+from golden.spec import BinaryArrayCfg, RequantCfg
 
 __all__ = [
     "binary_array_beats",
@@ -64,3 +64,21 @@ def binary_array_expected_words(cfg: BinaryArrayCfg, y: np.ndarray) -> list[int]
     """The ``o_stream`` payloads that carry ``y [m, n]``, in transfer order (inverse of
     :func:`binary_array_results`)."""
     return words_from_rows(np.asarray(y).reshape(-1, cfg.rows), cfg.acc_bits)
+
+
+def requant_beats(cfg: RequantCfg, acc: np.ndarray, *, mult: int, shift: int, bits: int,
+                  signed: bool) -> list[int]:
+    """Return the ``i_stream`` payloads of ``Requantizer`` for ``acc [beats, lanes]``.
+
+    Payload bits, LSB first: lane ``l`` at ``[l*acc_bits, (l+1)*acc_bits)`` (two's
+    complement), then ``mult`` (31 bits), ``shift`` (6), ``bits`` (5) and ``signed`` (1).
+    """
+    base = cfg.lanes * cfg.acc_bits
+    params = (mult | (shift << 31) | (bits << 37) | (int(signed) << 42)) << base
+    return [w | params for w in words_from_rows(np.asarray(acc), cfg.acc_bits)]
+
+
+def requant_results(cfg: RequantCfg, words: list[int], *, signed: bool) -> np.ndarray:
+    """Decode ``o_stream`` payloads (lane ``l``'s ``out_bits``-bit code at
+    ``[l*out_bits, ...)``) into values ``[beats, lanes]``."""
+    return rows_from_words(words, cfg.lanes, cfg.out_bits, signed=signed)

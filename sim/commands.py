@@ -10,13 +10,12 @@ from golden.errors import VitsimError
 
 __all__ = ["register"]
 
-UNITS = ("binary_array",)
-BENCHES = {"binary_array": "sim.benches.binary_array_bench"}
 
 
 def _add_array_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("binary array configuration (or --config FILE)")
-    g.add_argument("--config", type=Path, help="JSON file with a binary_array config")
+    g = p.add_argument_group("unit configuration: --config FILE, or the binary-array flags")
+    g.add_argument("--config", type=Path, help="JSON config of any unit (its 'kind' says "
+                   "which); without 'kind', a binary array")
     g.add_argument("--rows", type=int, default=8, help="output lanes (default 8)")
     g.add_argument("--cols", type=int, default=64, help="reduction bits per beat (default 64)")
     g.add_argument("--mode", default="xnor", help="xnor or and (default xnor)")
@@ -24,7 +23,9 @@ def _add_array_args(p: argparse.ArgumentParser) -> None:
 
 
 def _array_cfg(args):
-    from golden.spec import BinaryArrayCfg, ConfigError
+    """The unit config of the command line: ``--config FILE`` (any unit kind; a file without
+    ``kind`` is a binary array), else the binary-array flags."""
+    from golden.spec import BinaryArrayCfg, ConfigError, config_from_dict
 
     if args.config is not None:
         try:
@@ -35,6 +36,8 @@ def _array_cfg(args):
             raise VitsimError(f"{args.config}: not valid JSON ({exc})") from None
         if not isinstance(data, dict):
             raise VitsimError(f"{args.config}: top level must be an object")
+        if "kind" in data:
+            return config_from_dict(data, source=str(args.config))
         return BinaryArrayCfg.from_dict(data, source=str(args.config))
     try:
         return BinaryArrayCfg(rows=args.rows, cols=args.cols, mode=args.mode,
@@ -43,19 +46,28 @@ def _array_cfg(args):
         raise VitsimError(f"command line: {exc}") from None
 
 
-def _write_verilog(cfg, out: Path, name: str) -> Path:
-    from hw.binary_array import BinaryMatmulArray
+def _write_verilog(cfg, out: Path, name: str | None = None) -> Path:
     from hw.export import export_verilog
+    from sim.units import unit_for
 
-    return export_verilog(BinaryMatmulArray(cfg), out, name=name)
+    unit = unit_for(cfg.kind)
+    return export_verilog(unit.build(cfg), out, name=name or unit.top)
 
 
 def cmd_verilog(args) -> int:
     cfg = _array_cfg(args)
-    out = _write_verilog(cfg, args.out, args.name)
-    print(f"wrote {out / (args.name + '.v')} and {args.name}.json "
-          f"({cfg}, latency {cfg.latency}, acc_bits {cfg.acc_bits})")
+    name = args.name or unit_name(cfg)
+    out = _write_verilog(cfg, args.out, name)
+    print(f"wrote {out / (name + '.v')} and {name}.json ({cfg.kind} {cfg}, "
+          f"latency {cfg.latency})")
     return 0
+
+
+def unit_name(cfg) -> str:
+    """Default Verilog module name of ``cfg``'s unit."""
+    from sim.units import unit_for
+
+    return unit_for(cfg.kind).top
 
 
 def cmd_golden(args) -> int:
@@ -71,6 +83,9 @@ def cmd_golden(args) -> int:
     if args.out is None:
         raise VitsimError("golden: give --out DIR to write a case, or --verify DIR")
     cfg = _array_cfg(args)
+    if cfg.kind != "binary_array":
+        raise VitsimError(f"{args.config}: 'vitsim golden --out' writes binary_array cases; "
+                          f"{cfg.kind} cases come from model packages")
     k = args.k or cfg.max_k
     pkg = binary_array_case(cfg, args.out, m=args.m, n=args.n or cfg.rows, k=k, seed=args.seed,
                             stimulus=args.stimulus)
@@ -86,24 +101,31 @@ def simulate_case(case_dir: Path, *, sim: str, build_dir: Path, waves: bool = Fa
     The unit's Verilog comes from ``verilog_dir`` when given (as written by
     ``vitsim verilog``; its config must match the case's), else it is generated.
     """
-    from golden.cases import load_binary_array_case
-    from golden.package import read_package
+    from golden.package import PackageError, read_package
+    from golden.spec import config_from_dict
     from sim.runner import run_bench
     from sim.toolchain import prepare
+    from sim.units import unit_for
 
     prepare(sim)  # fail on a bad simulator before any work
-    cfg, *_ = load_binary_array_case(read_package(case_dir))
+    pkg = read_package(case_dir)
+    try:
+        cfg = config_from_dict(pkg.manifest.get("config", {}),
+                               source=f"{pkg.path / 'manifest.json'}: field 'config'")
+    except VitsimError as exc:
+        raise PackageError(str(exc)) from None
+    unit = unit_for(cfg.kind)
     if verilog_dir is None:
-        vdir = _write_verilog(cfg, build_dir / "verilog", "binary_array")
+        vdir = _write_verilog(cfg, build_dir / "verilog")
     else:
         vdir = verilog_dir
-        sidecar = vdir / "binary_array.json"
+        sidecar = vdir / f"{unit.top}.json"
         if not sidecar.is_file():
             raise VitsimError(f"{sidecar}: missing Verilog sidecar (run 'vitsim verilog')")
         if json.loads(sidecar.read_text()).get("config") != cfg.to_dict():
             raise VitsimError(f"{sidecar}: field 'config' does not match the case's config "
                               f"({cfg})")
-    return run_bench(verilog_dir=vdir, top="binary_array", bench=BENCHES["binary_array"],
+    return run_bench(verilog_dir=vdir, top=unit.top, bench=unit.bench,
                      case_dir=case_dir, build_dir=build_dir / sim, sim=sim, waves=waves,
                      seed=seed)
 
@@ -112,7 +134,7 @@ def _print_result(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"binary_array on {result.sim}")
+    table = Table(title=f"bench on {result.sim}")
     for col in ("bench test", "bit-exact", "cycles", "model cycles", "first mismatch"):
         table.add_column(col)
     for rec in result.records:
@@ -172,14 +194,12 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("verilog", help="write a unit's Verilog and JSON sidecar")
-    p.add_argument("--unit", choices=UNITS, default="binary_array")
     p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--name", default="binary_array", help="Verilog module name")
+    p.add_argument("--name", help="Verilog module name (default: the unit's)")
     _add_array_args(p)
     p.set_defaults(func=cmd_verilog)
 
     p = sub.add_parser("golden", help="write a unit golden case, or --verify a package")
-    p.add_argument("--unit", choices=UNITS, default="binary_array")
     p.add_argument("--out", type=Path, help="package directory to write")
     p.add_argument("--verify", type=Path, help="re-run the kernels on a package and check it")
     p.add_argument("--m", type=int, default=4, help="activation rows")

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from golden.cases import binary_array_case, load_binary_array_case, verify_package
+from golden.cases import binary_array_case, load_binary_array_case, requant_case, verify_package
+from golden.errors import VitsimError
 from golden.package import PackageError, read_package, write_package
-from golden.spec import BinaryArrayCfg
+from golden.spec import BinaryArrayCfg, RequantCfg
 
 CFG = BinaryArrayCfg(rows=4, cols=8, mode="xnor", max_k=64)
 
@@ -86,3 +87,19 @@ def test_verify_catches_a_wrong_recorded_output(tmp_path):
                   tensors={**pkg.tensors, "y": y})
     assert verify_package(read_package(tmp_path / "bad")) == [
         "op binary_matmul: recorded output differs from the kernel first at (1, 2)"]
+
+
+def test_requant_case_and_its_errors(tmp_path):
+    cfg = RequantCfg(lanes=2, acc_bits=8, out_bits=4)
+    pkg = requant_case(cfg, tmp_path / "c", beats=5, mult=1, shift=1, bits=4, signed=True,
+                       stimulus="ties")
+    acc, y = pkg.tensors["acc"], pkg.tensors["y"]
+    assert np.all(acc % 2 == 1)  # odd: every acc/2 is a tie
+    assert np.array_equal(y, np.clip((acc + 1) // 2, -8, 7))  # ties round up, then clamp
+    assert verify_package(pkg) == []
+    with pytest.raises(VitsimError, match=r"^bits must be between 2 and out_bits \(4\), not 5$"):
+        requant_case(cfg, tmp_path / "d", beats=1, mult=1, shift=1, bits=5, signed=True)
+    with pytest.raises(VitsimError, match=r"^stimulus 'ties' needs mult=1 and shift=1"):
+        requant_case(cfg, tmp_path / "d", beats=1, mult=3, shift=1, bits=4, signed=True,
+                     stimulus="ties")
+    assert not (tmp_path / "d").exists()

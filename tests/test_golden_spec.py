@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from golden.spec import BinaryArrayCfg, ConfigError, QuantSpec, config_from_dict
+from golden.spec import BinaryArrayCfg, ConfigError, QuantSpec, RequantCfg, config_from_dict
 
 
 def test_binary_array_defaults_and_derived_fields():
@@ -68,3 +68,15 @@ def test_quant_spec_ranges():
     assert (QuantSpec(bits=3, signed=False).lo, QuantSpec(bits=3, signed=False).hi) == (0, 7)
     with pytest.raises(ConfigError, match=r"^bits must be between 1 and 16, not 17$"):
         QuantSpec(bits=17)
+
+
+def test_requant_config():
+    cfg = RequantCfg(lanes=4, acc_bits=24)
+    assert (cfg.out_bits, cfg.latency, cfg.cycles(beats=10), str(cfg)) == (8, 2, 12, "l4a24o8")
+    assert config_from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match=r"^acc_bits must be between 2 and 32, not 33$"):
+        RequantCfg(lanes=4, acc_bits=33)
+    with pytest.raises(ConfigError, match=r"^out_bits must be between 2 and 16, not 1$"):
+        RequantCfg(lanes=4, acc_bits=8, out_bits=1)
+    with pytest.raises(ConfigError, match=r"^beats must be a positive integer, not 0$"):
+        cfg.cycles(beats=0)

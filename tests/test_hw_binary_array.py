@@ -1,11 +1,9 @@
 # amaranth: UnusedElaboratable=no
 """BinaryMatmulArray in Amaranth's simulator against golden.kernels.binary_matmul."""
 
-import random
-
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
+from pysim_stream import run_stream
 
 from golden.kernels import binary_matmul
 from golden.spec import BinaryArrayCfg
@@ -20,51 +18,12 @@ CONFIGS = [
 
 
 def run_pysim(cfg, a, w, *, idle=0.0, backpressure=0.0, seed=0):
-    """Drive the beats with random gaps; return (results [m, n], edges first-in..last-out)."""
-    dut = BinaryMatmulArray(cfg)
+    """Stream the product through the array; return (results [m, n], cycles)."""
     beats = binary_array_beats(cfg, a, w)
     n_out = len(beats) // cfg.beats(a.shape[1])
-    rng = random.Random(seed)
-    got, stamps = [], {}
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-
-    async def producer(ctx):
-        edge = 0
-        for word in beats:
-            while rng.random() < idle:
-                ctx.set(dut.i_stream.valid, 0)
-                await ctx.tick()
-                edge += 1
-            ctx.set(dut.i_stream.payload.as_value(), word)
-            ctx.set(dut.i_stream.valid, 1)
-            while True:
-                _, _, ready = await ctx.tick().sample(dut.i_stream.ready)
-                edge += 1
-                if ready:
-                    stamps.setdefault("first_in", edge)
-                    break
-        ctx.set(dut.i_stream.valid, 0)
-
-    async def consumer(ctx):
-        edge = 0
-        while len(got) < n_out:
-            ready = rng.random() >= backpressure
-            ctx.set(dut.o_stream.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.o_stream.valid,
-                                                        dut.o_stream.payload.as_value())
-            edge += 1
-            if valid and ready:
-                got.append(payload)
-                stamps["last_out"] = edge
-
-    sim.add_testbench(producer)
-    sim.add_testbench(consumer)
-    sim.run_until(1e-8 * 20 * (len(beats) + 50))
-    assert len(got) == n_out, f"only {len(got)} of {n_out} results arrived"
-    words = [int(v) & ((1 << (cfg.rows * cfg.acc_bits)) - 1) for v in got]
-    m, n = a.shape[0], w.shape[0]
-    return binary_array_results(cfg, words, m=m, n=n), stamps["last_out"] - stamps["first_in"] + 1
+    words, cycles = run_stream(BinaryMatmulArray(cfg), beats, n_out, idle=idle,
+                               backpressure=backpressure, seed=seed)
+    return binary_array_results(cfg, words, m=a.shape[0], n=w.shape[0]), cycles
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=str)
