@@ -25,7 +25,7 @@ from rich.table import Table
 from golden.atomic import atomic_write_text
 from golden.cases import binary_array_case, load_binary_array_case
 from golden.spec import BinaryArrayCfg
-from golden.streams import binary_array_beats, binary_array_expected_words
+from golden.streams import binary_array_beats, tile_expected_words
 from hw.binary_array import BinaryMatmulArray
 from hw.export import export_verilog
 from sim.cxx_harness import build_harness, run_harness, write_stimulus
@@ -48,7 +48,7 @@ def measure(cfg: BinaryArrayCfg, *, m: int, n: int, k: int, work: Path, repeats:
                      "build_s": result.build_s, "process_s": result.run_s})
     exe = build_harness(vdir / "binary_array.v", top="binary_array", build_dir=work / "cxx")
     stim = write_stimulus(work / "stimulus.txt", binary_array_beats(cfg, a, w),
-                          binary_array_expected_words(cfg, y))
+                          tile_expected_words(cfg, y))
     runs = [run_harness(exe, stim) for _ in range(repeats)]
     rows.append({"lane": "plain C++ Verilator harness", "passed": all(r.passed for r in runs),
                  "cycles": runs[0].cycles, "wall_s": statistics.median(r.wall_s for r in runs),

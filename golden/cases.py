@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden.bitpack import pack_bits, unpack_bits
+from golden.bitpack import pack_bits, pack_int, unpack_bits, unpack_int
 from golden.errors import VitsimError
-from golden.kernels import binary_matmul, requantize
+from golden.kernels import binary_matmul, int_matmul, requantize
 from golden.package import Package, PackageError, read_package, write_package
-from golden.spec import BinaryArrayCfg, QuantSpec, RequantCfg, config_from_dict
+from golden.spec import BinaryArrayCfg, MacArrayCfg, QuantSpec, RequantCfg, config_from_dict
 from golden.version import producer
 
 __all__ = [
@@ -21,7 +21,9 @@ __all__ = [
     "REQUANT_STIMULI",
     "binary_array_case",
     "load_binary_array_case",
+    "load_mac_array_case",
     "load_requant_case",
+    "mac_array_case",
     "requant_case",
     "verify_package",
 ]
@@ -151,6 +153,68 @@ def load_requant_case(pkg: Package):
     return cfg, pkg.op("requantize"), pkg.tensors["acc"], pkg.tensors["y"]
 
 
+def _operand_range(bits: int, signed: bool) -> tuple[int, int]:
+    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+def mac_array_case(cfg: MacArrayCfg, path, *, m: int, n: int, k: int, w_bits: int,
+                   a_bits: int, a_signed: bool, w_signed: bool = True, seed: int = 0,
+                   stimulus: str = "random") -> Package:
+    """Write a case for :class:`hw.mac_array.MacArray` to ``path`` and read it back.
+
+    Operands are two's complement (a signed operand needs at least 2 bits; 1-bit {-1,+1}
+    products belong to the binary array). ``a`` and ``w`` are stored packed at their widths
+    (:func:`golden.bitpack.pack_int`); ``y`` is :func:`golden.kernels.int_matmul`. Stimuli:
+    ``random``, or ``max``/``min`` (the operand corners that reach the accumulator bound).
+    """
+    for name, bits, sgn in (("w_bits", w_bits, w_signed), ("a_bits", a_bits, a_signed)):
+        if bits == 1 and sgn:
+            raise VitsimError(f"{name}=1 must be unsigned on the MAC array (two's complement)")
+    cycles = cfg.cycles(m=m, n=n, k=k, w_bits=w_bits, a_bits=a_bits)
+    a_lo, a_hi = _operand_range(a_bits, a_signed)
+    w_lo, w_hi = _operand_range(w_bits, w_signed)
+    rng = np.random.default_rng(seed)
+    if stimulus == "random":
+        a = rng.integers(a_lo, a_hi, (m, k), endpoint=True)
+        w = rng.integers(w_lo, w_hi, (n, k), endpoint=True)
+    elif stimulus in ("max", "min"):  # the corner products that set dot_bound
+        corners = [(x, y) for x in (a_lo, a_hi) for y in (w_lo, w_hi)]
+        pick = max if stimulus == "max" else min
+        x, y = pick(corners, key=lambda c: c[0] * c[1])
+        a, w = np.full((m, k), x), np.full((n, k), y)
+    else:
+        raise VitsimError(f"stimulus must be one of random, max, min, not {stimulus!r}")
+    y = int_matmul(a, w, a_bits=a_bits, a_signed=a_signed, w_bits=w_bits, w_signed=w_signed,
+                   acc_bits=cfg.acc_bits)
+    op = {"name": "int_matmul", "kind": "int_matmul", "layer": None, "head": None,
+          "inputs": ["a", "w"], "outputs": ["y"], "m": m, "n": n, "k": k,
+          "w_bits": w_bits, "a_bits": a_bits, "w_signed": w_signed, "a_signed": a_signed,
+          "packing": "int_lsb_first", "acc_bits": cfg.acc_bits, "cycles": cycles}
+    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
+                "config": cfg.to_dict(), "ops": [op]}
+    tensors = {"a": pack_int(a, a_bits, signed=a_signed), "w": pack_int(w, w_bits,
+                                                                        signed=w_signed),
+               "y": y.astype(np.int64)}
+    write_package(path, manifest=manifest, tensors=tensors)
+    return read_package(path)
+
+
+def load_mac_array_case(pkg: Package):
+    """Return ``(cfg, op, a, w, y)`` of a MAC-array case, operands unpacked."""
+    cfg = _case_config(pkg, MacArrayCfg)
+    op = pkg.op("int_matmul")
+    a = unpack_int(pkg.tensors["a"], op["k"], op["a_bits"], signed=op["a_signed"])
+    w = unpack_int(pkg.tensors["w"], op["k"], op["w_bits"], signed=op["w_signed"])
+    return cfg, op, a, w, pkg.tensors["y"]
+
+
+def _verify_mac(pkg: Package):
+    cfg, op, a, w, y = load_mac_array_case(pkg)
+    return op, int_matmul(a, w, a_bits=op["a_bits"], a_signed=op["a_signed"],
+                          w_bits=op["w_bits"], w_signed=op["w_signed"],
+                          acc_bits=cfg.acc_bits), y
+
+
 def _verify_binary(pkg: Package):
     cfg, op, a, w, y = load_binary_array_case(pkg)
     return op, binary_matmul(a, w, cfg.mode), y
@@ -162,7 +226,8 @@ def _verify_requant(pkg: Package):
                           hi=op["hi"]), y
 
 
-_VERIFIERS = {BinaryArrayCfg.kind: _verify_binary, RequantCfg.kind: _verify_requant}
+_VERIFIERS = {BinaryArrayCfg.kind: _verify_binary, RequantCfg.kind: _verify_requant,
+              MacArrayCfg.kind: _verify_mac}
 
 
 def verify_package(pkg: Package) -> list[str]:

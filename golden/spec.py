@@ -13,9 +13,16 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from golden.errors import VitsimError
-from golden.kernels import acc_bits_for_range
+from golden.kernels import acc_bits_for_range, dot_bound
 
-__all__ = ["BinaryArrayCfg", "ConfigError", "QuantSpec", "RequantCfg", "config_from_dict"]
+__all__ = [
+    "BinaryArrayCfg",
+    "ConfigError",
+    "MacArrayCfg",
+    "QuantSpec",
+    "RequantCfg",
+    "config_from_dict",
+]
 
 
 class ConfigError(VitsimError, ValueError):
@@ -228,7 +235,108 @@ class RequantCfg(_Config):
         return f"l{self.lanes}a{self.acc_bits}o{self.out_bits}"
 
 
-_CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg, RequantCfg)}
+@dataclass(frozen=True, kw_only=True)
+class MacArrayCfg(_Config):
+    """Geometry of the mixed-bit MAC array (``hw.mac_array.MacArray``).
+
+    Digit-serial on both operands: each of the ``rows x cols`` lanes multiplies one
+    ``digit_bits``-wide digit of a weight by one digit of an activation per cycle, so a
+    ``w_bits x a_bits`` product takes ``passes = ceil(w_bits/digit_bits) *
+    ceil(a_bits/digit_bits)`` cycles per beat: throughput grows as widths shrink (with
+    2-bit digits, 8x8 bits take 16 passes, 4x4 take 4, 2x2 take 1; 3 bits cost as 4). The
+    widths and signedness arrive at run time with every beat, so one instance serves every
+    head width without re-elaboration. Tiling as :class:`BinaryArrayCfg`: ``rows`` outputs
+    in parallel, ``cols`` reduction elements a beat.
+
+    Parameters
+    ----------
+    rows : int
+        Output lanes, 1..256.
+    cols : int
+        Reduction lanes per beat, 1..1024.
+    digit_bits : int
+        Digit width of the serial decomposition, 1..8.
+    max_bits : int
+        Widest operand, ``digit_bits``..16.
+    max_k : int
+        Longest reduction (a multiple of ``cols``); sets ``acc_bits``.
+    """
+
+    kind: ClassVar[str] = "mac_array"
+    rows: int  # output lanes
+    cols: int  # reduction lanes per beat
+    digit_bits: int = 2  # digit width of the serial decomposition
+    max_bits: int = 8  # widest operand
+    max_k: int = 4096  # longest reduction, sets acc_bits
+
+    def __post_init__(self):
+        _check_int("rows", self.rows, 1, 256)
+        _check_int("cols", self.cols, 1, 1024)
+        _check_int("digit_bits", self.digit_bits, 1, 8)
+        _check_int("max_bits", self.max_bits, self.digit_bits, 16)
+        _check_int("max_k", self.max_k, 1, 1 << 24)
+        if self.max_k % self.cols:
+            raise ConfigError(
+                f"max_k must be a multiple of cols ({self.cols}), not {self.max_k!r}"
+            )
+
+    @property
+    def field_bits(self) -> int:
+        """Width of one operand field in a beat: ``max_bits`` rounded up to whole digits."""
+        return -(-self.max_bits // self.digit_bits) * self.digit_bits
+
+    @property
+    def acc_bits(self) -> int:
+        """Signed accumulator width for ``max_k`` products of ``max_bits`` operands, signed
+        by signed or unsigned activations by signed weights (the wider of the two)."""
+        lo, hi = 0, 0
+        for a_signed in (True, False):
+            b = dot_bound(self.max_k, a_bits=self.max_bits, a_signed=a_signed,
+                          w_bits=self.max_bits, w_signed=True)
+            lo, hi = min(lo, b[0]), max(hi, b[1])
+        return acc_bits_for_range(lo, hi)
+
+    @property
+    def latency(self) -> int:
+        """Clock edges from the last pass of a reduction's last beat to its result, plus
+        one: hold, multiply-and-reduce, accumulate."""
+        return 3
+
+    def passes(self, *, w_bits: int, a_bits: int) -> int:
+        """Digit passes of one ``w_bits x a_bits`` beat (``ConfigError`` if too wide)."""
+        for name, bits in (("w_bits", w_bits), ("a_bits", a_bits)):
+            _check_int(name, bits, 1, self.max_bits)
+        d = self.digit_bits
+        return -(-w_bits // d) * -(-a_bits // d)
+
+    def beats(self, k: int) -> int:
+        """Input beats of one reduction of ``k`` elements (``ConfigError`` if not a tile)."""
+        if not isinstance(k, int) or k <= 0 or k % self.cols or k > self.max_k:
+            raise ConfigError(
+                f"k must be a positive multiple of cols ({self.cols}) up to max_k "
+                f"({self.max_k}), not {k!r}"
+            )
+        return k // self.cols
+
+    def cycles(self, *, m: int, n: int, k: int, w_bits: int, a_bits: int) -> int:
+        """Clock cycles of an ``[m, k] x [n, k]^T`` product with no stalls.
+
+        ``m * (n / rows) * (k / cols) * passes(w_bits, a_bits) + latency``, counted from
+        the edge that accepts the first beat to the edge that hands over the last result;
+        ``n`` must be a multiple of ``rows``.
+        """
+        if not isinstance(n, int) or n <= 0 or n % self.rows:
+            raise ConfigError(f"n must be a positive multiple of rows ({self.rows}), not {n!r}")
+        if not isinstance(m, int) or m <= 0:
+            raise ConfigError(f"m must be a positive integer, not {m!r}")
+        return (m * (n // self.rows) * self.beats(k) * self.passes(w_bits=w_bits, a_bits=a_bits)
+                + self.latency)
+
+    def __str__(self) -> str:
+        return f"mac_r{self.rows}c{self.cols}d{self.digit_bits}k{self.max_k}"
+
+
+_CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg, RequantCfg, MacArrayCfg)}
 
 
 def config_from_dict(data: dict, *, source: str = "config") -> _Config:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 from golden.bitpack import rows_from_words, words_from_rows
-from golden.spec import BinaryArrayCfg, RequantCfg
+from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg
 
 __all__ = [
     "binary_array_beats",
-    "binary_array_expected_words",
-    "binary_array_transfer",
-    "binary_array_results",
+    "mac_array_beats",
+    "requant_beats",
+    "requant_results",
+    "tile_expected_words",
+    "tile_results",
+    "tile_transfer",
 ]
 
 
@@ -49,20 +52,25 @@ def binary_array_beats(cfg: BinaryArrayCfg, a_bits: np.ndarray, w_bits: np.ndarr
     return out
 
 
-def binary_array_transfer(cfg: BinaryArrayCfg, row: int, col: int, n: int) -> tuple[int, int]:
-    """Output transfer index and lane that carry ``y[row, col]`` of an ``[m, n]`` result."""
+def tile_transfer(cfg, row: int, col: int, n: int) -> tuple[int, int]:
+    """Output transfer index and lane that carry ``y[row, col]`` of an ``[m, n]`` result.
+
+    For any array config with ``rows`` (binary or MAC array): transfers come per activation
+    row, then per weight tile of ``rows`` outputs.
+    """
     return row * (n // cfg.rows) + col // cfg.rows, col % cfg.rows
 
 
-def binary_array_results(cfg: BinaryArrayCfg, words: list[int], *, m: int, n: int) -> np.ndarray:
-    """Assemble ``o_stream`` payloads (lane ``r`` at bits ``[r*acc_bits, ...)``) into ``[m, n]``."""
+def tile_results(cfg, words: list[int], *, m: int, n: int) -> np.ndarray:
+    """Assemble an array's ``o_stream`` payloads (lane ``r`` at bits ``[r*acc_bits, ...)``,
+    signed) into ``[m, n]``; ``cfg`` is any array config with ``rows`` and ``acc_bits``."""
     lanes = rows_from_words(words, cfg.rows, cfg.acc_bits, signed=True)
     return lanes.reshape(m, n)
 
 
-def binary_array_expected_words(cfg: BinaryArrayCfg, y: np.ndarray) -> list[int]:
+def tile_expected_words(cfg, y: np.ndarray) -> list[int]:
     """The ``o_stream`` payloads that carry ``y [m, n]``, in transfer order (inverse of
-    :func:`binary_array_results`)."""
+    :func:`tile_results`)."""
     return words_from_rows(np.asarray(y).reshape(-1, cfg.rows), cfg.acc_bits)
 
 
@@ -82,3 +90,36 @@ def requant_results(cfg: RequantCfg, words: list[int], *, signed: bool) -> np.nd
     """Decode ``o_stream`` payloads (lane ``l``'s ``out_bits``-bit code at
     ``[l*out_bits, ...)``) into values ``[beats, lanes]``."""
     return rows_from_words(words, cfg.lanes, cfg.out_bits, signed=signed)
+
+
+def mac_array_beats(cfg: MacArrayCfg, a: np.ndarray, w: np.ndarray, *, w_bits: int,
+                    a_bits: int, w_signed: bool, a_signed: bool) -> list[int]:
+    """Return the ``i_stream`` payloads of ``MacArray`` for ``a [m, k] x w [n, k]^T``.
+
+    Beat order as :func:`binary_array_beats`. Payload bits, LSB first: ``cols``
+    activation fields, then ``rows x cols`` weight fields (lane-major), each
+    ``cfg.field_bits`` wide holding the value in two's complement (sign-extended), then
+    ``w_bits`` (5 bits), ``a_bits`` (5), ``w_signed``, ``a_signed`` and ``last`` (1 each).
+    """
+    m, k = a.shape
+    n = w.shape[0]
+    beats = cfg.beats(k)
+    cfg.cycles(m=m, n=n, k=k, w_bits=w_bits, a_bits=a_bits)  # validates tiling and widths
+    f = cfg.field_bits
+    chunk = cfg.cols * f
+    a_words = np.array(words_from_rows(np.asarray(a).reshape(m * beats, cfg.cols), f),
+                       dtype=object).reshape(m, beats)
+    w_words = np.array(words_from_rows(np.asarray(w).reshape(n * beats, cfg.cols), f),
+                       dtype=object).reshape(n, beats)
+    params_at = chunk * (cfg.rows + 1)
+    params = (w_bits | (a_bits << 5) | (int(w_signed) << 10) | (int(a_signed) << 11))
+    out = []
+    for i in range(m):
+        for t in range(n // cfg.rows):
+            for b in range(beats):
+                word = a_words[i, b] | (params << params_at)
+                word |= int(b == beats - 1) << (params_at + 12)
+                for r in range(cfg.rows):
+                    word |= w_words[t * cfg.rows + r, b] << (chunk * (r + 1))
+                out.append(int(word))
+    return out

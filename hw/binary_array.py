@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.spec import BinaryArrayCfg
-from hw.popcount import popcount
+from hw.adder_tree import popcount
 
 __all__ = ["BinaryMatmulArray"]
 

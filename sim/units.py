@@ -36,6 +36,7 @@ UNITS = {
              "sim.benches.binary_array_bench"),
         Unit("requant", "hw.requantizer:Requantizer", "requantizer",
              "sim.benches.requantizer_bench"),
+        Unit("mac_array", "hw.mac_array:MacArray", "mac_array", "sim.benches.mac_array_bench"),
     )
 }
 

@@ -5,10 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from golden.cases import binary_array_case, load_binary_array_case, requant_case, verify_package
+from golden.cases import (
+    binary_array_case,
+    load_binary_array_case,
+    load_mac_array_case,
+    mac_array_case,
+    requant_case,
+    verify_package,
+)
 from golden.errors import VitsimError
 from golden.package import PackageError, read_package, write_package
-from golden.spec import BinaryArrayCfg, RequantCfg
+from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg
 
 CFG = BinaryArrayCfg(rows=4, cols=8, mode="xnor", max_k=64)
 
@@ -103,3 +110,14 @@ def test_requant_case_and_its_errors(tmp_path):
         requant_case(cfg, tmp_path / "d", beats=1, mult=3, shift=1, bits=4, signed=True,
                      stimulus="ties")
     assert not (tmp_path / "d").exists()
+
+
+def test_mac_case_packs_operands_at_their_widths(tmp_path):
+    cfg = MacArrayCfg(rows=2, cols=4, max_k=16)
+    pkg = mac_array_case(cfg, tmp_path / "c", m=2, n=2, k=16, w_bits=3, a_bits=5,
+                         a_signed=False)
+    assert pkg.tensors["w"].shape == (2, 6)  # 16 x 3 bits = 48 bits = 6 bytes per row
+    assert pkg.tensors["a"].shape == (2, 10)  # 16 x 5 bits = 80 bits
+    _, op, a, w, y = load_mac_array_case(pkg)
+    assert a.min() >= 0 and a.max() <= 31 and w.min() >= -4 and w.max() <= 3
+    assert np.array_equal(y, a @ w.T) and verify_package(pkg) == []

@@ -7,7 +7,7 @@ from pysim_stream import run_stream
 
 from golden.kernels import binary_matmul
 from golden.spec import BinaryArrayCfg
-from golden.streams import binary_array_beats, binary_array_results
+from golden.streams import binary_array_beats, tile_results
 from hw.binary_array import BinaryMatmulArray
 
 CONFIGS = [
@@ -23,7 +23,7 @@ def run_pysim(cfg, a, w, *, idle=0.0, backpressure=0.0, seed=0):
     n_out = len(beats) // cfg.beats(a.shape[1])
     words, cycles = run_stream(BinaryMatmulArray(cfg), beats, n_out, idle=idle,
                                backpressure=backpressure, seed=seed)
-    return binary_array_results(cfg, words, m=a.shape[0], n=w.shape[0]), cycles
+    return tile_results(cfg, words, m=a.shape[0], n=w.shape[0]), cycles
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=str)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cocotb
 
 from golden.cases import load_binary_array_case
-from golden.streams import binary_array_beats, binary_array_results, binary_array_transfer
+from golden.streams import binary_array_beats, tile_results, tile_transfer
 from sim.stream_bench import run_stream_case
 from sim.tb import TB
 
@@ -20,8 +20,8 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
     m, n, k = op["m"], op["n"], op["k"]
     await run_stream_case(
         tb, name, beats=binary_array_beats(cfg, a, w), n_out=m * (n // cfg.rows), expected=y,
-        decode=lambda words: binary_array_results(cfg, words, m=m, n=n),
-        locate=lambda element: binary_array_transfer(cfg, *element, n), op=op,
+        decode=lambda words: tile_results(cfg, words, m=m, n=n),
+        locate=lambda element: tile_transfer(cfg, *element, n), op=op,
         model_cycles=cfg.cycles(m=m, n=n, k=k), idle=idle, backpressure=backpressure)
 
 
