@@ -70,6 +70,28 @@ def unit_name(cfg) -> str:
     return unit_for(cfg.kind).top
 
 
+def cmd_synth(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from hw.synth import synthesize
+    from sim.units import unit_for
+
+    cfg = _array_cfg(args)
+    unit = unit_for(cfg.kind)
+    report = synthesize(unit.build(cfg), args.out, name=unit.top, device=args.device,
+                        freq_mhz=args.freq, nodsp=args.nodsp)
+    table = Table(title=f"{report.unit} {cfg} on LFE5U-{args.device.upper()} "
+                        f"(out of context{', no DSP' if args.nodsp else ''})")
+    for col in ("LUTs", "FFs", "BRAM", "DSP", "fmax MHz", "yosys s", "nextpnr s"):
+        table.add_column(col, justify="right")
+    table.add_row(str(report.luts), str(report.ffs), str(report.bram), str(report.dsp),
+                  f"{report.fmax_mhz:.1f}", f"{report.yosys_s:.1f}", f"{report.nextpnr_s:.1f}")
+    Console().print(table)
+    print(f"report: {args.out / 'synth_report.json'}")
+    return 0
+
+
 def cmd_golden(args) -> int:
     from golden.cases import binary_array_case, verify_package
     from golden.package import read_package
@@ -198,6 +220,15 @@ def register(sub) -> None:
     p.add_argument("--name", help="Verilog module name (default: the unit's)")
     _add_array_args(p)
     p.set_defaults(func=cmd_verilog)
+
+    p = sub.add_parser("synth", help="out-of-context ECP5 synthesis: LUT, FF, BRAM, DSP, fmax")
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--target", choices=("ecp5",), default="ecp5")
+    p.add_argument("--device", default="85k", help="ECP5 device (default 85k: LFE5U-85F)")
+    p.add_argument("--freq", type=float, default=100.0, help="target clock in MHz")
+    p.add_argument("--nodsp", action="store_true", help="keep multipliers in LUTs")
+    _add_array_args(p)
+    p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("golden", help="write a unit golden case, or --verify a package")
     p.add_argument("--out", type=Path, help="package directory to write")

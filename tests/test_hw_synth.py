@@ -1,0 +1,32 @@
+# amaranth: UnusedElaboratable=no
+"""Out-of-context ECP5 synthesis with the open flow, through ``vitsim synth``."""
+
+import json
+
+import pytest
+
+from golden.spec import BinaryArrayCfg
+from hw.binary_array import BinaryMatmulArray
+from hw.synth import synthesize
+from sim.cli import main
+
+
+@pytest.mark.slow
+def test_synth_reports_resources_and_fmax(tmp_path, capsys):
+    assert main(["synth", "--rows", "2", "--cols", "16", "--max-k", "64", "--out",
+                 str(tmp_path / "s")]) == 0
+    report = json.loads((tmp_path / "s" / "synth_report.json").read_text())
+    # 2 lanes x 16-bit popcounts: at least one LUT per 4 input bits, registers for the
+    # 2 x (5-bit popcount + 8-bit accumulator + 8-bit output) state
+    assert report["luts"] >= 2 * 16 // 4 and report["ffs"] >= 2 * (5 + 8 + 8)
+    assert report["dsp"] == 0 and report["bram"] == 0 and report["fmax_mhz"] > 20
+    assert report["config"] == BinaryArrayCfg(rows=2, cols=16, max_k=64).to_dict()
+    assert "LUTs" in capsys.readouterr().out
+
+
+def test_unknown_device_fails_before_any_work(tmp_path):
+    from golden.errors import VitsimError
+    with pytest.raises(VitsimError, match=r"^unknown ECP5 device '12k'"):
+        synthesize(BinaryMatmulArray(BinaryArrayCfg(rows=1, cols=8, max_k=8)), tmp_path / "s",
+                   name="binary_array", device="12k")
+    assert not (tmp_path / "s").exists()
