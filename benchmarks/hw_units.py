@@ -1,0 +1,95 @@
+"""Per hardware unit: ECP5-85k resources and fmax (open flow, out of context), and cycles of
+one tile measured in RTL (cocotb on Verilator) against the unit's cycle model.
+
+For the arrays it also prints LUTs per MAC; for the mixed-bit array, MACs per cycle at every
+operand width 2..8 (from the same cycle model the RTL is checked against).
+
+    python benchmarks/hw_units.py [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from golden.atomic import atomic_write_text
+from golden.cases import binary_array_case, mac_array_case, requant_case
+from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg
+from hw.export import export_verilog
+from hw.synth import synthesize
+from sim.runner import run_bench
+from sim.units import unit_for
+
+# (label, config, case writer, MACs per cycle at full width, synthesis without DSPs)
+UNITS = [
+    ("binary array", BinaryArrayCfg(rows=8, cols=64, mode="xnor", max_k=512),
+     lambda cfg, p: binary_array_case(cfg, p, m=2, n=8, k=512), 8 * 64, False),
+    ("MAC array, DSP", MacArrayCfg(rows=4, cols=16, max_k=256),
+     lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=256, w_bits=8, a_bits=8,
+                                   a_signed=True), 4 * 16 / 16, False),
+    ("MAC array, LUT", MacArrayCfg(rows=4, cols=16, max_k=256),
+     lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=256, w_bits=8, a_bits=8,
+                                   a_signed=True), 4 * 16 / 16, True),
+    ("requantiser", RequantCfg(lanes=4, acc_bits=24, out_bits=8),
+     lambda cfg, p: requant_case(cfg, p, beats=16, mult=(1 << 30) + 1, shift=44, bits=8,
+                                 signed=True), None, False),
+]
+
+
+def measure(work: Path) -> list[dict]:
+    rows = []
+    for i, (label, cfg, make_case, macs, nodsp) in enumerate(UNITS):
+        unit = unit_for(cfg.kind)
+        report = synthesize(unit.build(cfg), work / f"synth{i}", name=unit.top, nodsp=nodsp)
+        case = make_case(cfg, work / f"case{i}")
+        vdir = export_verilog(unit.build(cfg), work / f"v{i}", name=unit.top)
+        result = run_bench(verilog_dir=vdir, top=unit.top, bench=unit.bench, case_dir=case.path,
+                           build_dir=work / f"sim{i}", test_filter="speed")
+        rec = result.records[0]
+        rows.append({**report.to_dict(), "unit": label, "config": str(cfg),
+                     "luts_per_mac": report.luts / macs if macs else None,
+                     "rtl_cycles": rec["cycles"], "model_cycles": rec["model_cycles"],
+                     "bit_exact": result.passed})
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", type=Path, help="also write the rows as JSON")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
+        os.environ["VITSIM_BUILD_CACHE"] = str(Path(tmp) / "build-cache")
+        rows = measure(Path(tmp))
+    console = Console(width=140)
+    table = Table(title="hardware units on LFE5U-85F (out of context, yowasp flow) and in RTL")
+    for col in ("unit", "config", "LUTs", "LUTs/MAC", "FFs", "DSP", "BRAM", "fmax MHz",
+                "RTL cycles", "model cycles", "bit-exact"):
+        table.add_column(col, justify="left" if col in ("unit", "config") else "right")
+    for r in rows:
+        table.add_row(r["unit"], r["config"], str(r["luts"]),
+                      "-" if r["luts_per_mac"] is None else f"{r['luts_per_mac']:.1f}",
+                      str(r["ffs"]), str(r["dsp"]), str(r["bram"]), f"{r['fmax_mhz']:.1f}",
+                      str(r["rtl_cycles"]), str(r["model_cycles"]),
+                      "yes" if r["bit_exact"] else "NO")
+    console.print(table)
+    mac = MacArrayCfg(rows=4, cols=16, max_k=256)
+    widths = Table(title=f"MAC array {mac}: MACs per cycle by operand width (w = a)")
+    for b in range(2, 9):
+        widths.add_column(f"{b} bit", justify="right")
+    widths.add_row(*[f"{mac.rows * mac.cols / mac.passes(w_bits=b, a_bits=b):g}"
+                     for b in range(2, 9)])
+    console.print(widths)
+    if args.json:
+        atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
+    return 0 if all(r["bit_exact"] and r["rtl_cycles"] == r["model_cycles"] for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
