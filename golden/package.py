@@ -28,6 +28,7 @@ import numpy as np
 
 from golden.atomic import atomic_dir
 from golden.errors import VitsimError
+from golden.jsonio import read_json_object
 
 __all__ = ["FORMAT_VERSION", "Package", "PackageError", "read_package", "write_package"]
 
@@ -108,14 +109,7 @@ def read_package(path) -> Package:
     mpath = path / MANIFEST
     if not path.is_dir():
         raise PackageError(f"{path}: no such package directory")
-    if not mpath.is_file():
-        raise PackageError(f"{mpath}: missing manifest")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PackageError(f"{mpath}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise PackageError(f"{mpath}: top level must be an object")
+    manifest = read_json_object(mpath, missing="missing manifest", error=PackageError)
     for field in ("format_version", "tensors", "files", "ops"):
         if field not in manifest:
             raise PackageError(f"{mpath}: field {field!r}: missing")

@@ -37,6 +37,11 @@ def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
         raise ConfigError(f"{name} must be {bound}, not {value!r}")
 
 
+def _check_multiple(name: str, value: int, unit_name: str, unit: int) -> None:
+    if value % unit:
+        raise ConfigError(f"{name} must be a multiple of {unit_name} ({unit}), not {value!r}")
+
+
 def _check_choice(name: str, value: Any, choices: tuple) -> None:
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
@@ -147,10 +152,7 @@ class BinaryArrayCfg(_Config):
         _check_int("cols", self.cols, 1, 1024)
         _check_choice("mode", self.mode, ("xnor", "and"))
         _check_int("max_k", self.max_k, 1, 1 << 24)
-        if self.max_k % self.cols:
-            raise ConfigError(
-                f"max_k must be a multiple of cols ({self.cols}), not {self.max_k!r}"
-            )
+        _check_multiple("max_k", self.max_k, "cols", self.cols)
 
     @property
     def acc_bits(self) -> int:
@@ -275,10 +277,7 @@ class MacArrayCfg(_Config):
         _check_int("digit_bits", self.digit_bits, 1, 8)
         _check_int("max_bits", self.max_bits, self.digit_bits, 16)
         _check_int("max_k", self.max_k, 1, 1 << 24)
-        if self.max_k % self.cols:
-            raise ConfigError(
-                f"max_k must be a multiple of cols ({self.cols}), not {self.max_k!r}"
-            )
+        _check_multiple("max_k", self.max_k, "cols", self.cols)
 
     @property
     def field_bits(self) -> int:

@@ -25,17 +25,11 @@ def _add_array_args(p: argparse.ArgumentParser) -> None:
 def _array_cfg(args):
     """The unit config of the command line: ``--config FILE`` (any unit kind; a file without
     ``kind`` is a binary array), else the binary-array flags."""
+    from golden.jsonio import read_json_object
     from golden.spec import BinaryArrayCfg, ConfigError, config_from_dict
 
     if args.config is not None:
-        try:
-            data = json.loads(args.config.read_text())
-        except FileNotFoundError:
-            raise VitsimError(f"{args.config}: no such config file") from None
-        except json.JSONDecodeError as exc:
-            raise VitsimError(f"{args.config}: not valid JSON ({exc})") from None
-        if not isinstance(data, dict):
-            raise VitsimError(f"{args.config}: top level must be an object")
+        data = read_json_object(args.config, missing="no such config file")
         if "kind" in data:
             return config_from_dict(data, source=str(args.config))
         return BinaryArrayCfg.from_dict(data, source=str(args.config))
