@@ -1,0 +1,109 @@
+"""Accuracy of the float teacher, plain binarisation and GSB on the bundled digits data.
+
+For each seed: train the float teacher (``fp_vit_digits``), then ``binary_vit_digits`` and
+``gsb_vit_digits`` in two stages (stage 1: MLP weights binarised; stage 2: everything),
+both with hard distillation from that seed's teacher. Prints a Markdown table of test
+top-1 (mean ± sample std over seeds) with batch-wide GSB reductions (eval batch = training
+batch, as the reference) and per-image reductions (what the hardware computes), and the
+training time (all stages, wall clock, ``--threads`` CPU threads).
+
+Usage::
+
+    python benchmarks/accuracy_gsb.py --seeds 0 1 2 --epochs 60 --threads 1 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import statistics
+import sys
+import time
+
+from golden.model_cfg import TrainCfg
+
+
+def _fmt(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
+    mean = statistics.fmean(values) * scale
+    std = statistics.stdev(values) * scale if len(values) > 1 else 0.0
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    defaults = TrainCfg.__dataclass_fields__
+    parser.add_argument("--epochs", type=int, default=defaults["epochs"].default,
+                        help="epochs per stage (default %(default)s)")
+    parser.add_argument("--teacher-epochs", type=int, help="teacher epochs (default --epochs)")
+    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"].default)
+    parser.add_argument("--lr", type=float, default=defaults["lr"].default)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--schemes", nargs="+", default=["binary", "gsb"])
+    parser.add_argument("--gsb-variant", action="append", default=[], metavar="FIELD=VALUE",
+                        help="also train GSB with this GSBCfg override (JSON value), e.g. "
+                        "residual_init=true; repeatable, one extra row each")
+    parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from models.data import load_data
+    from models.train import evaluate, train_scheme
+    from models.vit import set_per_image
+
+    torch.set_num_threads(args.threads)
+    data = load_data("digits")
+    variants = [(s, s, {}) for s in args.schemes]
+    for spec in args.gsb_variant:
+        field, _, value = spec.partition("=")
+        variants.append((f"GSB ({spec})", "gsb", {field: json.loads(value)}))
+    results: dict[str, list[dict]] = {"fp": [], **{label: [] for label, _, _ in variants}}
+    start = time.perf_counter()
+    for seed in args.seeds:
+        cfg = TrainCfg(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed)
+        tcfg = dataclasses.replace(cfg, epochs=args.teacher_epochs or args.epochs)
+        teacher, info = train_scheme("fp", data, tcfg, progress=args.progress)
+        runs = [("fp", teacher, info)]
+        for label, scheme, overrides in variants:
+            model, info = train_scheme(scheme, data, cfg, teacher=teacher,
+                                       progress=args.progress, **overrides)
+            runs.append((label, model, info))
+        for scheme, model, info in runs:
+            row = {"seed": seed, "top1": info["test_top1"], "seconds": info["seconds"],
+                   "train_top1": info["stages"][-1]["train_top1"]}
+            if model.gsb_cfg is not None:
+                row["top1_per_image"] = evaluate(set_per_image(model), data.test)
+            else:
+                row["top1_per_image"] = row["top1"]
+            results[scheme].append(row)
+            print(f"seed {seed} {scheme:6s} top-1 {100 * row['top1']:.2f}% "
+                  f"(per image {100 * row['top1_per_image']:.2f}%) "
+                  f"{row['seconds']:.1f} s", file=sys.stderr, flush=True)
+
+    names = {"fp": "fp teacher", "binary": "plain binary", "gsb": "GSB"}
+    stages = f"2 x {args.epochs}"
+    print(f"\nDigits (sklearn, {len(data.train)} train / {len(data.test)} test, stratified), "
+          f"vit_digits (8x8, patch 2, embed 64, 4 blocks, 2 heads), seeds {args.seeds}, "
+          f"torch threads {args.threads}, {platform.processor() or platform.machine()}\n")
+    print("| model | epochs | top-1 % (batch-wide GSB) | top-1 % (per-image GSB) "
+          "| training time s |")
+    print("|---|---|---|---|---|")
+    for scheme, rows in results.items():
+        epochs = (args.teacher_epochs or args.epochs) if scheme == "fp" else stages
+        print(f"| {names.get(scheme, scheme)} | {epochs} | {_fmt([r['top1'] for r in rows], 100)}"
+              f" | {_fmt([r['top1_per_image'] for r in rows], 100)}"
+              f" | {_fmt([r['seconds'] for r in rows], 1, 0)} |")
+    print(f"\nmean ± sample std over {len(args.seeds)} seeds; total wall time "
+          f"{time.perf_counter() - start:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": results}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""Compressed ViTs on timm's ``VisionTransformer`` (and DeiT's distilled variant).
+
+:func:`build_vit` injects :mod:`models.layers` through timm's ``attn_layer``, ``mlp_layer``
+and ``embed_layer`` hooks and swaps in 8-bit heads; no timm file is forked. Registered
+entry points are ``{scheme}_{arch}`` for the schemes ``fp`` (float teacher), ``binary``
+(plain binarisation: one plane, clipped STE) and ``gsb``, and the architectures
+``vit_digits`` (8x8 digits), ``deit_{tiny,small,base}_distilled_patch16_224``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from timm.layers import Mlp, PatchEmbed
+from timm.models.deit import VisionTransformerDistilled
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+
+from golden.model_cfg import SCHEMES, GSBCfg, ViTCfg
+from golden.spec import ConfigError
+from models.layers import (
+    BinaryMlp,
+    GSBAttnQuantizer,
+    GSBValueQuantizer,
+    QAttention,
+    QHead,
+    QPatchEmbed,
+    bind_layer,
+)
+from models.registry import register_model
+
+__all__ = ["ARCHS", "build_vit", "set_per_image", "split_overrides"]
+
+#: Architectures: ViTCfg fields of each registered geometry.
+ARCHS = {
+    # 8x8 digits: 16 patches of 2x2 + cls + dist = 18 tokens; head_dim 32.
+    "vit_digits": dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64,
+                       depth=4, num_heads=2),
+    "deit_tiny_distilled_patch16_224": dict(img_size=224, patch_size=16, num_classes=1000,
+                                  embed_dim=192, depth=12, num_heads=3),
+    "deit_small_distilled_patch16_224": dict(img_size=224, patch_size=16, num_classes=1000,
+                                   embed_dim=384, depth=12, num_heads=6),
+    "deit_base_distilled_patch16_224": dict(img_size=224, patch_size=16, num_classes=1000,
+                                  embed_dim=768, depth=12, num_heads=12),
+}
+
+_VIT_FIELDS = {f.name for f in dataclasses.fields(ViTCfg)}
+_GSB_FIELDS = {f.name for f in dataclasses.fields(GSBCfg)}
+
+
+def build_vit(cfg: ViTCfg, qcfg: GSBCfg | None = None) -> nn.Module:
+    """Return a timm ViT of geometry ``cfg``, float (``qcfg=None``) or binarised.
+
+    The model carries ``vit_cfg`` and ``gsb_cfg`` attributes. Distilled models return
+    ``(head, head_dist)`` logits in training after ``set_distilled_training(True)``,
+    their average otherwise.
+    """
+    model_cls = VisionTransformerDistilled if cfg.distilled else VisionTransformer
+    hooks = dict(attn_layer=bind_layer(QAttention, qcfg=qcfg, num_tokens=cfg.num_tokens))
+    if qcfg is None:
+        hooks.update(mlp_layer=Mlp, embed_layer=PatchEmbed)
+    else:
+        hooks.update(mlp_layer=bind_layer(BinaryMlp, qcfg=qcfg),
+                     embed_layer=bind_layer(QPatchEmbed, qcfg=qcfg))
+    model = model_cls(
+        img_size=cfg.img_size, patch_size=cfg.patch_size, in_chans=cfg.in_chans,
+        num_classes=cfg.num_classes, embed_dim=cfg.embed_dim, depth=cfg.depth,
+        num_heads=cfg.num_heads, mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias,
+        global_pool="token", **hooks,
+    )
+    if qcfg is not None:
+        model.head = QHead.from_linear(model.head, qcfg)
+        if cfg.distilled:
+            model.head_dist = QHead.from_linear(model.head_dist, qcfg)
+    model.vit_cfg, model.gsb_cfg = cfg, qcfg
+    return model
+
+
+def set_per_image(model: nn.Module, per_image: bool = True) -> nn.Module:
+    """Switch the GSB reductions of ``model`` to per image (or back to per batch), in place.
+
+    Updates ``model.gsb_cfg``; a float model is returned unchanged.
+    """
+    if model.gsb_cfg is None:
+        return model
+    model.gsb_cfg = dataclasses.replace(model.gsb_cfg, per_image=per_image)
+    for m in model.modules():
+        if isinstance(m, (GSBAttnQuantizer, GSBValueQuantizer)):
+            m.per_image = per_image
+    return model
+
+
+def split_overrides(kwargs: dict) -> tuple[dict, dict]:
+    """Split config overrides into ``(ViTCfg fields, GSBCfg fields)``; others raise."""
+    unknown = sorted(set(kwargs) - _VIT_FIELDS - _GSB_FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown model field {unknown[0]!r}")
+    vit = {k: v for k, v in kwargs.items() if k in _VIT_FIELDS}
+    return vit, {k: v for k, v in kwargs.items() if k in _GSB_FIELDS}
+
+
+def _create(scheme: str, arch: str, pretrained: bool, kwargs: dict) -> nn.Module:
+    if pretrained:
+        raise ConfigError("pretrained weights are not available (no downloads); use False")
+    vit_kw, gsb_kw = split_overrides(kwargs)
+    cfg = ViTCfg(**{**ARCHS[arch], **vit_kw})
+    if scheme == "fp":
+        if gsb_kw:
+            raise ConfigError(f"fp models take no binarisation field, got {sorted(gsb_kw)[0]!r}")
+        qcfg = None
+    elif scheme == "binary":
+        if tuple(gsb_kw.get("thresholds", ())):
+            raise ConfigError("binary models have no groups: thresholds must be ()")
+        qcfg = GSBCfg(**{**gsb_kw, "thresholds": ()})
+    else:
+        qcfg = GSBCfg(**gsb_kw)
+        if not qcfg.thresholds:
+            raise ConfigError("gsb models need at least one threshold (binary has none)")
+    model = build_vit(cfg, qcfg)
+    model.vitsim_name = f"{scheme}_{arch}"
+    return model
+
+
+def _entrypoint(scheme: str, arch: str):
+    def entry(pretrained: bool = False, **kwargs) -> nn.Module:
+        return _create(scheme, arch, pretrained, kwargs)
+
+    entry.__name__ = entry.__qualname__ = f"{scheme}_{arch}"
+    entry.__doc__ = f"{scheme} {arch}: {ARCHS[arch]}; keyword overrides of ViTCfg/GSBCfg."
+    return entry
+
+
+for _scheme in SCHEMES:
+    for _arch in ARCHS:
+        register_model(_entrypoint(_scheme, _arch))
