@@ -9,7 +9,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.vitsim-$(shell cat pyproject.toml | sha256sum | cut -c1-12)-$(shell echo '$(CURDIR)' | sha256sum | cut -c1-8)
 PYTEST_ARGS ?= -n auto
 
-.PHONY: install demo test lint bench clean
+SCALESIM_VENV ?= .venv-scalesim
+
+.PHONY: install demo test lint bench bench-all clean
 
 install: $(STAMP)
 
@@ -32,5 +34,18 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/sim_speed.py
 
+# Every figure in README. SCALE-Sim needs numpy<2.4, so it gets a venv of its own.
+$(SCALESIM_VENV)/.stamp:
+	$(PYTHON) -m venv $(SCALESIM_VENV)
+	$(SCALESIM_VENV)/bin/python -m pip install --quiet 'scalesim==3.0.0' 'numpy<2.4'
+	touch $@
+
+bench-all: $(STAMP) $(SCALESIM_VENV)/.stamp
+	$(PY) benchmarks/sim_speed.py
+	$(PY) benchmarks/hw_units.py
+	$(PY) benchmarks/analytic_speed.py --scalesim-python $(SCALESIM_VENV)/bin/python \
+		--plot docs/whatif.png
+	$(PY) benchmarks/accuracy_gsb.py
+
 clean:
-	rm -rf runs sim_build .pytest_cache .hypothesis
+	rm -rf runs sim_build .pytest_cache .hypothesis $(SCALESIM_VENV)
