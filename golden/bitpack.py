@@ -14,7 +14,6 @@ import numpy as np
 __all__ = [
     "binarize_sign",
     "binarize_threshold",
-    "bits_to_pm1",
     "pack_bits",
     "pack_int",
     "packed_nbytes",
@@ -44,11 +43,6 @@ def binarize_threshold(x: np.ndarray, threshold) -> np.ndarray:
     [0, 0, 1]
     """
     return (np.asarray(x) > np.asarray(threshold)).astype(np.uint8)
-
-
-def bits_to_pm1(bits: np.ndarray) -> np.ndarray:
-    """Map a {0,1} bit-plane to {-1,+1} as int64 (bit 1 is +1)."""
-    return np.asarray(bits, dtype=np.int64) * 2 - 1
 
 
 def _check_bits(bits: np.ndarray) -> np.ndarray:

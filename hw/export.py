@@ -12,7 +12,7 @@ from amaranth.lib import wiring
 from golden.atomic import atomic_dir
 from golden.version import producer, tool_version
 
-__all__ = ["SIDECAR_VERSION", "export_verilog", "read_sidecar"]
+__all__ = ["SIDECAR_VERSION", "export_verilog"]
 
 SIDECAR_VERSION = 1
 
@@ -56,7 +56,3 @@ def export_verilog(component: wiring.Component, out_dir, *, name: str) -> Path:
         (tmp / f"{name}.json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n")
     return Path(out_dir)
 
-
-def read_sidecar(path) -> dict:
-    """Load a sidecar JSON written by :func:`export_verilog`."""
-    return json.loads(Path(path).read_text())
