@@ -23,6 +23,7 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES = (
     "sim.commands",
     "models.cli",
+    "models.compress_cli",
     "sim.memory_cli",
 )
 
