@@ -119,8 +119,30 @@ class QuantSpec(_Config):
         return f"{'s' if self.signed else 'u'}{self.bits}"
 
 
+class _ArrayTiling:
+    """Tiling shared by the arrays: ``rows`` outputs in parallel, ``cols`` reduction elements
+    a beat, reductions up to ``max_k``."""
+
+    def beats(self, k: int) -> int:
+        """Input beats of one reduction of ``k`` elements (``ConfigError`` if not a tile)."""
+        if not isinstance(k, int) or k <= 0 or k % self.cols or k > self.max_k:
+            raise ConfigError(
+                f"k must be a positive multiple of cols ({self.cols}) up to max_k "
+                f"({self.max_k}), not {k!r}"
+            )
+        return k // self.cols
+
+    def tiles(self, *, m: int, n: int) -> int:
+        """Reductions of an ``[m, k] x [n, k]^T`` product: ``m * n / rows``."""
+        if not isinstance(n, int) or n <= 0 or n % self.rows:
+            raise ConfigError(f"n must be a positive multiple of rows ({self.rows}), not {n!r}")
+        if not isinstance(m, int) or m <= 0:
+            raise ConfigError(f"m must be a positive integer, not {m!r}")
+        return m * (n // self.rows)
+
+
 @dataclass(frozen=True, kw_only=True)
-class BinaryArrayCfg(_Config):
+class BinaryArrayCfg(_ArrayTiling, _Config):
     """Geometry of the binary matmul array (``hw.binary_array.BinaryMatmulArray``).
 
     The array has ``rows`` output lanes; each consumes ``cols`` activation bits and
@@ -167,15 +189,6 @@ class BinaryArrayCfg(_Config):
         """
         return 2
 
-    def beats(self, k: int) -> int:
-        """Input beats of one reduction of ``k`` elements (``ValueError`` if not a tile)."""
-        if not isinstance(k, int) or k <= 0 or k % self.cols or k > self.max_k:
-            raise ConfigError(
-                f"k must be a positive multiple of cols ({self.cols}) up to max_k "
-                f"({self.max_k}), not {k!r}"
-            )
-        return k // self.cols
-
     def cycles(self, *, m: int, n: int, k: int) -> int:
         """Clock cycles of an ``[m, k] x [n, k]^T`` product with no stalls.
 
@@ -183,11 +196,7 @@ class BinaryArrayCfg(_Config):
         beat to the edge that hands over the last result, both included:
         ``m * (n / rows) * (k / cols) + latency``.
         """
-        if not isinstance(n, int) or n <= 0 or n % self.rows:
-            raise ConfigError(f"n must be a positive multiple of rows ({self.rows}), not {n!r}")
-        if not isinstance(m, int) or m <= 0:
-            raise ConfigError(f"m must be a positive integer, not {m!r}")
-        return m * (n // self.rows) * self.beats(k) + self.latency
+        return self.tiles(m=m, n=n) * self.beats(k) + self.latency
 
     def __str__(self) -> str:
         return f"{self.mode}_r{self.rows}c{self.cols}k{self.max_k}"
@@ -238,7 +247,7 @@ class RequantCfg(_Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MacArrayCfg(_Config):
+class MacArrayCfg(_ArrayTiling, _Config):
     """Geometry of the mixed-bit MAC array (``hw.mac_array.MacArray``).
 
     Digit-serial on both operands: each of the ``rows x cols`` lanes multiplies one
@@ -308,15 +317,6 @@ class MacArrayCfg(_Config):
         d = self.digit_bits
         return -(-w_bits // d) * -(-a_bits // d)
 
-    def beats(self, k: int) -> int:
-        """Input beats of one reduction of ``k`` elements (``ConfigError`` if not a tile)."""
-        if not isinstance(k, int) or k <= 0 or k % self.cols or k > self.max_k:
-            raise ConfigError(
-                f"k must be a positive multiple of cols ({self.cols}) up to max_k "
-                f"({self.max_k}), not {k!r}"
-            )
-        return k // self.cols
-
     def cycles(self, *, m: int, n: int, k: int, w_bits: int, a_bits: int) -> int:
         """Clock cycles of an ``[m, k] x [n, k]^T`` product with no stalls.
 
@@ -324,11 +324,7 @@ class MacArrayCfg(_Config):
         the edge that accepts the first beat to the edge that hands over the last result;
         ``n`` must be a multiple of ``rows``.
         """
-        if not isinstance(n, int) or n <= 0 or n % self.rows:
-            raise ConfigError(f"n must be a positive multiple of rows ({self.rows}), not {n!r}")
-        if not isinstance(m, int) or m <= 0:
-            raise ConfigError(f"m must be a positive integer, not {m!r}")
-        return (m * (n // self.rows) * self.beats(k) * self.passes(w_bits=w_bits, a_bits=a_bits)
+        return (self.tiles(m=m, n=n) * self.beats(k) * self.passes(w_bits=w_bits, a_bits=a_bits)
                 + self.latency)
 
     def __str__(self) -> str:

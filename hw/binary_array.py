@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.spec import BinaryArrayCfg
 from hw.adder_tree import popcount
+from hw.stream_unit import StreamUnit
 
 __all__ = ["BinaryMatmulArray"]
 
 
-class BinaryMatmulArray(wiring.Component):
+class BinaryMatmulArray(StreamUnit):
     """Binary matrix-vector array: ``rows`` dot products of binary vectors, ``cols`` bits a beat.
 
     Each input beat carries ``cols`` activation bits and, for every lane, ``cols`` weight
@@ -46,30 +47,19 @@ class BinaryMatmulArray(wiring.Component):
         One accumulator per lane per completed reduction.
     """  # noqa: E501
 
-    def __init__(self, cfg: BinaryArrayCfg):
-        if not isinstance(cfg, BinaryArrayCfg):
-            raise TypeError(f"cfg must be a BinaryArrayCfg, not {cfg!r}")
-        self._cfg = cfg
+    config_class = BinaryArrayCfg
+
+    def _members(self, cfg) -> dict:
         in_layout = data.StructLayout({
             "a": unsigned(cfg.cols),
             "w": data.ArrayLayout(unsigned(cfg.cols), cfg.rows),
             "last": unsigned(1),
         })
         out_layout = data.ArrayLayout(signed(cfg.acc_bits), cfg.rows)
-        super().__init__({
+        return {
             "i_stream": In(stream.Signature(in_layout)),
             "o_stream": Out(stream.Signature(out_layout)),
-        })
-
-    @property
-    def cfg(self) -> BinaryArrayCfg:
-        """Configuration of the array."""
-        return self._cfg
-
-    @property
-    def latency(self) -> int:
-        """Clock edges from accepting a reduction's last beat to handing over its result."""
-        return self._cfg.latency
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -78,8 +68,7 @@ class BinaryMatmulArray(wiring.Component):
         cnt_shape = unsigned(cfg.cols.bit_length())
         contrib_shape = signed(cfg.cols.bit_length() + 2)
 
-        advance = Signal()
-        m.d.comb += advance.eq(~self.o_stream.valid | self.o_stream.ready)
+        advance = self.advance(m)
         m.d.comb += self.i_stream.ready.eq(advance)
 
         # Stage 1: per-lane popcounts of the beat.

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.spec import MacArrayCfg
 from hw.adder_tree import tree_sum
+from hw.stream_unit import StreamUnit
 
 __all__ = ["MacArray"]
 
 
-class MacArray(wiring.Component):
+class MacArray(StreamUnit):
     """Mixed-bit matrix-vector array: ``rows`` dot products, ``cols`` elements a beat,
     operand widths 1..``max_bits`` and signedness chosen per beat at run time.
 
@@ -48,10 +49,9 @@ class MacArray(wiring.Component):
     o_stream : ``Out(stream.Signature(ArrayLayout(signed(acc_bits), rows)))``
     """  # noqa: E501
 
-    def __init__(self, cfg: MacArrayCfg):
-        if not isinstance(cfg, MacArrayCfg):
-            raise TypeError(f"cfg must be a MacArrayCfg, not {cfg!r}")
-        self._cfg = cfg
+    config_class = MacArrayCfg
+
+    def _members(self, cfg) -> dict:
         field = unsigned(cfg.field_bits)
         self._in_layout = data.StructLayout({
             "a": data.ArrayLayout(field, cfg.cols),
@@ -62,21 +62,11 @@ class MacArray(wiring.Component):
             "a_signed": unsigned(1),
             "last": unsigned(1),
         })
-        super().__init__({
+        return {
             "i_stream": In(stream.Signature(self._in_layout)),
             "o_stream": Out(stream.Signature(data.ArrayLayout(signed(cfg.acc_bits),
                                                               cfg.rows))),
-        })
-
-    @property
-    def cfg(self) -> MacArrayCfg:
-        """Configuration of the array."""
-        return self._cfg
-
-    @property
-    def latency(self) -> int:
-        """Clock edges from issuing a reduction's last pass, plus one, to its result."""
-        return self._cfg.latency
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -84,8 +74,7 @@ class MacArray(wiring.Component):
         d = cfg.digit_bits
         nd = cfg.field_bits // d
 
-        advance = Signal()
-        m.d.comb += advance.eq(~self.o_stream.valid | self.o_stream.ready)
+        advance = self.advance(m)
 
         # Stage H: hold the beat and step through its digit passes (w digit i, a digit j).
         h = Signal(self._in_layout)

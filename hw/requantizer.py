@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.spec import RequantCfg
+from hw.stream_unit import StreamUnit
 
 __all__ = ["Requantizer"]
 
 
-class Requantizer(wiring.Component):
+class Requantizer(StreamUnit):
     """Requantise ``lanes`` accumulators a beat: ``clamp((acc*mult + 2**(shift-1)) >> shift)``.
 
     The parameters travel with every beat (``mult`` 31 bits unsigned, ``shift`` 1..62,
@@ -36,10 +37,9 @@ class Requantizer(wiring.Component):
     o_stream : ``Out(stream.Signature(ArrayLayout(unsigned(out_bits), lanes)))``
     """  # noqa: E501
 
-    def __init__(self, cfg: RequantCfg):
-        if not isinstance(cfg, RequantCfg):
-            raise TypeError(f"cfg must be a RequantCfg, not {cfg!r}")
-        self._cfg = cfg
+    config_class = RequantCfg
+
+    def _members(self, cfg) -> dict:
         in_layout = data.StructLayout({
             "acc": data.ArrayLayout(signed(cfg.acc_bits), cfg.lanes),
             "mult": unsigned(31),
@@ -47,21 +47,11 @@ class Requantizer(wiring.Component):
             "bits": unsigned(5),
             "signed": unsigned(1),
         })
-        super().__init__({
+        return {
             "i_stream": In(stream.Signature(in_layout)),
             "o_stream": Out(stream.Signature(data.ArrayLayout(unsigned(cfg.out_bits),
                                                               cfg.lanes))),
-        })
-
-    @property
-    def cfg(self) -> RequantCfg:
-        """Configuration of the requantiser."""
-        return self._cfg
-
-    @property
-    def latency(self) -> int:
-        """Clock edges from accepting a beat to handing over its results."""
-        return self._cfg.latency
+        }
 
     def elaborate(self, platform):
         m = Module()
@@ -69,8 +59,7 @@ class Requantizer(wiring.Component):
         beat = self.i_stream.payload
         prod_shape = signed(cfg.acc_bits + 32)
 
-        advance = Signal()
-        m.d.comb += advance.eq(~self.o_stream.valid | self.o_stream.ready)
+        advance = self.advance(m)
         m.d.comb += self.i_stream.ready.eq(advance)
 
         # Stage 1: products, and the parameters alongside.

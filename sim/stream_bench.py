@@ -18,7 +18,7 @@ from sim.report import first_mismatch, format_mismatch
 from sim.stream import StreamSink, StreamSource, random_pauses
 from sim.tb import TB
 
-__all__ = ["GAP_P", "run_stream_case"]
+__all__ = ["GAP_P", "run_stream_case", "stream_tests"]
 
 GAP_P = 0.3  # probability of an idle or backpressure cycle when injection is on
 
@@ -62,3 +62,27 @@ async def run_stream_case(tb: TB, name: str, *, beats: list[int], n_out: int,
     assert mismatch is None, format_mismatch(mismatch)
     if not (idle or backpressure):
         assert cycles == model_cycles, f"measured {cycles} cycles, model says {model_cycles}"
+
+
+def stream_tests(run):
+    """Return the ``check`` and ``speed`` cocotb tests of a bench built on ``run``.
+
+    ``run(dut, name, *, idle, backpressure)`` is the bench's coroutine (usually a call to
+    :func:`run_stream_case`). ``check`` runs the four idle/backpressure combinations;
+    ``speed`` runs once with no gaps, so its cycles must equal the cycle model. A bench
+    module binds them at module level: ``check, speed = stream_tests(_run)``.
+    """
+
+    @cocotb.test()
+    @cocotb.parametrize(idle=[False, True], backpressure=[False, True])
+    async def check(dut, idle: bool, backpressure: bool):
+        """Bit-exact results under every idle/backpressure combination."""
+        await run(dut, f"check-idle{int(idle)}-bp{int(backpressure)}", idle=idle,
+                  backpressure=backpressure)
+
+    @cocotb.test()
+    async def speed(dut):
+        """No gaps: cycles equal the cycle model; wall time gives simulated cycles/s."""
+        await run(dut, "speed", idle=False, backpressure=False)
+
+    return check, speed

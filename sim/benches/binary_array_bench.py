@@ -6,11 +6,9 @@ records simulated cycles per second. See :func:`sim.stream_bench.run_stream_case
 
 from __future__ import annotations
 
-import cocotb
-
 from golden.cases import load_binary_array_case
 from golden.streams import binary_array_beats, tile_results, tile_transfer
-from sim.stream_bench import run_stream_case
+from sim.stream_bench import run_stream_case, stream_tests
 from sim.tb import TB
 
 
@@ -25,15 +23,4 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
         model_cycles=cfg.cycles(m=m, n=n, k=k), idle=idle, backpressure=backpressure)
 
 
-@cocotb.test()
-@cocotb.parametrize(idle=[False, True], backpressure=[False, True])
-async def check(dut, idle: bool, backpressure: bool):
-    """Bit-exact results under every idle/backpressure combination."""
-    await _run(dut, f"check-idle{int(idle)}-bp{int(backpressure)}",
-               idle=idle, backpressure=backpressure)
-
-
-@cocotb.test()
-async def speed(dut):
-    """No gaps: cycles equal the cycle model; wall time gives simulated cycles per second."""
-    await _run(dut, "speed", idle=False, backpressure=False)
+check, speed = stream_tests(_run)

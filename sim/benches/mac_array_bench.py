@@ -6,11 +6,9 @@ See :func:`sim.stream_bench.run_stream_case`.
 
 from __future__ import annotations
 
-import cocotb
-
 from golden.cases import load_mac_array_case
 from golden.streams import mac_array_beats, tile_results, tile_transfer
-from sim.stream_bench import run_stream_case
+from sim.stream_bench import run_stream_case, stream_tests
 from sim.tb import TB
 
 
@@ -29,15 +27,4 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
         backpressure=backpressure)
 
 
-@cocotb.test()
-@cocotb.parametrize(idle=[False, True], backpressure=[False, True])
-async def check(dut, idle: bool, backpressure: bool):
-    """Bit-exact results under every idle/backpressure combination."""
-    await _run(dut, f"check-idle{int(idle)}-bp{int(backpressure)}",
-               idle=idle, backpressure=backpressure)
-
-
-@cocotb.test()
-async def speed(dut):
-    """No gaps: cycles equal the cycle model."""
-    await _run(dut, "speed", idle=False, backpressure=False)
+check, speed = stream_tests(_run)
