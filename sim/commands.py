@@ -87,7 +87,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_golden(args) -> int:
-    from golden.cases import binary_array_case, verify_package
+    from golden.cases import binary_array_case, mac_array_case, requant_case, verify_package
     from golden.package import read_package
 
     if args.verify is not None:
@@ -99,14 +99,20 @@ def cmd_golden(args) -> int:
     if args.out is None:
         raise VitsimError("golden: give --out DIR to write a case, or --verify DIR")
     cfg = _array_cfg(args)
-    if cfg.kind != "binary_array":
-        raise VitsimError(f"{args.config}: 'vitsim golden --out' writes binary_array cases; "
-                          f"{cfg.kind} cases come from model packages")
-    k = args.k or cfg.max_k
-    pkg = binary_array_case(cfg, args.out, m=args.m, n=args.n or cfg.rows, k=k, seed=args.seed,
-                            stimulus=args.stimulus)
-    op = pkg.op("binary_matmul")
-    print(f"wrote {args.out}: binary_matmul m={op['m']} n={op['n']} k={op['k']} ({cfg})")
+    common = dict(seed=args.seed, stimulus=args.stimulus)
+    if cfg.kind == "requant":
+        pkg = requant_case(cfg, args.out, beats=args.m, mult=args.mult, shift=args.shift,
+                           bits=args.bits, signed=not args.out_unsigned, **common)
+    else:
+        shape = dict(m=args.m, n=args.n or cfg.rows, k=args.k or cfg.max_k)
+        if cfg.kind == "mac_array":
+            pkg = mac_array_case(cfg, args.out, w_bits=args.w_bits, a_bits=args.a_bits,
+                                 a_signed=not args.a_unsigned, **shape, **common)
+        else:
+            pkg = binary_array_case(cfg, args.out, **shape, **common)
+    op = pkg.manifest["ops"][0]
+    print(f"wrote {args.out}: {op['name']} ({cfg.kind} {cfg}), {op['cycles']} cycles by the "
+          f"model")
     return 0
 
 
@@ -227,11 +233,22 @@ def register(sub) -> None:
     p = sub.add_parser("golden", help="write a unit golden case, or --verify a package")
     p.add_argument("--out", type=Path, help="package directory to write")
     p.add_argument("--verify", type=Path, help="re-run the kernels on a package and check it")
-    p.add_argument("--m", type=int, default=4, help="activation rows")
+    p.add_argument("--m", type=int, default=4, help="activation rows (requant: beats)")
     p.add_argument("--n", type=int, help="weight rows (default: rows)")
     p.add_argument("--k", type=int, help="reduction length (default: max_k)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--stimulus", default="random", help="random, max, min or alternating")
+    p.add_argument("--stimulus", default="random",
+                   help="random; arrays: max, min (binary also alternating); "
+                        "requant: extremes, ties")
+    g = p.add_argument_group("MAC array cases")
+    g.add_argument("--w-bits", type=int, default=8)
+    g.add_argument("--a-bits", type=int, default=8)
+    g.add_argument("--a-unsigned", action="store_true", help="unsigned activations")
+    g = p.add_argument_group("requantiser cases")
+    g.add_argument("--mult", type=int, default=1 << 30, help="multiplier (31-bit)")
+    g.add_argument("--shift", type=int, default=40)
+    g.add_argument("--bits", type=int, default=8, help="output width")
+    g.add_argument("--out-unsigned", action="store_true", help="unsigned outputs")
     _add_array_args(p)
     p.set_defaults(func=cmd_golden)
 

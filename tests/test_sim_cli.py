@@ -104,3 +104,33 @@ def test_sim_environment_variable_picks_the_simulator(tmp_path, monkeypatch, cap
     monkeypatch.setenv("SIM", "xcelium")
     assert main(["simulate", "--case", str(tmp_path / "c")]) == 2
     assert "unknown simulator 'xcelium'" in capsys.readouterr().err
+
+
+@pytest.mark.sim
+def test_golden_then_simulate_every_unit(tmp_path, capsys):
+    from golden.spec import MacArrayCfg, RequantCfg
+    cases = [
+        (MacArrayCfg(rows=2, cols=4, max_k=16), ["--w-bits", "3", "--a-bits", "5",
+                                                 "--a-unsigned", "--n", "4", "--m", "2"]),
+        (RequantCfg(lanes=2, acc_bits=16), ["--mult", str((1 << 30) + 3), "--shift", "36",
+                                            "--bits", "4", "--stimulus", "extremes"]),
+    ]
+    for cfg, extra in cases:
+        conf = tmp_path / f"{cfg.kind}.json"
+        conf.write_text(json.dumps(cfg.to_dict()))
+        case = tmp_path / f"case-{cfg.kind}"
+        assert main(["golden", "--config", str(conf), "--out", str(case), *extra]) == 0
+        assert main(["golden", "--verify", str(case)]) == 0
+        assert main(["simulate", "--case", str(case), "--sim", "icarus"]) == 0
+        assert "icarus: PASS (5/5 bench tests bit-exact)" in capsys.readouterr().out
+
+
+def test_golden_rejects_a_bad_unit_parameter(tmp_path, capsys):
+    from golden.spec import RequantCfg
+    conf = tmp_path / "rq.json"
+    conf.write_text(json.dumps(RequantCfg(lanes=2, acc_bits=16, out_bits=8).to_dict()))
+    assert main(["golden", "--config", str(conf), "--out", str(tmp_path / "c"), "--bits",
+                 "12"]) == 2
+    assert capsys.readouterr().err == ("vitsim: error: bits must be between 2 and out_bits (8)"
+                                       ", not 12\n")
+    assert not (tmp_path / "c").exists()
