@@ -1,7 +1,8 @@
 """Checkpoints: a directory holding ``model.pt`` (state dict) and ``config.json``.
 
 ``config.json`` records the registered model name and the :class:`ViTCfg`/:class:`GSBCfg`
-fields, from which :func:`load_checkpoint` rebuilds the model, plus the training configs,
+fields, from which :func:`load_checkpoint` rebuilds the model (and, for a mixed-rank
+compressed model, the ``lowrank`` record of every layer's rank), plus the training configs,
 metrics, tool versions and the SHA-256 and size of ``model.pt``. Writing is atomic: both
 files go to a temporary directory beside the target, which is then renamed into place.
 Reading rejects a missing, truncated, damaged or mismatched checkpoint with a
@@ -138,6 +139,10 @@ def load_checkpoint(path: str, **overrides) -> tuple[nn.Module, dict]:
         fields.update({k: v for k, v in gsb.to_dict().items() if k != "kind"})
     fields.update(overrides)
     model = create_model(meta["model"], **fields)
+    if meta.get("lowrank") is not None:  # mixed-rank: rebuild the two-GEMM layers
+        from models.lowrank_layers import apply_lowrank_record
+
+        apply_lowrank_record(model, meta["lowrank"], source=f"{source} field 'lowrank'")
 
     weights = os.path.join(path, meta["weights"]["file"])
     if not os.path.isfile(weights):
