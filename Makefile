@@ -46,6 +46,7 @@ bench-all: $(STAMP) $(SCALESIM_VENV)/.stamp
 	$(PY) benchmarks/analytic_speed.py --scalesim-python $(SCALESIM_VENV)/bin/python \
 		--plot docs/whatif.png
 	$(PY) benchmarks/accuracy_gsb.py
+	$(PY) benchmarks/accuracy_lowrank.py --seeds 0 1 2 --targets 0.3 0.45 0.6 0.75
 
 clean:
 	rm -rf runs sim_build .pytest_cache .hypothesis $(SCALESIM_VENV)
