@@ -47,6 +47,7 @@ bench-all: $(STAMP) $(SCALESIM_VENV)/.stamp
 		--plot docs/whatif.png
 	$(PY) benchmarks/accuracy_gsb.py
 	$(PY) benchmarks/accuracy_lowrank.py --seeds 0 1 2 --targets 0.3 0.45 0.6 0.75
+	$(PY) benchmarks/accuracy_qvit.py --seeds 0 1 2 --float-epochs 40 --epochs 30 --threads 1
 
 clean:
 	rm -rf runs sim_build .pytest_cache .hypothesis $(SCALESIM_VENV)

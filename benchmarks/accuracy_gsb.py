@@ -18,17 +18,12 @@ import argparse
 import dataclasses
 import json
 import platform
-import statistics
 import sys
 import time
 
+from bench_util import mean_std
+
 from golden.model_cfg import TrainCfg
-
-
-def _fmt(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
-    mean = statistics.fmean(values) * scale
-    std = statistics.stdev(values) * scale if len(values) > 1 else 0.0
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,9 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|")
     for scheme, rows in results.items():
         epochs = (args.teacher_epochs or args.epochs) if scheme == "fp" else stages
-        print(f"| {names.get(scheme, scheme)} | {epochs} | {_fmt([r['top1'] for r in rows], 100)}"
-              f" | {_fmt([r['top1_per_image'] for r in rows], 100)}"
-              f" | {_fmt([r['seconds'] for r in rows], 1, 0)} |")
+        top1 = mean_std([r["top1"] for r in rows], 100)
+        print(f"| {names.get(scheme, scheme)} | {epochs} | {top1}"
+              f" | {mean_std([r['top1_per_image'] for r in rows], 100)}"
+              f" | {mean_std([r['seconds'] for r in rows], 1, 0)} |")
     print(f"\nmean ± sample std over {len(args.seeds)} seeds; total wall time "
           f"{time.perf_counter() - start:.0f} s")
     if args.json:

@@ -13,10 +13,22 @@ from typing import Any, ClassVar
 
 from golden.spec import ConfigError, _check_int, _check_multiple, _Config
 
-__all__ = ["SCHEMES", "GSBCfg", "TrainCfg", "ViTCfg"]
+__all__ = [
+    "GSB_SCHEMES",
+    "QVIT_SCHEMES",
+    "SCHEMES",
+    "GSBCfg",
+    "QViTCfg",
+    "TrainCfg",
+    "ViTCfg",
+]
 
-#: Compression schemes of ``vitsim train``: float teacher, plain binarisation, GSB.
-SCHEMES = ("fp", "binary", "gsb")
+#: Schemes built from :class:`GSBCfg` (or float): teacher, plain binarisation, GSB.
+GSB_SCHEMES = ("fp", "binary", "gsb")
+#: Schemes built from :class:`QViTCfg`: uniform LSQ (baseline) and Q-ViT (learned widths).
+QVIT_SCHEMES = ("lsq", "qvit")
+#: Compression schemes of ``vitsim train``.
+SCHEMES = GSB_SCHEMES + QVIT_SCHEMES
 
 
 def _check_bool(name: str, value: Any) -> None:
@@ -236,3 +248,91 @@ class TrainCfg(_Config):
 
     def __str__(self) -> str:
         return f"e{self.epochs}_b{self.batch_size}_lr{self.lr:g}_s{self.seed}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class QViTCfg(_Config):
+    """Multi-bit quantization of a ViT: uniform LSQ or Q-ViT (Zhexin Li et al.).
+
+    Every encoder weight and activation gets a learnable-scale quantizer with a table of
+    seven scales, one per width 2..8 (the switchable scale). ``learn_bits=False`` is the
+    uniform LSQ baseline (widths fixed at ``w_bits``/``a_bits``); ``learn_bits=True`` is
+    Q-ViT: widths start at ``init_bits``, are learned (head-wise for the attention) under
+    ``bitops_weight * max(0, BitOPs - budget)^2`` and frozen from epoch
+    ``int(freeze_ratio * epochs)``. Patch embedding and classifier stay at ``embed_bits``.
+
+    Parameters
+    ----------
+    learn_bits : bool
+        Q-ViT (learnable widths) or uniform LSQ.
+    w_bits, a_bits : int
+        LSQ widths. For Q-ViT with ``budget == 0`` the budget is the BitOPs of this model
+        quantized uniformly at ``w_bits``/``a_bits`` (the paper's "4-bit" Q-ViT).
+    init_bits : int
+        Q-ViT starting width of every learnable quantizer (the reference scripts use 5).
+    budget : float
+        BitOPs budget in GBitOPs; 0 selects the uniform ``w_bits``/``a_bits`` BitOPs.
+    bitops_weight : float
+        lambda of the penalty, with BitOPs in units that give this model's uniform W4A4
+        cost the value 21.455413248 (GBitOPs exactly on DeiT-T, as the reference).
+    freeze_ratio : float
+        Fraction of the epochs after which the widths stop learning (reference 0.9).
+    bits_lr_scale : float
+        Learning rate of the widths over the others' (reference 1: it trains for ~10^5
+        steps; a few hundred steps on small data need a larger one to move a width by 1).
+    head_wise : bool
+        One width per head for W_q/W_k/W_v/W_proj and q, k, v, attention, A*V output.
+    weight_axis : str
+        ``"head"``: head h owns output rows of W_q/W_k/W_v and input columns of W_proj.
+        ``"reference"``: the reference code's axes (input columns of W_q/W_k/W_v, output
+        rows of W_proj), kept to reproduce its runs.
+    gelu_offset : bool
+        The GELU output (fc2 input) is unsigned with a learnable offset beta.
+    embed_bits : int
+        Fixed width of the patch embedding and classifier (weights and inputs).
+    eps : float
+        Lower clamp of every scale in the forward pass (reference 1e-4).
+    """
+
+    kind: ClassVar[str] = "qvit"
+    learn_bits: bool = True  # Q-ViT (True) or uniform LSQ (False)
+    w_bits: int = 4  # LSQ weight width; Q-ViT: names the budget when budget == 0
+    a_bits: int = 4  # LSQ activation width; Q-ViT: names the budget when budget == 0
+    init_bits: int = 5  # Q-ViT starting width of every learnable quantizer
+    budget: float = 0.0  # GBitOPs; 0: uniform W{w_bits}A{a_bits} BitOPs of the model
+    bitops_weight: float = 0.1  # lambda of max(0, BitOPs - budget)^2
+    freeze_ratio: float = 0.9  # widths frozen from epoch int(freeze_ratio * epochs)
+    bits_lr_scale: float = 1.0  # learning rate of the widths / the base learning rate
+    head_wise: bool = True  # per-head widths in the attention
+    weight_axis: str = "head"  # "head" (rows of Wq/k/v, cols of Wproj) or "reference"
+    gelu_offset: bool = True  # unsigned GELU output with learnable offset
+    embed_bits: int = 8  # patch embedding and classifier width
+    eps: float = 1e-4  # lower clamp of scales
+
+    def __post_init__(self):
+        _check_bool("learn_bits", self.learn_bits)
+        _check_int("w_bits", self.w_bits, 2, 8)
+        _check_int("a_bits", self.a_bits, 2, 8)
+        _check_int("init_bits", self.init_bits, 2, 8)
+        _check_float("budget", self.budget, 0.0)
+        _check_float("bitops_weight", self.bitops_weight, 0.0)
+        _check_float("freeze_ratio", self.freeze_ratio, 0.0, 1.0)
+        _check_float("bits_lr_scale", self.bits_lr_scale, 0.0, open_lo=True)
+        _check_bool("head_wise", self.head_wise)
+        if self.weight_axis not in ("head", "reference"):
+            raise ConfigError(f"weight_axis must be one of 'head', 'reference', "
+                              f"not {self.weight_axis!r}")
+        _check_bool("gelu_offset", self.gelu_offset)
+        _check_int("embed_bits", self.embed_bits, 2, 8)
+        _check_float("eps", self.eps, 0.0, open_lo=True)
+
+    @property
+    def scheme(self) -> str:
+        """``"qvit"`` with learnable widths, ``"lsq"`` without."""
+        return "qvit" if self.learn_bits else "lsq"
+
+    def __str__(self) -> str:
+        if not self.learn_bits:
+            return f"lsq_w{self.w_bits}a{self.a_bits}"
+        target = f"{self.budget:g}G" if self.budget else f"w{self.w_bits}a{self.a_bits}"
+        return f"qvit_{target}_i{self.init_bits}{'_hw' if self.head_wise else ''}"

@@ -398,7 +398,21 @@ class QPatchEmbed(PatchEmbed):
         self.proj = _QConv2d(self.proj, qcfg)
 
 
-class QHead(nn.Linear):
+class FromLinear:
+    """Mixin for quantized ``nn.Linear`` subclasses built as ``cls(in, out, qcfg=...)``."""
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, qcfg):
+        """Return a layer of this class with the parameters of ``linear`` (e.g. timm's
+        initialised head)."""
+        layer = cls(linear.in_features, linear.out_features, qcfg=qcfg)
+        with torch.no_grad():
+            layer.weight.copy_(linear.weight)
+            layer.bias.copy_(linear.bias)
+        return layer
+
+
+class QHead(FromLinear, nn.Linear):
     """Classifier head: ``lsq(x + shift) @ lsq(W)^T + b`` at ``embed_bits`` (stage 2)."""
 
     def __init__(self, in_features: int, out_features: int, *, qcfg: GSBCfg, device=None,
@@ -408,15 +422,6 @@ class QHead(nn.Linear):
         self.move = LearnableBias(in_features)
         self.w_quant = LSQQuantizer(qcfg.embed_bits, eps=qcfg.eps)
         self.x_quant = LSQQuantizer(qcfg.embed_bits, eps=qcfg.eps)
-
-    @classmethod
-    def from_linear(cls, linear: nn.Linear, qcfg: GSBCfg) -> QHead:
-        """Return a head with the parameters of ``linear`` (timm's initialised head)."""
-        head = cls(linear.in_features, linear.out_features, qcfg=qcfg)
-        with torch.no_grad():
-            head.weight.copy_(linear.weight)
-            head.bias.copy_(linear.bias)
-        return head
 
     def forward(self, x: Tensor) -> Tensor:
         if not self.enabled:

@@ -20,10 +20,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from golden.errors import VitsimError
-from golden.model_cfg import SCHEMES, TrainCfg
+from golden.model_cfg import QVIT_SCHEMES, SCHEMES, TrainCfg
 from models.data import DataSplit
 
-__all__ = ["evaluate", "predict", "train_scheme", "train_stage"]
+__all__ = ["bitops_penalty", "evaluate", "predict", "train_quantized", "train_scheme",
+           "train_stage"]
 
 
 class _Indexed(Dataset):
@@ -63,16 +64,23 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 64) -> flo
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     skip = set(getattr(model, "no_weight_decay", lambda: set())())
-    decay, no_decay = [], []
+    qcfg = getattr(model, "qvit_cfg", None)
+    bits_scale = qcfg.bits_lr_scale if qcfg is not None else 1.0
+    decay, no_decay, bits = [], [], []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        if p.ndim <= 1 or name.endswith(".bias") or name in skip:
+        if bits_scale != 1.0 and name.endswith(".bits"):  # Q-ViT widths: own learning rate
+            bits.append(p)
+        elif p.ndim <= 1 or name.endswith(".bias") or name in skip:
             no_decay.append(p)
         else:
             decay.append(p)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if bits:
+        groups.append({"params": bits, "weight_decay": 0.0, "lr_scale": bits_scale})
+    return groups
 
 
 def _lr_at(step: int, total: int, warmup: int, cfg: TrainCfg) -> float:
@@ -99,11 +107,15 @@ def train_stage(
     teacher: nn.Module | None = None,
     progress: bool = True,
     desc: str = "train",
+    penalty=None,
+    epoch_hook=None,
 ) -> dict:
     """Train ``model`` in place for ``cfg.epochs``; return a summary dict.
 
     The summary holds ``seconds`` (wall time of the loop), ``loss`` (last epoch mean) and
     ``train_top1`` (running accuracy of the class head over the last epoch).
+    ``penalty(model)``, when given, is added to every step's loss (the Q-ViT BitOPs
+    term); ``epoch_hook(epoch)`` runs before each epoch (the Q-ViT width freezing).
     """
     from tqdm.auto import tqdm
 
@@ -122,13 +134,17 @@ def train_stage(
     bar = tqdm(total=total, desc=desc, unit="step", disable=None if progress else True,
                leave=False)
     for epoch in range(cfg.epochs):
+        if epoch_hook is not None:
+            epoch_hook(epoch)
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
         for x, y, idx in loader:
             for group in opt.param_groups:
-                group["lr"] = _lr_at(step, total, warmup, cfg)
+                group["lr"] = _lr_at(step, total, warmup, cfg) * group.get("lr_scale", 1.0)
             out = model(x)
             loss = _loss(out, y, None if targets is None else targets[idx], cfg.distill_weight)
+            if penalty is not None:
+                loss = loss + penalty(model)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -148,6 +164,70 @@ def train_stage(
             "train_top1": correct / max(seen, 1), "epochs": cfg.epochs, "steps": step}
 
 
+def bitops_penalty(model: nn.Module):
+    """Return ``penalty(model) = lambda * max(0, (BitOPs - budget) / unit)^2`` for Q-ViT.
+
+    ``lambda = qvit_cfg.bitops_weight``, the budget of
+    :func:`models.qvit_layers.budget_bitops` and the unit of
+    :func:`models.qvit_layers.penalty_unit` (GBitOPs on DeiT-T).
+    """
+    from models.qvit_layers import budget_bitops, model_bitops, penalty_unit
+
+    cfg, qcfg = model.vit_cfg, model.qvit_cfg
+    budget, unit = budget_bitops(cfg, qcfg), penalty_unit(cfg, qcfg)
+
+    def penalty(m: nn.Module):
+        return qcfg.bitops_weight * torch.clamp((model_bitops(m) - budget) / unit, min=0) ** 2
+
+    return penalty
+
+
+def train_quantized(
+    model: nn.Module,
+    data: DataSplit,
+    cfg: TrainCfg,
+    *,
+    progress: bool = True,
+    desc: str | None = None,
+) -> dict:
+    """Calibrate an lsq/qvit ``model`` on one training batch, then train it quantized.
+
+    Calibration (:func:`models.qvit_layers.calibrate`) initialises every scale table by
+    MSE from the weights and from the first ``cfg.batch_size`` training images (fixed by
+    ``cfg.seed``). Q-ViT adds :func:`bitops_penalty` to the loss and freezes the widths
+    from epoch ``int(freeze_ratio * epochs)``. Returns the :func:`train_stage` summary plus
+    ``bitops``, ``budget`` and the learned ``bit_map``.
+    """
+    from models.qvit_layers import (
+        bit_map,
+        budget_bitops,
+        calibrate,
+        freeze_bits,
+        model_bitops,
+    )
+
+    qcfg = model.qvit_cfg
+    gen = torch.Generator().manual_seed(cfg.seed)
+    loader = DataLoader(data.train, batch_size=cfg.batch_size, shuffle=True, generator=gen)
+    calibrate(model, next(iter(loader))[0])
+    penalty, hook = None, None
+    if qcfg.learn_bits:
+        penalty = bitops_penalty(model)
+        freeze_at = int(qcfg.freeze_ratio * cfg.epochs)
+
+        def hook(epoch: int) -> None:
+            if epoch == freeze_at:
+                freeze_bits(model)
+
+    info = train_stage(model, data, cfg, progress=progress, desc=desc or qcfg.scheme,
+                       penalty=penalty, epoch_hook=hook)
+    with torch.no_grad():
+        info["bitops"] = int(model_bitops(model).round().item())
+    info["budget"] = budget_bitops(model.vit_cfg, qcfg)
+    info["bit_map"] = bit_map(model)
+    return info
+
+
 def train_scheme(
     scheme: str,
     data: DataSplit,
@@ -163,8 +243,11 @@ def train_scheme(
 
     ``fp`` trains one stage of ``cfg.epochs``. ``binary``/``gsb`` train stage 1 for
     ``stage1_epochs`` (default ``cfg.epochs``), then stage 2 for ``cfg.epochs`` from the
-    stage-1 weights. ``overrides`` are model config fields (e.g. ``depth``,
-    ``per_image``). ``info`` holds per-stage summaries and the test top-1.
+    stage-1 weights. ``lsq``/``qvit`` train the same network in float (quantizers off)
+    for ``stage1_epochs`` (default ``cfg.epochs``; the reference starts from a float
+    checkpoint), then quantized (:func:`train_quantized`) for ``cfg.epochs``.
+    ``overrides`` are model config fields (e.g. ``depth``, ``per_image``, ``budget``).
+    ``info`` holds per-stage summaries and the test top-1.
     """
     from models.registry import create_model
 
@@ -180,7 +263,20 @@ def train_scheme(
                 raise VitsimError(f"teacher field {key!r} is {got}, the data needs {want}")
     torch.manual_seed(cfg.seed)
     info: dict = {"model": name, "data": data.name, "stages": []}
-    if scheme == "fp":
+    if scheme in QVIT_SCHEMES:
+        from models.qvit_layers import set_quant
+
+        if teacher is not None:
+            raise VitsimError(f"{scheme} trains without a teacher (as the Q-ViT reference)")
+        model = create_model(name, **geometry, **overrides)
+        c1 = cfg if stage1_epochs is None else dataclasses.replace(cfg, epochs=stage1_epochs)
+        if c1.epochs:
+            set_quant(model, False)
+            info["stages"].append(train_stage(model, data, c1, progress=progress,
+                                              desc=f"{scheme} float"))
+            set_quant(model, True)
+        info["stages"].append(train_quantized(model, data, cfg, progress=progress))
+    elif scheme == "fp":
         model = create_model(name, **geometry, **overrides)
         info["stages"].append(train_stage(model, data, cfg, teacher=teacher,
                                           progress=progress, desc="fp"))

@@ -5,6 +5,11 @@ and ``embed_layer`` hooks and swaps in 8-bit heads; no timm file is forked. Regi
 entry points are ``{scheme}_{arch}`` for the schemes ``fp`` (float teacher), ``binary``
 (plain binarisation: one plane, clipped STE) and ``gsb``, and the architectures
 ``vit_digits`` (8x8 digits), ``deit_{tiny,small,base}_distilled_patch16_224``.
+
+:func:`build_qvit` does the same with :mod:`models.qvit_layers` for the schemes ``lsq``
+(uniform) and ``qvit`` (learned widths) on :data:`QVIT_ARCHS` (not distilled):
+``{lsq,qvit}_{arch}`` take any :class:`QViTCfg` field, and the presets
+``{lsq_w4a4,lsq_w3a3,qvit_w4a4,qvit_w3a3}_{arch}`` fix the widths or the budget.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from timm.models.deit import VisionTransformerDistilled
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
-from golden.model_cfg import SCHEMES, GSBCfg, ViTCfg
+from golden.model_cfg import GSB_SCHEMES, QVIT_SCHEMES, GSBCfg, QViTCfg, ViTCfg
 from golden.spec import ConfigError
 from models.layers import (
     BinaryMlp,
@@ -27,9 +32,11 @@ from models.layers import (
     QPatchEmbed,
     bind_layer,
 )
+from models.qvit_layers import QViTAttention, QViTHead, QViTMlp, QViTPatchEmbed
 from models.registry import register_model
 
-__all__ = ["ARCHS", "build_vit", "set_per_image", "split_overrides"]
+__all__ = ["ARCHS", "QVIT_ARCHS", "QVIT_PRESETS", "build_qvit", "build_vit", "set_per_image",
+           "split_overrides"]
 
 #: Architectures: ViTCfg fields of each registered geometry.
 ARCHS = {
@@ -44,8 +51,27 @@ ARCHS = {
                                   embed_dim=768, depth=12, num_heads=12),
 }
 
+#: Architectures of the lsq/qvit schemes: not distilled (the Q-ViT reference trains
+#: without distillation; DeiT-T at 224 has N = 197 tokens, as its BitOPs budget).
+QVIT_ARCHS = {
+    "vit_digits": dict(ARCHS["vit_digits"], distilled=False),
+    **{f"deit_{size}_patch16_224": dict(ARCHS[f"deit_{size}_distilled_patch16_224"],
+                                        distilled=False)
+       for size in ("tiny", "small", "base")},
+}
+
+#: Registered variants ``{scheme}_{preset}_{arch}``: uniform LSQ at W4A4/W3A3 and Q-ViT
+#: with the budget of uniform W4A4/W3A3 BitOPs (``budget=0``: named by w_bits/a_bits).
+QVIT_PRESETS = {
+    "lsq_w4a4": dict(learn_bits=False, w_bits=4, a_bits=4),
+    "lsq_w3a3": dict(learn_bits=False, w_bits=3, a_bits=3),
+    "qvit_w4a4": dict(learn_bits=True, w_bits=4, a_bits=4),
+    "qvit_w3a3": dict(learn_bits=True, w_bits=3, a_bits=3),
+}
+
 _VIT_FIELDS = {f.name for f in dataclasses.fields(ViTCfg)}
 _GSB_FIELDS = {f.name for f in dataclasses.fields(GSBCfg)}
+_QVIT_FIELDS = {f.name for f in dataclasses.fields(QViTCfg)}
 
 
 def build_vit(cfg: ViTCfg, qcfg: GSBCfg | None = None) -> nn.Module:
@@ -76,12 +102,32 @@ def build_vit(cfg: ViTCfg, qcfg: GSBCfg | None = None) -> nn.Module:
     return model
 
 
+def build_qvit(cfg: ViTCfg, qcfg: QViTCfg) -> nn.Module:
+    """Return a timm ViT of geometry ``cfg`` quantized as uniform LSQ or Q-ViT (``qcfg``).
+
+    The model carries ``vit_cfg``, ``qvit_cfg`` and ``gsb_cfg = None`` attributes.
+    """
+    if cfg.distilled:
+        raise ConfigError("lsq/qvit models are not distilled: distilled must be False")
+    model = VisionTransformer(
+        img_size=cfg.img_size, patch_size=cfg.patch_size, in_chans=cfg.in_chans,
+        num_classes=cfg.num_classes, embed_dim=cfg.embed_dim, depth=cfg.depth,
+        num_heads=cfg.num_heads, mlp_ratio=cfg.mlp_ratio, qkv_bias=cfg.qkv_bias,
+        global_pool="token", attn_layer=bind_layer(QViTAttention, qcfg=qcfg),
+        mlp_layer=bind_layer(QViTMlp, qcfg=qcfg),
+        embed_layer=bind_layer(QViTPatchEmbed, qcfg=qcfg),
+    )
+    model.head = QViTHead.from_linear(model.head, qcfg)
+    model.vit_cfg, model.qvit_cfg, model.gsb_cfg = cfg, qcfg, None
+    return model
+
+
 def set_per_image(model: nn.Module, per_image: bool = True) -> nn.Module:
     """Switch the GSB reductions of ``model`` to per image (or back to per batch), in place.
 
     Updates ``model.gsb_cfg``; a float model is returned unchanged.
     """
-    if model.gsb_cfg is None:
+    if getattr(model, "gsb_cfg", None) is None:
         return model
     model.gsb_cfg = dataclasses.replace(model.gsb_cfg, per_image=per_image)
     for m in model.modules():
@@ -121,6 +167,36 @@ def _create(scheme: str, arch: str, pretrained: bool, kwargs: dict) -> nn.Module
     return model
 
 
+def _create_qvit(scheme: str, preset: dict, arch: str, pretrained: bool,
+                 kwargs: dict) -> nn.Module:
+    if pretrained:
+        raise ConfigError("pretrained weights are not available (no downloads); use False")
+    unknown = sorted(set(kwargs) - _VIT_FIELDS - _QVIT_FIELDS)
+    if unknown:
+        raise ConfigError(f"unknown model field {unknown[0]!r}")
+    vit_kw = {k: v for k, v in kwargs.items() if k in _VIT_FIELDS}
+    q_kw = {**preset, **{k: v for k, v in kwargs.items() if k in _QVIT_FIELDS}}
+    qcfg = QViTCfg(**q_kw)
+    if qcfg.scheme != scheme:
+        raise ConfigError(f"{scheme} models need learn_bits={scheme == 'qvit'}")
+    model = build_qvit(ViTCfg(**{**QVIT_ARCHS[arch], **vit_kw}), qcfg)
+    return model
+
+
+def _qvit_entrypoint(scheme: str, preset: str | None, arch: str):
+    name = "_".join(p for p in (preset or scheme, arch))
+    fields = dict(QVIT_PRESETS[preset]) if preset else {"learn_bits": scheme == "qvit"}
+
+    def entry(pretrained: bool = False, **kwargs) -> nn.Module:
+        model = _create_qvit(scheme, fields, arch, pretrained, kwargs)
+        model.vitsim_name = name
+        return model
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = f"{name}: {QVIT_ARCHS[arch]}, {fields}; overrides of ViTCfg/QViTCfg."
+    return entry
+
+
 def _entrypoint(scheme: str, arch: str):
     def entry(pretrained: bool = False, **kwargs) -> nn.Module:
         return _create(scheme, arch, pretrained, kwargs)
@@ -130,6 +206,13 @@ def _entrypoint(scheme: str, arch: str):
     return entry
 
 
-for _scheme in SCHEMES:
+for _scheme in GSB_SCHEMES:
     for _arch in ARCHS:
         register_model(_entrypoint(_scheme, _arch))
+
+for _scheme in QVIT_SCHEMES:
+    for _arch in QVIT_ARCHS:
+        register_model(_qvit_entrypoint(_scheme, None, _arch))
+        for _preset in QVIT_PRESETS:
+            if _preset.startswith(f"{_scheme}_"):
+                register_model(_qvit_entrypoint(_scheme, _preset, _arch))

@@ -198,7 +198,8 @@ def test_cli_train_eval_and_errors(tmp_path, capsys):
 
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
     assert main(["train", "--scheme", "ternary", "--out", str(tmp_path / "x")]) == 2
-    assert "--scheme must be one of fp, binary, gsb, not 'ternary'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--scheme must be one of fp, binary, gsb, lsq, qvit, not 'ternary'" in err
     assert main(["train", "--scheme", "gsb", "--model", "resnet50",
                  "--out", str(tmp_path / "x")]) == 2
     assert "unknown architecture 'resnet50'" in capsys.readouterr().err

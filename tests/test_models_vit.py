@@ -5,13 +5,16 @@ import torch
 import torch.nn.functional as F
 
 from golden.errors import VitsimError
+from golden.model_cfg import GSB_SCHEMES
 from golden.spec import ConfigError
 from models import create_model, gsb, list_models
 from models.layers import BinaryLinear, QAttention
 from models.vit import set_per_image
 
-DIGITS = [n for n in list_models() if n.endswith("_vit_digits")]
-DEIT = [n for n in list_models() if "_deit_" in n]
+# GSB-family models (fp/binary/gsb); lsq/qvit are tested in test_models_qvit_model.py
+GSB_FAMILY = [n for n in list_models() if n.split("_")[0] in GSB_SCHEMES]
+DIGITS = [n for n in GSB_FAMILY if n.endswith("_vit_digits")]
+DEIT = [n for n in GSB_FAMILY if "_deit_" in n]
 
 
 def _params(model):

@@ -1,0 +1,117 @@
+"""Uniform LSQ vs Q-ViT at equal BitOPs on the bundled digits data (4-bit and 3-bit budgets).
+
+For each seed: train ``qvit_vit_digits`` in float (quantizers off) for ``--float-epochs``,
+then from those weights train, each for ``--epochs`` quantized: ``lsq_w4a4``, ``qvit_w4a4``
+(budget = BitOPs of uniform W4A4), ``lsq_w3a3`` and ``qvit_w3a3``. Every quantized run
+starts with the same MSE calibration on one training batch. Prints a Markdown table of
+test top-1 (mean ± sample std over seeds), achieved BitOPs against the budget and the
+training time (quantized stage only, wall clock, ``--threads`` CPU threads), then the
+learned bit maps of the first seed.
+
+Usage::
+
+    python benchmarks/accuracy_qvit.py --seeds 0 1 2 --float-epochs 40 --epochs 30 \\
+        --threads 1 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import platform
+import sys
+import time
+
+from bench_util import mean_std
+
+from golden.model_cfg import TrainCfg
+
+VARIANTS = ("lsq_w4a4", "qvit_w4a4", "lsq_w3a3", "qvit_w3a3")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--float-epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=30, help="quantized epochs per run")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--bits-lr-scale", type=float, default=30.0,
+                        help="learning rate of the Q-ViT widths over the base (default 30)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--json", help="also write the raw results (and bit maps) here")
+    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from models.cli import format_bit_map
+    from models.data import load_data
+    from models.qvit_layers import set_quant
+    from models.registry import create_model
+    from models.train import evaluate, train_quantized, train_stage
+
+    torch.set_num_threads(args.threads)
+    data = load_data("digits")
+    geo = dict(num_classes=data.num_classes, img_size=data.img_size, in_chans=data.in_chans)
+    results: dict[str, list[dict]] = {"float": [], **{v: [] for v in args.variants}}
+    start = time.perf_counter()
+    for seed in args.seeds:
+        cfg = TrainCfg(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed)
+        torch.manual_seed(seed)
+        base = set_quant(create_model("qvit_vit_digits", **geo), False)
+        fcfg = TrainCfg(epochs=args.float_epochs, batch_size=args.batch_size, lr=args.lr,
+                        seed=seed)
+        info = train_stage(base, data, fcfg, progress=args.progress, desc="float")
+        top1 = evaluate(base, data.test, batch_size=args.batch_size)
+        results["float"].append({"seed": seed, "top1": top1, "seconds": info["seconds"]})
+        print(f"seed {seed} float      top-1 {100 * top1:.2f}% {info['seconds']:.1f} s",
+              file=sys.stderr, flush=True)
+        # float weights only: each variant keeps its own starting widths
+        state = {k: v for k, v in copy.deepcopy(base.state_dict()).items()
+                 if not k.endswith(".bits")}
+        for variant in args.variants:
+            over = {"bits_lr_scale": args.bits_lr_scale} if variant.startswith("qvit") else {}
+            torch.manual_seed(seed)
+            model = create_model(f"{variant}_vit_digits", **geo, **over)
+            model.load_state_dict({**model.state_dict(), **state})
+            info = train_quantized(model, data, cfg, progress=args.progress, desc=variant)
+            row = {"seed": seed, "top1": evaluate(model, data.test, batch_size=args.batch_size),
+                   "seconds": info["seconds"], "bitops": info["bitops"],
+                   "budget": info["budget"], "bit_map": info["bit_map"]}
+            results[variant].append(row)
+            print(f"seed {seed} {variant:10s} top-1 {100 * row['top1']:.2f}% "
+                  f"BitOPs {row['bitops'] / 1e6:.3f} M (budget {row['budget'] / 1e6:.3f} M) "
+                  f"{row['seconds']:.1f} s", file=sys.stderr, flush=True)
+
+    print(f"\nDigits (sklearn, {len(data.train)} train / {len(data.test)} test, stratified), "
+          f"vit_digits not distilled (8x8, patch 2, embed 64, 4 blocks, 2 heads, N = 17), "
+          f"seeds {args.seeds}, float {args.float_epochs} epochs then {args.epochs} "
+          f"quantized, Q-ViT width lr x{args.bits_lr_scale:g}, torch threads {args.threads}, "
+          f"{platform.processor() or platform.machine()}\n")
+    print("| model | top-1 % | BitOPs (M) achieved | budget (M) | quantized training s |")
+    print("|---|---|---|---|---|")
+    for name, rows in results.items():
+        top1 = mean_std([r["top1"] for r in rows], 100)
+        secs = mean_std([r["seconds"] for r in rows], 1, 0)
+        if name == "float":
+            print(f"| float (same network, quantizers off) | {top1} | – | – | – |")
+            continue
+        ops = mean_std([r["bitops"] for r in rows], 1e-6, 3)
+        print(f"| {name} | {top1} | {ops} | {rows[0]['budget'] / 1e6:.3f} | {secs} |")
+    print(f"\nmean ± sample std over {len(args.seeds)} seeds; total wall time "
+          f"{time.perf_counter() - start:.0f} s")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "results": results}, f, indent=2)
+    for variant in args.variants:
+        if variant.startswith("qvit") and results[variant]:
+            print(f"\nLearned bit map, {variant}, seed {args.seeds[0]}:\n")
+            print(format_bit_map(results[variant][0]["bit_map"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
