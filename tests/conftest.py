@@ -40,6 +40,18 @@ def simulator(request):
     return sim
 
 
+@pytest.fixture
+def torch_one_thread():
+    """Run torch on one thread: tiny models gain nothing from more, and CI shares its cores.
+    (torch is imported here, not at module level, so golden-only tests stay light.)"""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_runtest_logreport(report):
     if report.when == "call" and report.passed:
         for sim in SIMULATORS:

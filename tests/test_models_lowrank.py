@@ -16,13 +16,7 @@ from models.lowrank import Moments, aa_svd, compensate, output_error, principal_
 from models.lowrank_alloc import LayerCurve, allocate_ranks, candidate_ranks, tail_errors
 from models.lowrank_layers import LowRankLinear
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _skewed_inputs(n: int, k: int, seed: int = 0) -> torch.Tensor:

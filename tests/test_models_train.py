@@ -15,14 +15,7 @@ from models.data import DataSplit, load_data
 from models.train import evaluate, train_scheme
 from sim.cli import main
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Train on one thread: tiny models gain nothing from more, and CI shares its cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
