@@ -29,12 +29,11 @@ from golden.model_cfg import TrainCfg
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    defaults = TrainCfg.__dataclass_fields__
-    parser.add_argument("--epochs", type=int, default=defaults["epochs"].default,
+    parser.add_argument("--epochs", type=int, default=TrainCfg.field_default("epochs"),
                         help="epochs per stage (default %(default)s)")
     parser.add_argument("--teacher-epochs", type=int, help="teacher epochs (default --epochs)")
-    parser.add_argument("--batch-size", type=int, default=defaults["batch_size"].default)
-    parser.add_argument("--lr", type=float, default=defaults["lr"].default)
+    parser.add_argument("--batch-size", type=int, default=TrainCfg.field_default("batch_size"))
+    parser.add_argument("--lr", type=float, default=TrainCfg.field_default("lr"))
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--schemes", nargs="+", default=["binary", "gsb"])
     parser.add_argument("--gsb-variant", action="append", default=[], metavar="FIELD=VALUE",

@@ -20,6 +20,7 @@ __all__ = [
     "CORNERS",
     "REQUANT_STIMULI",
     "binary_array_case",
+    "case_config",
     "load_binary_array_case",
     "load_mac_array_case",
     "load_requant_case",
@@ -86,12 +87,19 @@ def binary_array_case(cfg: BinaryArrayCfg, path, *, m: int, n: int, k: int, seed
     return read_package(path)
 
 
-def _case_config(pkg: Package, cls):
+def case_config(pkg: Package):
+    """The unit config a case package records (:class:`PackageError` naming the field)."""
     where = pkg.path / "manifest.json"
     try:
-        cfg = config_from_dict(pkg.manifest.get("config", {}), source=f"{where}: field 'config'")
+        return config_from_dict(pkg.manifest.get("config", {}),
+                                source=f"{where}: field 'config'")
     except VitsimError as exc:
         raise PackageError(str(exc)) from None
+
+
+def _case_config(pkg: Package, cls):
+    where = pkg.path / "manifest.json"
+    cfg = case_config(pkg)
     if not isinstance(cfg, cls):
         raise PackageError(f"{where}: field 'config.kind': not a {cls.kind} case")
     return cfg

@@ -58,6 +58,11 @@ class _Config:
         return {"kind": self.kind, **dataclasses.asdict(self)}
 
     @classmethod
+    def field_default(cls, name: str):
+        """Default value of field ``name`` (for command-line defaults that must match)."""
+        return cls.__dataclass_fields__[name].default
+
+    @classmethod
     def from_dict(cls, data: dict, *, source: str = "config"):
         """Build a config from ``data``; unknown or missing fields name ``source``."""
         data = {k: v for k, v in data.items() if k != "kind"}

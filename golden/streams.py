@@ -33,21 +33,34 @@ def binary_array_beats(cfg: BinaryArrayCfg, a_bits: np.ndarray, w_bits: np.ndarr
     chunk at its bit ``i``.
     """
     m, k = a_bits.shape
-    n = w_bits.shape[0]
+    cfg.cycles(m=m, n=w_bits.shape[0], k=k)  # validates the tiling
+    return _tile_beats(cfg, a_bits, w_bits, field_bits=1, params=0, params_bits=0)
+
+
+def _tile_beats(cfg, a: np.ndarray, w: np.ndarray, *, field_bits: int, params: int,
+                params_bits: int) -> list[int]:
+    """Beats of an array unit: per activation row, per weight tile, the reduction's beats.
+
+    Payload, LSB first: ``cols`` activation fields, ``rows x cols`` weight fields (lane-
+    major), each ``field_bits`` wide; then ``params`` (``params_bits`` wide) and ``last``.
+    """
+    m, k = a.shape
+    n = w.shape[0]
     beats = cfg.beats(k)
-    cfg.cycles(m=m, n=n, k=k)  # validates the tiling
-    a_words = np.array(words_from_rows(a_bits.reshape(m * beats, cfg.cols), 1),
+    chunk = cfg.cols * field_bits
+    a_words = np.array(words_from_rows(np.asarray(a).reshape(m * beats, cfg.cols), field_bits),
                        dtype=object).reshape(m, beats)
-    w_words = np.array(words_from_rows(w_bits.reshape(n * beats, cfg.cols), 1),
+    w_words = np.array(words_from_rows(np.asarray(w).reshape(n * beats, cfg.cols), field_bits),
                        dtype=object).reshape(n, beats)
-    last_bit = cfg.cols * (cfg.rows + 1)
+    tail_at = chunk * (cfg.rows + 1)
     out = []
     for i in range(m):
         for t in range(n // cfg.rows):
             for b in range(beats):
-                word = a_words[i, b] | ((1 << last_bit) if b == beats - 1 else 0)
+                word = a_words[i, b] | (params << tail_at)
+                word |= int(b == beats - 1) << (tail_at + params_bits)
                 for r in range(cfg.rows):
-                    word |= w_words[t * cfg.rows + r, b] << (cfg.cols * (r + 1))
+                    word |= w_words[t * cfg.rows + r, b] << (chunk * (r + 1))
                 out.append(int(word))
     return out
 
@@ -102,24 +115,6 @@ def mac_array_beats(cfg: MacArrayCfg, a: np.ndarray, w: np.ndarray, *, w_bits: i
     ``w_bits`` (5 bits), ``a_bits`` (5), ``w_signed``, ``a_signed`` and ``last`` (1 each).
     """
     m, k = a.shape
-    n = w.shape[0]
-    beats = cfg.beats(k)
-    cfg.cycles(m=m, n=n, k=k, w_bits=w_bits, a_bits=a_bits)  # validates tiling and widths
-    f = cfg.field_bits
-    chunk = cfg.cols * f
-    a_words = np.array(words_from_rows(np.asarray(a).reshape(m * beats, cfg.cols), f),
-                       dtype=object).reshape(m, beats)
-    w_words = np.array(words_from_rows(np.asarray(w).reshape(n * beats, cfg.cols), f),
-                       dtype=object).reshape(n, beats)
-    params_at = chunk * (cfg.rows + 1)
+    cfg.cycles(m=m, n=w.shape[0], k=k, w_bits=w_bits, a_bits=a_bits)  # tiling and widths
     params = (w_bits | (a_bits << 5) | (int(w_signed) << 10) | (int(a_signed) << 11))
-    out = []
-    for i in range(m):
-        for t in range(n // cfg.rows):
-            for b in range(beats):
-                word = a_words[i, b] | (params << params_at)
-                word |= int(b == beats - 1) << (params_at + 12)
-                for r in range(cfg.rows):
-                    word |= w_words[t * cfg.rows + r, b] << (chunk * (r + 1))
-                out.append(int(word))
-    return out
+    return _tile_beats(cfg, a, w, field_bits=cfg.field_bits, params=params, params_bits=12)

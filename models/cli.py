@@ -34,10 +34,6 @@ def bit_map_rows(bit_map: dict) -> tuple[list[str], list[list[int]]]:
     return labels, grid
 
 
-def _default(field: str):
-    return TrainCfg.__dataclass_fields__[field].default
-
-
 def register(subparsers) -> None:
     """Add the ``train`` and ``eval`` sub-commands to ``subparsers``."""
     p = subparsers.add_parser(
@@ -66,13 +62,13 @@ def register(subparsers) -> None:
                    help="'digits' (bundled, default) or an image folder with train/ test/")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     p.add_argument("--teacher", help="fp checkpoint directory for hard distillation")
-    p.add_argument("--epochs", type=int, default=_default("epochs"),
+    p.add_argument("--epochs", type=int, default=TrainCfg.field_default("epochs"),
                    help="epochs per stage (default %(default)s)")
     p.add_argument("--stage1-epochs", type=int, help="stage-1 epochs (default --epochs)")
-    p.add_argument("--batch-size", type=int, default=_default("batch_size"))
-    p.add_argument("--lr", type=float, default=_default("lr"),
+    p.add_argument("--batch-size", type=int, default=TrainCfg.field_default("batch_size"))
+    p.add_argument("--lr", type=float, default=TrainCfg.field_default("lr"),
                    help="peak AdamW learning rate (default %(default)s)")
-    p.add_argument("--seed", type=int, default=_default("seed"))
+    p.add_argument("--seed", type=int, default=TrainCfg.field_default("seed"))
     p.add_argument("--per-image", action="store_true",
                    help="GSB max/min per image (as golden vectors) instead of per batch")
     p.add_argument("--threads", type=int, help="torch CPU threads")
@@ -84,7 +80,7 @@ def register(subparsers) -> None:
     e.add_argument("--data", help="dataset (default: the one the checkpoint was trained on)")
     e.add_argument("--per-image", action="store_true",
                    help="evaluate with per-image GSB max/min (batch-independent)")
-    e.add_argument("--batch-size", type=int, default=_default("batch_size"))
+    e.add_argument("--batch-size", type=int, default=TrainCfg.field_default("batch_size"))
     e.add_argument("--bit-map-out", metavar="DIR",
                    help="lsq/qvit: write bit_map.png (heat map) and bit_map.json here "
                    "(one --ckpt only)")

@@ -17,10 +17,6 @@ __all__ = ["register"]
 DEFAULT_RANK_K = 8
 
 
-def _default(field: str):
-    return LowRankCfg.__dataclass_fields__[field].default
-
-
 def register(subparsers) -> None:
     """Add the ``compress`` sub-command to ``subparsers``."""
     p = subparsers.add_parser(
@@ -36,22 +32,22 @@ def register(subparsers) -> None:
     p.add_argument("--target", required=True, type=float,
                    help="fraction of the model's parameters to remove, in (0, 1)")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
-    p.add_argument("--rank-step", type=int, default=_default("rank_step"),
+    p.add_argument("--rank-step", type=int, default=LowRankCfg.field_default("rank_step"),
                    help="ranks are multiples of this (default %(default)s)")
-    p.add_argument("--metric", choices=LOWRANK_METRICS, default=_default("metric"),
+    p.add_argument("--metric", choices=LOWRANK_METRICS, default=LowRankCfg.field_default("metric"),
                    help="allocation error metric (default %(default)s)")
     p.add_argument("--rank-k", type=int,
                    help=f"residual rank (default {DEFAULT_RANK_K} for lowrank, 0 for svd)")
-    p.add_argument("--steps", type=int, default=_default("steps"),
+    p.add_argument("--steps", type=int, default=LowRankCfg.field_default("steps"),
                    help="Adam steps of each layer's compensation (default %(default)s)")
-    p.add_argument("--lr", type=float, default=_default("lr"),
+    p.add_argument("--lr", type=float, default=LowRankCfg.field_default("lr"),
                    help="compensation learning rate (default %(default)s)")
-    p.add_argument("--samples", type=int, default=_default("samples"),
+    p.add_argument("--samples", type=int, default=LowRankCfg.field_default("samples"),
                    help="proxy images from the training split (default %(default)s)")
-    p.add_argument("--w-bits", type=int, default=_default("w_bits"),
+    p.add_argument("--w-bits", type=int, default=LowRankCfg.field_default("w_bits"),
                    help="factor width: 32 (float, default) or 8 (LSQ)")
     p.add_argument("--data", help="dataset (default: the one the checkpoint was trained on)")
-    p.add_argument("--seed", type=int, default=_default("seed"))
+    p.add_argument("--seed", type=int, default=LowRankCfg.field_default("seed"))
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_compress)

@@ -123,19 +123,14 @@ def simulate_case(case_dir: Path, *, sim: str, build_dir: Path, waves: bool = Fa
     The unit's Verilog comes from ``verilog_dir`` when given (as written by
     ``vitsim verilog``; its config must match the case's), else it is generated.
     """
-    from golden.package import PackageError, read_package
-    from golden.spec import config_from_dict
+    from golden.cases import case_config
+    from golden.package import read_package
     from sim.runner import run_bench
     from sim.toolchain import prepare
     from sim.units import unit_for
 
     prepare(sim)  # fail on a bad simulator before any work
-    pkg = read_package(case_dir)
-    try:
-        cfg = config_from_dict(pkg.manifest.get("config", {}),
-                               source=f"{pkg.path / 'manifest.json'}: field 'config'")
-    except VitsimError as exc:
-        raise PackageError(str(exc)) from None
+    cfg = case_config(read_package(case_dir))
     unit = unit_for(cfg.kind)
     if verilog_dir is None:
         vdir = _write_verilog(cfg, build_dir / "verilog")
