@@ -13,7 +13,14 @@ from golden.bitpack import pack_bits, pack_int, unpack_bits, unpack_int
 from golden.errors import VitsimError
 from golden.kernels import binary_matmul, int_matmul, requantize
 from golden.package import Package, PackageError, read_package, write_package
-from golden.spec import BinaryArrayCfg, MacArrayCfg, QuantSpec, RequantCfg, config_from_dict
+from golden.spec import (
+    BinaryArrayCfg,
+    MacArrayCfg,
+    QuantSpec,
+    RequantCfg,
+    config_from_dict,
+    known_configs,
+)
 from golden.version import producer
 
 __all__ = [
@@ -25,6 +32,7 @@ __all__ = [
     "load_mac_array_case",
     "load_requant_case",
     "mac_array_case",
+    "register_verifier",
     "requant_case",
     "verify_package",
 ]
@@ -238,8 +246,19 @@ _VERIFIERS = {BinaryArrayCfg.kind: _verify_binary, RequantCfg.kind: _verify_requ
               MacArrayCfg.kind: _verify_mac}
 
 
+def register_verifier(kind: str, verify) -> None:
+    """Register ``verify(pkg) -> (op, recomputed, recorded)`` for cases of config ``kind``.
+
+    The unit-case modules of :data:`golden.spec.EXTRA_CONFIG_MODULES` call it on import.
+    """
+    if _VERIFIERS.get(kind, verify) is not verify:
+        raise ValueError(f"a verifier for {kind!r} is already registered")
+    _VERIFIERS[kind] = verify
+
+
 def verify_package(pkg: Package) -> list[str]:
     """Re-run the golden kernels on a package's inputs; return one line per failing op."""
+    known_configs()  # imports the unit-case modules, which register their verifiers
     kind = pkg.manifest.get("config", {}).get("kind")
     if kind not in _VERIFIERS:
         raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': no golden "

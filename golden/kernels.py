@@ -162,22 +162,38 @@ def quantize_multiplier(scale: float) -> tuple[int, int]:
     return mult, shift
 
 
-def requantize(acc: np.ndarray, *, mult: int, shift: int, lo: int, hi: int) -> np.ndarray:
-    """Requantise accumulators: ``clamp((acc * mult + 2**(shift-1)) >> shift, lo, hi)``.
+def requantize(acc: np.ndarray, *, mult, shift: int, lo, hi, bias=0) -> np.ndarray:
+    """Requantise accumulators: ``clamp((acc * mult + bias + 2**(shift-1)) >> shift, lo, hi)``.
 
-    Contract: ``acc`` is integer in ``[-2**31, 2**31)``; ``0 <= mult < 2**31``;
-    ``1 <= shift <= 62``. Rounding is half up (toward +inf on ties) by an arithmetic right
-    shift (floor); the clamp saturates. Exact in int64.
+    Contract: ``acc`` is integer in ``[-2**31, 2**31)``. ``mult`` (signed, in
+    ``[-2**31, 2**31)``), ``bias``, ``lo`` and ``hi`` are integers or integer arrays that
+    broadcast against ``acc`` (per output channel, per token...); ``1 <= shift <= 62``.
+    The bound ``max|acc| * max|mult| + max|bias| + 2**(shift-1) < 2**63`` must hold (else
+    ``ValueError``), so the int64 arithmetic never wraps. Rounding is half up (toward +inf
+    on ties) by an arithmetic right shift (floor); the clamp saturates. ``bias`` is in the
+    product's units (``2**shift`` per output step): it carries a layer's float bias.
 
     >>> requantize(np.array([-3, -2, 2, 3]), mult=1, shift=1, lo=-128, hi=127).tolist()
     [-1, -1, 1, 2]
+    >>> requantize(np.array([[1, 2], [3, 4]]), mult=np.array([1, -1]), shift=1,
+    ...            lo=-8, hi=7, bias=np.array([0, 4])).tolist()
+    [[1, 1], [2, 0]]
     """
     acc = np.asarray(acc, dtype=np.int64)
-    if not 0 <= mult < (1 << MULT_BITS):
-        raise ValueError(f"mult must be in [0, 2**{MULT_BITS}), not {mult!r}")
+    mult = np.asarray(mult, dtype=np.int64)
+    bias = np.asarray(bias, dtype=np.int64)
+    if mult.size and (mult.min() < -(1 << MULT_BITS) or mult.max() >= (1 << MULT_BITS)):
+        raise ValueError(f"mult must be in [-2**{MULT_BITS}, 2**{MULT_BITS}), not {mult!r}")
     if not 1 <= shift <= 62:
         raise ValueError(f"shift must be in [1, 62], not {shift!r}")
     if acc.size and (acc.min() < -(1 << 31) or acc.max() >= (1 << 31)):
         raise ValueError("acc must lie in [-2**31, 2**31)")
-    prod = acc * np.int64(mult) + np.int64(1 << (shift - 1))
+    worst = (_max_abs(acc) * _max_abs(mult) + _max_abs(bias) + (1 << (shift - 1)))
+    if worst >= 1 << 63:
+        raise ValueError(f"acc * mult + bias may overflow int64 (bound {worst})")
+    prod = acc * mult + bias + np.int64(1 << (shift - 1))
     return np.clip(prod >> np.int64(shift), lo, hi)
+
+
+def _max_abs(x: np.ndarray) -> int:
+    return int(np.abs(x).max()) if x.size else 0

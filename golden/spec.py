@@ -22,6 +22,8 @@ __all__ = [
     "QuantSpec",
     "RequantCfg",
     "config_from_dict",
+    "known_configs",
+    "register_config",
 ]
 
 
@@ -338,10 +340,37 @@ class MacArrayCfg(_ArrayTiling, _Config):
 
 _CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg, RequantCfg, MacArrayCfg)}
 
+#: Modules that define further unit configs; each calls :func:`register_config` on import.
+#: They are imported on first lookup, so ``golden.spec`` itself stays small.
+EXTRA_CONFIG_MODULES = ("golden.cases_softmax", "golden.cases_layernorm", "golden.cases_gelu",
+                        "golden.cases_gsb")
+
+
+def register_config(cls: type) -> type:
+    """Make ``cls`` (a :class:`_Config` with a ``kind``) known to :func:`config_from_dict`."""
+    if _CONFIGS.get(cls.kind, cls) is not cls:
+        raise ValueError(f"config kind {cls.kind!r} is already registered")
+    _CONFIGS[cls.kind] = cls
+    return cls
+
+
+def known_configs() -> dict[str, type]:
+    """Every config class by kind, the extra modules' included."""
+    import importlib
+
+    for module in EXTRA_CONFIG_MODULES:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    return dict(_CONFIGS)
+
 
 def config_from_dict(data: dict, *, source: str = "config") -> _Config:
     """Build whichever config ``data["kind"]`` names; errors name ``source``."""
+    configs = known_configs()
     kind = data.get("kind") if isinstance(data, dict) else None
-    if kind not in _CONFIGS:
-        raise ConfigError(f"{source}: field 'kind' must be one of {sorted(_CONFIGS)}, not {kind!r}")
-    return _CONFIGS[kind].from_dict(data, source=source)
+    if kind not in configs:
+        raise ConfigError(f"{source}: field 'kind' must be one of {sorted(configs)}, not {kind!r}")
+    return configs[kind].from_dict(data, source=source)

@@ -37,6 +37,10 @@ UNITS = {
         Unit("requant", "hw.requantizer:Requantizer", "requantizer",
              "sim.benches.requantizer_bench"),
         Unit("mac_array", "hw.mac_array:MacArray", "mac_array", "sim.benches.mac_array_bench"),
+        Unit("softmax", "hw.softmax:Softmax", "softmax", "sim.benches.softmax_bench"),
+        Unit("layernorm", "hw.layernorm:LayerNorm", "layernorm", "sim.benches.layernorm_bench"),
+        Unit("gelu", "hw.gelu:Gelu", "gelu", "sim.benches.gelu_bench"),
+        Unit("residual", "hw.residual:ResidualAdd", "residual", "sim.benches.residual_bench"),
     )
 }
 
