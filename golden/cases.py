@@ -122,51 +122,108 @@ def load_binary_array_case(pkg: Package):
     return cfg, op, a, w, pkg.tensors["y"]
 
 
-#: Requantiser stimuli: random accumulators, the accumulator extremes (both clamps), or
-#: exact ties (``acc * mult / 2**shift`` ending in .5) to pin the rounding.
-REQUANT_STIMULI = ("random", "extremes", "ties")
+#: Requantiser stimuli: random accumulators, multipliers and biases; the extremes of all
+#: three (both clamps); exact ties with ``mult=1, shift=1, bias=0`` (odd accumulators); or
+#: ties at any ``mult`` and ``shift`` made by the bias (``tie_bias``), landing near the
+#: clamp range so the rounding shows in the outputs.
+REQUANT_STIMULI = ("random", "extremes", "ties", "tie_bias")
 
 
-def requant_case(cfg: RequantCfg, path, *, beats: int, mult: int, shift: int, bits: int,
-                 signed: bool, seed: int = 0, stimulus: str = "random") -> Package:
+def _signed_range(bits: int) -> tuple[int, int]:
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def _lane_param(name: str, value, bits: int, shape) -> np.ndarray:
+    """``value`` (int or array) broadcast to ``shape``, checked against ``bits`` signed."""
+    lo, hi = _signed_range(bits)
+    try:
+        arr = np.broadcast_to(np.asarray(value, dtype=np.int64), shape)
+    except ValueError:
+        raise VitsimError(f"{name} must broadcast to [beats, lanes] {list(shape)}") from None
+    if arr.min() < lo or arr.max() > hi:
+        raise VitsimError(f"{name} must lie in [{lo}, {hi}] ({name}_bits), not "
+                          f"{int(arr.min()) if arr.min() < lo else int(arr.max())}")
+    return arr.copy()
+
+
+def requant_case(cfg: RequantCfg, path, *, beats: int, shift: int, bits: int, signed: bool,
+                 mult=None, bias=None, seed: int = 0, stimulus: str = "random") -> Package:
     """Write a case for :class:`hw.requantizer.Requantizer` to ``path`` and read it back.
 
-    ``acc`` ``[beats, lanes]`` spans the signed ``acc_bits`` range; the expected ``y`` is
+    ``acc``, ``mult`` and ``bias`` are ``[beats, lanes]`` (each lane, each beat its own
+    multiplier and bias). ``mult``/``bias`` given as an int or an array broadcast to that
+    shape; left ``None`` they are drawn by ``stimulus`` (see :data:`REQUANT_STIMULI`):
+    ``mult`` over the signed ``mult_bits`` range, ``bias`` within about two output ranges
+    (``|bias| < 2**min(bias_bits-1, shift+bits)``) or at its extremes. The expected ``y`` is
     :func:`golden.kernels.requantize` with the clamp range of ``bits``/``signed``.
     """
     if not 2 <= bits <= cfg.out_bits:
         raise VitsimError(f"bits must be between 2 and out_bits ({cfg.out_bits}), not {bits!r}")
-    cycles = cfg.cycles(beats=beats)
-    lo_acc, hi_acc = -(1 << (cfg.acc_bits - 1)), (1 << (cfg.acc_bits - 1)) - 1
-    rng = np.random.default_rng(seed)
-    shape = (beats, cfg.lanes)
-    if stimulus == "random":
-        acc = rng.integers(lo_acc, hi_acc, shape, endpoint=True)
-    elif stimulus == "extremes":
-        acc = rng.choice(np.array([lo_acc, lo_acc + 1, -1, 0, 1, hi_acc - 1, hi_acc]), shape)
-    elif stimulus == "ties":  # odd acc with mult=1, shift=1: acc/2 ends in .5 exactly
-        if mult != 1 or shift != 1:
-            raise VitsimError("stimulus 'ties' needs mult=1 and shift=1 (acc/2 exactly .5)")
-        acc = 2 * rng.integers(lo_acc // 2, hi_acc // 2, shape) + 1
-    else:
+    if not isinstance(shift, int) or not 1 <= shift <= 62:
+        raise VitsimError(f"shift must be between 1 and 62, not {shift!r}")
+    if stimulus not in REQUANT_STIMULI:
         raise VitsimError(f"stimulus must be one of {', '.join(REQUANT_STIMULI)}, "
                           f"not {stimulus!r}")
+    cycles = cfg.cycles(beats=beats)
+    lo_acc, hi_acc = _signed_range(cfg.acc_bits)
+    lo_m, hi_m = _signed_range(cfg.mult_bits)
+    lo_b, hi_b = _signed_range(cfg.bias_bits)
     spec = QuantSpec(bits=bits, signed=signed)
-    y = requantize(acc, mult=mult, shift=shift, lo=spec.lo, hi=spec.hi)
+    rng = np.random.default_rng(seed)
+    shape = (beats, cfg.lanes)
+    if stimulus == "ties":  # odd acc with mult=1, shift=1: acc/2 ends in .5 exactly
+        if mult != 1 or shift != 1 or bias not in (None, 0):
+            raise VitsimError("stimulus 'ties' needs mult=1 and shift=1 (acc/2 exactly .5) "
+                              "and no bias")
+        bias = 0
+        acc = 2 * rng.integers(lo_acc // 2, hi_acc // 2, shape) + 1
+    elif stimulus == "extremes":
+        acc = rng.choice(np.array([lo_acc, lo_acc + 1, -1, 0, 1, hi_acc - 1, hi_acc]), shape)
+        if mult is None:
+            mult = rng.choice(np.array([lo_m, lo_m + 1, -1, 0, 1, hi_m]), shape)
+        if bias is None:
+            bias = rng.choice(np.array([lo_b, -1, 0, 1, hi_b]), shape)
+    else:
+        acc = rng.integers(lo_acc, hi_acc, shape, endpoint=True)
+    if mult is None:
+        mult = rng.integers(lo_m, hi_m, shape, endpoint=True)
+    mult = _lane_param("mult", mult, cfg.mult_bits, shape)
+    if stimulus == "tie_bias":
+        if bias is not None:
+            raise VitsimError("stimulus 'tie_bias' draws the bias itself; give no bias")
+        if shift > cfg.bias_bits - 2:
+            raise VitsimError(f"stimulus 'tie_bias' needs shift <= bias_bits - 2 "
+                              f"({cfg.bias_bits - 2}), not {shift}")
+        prod = acc * mult  # |prod| <= 2**62: int64 holds every step below
+        one = np.int64(1 << shift)
+        tie = (one // 2 - prod) % one  # prod + tie ends in exactly .5 of a step
+        target = rng.integers(spec.lo - 2, spec.hi + 2, shape, endpoint=True)
+        steps = target - (prod + tie + one // 2) // one  # output steps the bias adds
+        steps = np.clip(steps, lo_b // one, (hi_b - tie) // one)
+        bias = tie + steps * one
+    elif bias is None:
+        reach = 1 << min(cfg.bias_bits - 1, shift + bits)
+        bias = rng.integers(-reach, reach, shape)
+    bias = _lane_param("bias", bias, cfg.bias_bits, shape)
+    y = requantize(acc, mult=mult, shift=shift, lo=spec.lo, hi=spec.hi, bias=bias)
     op = {"name": "requantize", "kind": "requantize", "layer": None, "head": None,
-          "inputs": ["acc"], "outputs": ["y"], "beats": beats, "mult": mult, "shift": shift,
-          "bits": bits, "signed": signed, "lo": spec.lo, "hi": spec.hi, "cycles": cycles}
+          "inputs": ["acc", "mult", "bias"], "outputs": ["y"], "beats": beats,
+          "shift": shift, "bits": bits, "signed": signed, "lo": spec.lo, "hi": spec.hi,
+          "cycles": cycles}
     manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
                 "config": cfg.to_dict(), "ops": [op]}
     write_package(path, manifest=manifest,
-                  tensors={"acc": acc.astype(np.int64), "y": y.astype(np.int64)})
+                  tensors={"acc": acc.astype(np.int64), "mult": mult, "bias": bias,
+                           "y": y.astype(np.int64)})
     return read_package(path)
 
 
 def load_requant_case(pkg: Package):
-    """Return ``(cfg, op, acc, y)`` of a requantiser case."""
+    """Return ``(cfg, op, acc, mult, bias, y)`` of a requantiser case (``[beats, lanes]``
+    each)."""
     cfg = _case_config(pkg, RequantCfg)
-    return cfg, pkg.op("requantize"), pkg.tensors["acc"], pkg.tensors["y"]
+    t = pkg.tensors
+    return cfg, pkg.op("requantize"), t["acc"], t["mult"], t["bias"], t["y"]
 
 
 def _operand_range(bits: int, signed: bool) -> tuple[int, int]:
@@ -237,9 +294,9 @@ def _verify_binary(pkg: Package):
 
 
 def _verify_requant(pkg: Package):
-    _, op, acc, y = load_requant_case(pkg)
-    return op, requantize(acc, mult=op["mult"], shift=op["shift"], lo=op["lo"],
-                          hi=op["hi"]), y
+    _, op, acc, mult, bias, y = load_requant_case(pkg)
+    return op, requantize(acc, mult=mult, shift=op["shift"], lo=op["lo"], hi=op["hi"],
+                          bias=bias), y
 
 
 _VERIFIERS = {BinaryArrayCfg.kind: _verify_binary, RequantCfg.kind: _verify_requant,
@@ -260,6 +317,10 @@ def verify_package(pkg: Package) -> list[str]:
     """Re-run the golden kernels on a package's inputs; return one line per failing op."""
     known_configs()  # imports the unit-case modules, which register their verifiers
     kind = pkg.manifest.get("config", {}).get("kind")
+    if kind == "int_network":
+        from golden.netpkg import verify_network
+
+        return verify_network(pkg)
     if kind not in _VERIFIERS:
         raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': no golden "
                            f"kernel verifies {kind!r} cases")

@@ -81,6 +81,9 @@ def register(subparsers) -> None:
     e.add_argument("--per-image", action="store_true",
                    help="evaluate with per-image GSB max/min (batch-independent)")
     e.add_argument("--batch-size", type=int, default=TrainCfg.field_default("batch_size"))
+    e.add_argument("--int", action="store_true", dest="int_mode",
+                   help="binary/gsb: also run the integer-only network (the golden "
+                   "arithmetic) and print its top-1 next to the float per-image top-1")
     e.add_argument("--bit-map-out", metavar="DIR",
                    help="lsq/qvit: write bit_map.png (heat map) and bit_map.json here "
                    "(one --ckpt only)")
@@ -225,6 +228,8 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.bit_map_out and len(args.ckpt) != 1:
         raise VitsimError("--bit-map-out takes exactly one --ckpt")
+    if args.int_mode:
+        return _eval_int(args)
     for path in args.ckpt:
         meta = read_config(path)
         qvit = meta.get("qvit")
@@ -266,3 +271,18 @@ def _eval(args: argparse.Namespace) -> int:
                 print(f"bit map -> {png}")
     return 0
 
+
+
+def _eval_int(args: argparse.Namespace) -> int:
+    from models.golden_export import load_int_model
+    from models.intmode import evaluate_int
+    from models.train import evaluate
+
+    for path in args.ckpt:
+        int_model, model, meta, data = load_int_model(path, data=args.data)
+        top_f = 100 * evaluate(model, data.test, batch_size=args.batch_size)
+        top_i = evaluate_int(int_model, data.test, batch_size=args.batch_size)
+        print(f"{meta['model']} [{path}]: top-1 float (per-image) {top_f:.2f}%, integer "
+              f"{top_i:.2f}% (gap {top_f - top_i:+.2f} points) on {data.name} test "
+              f"({len(data.test)} images)")
+    return 0

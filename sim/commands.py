@@ -98,6 +98,16 @@ def cmd_golden(args) -> int:
         return 1 if problems else 0
     if args.out is None:
         raise VitsimError("golden: give --out DIR to write a case, or --verify DIR")
+    if args.ckpt is not None:
+        from models.golden_export import export_golden
+
+        pkg = export_golden(args.ckpt, args.out, images=args.images, seed=args.seed)
+        img = pkg.manifest["images"]
+        right = sum(p == y for p, y in zip(img["predictions"], img["labels"], strict=True))
+        print(f"wrote {args.out}: {len(pkg.manifest['ops'])} ops of "
+              f"{pkg.manifest['model']['name']}, {len(img['labels'])} images "
+              f"({right} classified right in integer mode), {len(pkg.tensors)} tensors")
+        return 0
     cfg = _array_cfg(args)
     common = dict(seed=args.seed, stimulus=args.stimulus)
     if cfg.kind == "requant":
@@ -225,8 +235,11 @@ def register(sub) -> None:
     _add_array_args(p)
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("golden", help="write a unit golden case, or --verify a package")
+    p = sub.add_parser("golden", help="write a network package from a checkpoint (--ckpt), "
+                       "a unit golden case, or --verify a package")
     p.add_argument("--out", type=Path, help="package directory to write")
+    p.add_argument("--ckpt", help="binary/gsb checkpoint: write its integer network package")
+    p.add_argument("--images", type=int, default=4, help="--ckpt: test images (default 4)")
     p.add_argument("--verify", type=Path, help="re-run the kernels on a package and check it")
     p.add_argument("--m", type=int, default=4, help="activation rows (requant: beats)")
     p.add_argument("--n", type=int, help="weight rows (default: rows)")
