@@ -39,8 +39,12 @@ def _dtype(bits: int, signed: bool) -> np.dtype:
     return np.dtype(next(f"int{n}" for n in (8, 16, 32, 64) if need <= n or n == 64))
 
 
-def _encode(arr: np.ndarray, bits: int, signed: bool) -> tuple[np.ndarray, dict]:
+def _encode(name: str, arr: np.ndarray, bits: int, signed: bool) -> tuple[np.ndarray, dict]:
     arr = np.asarray(arr)
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
+        raise PackageError(f"tensor {name!r}: values [{int(arr.min())}, {int(arr.max())}] "
+                           f"exceed its declared {'s' if signed else 'u'}{bits} width")
     rec = {"bits": bits, "signed": signed, "shape": list(arr.shape)}
     if bits == 1 and not signed:
         return pack_bits(arr), {**rec, "packed": True}
@@ -53,11 +57,14 @@ def _decode(arr: np.ndarray, rec: dict) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _widths(ops: list[dict], params: dict[str, np.ndarray]) -> dict[str, tuple[int, bool]]:
-    """Declared ``(bits, signed)`` of every tensor: op widths, bounds, or the data range."""
+def _widths(ops: list[dict], params: dict[str, np.ndarray],
+            declared: dict) -> dict[str, tuple[int, bool]]:
+    """Declared ``(bits, signed)`` of every tensor: given, op widths, bounds, or data range."""
     widths = {}
     for name, arr in params.items():
-        if arr.dtype == np.uint8 and arr.size and arr.max() <= 1:
+        if name in declared:
+            widths[name] = tuple(declared[name])
+        elif arr.dtype == np.uint8 and arr.size and arr.max() <= 1:
             widths[name] = (1, False)
         else:
             lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
@@ -70,7 +77,7 @@ def _widths(ops: list[dict], params: dict[str, np.ndarray]) -> dict[str, tuple[i
             elif op["kind"] in _SAME_WIDTH:
                 widths[out] = widths[op["inputs"][0]]
             elif "out_bits" in op:
-                widths[out] = (op["out_bits"], True)
+                widths[out] = (op["out_bits"], op.get("out_signed", True))
             elif "acc_bound" in op:
                 widths[out] = (acc_bits_for_range(*op["acc_bound"]), True)
             else:
@@ -80,19 +87,20 @@ def _widths(ops: list[dict], params: dict[str, np.ndarray]) -> dict[str, tuple[i
 
 def write_network_package(path, *, ops: list[dict], params: dict[str, np.ndarray],
                           image: np.ndarray, outputs: dict[str, np.ndarray], meta: dict,
-                          manifest: dict) -> Package:
+                          manifest: dict, param_widths: dict | None = None) -> Package:
     """Write a network package atomically to ``path`` and read it back.
 
     ``outputs`` must hold every op output (as :func:`golden.network.run_network` returns
-    them); ``manifest`` adds producer, seed, model and labels.
+    them); ``manifest`` adds producer, seed, model and labels; ``param_widths`` declares
+    ``(bits, signed)`` of parameters (others take the width of their value range).
     """
-    widths = _widths(ops, params)
+    widths = _widths(ops, params, param_widths or {})
     tensors, encoding = {}, {}
     missing = [o for op in ops for o in op["outputs"] if o not in outputs]
     if missing:
         raise PackageError(f"{path}: output {missing[0]!r} was not recorded")
     for name, arr in [*params.items(), ("image", image), *outputs.items()]:
-        tensors[name], encoding[name] = _encode(np.asarray(arr), *widths[name])
+        tensors[name], encoding[name] = _encode(name, np.asarray(arr), *widths[name])
     full = {**manifest, "config": {"kind": NETWORK_KIND}, "meta": meta, "ops": ops,
             "encoding": encoding}
     write_package(path, manifest=full, tensors=tensors)

@@ -1,10 +1,10 @@
 """``vitsim golden --ckpt``: a trained checkpoint to a network golden-vector package.
 
-The checkpoint is loaded with per-image GSB reductions, exported to an integer network
-(calibrated on training images drawn with ``seed``), run in PyTorch integer mode on
-``images`` test images (also drawn with ``seed``), and written with every intermediate by
-:func:`golden.netpkg.write_network_package`. The same checkpoint, arguments and seed give
-the same package byte for byte.
+The checkpoint (binary/GSB with per-image reductions, or lsq/qvit) is loaded, exported to
+an integer network (calibrated on training images drawn with ``seed``), run in PyTorch
+integer mode on ``images`` test images (also drawn with ``seed``), and written with every
+intermediate by :func:`golden.netpkg.write_network_package`. The same checkpoint, arguments
+and seed give the same package byte for byte.
 """
 
 from __future__ import annotations
@@ -21,16 +21,26 @@ __all__ = ["export_golden", "load_int_model"]
 
 
 def load_int_model(ckpt: str, *, calib: int = 256, seed: int = 0, data: str | None = None):
-    """Return ``(int_model, float_model, meta, data)`` for a binary/GSB checkpoint."""
+    """Return ``(int_model, float_model, meta, data)`` for a binary/GSB/LSQ/Q-ViT checkpoint.
+
+    Binary/GSB models load with per-image reductions; lsq/qvit models with the
+    ``QViTCfg`` recorded in the checkpoint's ``qvit`` field.
+    """
     from models.checkpoint import load_checkpoint, read_config
     from models.data import load_data
     from models.intmode import calibration_images, to_integer
 
     meta = read_config(ckpt)
-    if meta.get("gsb") is None:
-        raise VitsimError(f"{ckpt}: field 'gsb': integer mode needs a binary or gsb "
-                          f"checkpoint, not {meta['model']!r}")
-    model, meta = load_checkpoint(ckpt, per_image=True)
+    qvit = meta.get("qvit")
+    if qvit is not None:  # lsq/qvit: rebuilt with the recorded QViTCfg (as vitsim eval)
+        if not isinstance(qvit, dict):
+            raise VitsimError(f"{ckpt}: field 'qvit' must be a dict, not {qvit!r}")
+        model, meta = load_checkpoint(ckpt, **{k: v for k, v in qvit.items() if k != "kind"})
+    elif meta.get("gsb") is None:
+        raise VitsimError(f"{ckpt}: field 'gsb': integer mode needs a binary or gsb checkpoint "
+                          f"(or an lsq/qvit one, field 'qvit'), not {meta['model']!r}")
+    else:
+        model, meta = load_checkpoint(ckpt, per_image=True)
     cfg = model.vit_cfg
     split = load_data(data or meta.get("data", "digits"), img_size=cfg.img_size,
                       in_chans=cfg.in_chans)
@@ -59,7 +69,7 @@ def export_golden(ckpt: str, out, *, images: int = 4, seed: int = 0, calib: int 
         "producer": producer(torch=torch.__version__),
         "seed": seed,
         "model": {"name": meta["model"], "vit": meta["vit"], "gsb": meta["gsb"],
-                  "weights_sha256": meta["weights"]["sha256"]},
+                  "qvit": meta.get("qvit"), "weights_sha256": meta["weights"]["sha256"]},
         "data": split.name,
         "images": {"test_indices": idx, "labels": labels,
                    "predictions": [int(p) for p in np.argmax(logits, axis=-1)]},
@@ -67,4 +77,5 @@ def export_golden(ckpt: str, out, *, images: int = 4, seed: int = 0, calib: int 
     }
     return write_network_package(out, ops=int_model.net.ops, params=int_model.net.params,
                                  image=codes.numpy(), outputs=outputs,
-                                 meta=int_model.net.meta, manifest=manifest)
+                                 meta=int_model.net.meta, manifest=manifest,
+                                 param_widths=int_model.net.widths)

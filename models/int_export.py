@@ -56,6 +56,7 @@ class IntNet:
     ops: list[dict]
     params: dict[str, np.ndarray]
     meta: dict = field(default_factory=dict)
+    widths: dict[str, tuple[int, bool]] = field(default_factory=dict)  # declared param widths
 
     def quantize_images(self, x: np.ndarray) -> np.ndarray:
         """Image codes ``clamp(round(x / s_img), -128, 127)`` (int8) of float images."""
@@ -75,9 +76,14 @@ class _Builder:
     def __init__(self):
         self.ops: list[dict] = []
         self.params: dict[str, np.ndarray] = {}
+        self.widths: dict[str, tuple[int, bool]] = {}
 
-    def param(self, name: str, value, dtype=np.int64) -> str:
+    def param(self, name: str, value, dtype=np.int64, *, bits: int | None = None,
+              signed: bool = True) -> str:
+        """Add a parameter; ``bits``/``signed`` declare its width (1 bit: a bit-plane)."""
         self.params[name] = np.ascontiguousarray(np.asarray(value).astype(dtype))
+        if bits is not None:
+            self.widths[name] = (bits, signed)
         return name
 
     def op(self, name: str, kind: str, inputs: list[str], *, outputs=None, layer=None,
@@ -190,7 +196,7 @@ def export_int_network(model: nn.Module, calib: torch.Tensor) -> IntNet:
     w_q = w_q.reshape(w_q.shape[0], -1).cpu().numpy()
     k = w_q.shape[1]
     eb = qcfg.embed_bits
-    acc = b.op("patch_embed", "patch_matmul", ["image", b.param("patch_embed.w", w_q)],
+    acc = b.op("patch_embed", "patch_matmul", ["image", b.param("patch_embed.w", w_q, bits=eb)],
                patch=cfg.patch_size, a_bits=8, w_bits=eb, acc_bound=[-k * 128 * (1 << eb - 1),
                                                                     k * 128 * (1 << eb - 1)])
     pos = _np(model.pos_embed)[0]
@@ -222,7 +228,7 @@ def export_int_network(model: nn.Module, calib: torch.Tensor) -> IntNet:
         wq, a_w = head.w_quant.codes(head.weight)
         kk = cfg.embed_dim
         bound = kk * (1 << (eb - 1)) ** 2
-        acc = b.op(name, "int_matmul", [xq, b.param(f"{name}.w", wq.cpu().numpy())],
+        acc = b.op(name, "int_matmul", [xq, b.param(f"{name}.w", wq.cpu().numpy(), bits=eb)],
                    a_bits=eb, w_bits=eb, acc_bound=[-bound, bound])
         s_acc = a_x * float(a_w)
         logits.append(b.requant(f"{name}.logits", acc, s_acc * 2**LOGIT_SHIFT,
@@ -234,7 +240,7 @@ def export_int_network(model: nn.Module, calib: torch.Tensor) -> IntNet:
     else:
         b.ops[-1]["outputs"] = ["logits"]
     meta["outputs"] = "logits"
-    return IntNet(b.ops, b.params, meta)
+    return IntNet(b.ops, b.params, meta, b.widths)
 
 
 def _ln_threshold(b, name, n, norm, lin, layer):
@@ -260,8 +266,7 @@ def _export_block(b: _Builder, blk, x: str, i: int, cfg, qcfg, s_x: float, v_max
     n1 = b.op(f"{p}.norm1", "layernorm", [x], layer=i, **dim_ln)
     bits = _ln_threshold(b, f"{p}.attn.qkv.in", n1, blk.norm1, attn.qkv, i)
     w_bits, beta = _bwn_bits(attn.qkv)
-    acc = b.op(f"{p}.attn.qkv", "binary_matmul", [bits, b.param(f"{p}.attn.qkv.w", w_bits,
-                                                                   np.uint8)],
+    acc = b.op(f"{p}.attn.qkv", "binary_matmul", [bits, b.param(f"{p}.attn.qkv.w", w_bits, np.uint8, bits=1, signed=False)],
                layer=i, mode="xnor", acc_bound=[-c, c])
     q, k, v = b.op(f"{p}.attn.split", "split_heads", [acc], layer=i, num_heads=h,
                    outputs=[f"{p}.attn.q_acc", f"{p}.attn.k_acc", f"{p}.attn.v_acc"])
@@ -280,7 +285,7 @@ def _export_block(b: _Builder, blk, x: str, i: int, cfg, qcfg, s_x: float, v_max
     in_shift = max(0, math.ceil(math.log2(s_logit * 64)))
     sp = softmax_params(s_logit / 2**in_shift, out_bits=ATTN_BITS)
     probs = b.op(f"{p}.attn.softmax", "softmax", [dots], layer=i, in_shift=in_shift,
-                 **sp.to_dict())
+                 out_signed=False, **sp.to_dict())
     shift_attn = np.round(_np(attn.move_attn.bias) * 2**ATTN_BITS)
     a = b.op(f"{p}.attn.shift", "add", [probs, b.param(f"{p}.attn.shift.bias", shift_attn)],
              layer=i, out_bits=32)
@@ -299,8 +304,7 @@ def _export_block(b: _Builder, blk, x: str, i: int, cfg, qcfg, s_x: float, v_max
     pb = b.threshold(f"{p}.attn.proj.in", merged, 2.0**-f_av, _np(attn.proj.move.bias),
                      layer=i)
     w_bits, beta = _bwn_bits(attn.proj)
-    acc = b.op(f"{p}.attn.proj", "binary_matmul", [pb, b.param(f"{p}.attn.proj.w", w_bits,
-                                                                 np.uint8)],
+    acc = b.op(f"{p}.attn.proj", "binary_matmul", [pb, b.param(f"{p}.attn.proj.w", w_bits, np.uint8, bits=1, signed=False)],
                layer=i, mode="xnor", acc_bound=[-c, c])
     s_acc = float(attn.proj.act_quant.scales()) * beta
     y = b.requant(f"{p}.attn.out", acc, s_acc / s_x, _np(attn.proj.bias) / s_x,
@@ -311,8 +315,7 @@ def _export_block(b: _Builder, blk, x: str, i: int, cfg, qcfg, s_x: float, v_max
     n2 = b.op(f"{p}.norm2", "layernorm", [x], layer=i, **dim_ln)
     bits = _ln_threshold(b, f"{p}.mlp.fc1.in", n2, blk.norm2, mlp.fc1, i)
     w_bits, beta = _bwn_bits(mlp.fc1)
-    acc = b.op(f"{p}.mlp.fc1", "binary_matmul", [bits, b.param(f"{p}.mlp.fc1.w", w_bits,
-                                                                 np.uint8)],
+    acc = b.op(f"{p}.mlp.fc1", "binary_matmul", [bits, b.param(f"{p}.mlp.fc1.w", w_bits, np.uint8, bits=1, signed=False)],
                layer=i, mode="xnor", acc_bound=[-c, c])
     s_acc = float(mlp.fc1.act_quant.scales()) * beta
     g = b.requant(f"{p}.mlp.fc1.out", acc, s_acc * 2**GELU_IN_SHIFT,
@@ -325,8 +328,7 @@ def _export_block(b: _Builder, blk, x: str, i: int, cfg, qcfg, s_x: float, v_max
                        unsigned_half=float(fc2.act_quant.scales()) / 2, layer=i)
     w_bits, beta = _bwn_bits(fc2)
     hid = cfg.hidden_dim
-    acc = b.op(f"{p}.mlp.fc2", "binary_matmul", [bits, b.param(f"{p}.mlp.fc2.w", w_bits,
-                                                                 np.uint8)],
+    acc = b.op(f"{p}.mlp.fc2", "binary_matmul", [bits, b.param(f"{p}.mlp.fc2.w", w_bits, np.uint8, bits=1, signed=False)],
                layer=i, mode="and", acc_bound=[-hid, hid])
     s_acc = float(fc2.act_quant.scales()) * beta
     y = b.requant(f"{p}.mlp.out", acc, s_acc / s_x, _np(fc2.bias) / s_x, bits=RES_BITS,

@@ -1,4 +1,4 @@
-"""Integer mode in PyTorch: a trained binary/GSB ViT with every float island replaced.
+"""Integer mode in PyTorch: a trained binary/GSB/LSQ/Q-ViT ViT with every float island replaced.
 
 :func:`to_integer` exports the model (:func:`models.int_export.export_int_network`) and
 returns an :class:`IntegerViT`, an ``nn.Module`` whose forward runs only integer torch ops
@@ -68,9 +68,16 @@ def calibration_images(dataset: Dataset, n: int = 256, *, seed: int = 0) -> Tens
 
 
 def to_integer(model: nn.Module, calib: Tensor) -> IntegerViT:
-    """Integer mode of a stage-2 binary/GSB ``model`` (switched to per-image reductions)."""
-    set_per_image(model, True)
+    """Integer mode of ``model``: an lsq/qvit model (it has ``qvit_cfg``), exported by
+    :func:`models.int_export_qvit.export_qvit_int_network`, or a stage-2 binary/GSB model
+    (switched to per-image reductions), exported by :func:`export_int_network`."""
     model.eval()
+    if getattr(model, "qvit_cfg", None) is not None:
+        from models.int_export_qvit import export_qvit_int_network
+
+        with torch.no_grad():
+            return IntegerViT(export_qvit_int_network(model, calib))
+    set_per_image(model, True)
     with torch.no_grad():
         return IntegerViT(export_int_network(model, calib))
 
