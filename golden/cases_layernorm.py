@@ -1,0 +1,201 @@
+"""LayerNorm unit: its config and cycle model, its golden cases and its stream format.
+
+The unit (``hw.layernorm.LayerNorm``) computes :func:`golden.nonlinear.int_layernorm` over
+rows of ``dim`` elements, one element a beat. Importing this module registers the config
+kind ``"layernorm"`` and its case verifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from golden.bitpack import rows_from_words, words_from_rows
+from golden.cases import case_config, register_verifier
+from golden.errors import VitsimError
+from golden.nonlinear import LayerNormParams, int_layernorm, layernorm_params
+from golden.package import Package, PackageError, read_package, write_package
+from golden.spec import ConfigError, _check_int, _Config, register_config
+from golden.version import producer
+
+__all__ = [
+    "FACTOR_BITS",
+    "LAYERNORM_STIMULI",
+    "LayerNormCfg",
+    "layernorm_beats",
+    "layernorm_case",
+    "layernorm_results",
+    "load_layernorm_case",
+]
+
+#: Quotient bits of ``factor = (2**31 - 1) // std``.
+FACTOR_BITS = 31
+
+
+@register_config
+@dataclass(frozen=True, kw_only=True)
+class LayerNormCfg(_Config):
+    """Geometry and cycle model of the LayerNorm unit (``hw.layernorm.LayerNorm``).
+
+    A row of ``dim`` signed ``in_bits`` elements arrives one element a beat; its
+    ``dim`` normalised values leave one a beat as signed 32-bit integers (``|out| <=
+    2**30``: ``|y| / std < 2 sqrt(dim)`` and ``2**guard >= 2 sqrt(dim)``).
+
+    Where the unit cannot take one element a cycle, and why: the row must be complete
+    before its mean and ``std`` exist, and those come from sequential, one-bit-a-cycle
+    arithmetic (restoring dividers and a restoring square root), so each row goes
+    load (``dim`` cycles), compute (:attr:`compute_cycles`), stream out (``dim`` cycles
+    plus the 3-stage output pipeline), and the next row is accepted only after the last
+    output has been handed over. With no stalls a row costs :attr:`row_cycles`
+    ``= 2*dim + 4*in_bits + 38`` cycles.
+
+    Parameters
+    ----------
+    dim : int
+        Row length ``D``, 2..4096 (the depth of the row buffer).
+    in_bits : int
+        Signed input width, 2..16 (:func:`golden.nonlinear.int_layernorm` needs
+        ``|x| < 2**15``).
+    """
+
+    kind: ClassVar[str] = "layernorm"
+    dim: int  # row length
+    in_bits: int = 16  # signed input width
+
+    def __post_init__(self):
+        _check_int("dim", self.dim, 2, 4096)
+        _check_int("in_bits", self.in_bits, 2, 16)
+
+    @property
+    def params(self) -> LayerNormParams:
+        """The golden kernel's constants for rows of ``dim``."""
+        return layernorm_params(self.dim)
+
+    @property
+    def out_bits(self) -> int:
+        """Signed output width."""
+        return 32
+
+    @property
+    def var_bits(self) -> int:
+        """Width of ``var``: values in a range of ``2**in_bits - 1`` have a variance of at
+        most ``(2**in_bits - 1)**2 / 4``, and rounding the mean adds at most ``1/4``, so
+        ``var < 4**(in_bits - 1)``."""
+        return 2 * self.in_bits - 2
+
+    @property
+    def compute_cycles(self) -> int:
+        """Cycles between a row's last input and its first output read, by step.
+
+        Mean division setup and ``in_bits`` quotient bits; three cycles for the mean and
+        ``sum(y**2) = sum(x**2) - mean * (2*sum(x) - dim*mean)``; variance division setup
+        and ``var_bits`` quotient bits; square root setup and ``var_bits / 2`` root bits;
+        ``factor`` division setup and 31 quotient bits: ``4*in_bits + 35``.
+        """
+        return ((1 + self.in_bits) + 3 + (1 + self.var_bits) + (1 + self.var_bits // 2)
+                + (1 + FACTOR_BITS))
+
+    @property
+    def latency(self) -> int:
+        """Clock edges from accepting a row's last element to handing over its first
+        result: :attr:`compute_cycles`, then memory read, product, shift (3 stages) and the
+        handshake."""
+        return self.compute_cycles + 4
+
+    @property
+    def row_cycles(self) -> int:
+        """Cycles of one row with no stalls, first input to last output, both included."""
+        return 2 * self.dim + self.latency - 1
+
+    def cycles(self, *, rows: int) -> int:
+        """Clock cycles for ``rows`` rows with no stalls, first input to last output:
+        ``rows * row_cycles`` (the next row's first input is taken on the edge after the
+        previous row's last output)."""
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows <= 0:
+            raise ConfigError(f"rows must be a positive integer, not {rows!r}")
+        return rows * self.row_cycles
+
+    def __str__(self) -> str:
+        return f"ln_d{self.dim}i{self.in_bits}"
+
+
+#: LayerNorm stimuli, each in the kernel's contract ``|x| <= 2**(in_bits-1) - 1``: random
+#: rows; rows of the extremes ``+-(2**(in_bits-1) - 1)`` (the largest variance); constant
+#: rows (variance 0, so ``std`` clamps to 1); or rows cycling through random, extremes,
+#: constant and tiny (``|x| <= 2``).
+LAYERNORM_STIMULI = ("random", "extremes", "constant", "mixed")
+
+
+def _row(kind: str, rng, dim: int, top: int) -> np.ndarray:
+    if kind == "random":
+        return rng.integers(-top, top, dim, endpoint=True)
+    if kind == "extremes":
+        return rng.choice(np.array([-top, top]), dim)
+    if kind == "constant":
+        return np.full(dim, rng.choice(np.array([-top, -1, 0, 1, top, rng.integers(-top, top)])))
+    if kind == "tiny":
+        return rng.integers(-min(2, top), min(2, top), dim, endpoint=True)
+    raise VitsimError(f"stimulus must be one of {', '.join(LAYERNORM_STIMULI)}, not {kind!r}")
+
+
+def layernorm_case(cfg: LayerNormCfg, path, *, rows: int, seed: int = 0,
+                   stimulus: str = "random") -> Package:
+    """Write a case for :class:`hw.layernorm.LayerNorm` to ``path`` and read it back.
+
+    ``x`` ``[rows, dim]`` is drawn from ``stimulus`` (:data:`LAYERNORM_STIMULI`); the
+    expected ``y`` is :func:`golden.nonlinear.int_layernorm` for ``cfg.dim``.
+    """
+    cycles = cfg.cycles(rows=rows)
+    if stimulus not in LAYERNORM_STIMULI:
+        raise VitsimError(f"stimulus must be one of {', '.join(LAYERNORM_STIMULI)}, "
+                          f"not {stimulus!r}")
+    rng = np.random.default_rng(seed)
+    top = (1 << (cfg.in_bits - 1)) - 1
+    cycle = ("random", "extremes", "constant", "tiny")
+    x = np.stack([_row(cycle[r % 4] if stimulus == "mixed" else stimulus, rng, cfg.dim, top)
+                  for r in range(rows)])
+    p = cfg.params
+    y = int_layernorm(x, p)
+    op = {"name": "layernorm", "kind": "layernorm", "layer": None, "head": None,
+          "inputs": ["x"], "outputs": ["y"], "rows": rows, "dim": cfg.dim, "guard": p.guard,
+          "out_scale": p.out_scale, "in_bits": cfg.in_bits, "out_bits": cfg.out_bits,
+          "cycles": cycles}
+    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
+                "config": cfg.to_dict(), "ops": [op]}
+    write_package(path, manifest=manifest,
+                  tensors={"x": x.astype(np.int64), "y": y.astype(np.int64)})
+    return read_package(path)
+
+
+def load_layernorm_case(pkg: Package):
+    """Return ``(cfg, op, x, y)`` of a LayerNorm case."""
+    cfg = case_config(pkg)
+    if not isinstance(cfg, LayerNormCfg):
+        raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': "
+                           f"not a layernorm case")
+    return cfg, pkg.op("layernorm"), pkg.tensors["x"], pkg.tensors["y"]
+
+
+def _verify_layernorm(pkg: Package):
+    cfg, op, x, y = load_layernorm_case(pkg)
+    return op, int_layernorm(x, cfg.params), y
+
+
+def layernorm_beats(cfg: LayerNormCfg, x: np.ndarray) -> list[int]:
+    """Return the ``i_stream`` payloads of ``LayerNorm`` for ``x [rows, dim]``: one element a
+    beat, row-major, as an ``in_bits``-bit two's complement code."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != cfg.dim:
+        raise VitsimError(f"x must have shape [rows, {cfg.dim}], not {list(x.shape)}")
+    return words_from_rows(x.reshape(-1, 1), cfg.in_bits)
+
+
+def layernorm_results(cfg: LayerNormCfg, words: list[int]) -> np.ndarray:
+    """Decode ``o_stream`` payloads (32-bit two's complement, one element each) into
+    ``[rows, dim]``."""
+    return rows_from_words(words, 1, cfg.out_bits, signed=True).reshape(-1, cfg.dim)
+
+
+register_verifier(LayerNormCfg.kind, _verify_layernorm)

@@ -1,0 +1,272 @@
+"""Integer softmax unit: its config, golden cases and stream formats.
+
+:class:`SoftmaxCfg` sizes ``hw.softmax.Softmax``; :func:`softmax_case` writes a golden case
+whose expected output is :func:`golden.nonlinear.int_softmax`; :func:`softmax_beats` and
+:func:`softmax_results` are the payload layouts the Amaranth tests, the cocotb bench and
+any harness share. Importing this module registers the ``"softmax"`` config kind and its
+verifier (``golden.spec`` imports it lazily, see ``EXTRA_CONFIG_MODULES``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from golden.cases import _case_config, register_verifier
+from golden.errors import VitsimError
+from golden.kernels import acc_bits_for_range
+from golden.nonlinear import SoftmaxParams, int_softmax, softmax_params
+from golden.package import Package, read_package, write_package
+from golden.spec import ConfigError, _check_int, _Config, register_config
+from golden.version import producer
+
+__all__ = [
+    "SOFTMAX_STIMULI",
+    "SoftmaxCfg",
+    "load_softmax_case",
+    "softmax_beats",
+    "softmax_case",
+    "softmax_results",
+]
+
+EXP_BITS = 16  # int_exp results lie in [0, 2**16)
+FLOOR_Q_BITS = 5  # run-time floor_q, 0..31
+OUT_BITS_BITS = 5  # run-time output width, 2..16
+DIV_STEPS = 18  # quotient bits of 2**32 // sum: sum >= 2**15, so the factor is <= 2**17
+
+
+@register_config
+@dataclass(frozen=True, kw_only=True)
+class SoftmaxCfg(_Config):
+    """Geometry of the integer softmax unit (``hw.softmax.Softmax``).
+
+    The unit takes rows of up to ``max_len`` signed ``x_bits`` logits, one a beat, each beat
+    carrying the :class:`golden.nonlinear.SoftmaxParams` of the row (latched from its first
+    beat), so one instance serves every layer's scale down to ``2**-scale_exp``; results
+    leave as unsigned codes of up to ``out_bits`` bits.
+
+    Parameters
+    ----------
+    max_len : int
+        Longest row (depth of the row buffer), 1..65535.
+    x_bits : int
+        Signed logit width, 2..32.
+    scale_exp : int
+        The smallest logit scale accepted is ``2**-scale_exp``, 1..20. Sets the widths of
+        the run-time constants (``x0_bits``, ``b_bits``, ``c_bits``, ``n_bits``).
+    out_bits : int
+        Widest run-time output width, 2..16.
+    """
+
+    kind: ClassVar[str] = "softmax"
+    max_len: int = 256  # longest row, depth of the row buffer
+    x_bits: int = 16  # signed logit width
+    scale_exp: int = 16  # smallest accepted scale is 2**-scale_exp
+    out_bits: int = 8  # widest run-time output width
+
+    def __post_init__(self):
+        _check_int("max_len", self.max_len, 1, 65535)
+        _check_int("x_bits", self.x_bits, 2, 32)
+        _check_int("scale_exp", self.scale_exp, 1, 20)
+        _check_int("out_bits", self.out_bits, 2, 16)
+
+    @property
+    def _widest(self) -> SoftmaxParams:
+        # x0, b and c grow in magnitude (n falls) as the scale shrinks.
+        return softmax_params(2.0 ** -self.scale_exp)
+
+    @property
+    def x0_bits(self) -> int:
+        """Signed width of ``x0`` (in ``[floor(-ln2 * 2**scale_exp), -1]``)."""
+        return acc_bits_for_range(self._widest.x0, -1)
+
+    @property
+    def b_bits(self) -> int:
+        """Unsigned width of ``b``."""
+        return self._widest.b.bit_length()
+
+    @property
+    def c_bits(self) -> int:
+        """Unsigned width of ``c``."""
+        return self._widest.c.bit_length()
+
+    @property
+    def n_bits(self) -> int:
+        """Signed width of ``n`` (in ``[16 - c_bits, 14]``)."""
+        return acc_bits_for_range(self._widest.n, 14)
+
+    @property
+    def sum_bits(self) -> int:
+        """Unsigned width of a row's exp sum: ``max_len`` terms below ``2**16``."""
+        return (self.max_len * ((1 << EXP_BITS) - 1)).bit_length()
+
+    @property
+    def in_bits(self) -> int:
+        """Width of an ``i_stream`` payload (see :func:`softmax_beats`)."""
+        return (self.x_bits + self.x0_bits + self.b_bits + self.c_bits + self.n_bits
+                + FLOOR_Q_BITS + OUT_BITS_BITS + 1)
+
+    @property
+    def exp_stages(self) -> int:
+        """Register stages of the exp pipeline, read to write-back: read, hold, subtract,
+        clamp, one per bit of ``q`` (5), polynomial operands, product, add, shift."""
+        return 2 + 2 + FLOOR_Q_BITS + 3 + 1
+
+    @property
+    def latency(self) -> int:
+        """Clock edges per row beyond its three passes over the row (``3 * row_len``): exp
+        pipeline fill (``exp_stages``), divider (``DIV_STEPS``) and output pipeline fill
+        (5: read, hold, multiply, shift, clamp)."""
+        return self.exp_stages + DIV_STEPS + 5
+
+    def row_cycles(self, row_len: int) -> int:
+        """Clock edges from accepting a row's first beat to handing over its last result,
+        both included, with no stalls: ``3 * row_len + latency``. The next row's first beat
+        is accepted on the following edge."""
+        self.check_row_len(row_len)
+        return 3 * row_len + self.latency
+
+    def cycles(self, *, rows: int, row_len: int) -> int:
+        """Clock cycles for ``rows`` rows of ``row_len`` with no stalls, counted from the edge
+        that accepts the first beat to the edge that hands over the last result, both
+        included: ``rows * (3 * row_len + latency)``."""
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows <= 0:
+            raise ConfigError(f"rows must be a positive integer, not {rows!r}")
+        return rows * self.row_cycles(row_len)
+
+    def check_row_len(self, row_len: int) -> None:
+        """``ConfigError`` unless ``1 <= row_len <= max_len``."""
+        if (not isinstance(row_len, int) or isinstance(row_len, bool)
+                or not 1 <= row_len <= self.max_len):
+            raise ConfigError(f"row_len must be between 1 and max_len ({self.max_len}), "
+                              f"not {row_len!r}")
+
+    def check_params(self, p: SoftmaxParams) -> None:
+        """``ConfigError`` unless the run-time constants ``p`` fit the unit's fields."""
+        if not self._widest.x0 <= p.x0 <= -1:
+            raise ConfigError(f"x0 must be between {self._widest.x0} and -1 (scale at least "
+                              f"2**-{self.scale_exp}), not {p.x0!r}")
+        for name, bits in (("b", self.b_bits), ("c", self.c_bits)):
+            value = getattr(p, name)
+            if not 1 <= value < 1 << bits:
+                raise ConfigError(f"{name} must be between 1 and {(1 << bits) - 1} (scale at "
+                                  f"least 2**-{self.scale_exp}), not {value!r}")
+        _check_int("floor_q", p.floor_q, 0, (1 << FLOOR_Q_BITS) - 1)
+        _check_int("out_bits", p.out_bits, 2, self.out_bits)
+
+    def __str__(self) -> str:
+        return f"sm_l{self.max_len}x{self.x_bits}s{self.scale_exp}o{self.out_bits}"
+
+
+def _field(value: int, bits: int) -> int:
+    return int(value) & ((1 << bits) - 1)
+
+
+def softmax_beats(cfg: SoftmaxCfg, x: np.ndarray, p: SoftmaxParams) -> list[int]:
+    """Return the ``i_stream`` payloads of ``Softmax`` for logits ``x [rows, row_len]``.
+
+    One beat per logit, row by row. Payload bits, LSB first: ``x`` (``x_bits``, two's
+    complement), ``x0`` (``x0_bits``, two's complement), ``b`` (``b_bits``), ``c``
+    (``c_bits``), ``n`` (``n_bits``, two's complement), ``floor_q`` (5), ``out_bits`` (5),
+    ``last`` (1, on a row's final beat). Only a row's first beat's constants are used.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    cfg.check_params(p)
+    cfg.check_row_len(x.shape[-1])
+    params, at = 0, 0
+    for value, bits in ((p.x0, cfg.x0_bits), (p.b, cfg.b_bits), (p.c, cfg.c_bits),
+                        (p.n, cfg.n_bits), (p.floor_q, FLOOR_Q_BITS),
+                        (p.out_bits, OUT_BITS_BITS)):
+        params |= _field(value, bits) << at
+        at += bits
+    last_at = cfg.x_bits + at
+    beats = []
+    for row in x.reshape(-1, x.shape[-1]):
+        for i, v in enumerate(row):
+            last = int(i == len(row) - 1)
+            beats.append(_field(v, cfg.x_bits) | (params << cfg.x_bits) | (last << last_at))
+    return beats
+
+
+def softmax_results(cfg: SoftmaxCfg, words: list[int], *, row_len: int) -> np.ndarray:
+    """Decode ``o_stream`` payloads (``y`` at ``[0, out_bits)``, ``last`` above it) into
+    ``[rows, row_len]``. An element whose ``last`` flag is wrong for its place in the row
+    decodes as ``-1``, so a framing error shows as a mismatch."""
+    y = np.empty(len(words), dtype=np.int64)
+    for i, word in enumerate(words):
+        last = (int(word) >> cfg.out_bits) & 1
+        ok = last == int(i % row_len == row_len - 1)
+        y[i] = int(word) & ((1 << cfg.out_bits) - 1) if ok else -1
+    return y.reshape(-1, row_len)
+
+
+#: Softmax stimuli: logits like attention scores (dot products of random +-1 vectors of
+#: length 32, scaled so the real spread is a few units), uniform over the whole ``x_bits``
+#: range (exercises the clamp at ``floor_q * x0``), rows of equal logits, and one spike per
+#: row with the rest at the bottom of the range.
+SOFTMAX_STIMULI = ("random", "uniform", "equal", "spike")
+
+
+def _logits(cfg: SoftmaxCfg, stimulus: str, rng: np.random.Generator, rows: int,
+            row_len: int, scale: float) -> np.ndarray:
+    lo, hi = -(1 << (cfg.x_bits - 1)), (1 << (cfg.x_bits - 1)) - 1
+    shape = (rows, row_len)
+    if stimulus == "random":
+        signs = rng.integers(0, 2, (rows, row_len, 2, 32)) * 2 - 1
+        dots = (signs[..., 0, :] * signs[..., 1, :]).sum(axis=-1)
+        shift = max(0, math.floor(math.log2(0.5 / scale)))  # one dot step ~ 0.5 real
+        return np.clip(dots << shift, lo, hi)
+    if stimulus == "uniform":
+        return rng.integers(lo, hi, shape, endpoint=True)
+    if stimulus == "equal":
+        return np.repeat(rng.integers(lo, hi, (rows, 1), endpoint=True), row_len, axis=1)
+    if stimulus == "spike":
+        x = np.full(shape, lo, dtype=np.int64)
+        x[np.arange(rows), rng.integers(0, row_len, rows)] = hi
+        return x
+    raise VitsimError(f"stimulus must be one of {', '.join(SOFTMAX_STIMULI)}, not {stimulus!r}")
+
+
+def softmax_case(cfg: SoftmaxCfg, path, *, rows: int, row_len: int, scale: float,
+                 out_bits: int = 8, seed: int = 0, stimulus: str = "random") -> Package:
+    """Write a case for :class:`hw.softmax.Softmax` to ``path`` and read it back.
+
+    Logits ``x [rows, row_len]`` of scale ``scale`` (see :data:`SOFTMAX_STIMULI`); the
+    constants are :func:`golden.nonlinear.softmax_params` ``(scale, out_bits=out_bits)``,
+    recorded in the op; the expected ``y`` is :func:`golden.nonlinear.int_softmax`.
+    """
+    cycles = cfg.cycles(rows=rows, row_len=row_len)  # validates the shape
+    if not (isinstance(scale, float) and math.isfinite(scale)
+            and 2.0 ** -cfg.scale_exp <= scale < 1):
+        raise ConfigError(f"scale must be in [2**-{cfg.scale_exp}, 1), not {scale!r}")
+    _check_int("out_bits", out_bits, 2, cfg.out_bits)
+    p = softmax_params(scale, out_bits=out_bits)
+    cfg.check_params(p)
+    x = _logits(cfg, stimulus, np.random.default_rng(seed), rows, row_len, scale)
+    y = int_softmax(x, p)
+    op = {"name": "int_softmax", "kind": "int_softmax", "layer": None, "head": None,
+          "inputs": ["x"], "outputs": ["y"], "rows": rows, "row_len": row_len,
+          "scale": scale, "params": p.to_dict(), "x_bits": cfg.x_bits, "cycles": cycles}
+    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
+                "config": cfg.to_dict(), "ops": [op]}
+    write_package(path, manifest=manifest,
+                  tensors={"x": x.astype(np.int64), "y": y.astype(np.int64)})
+    return read_package(path)
+
+
+def load_softmax_case(pkg: Package):
+    """Return ``(cfg, op, params, x, y)`` of a softmax case."""
+    cfg = _case_config(pkg, SoftmaxCfg)
+    op = pkg.op("int_softmax")
+    return cfg, op, SoftmaxParams(**op["params"]), pkg.tensors["x"], pkg.tensors["y"]
+
+
+def _verify_softmax(pkg: Package):
+    _, op, p, x, y = load_softmax_case(pkg)
+    return op, int_softmax(x, p), y
+
+
+register_verifier(SoftmaxCfg.kind, _verify_softmax)

@@ -1,0 +1,192 @@
+"""LayerNorm unit: I-ViT's integer LayerNorm with an exact square root, row by row."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.cases_layernorm import FACTOR_BITS, LayerNormCfg
+from hw.stream_unit import StreamUnit
+
+__all__ = ["LayerNorm"]
+
+
+class LayerNorm(StreamUnit):
+    """Normalise rows of ``dim`` integers: ``out = ((x - mean) * factor) >> (1 + guard)``.
+
+    Bit-exact with :func:`golden.nonlinear.int_layernorm`. A row's elements arrive one a
+    beat and are kept in a ``dim``-deep memory while ``sum(x)`` and ``sum(x**2)``
+    accumulate. Then, one step a cycle:
+
+    - ``mean = floor((sum + dim//2) / dim)``, by a restoring divider on
+      ``sum + dim//2 + dim * 2**(in_bits-1)`` (non-negative, so the floor is exact), minus
+      ``2**(in_bits-1)``;
+    - ``sum(y**2) = sum(x**2) - mean * (2*sum - dim*mean)`` (exact in integers), and
+      ``var = sum(y**2) // dim`` by the divider;
+    - ``std = max(isqrt(var), 1)`` by a restoring (bit-pair) square root, which yields
+      ``floor(sqrt(var))`` exactly as the golden Newton iteration does;
+    - ``factor = (2**31 - 1) // std`` by the divider;
+
+    and the row streams out of the memory through a 3-stage pipeline (read, product,
+    shift). Every step takes a fixed number of cycles, so the cycle model
+    (:meth:`golden.cases_layernorm.LayerNormCfg.cycles`) is exact with no stalls; the
+    unit accepts a new row only after the last result of the previous one has left (see
+    :class:`golden.cases_layernorm.LayerNormCfg` for why it is not one element a cycle).
+
+    Reference: :func:`golden.nonlinear.int_layernorm`.
+
+    Parameters
+    ----------
+    cfg : :class:`golden.cases_layernorm.LayerNormCfg`
+
+    Members
+    -------
+    i_stream : ``In(stream.Signature(ArrayLayout(signed(in_bits), 1)))``
+        One element a beat (a one-lane array, the layout of the other element-wise units).
+    o_stream : ``Out(stream.Signature(ArrayLayout(signed(32), 1)))``
+    """
+
+    config_class = LayerNormCfg
+
+    def _members(self, cfg) -> dict:
+        return {
+            "i_stream": In(stream.Signature(data.ArrayLayout(signed(cfg.in_bits), 1))),
+            "o_stream": Out(stream.Signature(data.ArrayLayout(signed(cfg.out_bits), 1))),
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._cfg
+        dim, n = cfg.dim, cfg.in_bits
+        shift = 1 + cfg.params.guard
+        offset = 1 << (n - 1)  # makes the mean division's numerator non-negative
+
+        m.submodules.mem = mem = Memory(shape=signed(n), depth=dim, init=[])
+        wr = mem.write_port()
+        rd = mem.read_port()
+
+        # Row statistics.
+        addr = Signal(range(dim))
+        sum_x = Signal(signed(n + dim.bit_length() + 1))
+        sum_sq = Signal(unsigned(2 * n - 2 + dim.bit_length()))
+        mean = Signal(signed(n))
+        lin = Signal(signed(len(sum_x) + n + 2))  # 2*sum - dim*mean
+        ssq = Signal.like(sum_sq)  # sum((x - mean)**2)
+
+        # Restoring divider: q quotient bits, numerator left-aligned in d_num.
+        q_max = max(n, cfg.var_bits, FACTOR_BITS)
+        den_bits = max(dim.bit_length(), n)
+        d_num = Signal(q_max)
+        d_rem = Signal(den_bits)
+        d_den = Signal(den_bits)
+        d_quo = Signal(q_max)
+        d_cnt = Signal(range(q_max))
+        trial = Signal(den_bits + 1)
+        m.d.comb += trial.eq(Cat(d_num[-1], d_rem))
+
+        def div_start(num, den, q):
+            m.d.sync += [d_rem.eq(num >> q), d_num.eq(num << (q_max - q)), d_den.eq(den),
+                         d_quo.eq(0), d_cnt.eq(q - 1)]
+
+        def div_step(then):
+            with m.If(trial >= d_den):
+                m.d.sync += [d_rem.eq(trial - d_den), d_quo.eq(Cat(1, d_quo))]
+            with m.Else():
+                m.d.sync += [d_rem.eq(trial), d_quo.eq(Cat(0, d_quo))]
+            m.d.sync += [d_num.eq(d_num << 1), d_cnt.eq(d_cnt - 1)]
+            with m.If(d_cnt == 0):
+                m.next = then
+
+        # Restoring square root: two radicand bits a step, MSB first.
+        half = cfg.var_bits // 2
+        s_v = Signal(cfg.var_bits)
+        s_root = Signal(half + 1)
+        s_rem = Signal(half + 3)
+        s_cnt = Signal(range(max(half, 1)))
+        s_acc = Signal(half + 3)
+        s_try = Signal(half + 3)
+        m.d.comb += [s_acc.eq(Cat(s_v[-2:], s_rem)), s_try.eq(Cat(1, 0, s_root))]
+        root = Signal(half + 1)
+        m.d.comb += root.eq(Mux(s_root == 0, 1, s_root))
+
+        # Output pipeline: memory read, product, shift.
+        advance = self.advance(m)
+        issue = Signal()
+        r_valid = Signal()
+        p_valid = Signal()
+        product = Signal(signed(n + 1 + FACTOR_BITS + 1))
+        factor = d_quo[:FACTOR_BITS]
+        m.d.comb += [rd.addr.eq(addr), rd.en.eq(advance)]
+        with m.If(advance):
+            m.d.sync += [r_valid.eq(issue), p_valid.eq(r_valid),
+                         product.eq((rd.data - mean) * factor),
+                         self.o_stream.valid.eq(p_valid),
+                         self.o_stream.payload[0].eq(product >> shift)]
+
+        out_cnt = Signal(range(dim))
+        last_out = Signal()
+        m.d.comb += last_out.eq(self.o_stream.valid & self.o_stream.ready & (out_cnt == dim - 1))
+        with m.If(self.o_stream.valid & self.o_stream.ready):
+            m.d.sync += out_cnt.eq(Mux(out_cnt == dim - 1, 0, out_cnt + 1))
+
+        x = self.i_stream.payload[0]
+        with m.FSM(name="phase") as fsm:
+            with m.State("LOAD"):
+                with m.If(self.i_stream.valid):
+                    m.d.sync += [sum_x.eq(sum_x + x), sum_sq.eq(sum_sq + x * x),
+                                 addr.eq(Mux(addr == dim - 1, 0, addr + 1))]
+                    with m.If(addr == dim - 1):
+                        m.next = "MEAN_START"
+            with m.State("MEAN_START"):
+                div_start(sum_x + (dim // 2 + dim * offset), Const(dim), n)
+                m.next = "MEAN_DIV"
+            with m.State("MEAN_DIV"):
+                div_step("MEAN")
+            with m.State("MEAN"):
+                m.d.sync += mean.eq(d_quo[:n] - offset)
+                m.next = "LINEAR"
+            with m.State("LINEAR"):
+                m.d.sync += lin.eq((sum_x << 1) - dim * mean)
+                m.next = "SQUARES"
+            with m.State("SQUARES"):
+                m.d.sync += ssq.eq(sum_sq - mean * lin)
+                m.next = "VAR_START"
+            with m.State("VAR_START"):
+                div_start(ssq, Const(dim), cfg.var_bits)
+                m.next = "VAR_DIV"
+            with m.State("VAR_DIV"):
+                div_step("SQRT_START")
+            with m.State("SQRT_START"):
+                m.d.sync += [s_v.eq(d_quo), s_root.eq(0), s_rem.eq(0), s_cnt.eq(half - 1)]
+                m.next = "SQRT"
+            with m.State("SQRT"):
+                with m.If(s_acc >= s_try):
+                    m.d.sync += [s_rem.eq(s_acc - s_try), s_root.eq(Cat(1, s_root))]
+                with m.Else():
+                    m.d.sync += [s_rem.eq(s_acc), s_root.eq(Cat(0, s_root))]
+                m.d.sync += [s_v.eq(s_v << 2), s_cnt.eq(s_cnt - 1)]
+                with m.If(s_cnt == 0):
+                    m.next = "FACTOR_START"
+            with m.State("FACTOR_START"):
+                div_start(Const((1 << FACTOR_BITS) - 1, FACTOR_BITS), root, FACTOR_BITS)
+                m.next = "FACTOR_DIV"
+            with m.State("FACTOR_DIV"):
+                div_step("OUT")
+            with m.State("OUT"):
+                with m.If(advance):
+                    m.d.sync += addr.eq(Mux(addr == dim - 1, 0, addr + 1))
+                    with m.If(addr == dim - 1):
+                        m.next = "DRAIN"
+            with m.State("DRAIN"):
+                with m.If(last_out):
+                    m.d.sync += [sum_x.eq(0), sum_sq.eq(0)]
+                    m.next = "LOAD"
+        # Every combinational signal is one unconditional expression, so it becomes a Verilog
+        # ``assign``, which Icarus evaluates at time 0; under the FSM's case statement it
+        # would be an ``always @*`` that stays x until an input changes.
+        load = fsm.ongoing("LOAD")
+        m.d.comb += [self.i_stream.ready.eq(load), issue.eq(fsm.ongoing("OUT")),
+                     wr.en.eq(load & self.i_stream.valid), wr.addr.eq(addr), wr.data.eq(x)]
+        return m

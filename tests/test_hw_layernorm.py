@@ -1,0 +1,96 @@
+# amaranth: UnusedElaboratable=no
+"""LayerNorm in Amaranth's simulator against golden.nonlinear.int_layernorm."""
+
+import numpy as np
+import pytest
+from pysim_stream import run_stream
+
+from golden.cases import verify_package
+from golden.cases_layernorm import (
+    LayerNormCfg,
+    layernorm_beats,
+    layernorm_case,
+    layernorm_results,
+)
+from golden.errors import VitsimError
+from golden.nonlinear import int_layernorm
+from golden.spec import ConfigError, config_from_dict
+from hw.layernorm import LayerNorm
+
+
+def run(cfg, x, **gaps):
+    beats = layernorm_beats(cfg, x)
+    words, cycles = run_stream(LayerNorm(cfg), beats, len(beats), **gaps)
+    return layernorm_results(cfg, words), cycles
+
+
+@pytest.mark.parametrize("cfg,stimulus", [
+    (LayerNormCfg(dim=8), "mixed"),
+    (LayerNormCfg(dim=8), "extremes"),
+    (LayerNormCfg(dim=5, in_bits=16), "constant"),
+    (LayerNormCfg(dim=13, in_bits=9), "random"),
+    (LayerNormCfg(dim=2, in_bits=2), "mixed"),
+], ids=str)
+def test_matches_golden(tmp_path, cfg, stimulus):
+    pkg = layernorm_case(cfg, tmp_path / "c", rows=4, stimulus=stimulus, seed=7)
+    got, cycles = run(cfg, pkg.tensors["x"])
+    assert np.array_equal(got, pkg.tensors["y"]), f"got\n{got}\nexpected\n{pkg.tensors['y']}"
+    assert cycles == cfg.cycles(rows=4)
+    assert verify_package(pkg) == []
+
+
+def test_matches_golden_under_gaps(tmp_path):
+    cfg = LayerNormCfg(dim=12)
+    pkg = layernorm_case(cfg, tmp_path / "c", rows=6, stimulus="mixed", seed=3)
+    got, cycles = run(cfg, pkg.tensors["x"], idle=0.3, backpressure=0.4, seed=5)
+    assert np.array_equal(got, pkg.tensors["y"])
+    assert cycles > cfg.cycles(rows=6)
+
+
+def test_full_twos_complement_range():
+    # Beyond the kernel's contract (-2**15 included): the widths still hold every value.
+    cfg = LayerNormCfg(dim=4)
+    x = np.array([[-(1 << 15)] * 2 + [(1 << 15) - 1] * 2, [-(1 << 15)] * 4,
+                  [-(1 << 15), 0, 0, 0], [(1 << 15) - 1, 0, 0, -(1 << 15)]])
+    got, _ = run(cfg, x)
+    assert np.array_equal(got, int_layernorm(x, cfg.params))
+
+
+def test_cycle_model():
+    cfg = LayerNormCfg(dim=768)
+    assert cfg.compute_cycles == 4 * 16 + 35 and cfg.latency == 4 * 16 + 39
+    assert cfg.row_cycles == 2 * 768 + 4 * 16 + 38 and cfg.cycles(rows=3) == 3 * cfg.row_cycles
+    with pytest.raises(ConfigError, match=r"^rows must be a positive integer, not 0$"):
+        cfg.cycles(rows=0)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("dim", 1, r"^dim must be between 2 and 4096, not 1$"),
+    ("dim", 4097, r"^dim must be between 2 and 4096, not 4097$"),
+    ("in_bits", 17, r"^in_bits must be between 2 and 16, not 17$"),
+    ("in_bits", 1, r"^in_bits must be between 2 and 16, not 1$"),
+])
+def test_bad_config_values(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        LayerNormCfg(**{"dim": 8, field: value})
+
+
+def test_config_round_trip_and_bad_inputs(tmp_path):
+    assert config_from_dict({"kind": "layernorm", "dim": 8}) == LayerNormCfg(dim=8)
+    with pytest.raises(VitsimError, match=r"^stimulus must be one of random, extremes, "):
+        layernorm_case(LayerNormCfg(dim=8), tmp_path / "c", rows=1, stimulus="ramp")
+    with pytest.raises(VitsimError, match=r"^x must have shape \[rows, 8\], not \[2, 4\]$"):
+        layernorm_beats(LayerNormCfg(dim=8), np.zeros((2, 4), dtype=np.int64))
+
+
+def test_rejects_non_config():
+    with pytest.raises(TypeError, match=r"^cfg must be a LayerNormCfg, not 3$"):
+        LayerNorm(3)
+
+
+def test_every_row_of_a_narrow_unit():
+    cfg = LayerNormCfg(dim=3, in_bits=3)
+    x = np.array(np.meshgrid(*[np.arange(-4, 4)] * 3, indexing="ij")).reshape(3, -1).T
+    got, cycles = run(cfg, x)
+    assert np.array_equal(got, int_layernorm(x, cfg.params))
+    assert cycles == cfg.cycles(rows=512)

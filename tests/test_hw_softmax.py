@@ -1,0 +1,142 @@
+# amaranth: UnusedElaboratable=no
+"""Softmax in Amaranth's simulator against golden.nonlinear.int_softmax."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pysim_stream import run_stream
+
+from golden.cases_softmax import (
+    SoftmaxCfg,
+    load_softmax_case,
+    softmax_beats,
+    softmax_case,
+    softmax_results,
+)
+from golden.nonlinear import int_softmax, softmax_params
+from hw.softmax import Softmax
+
+CFG = SoftmaxCfg(max_len=24, x_bits=16, scale_exp=16, out_bits=16)
+# (rows, row_len, scale, out_bits, stimulus): attention-like logits at two scales and
+# widths, the whole x range (clamped at floor_q * x0), equal rows, one spike per row,
+# rows of one element, rows of max_len, and the coarsest and finest accepted scales.
+PARAMS = [
+    (3, 11, 1 / 64, 8, "random"),
+    (2, 17, 2.0 ** -10, 16, "random"),
+    (2, 13, 2.0 ** -12, 12, "uniform"),
+    (3, 6, 1 / 100, 8, "equal"),
+    (3, 9, 1 / 64, 8, "spike"),
+    (5, 1, 1 / 64, 8, "random"),
+    (2, 24, 1 / 32, 4, "random"),
+    (2, 10, 0.75, 8, "random"),
+    (2, 10, 2.0 ** -16, 8, "uniform"),
+]
+
+
+def run(cfg, pkg, **gaps):
+    cfg, _, p, x, y = load_softmax_case(pkg)
+    beats = softmax_beats(cfg, x, p)
+    words, cycles = run_stream(Softmax(cfg), beats, len(beats), **gaps)
+    return softmax_results(cfg, words, row_len=x.shape[1]), y, cycles
+
+
+@pytest.mark.parametrize("rows,row_len,scale,out_bits,stimulus", PARAMS)
+def test_matches_golden(tmp_path, rows, row_len, scale, out_bits, stimulus):
+    pkg = softmax_case(CFG, tmp_path / "c", rows=rows, row_len=row_len, scale=scale,
+                       out_bits=out_bits, stimulus=stimulus, seed=7)
+    got, y, cycles = run(CFG, pkg)
+    assert np.array_equal(got, y), f"got\n{got}\nexpected\n{y}"
+    assert cycles == CFG.cycles(rows=rows, row_len=row_len) == rows * (3 * row_len + 36)
+
+
+@pytest.mark.parametrize("cfg,case", [
+    (SoftmaxCfg(max_len=1, x_bits=2, scale_exp=1, out_bits=2),
+     dict(rows=3, row_len=1, scale=0.5, out_bits=2, stimulus="uniform")),
+    (SoftmaxCfg(max_len=5, x_bits=2, scale_exp=1, out_bits=4),
+     dict(rows=4, row_len=5, scale=0.5, out_bits=4, stimulus="uniform")),
+    (SoftmaxCfg(max_len=7, x_bits=32, scale_exp=20, out_bits=16),
+     dict(rows=3, row_len=7, scale=2.0 ** -20, out_bits=16, stimulus="random")),
+    (SoftmaxCfg(max_len=7, x_bits=32, scale_exp=20, out_bits=16),
+     dict(rows=3, row_len=7, scale=0.999, out_bits=16, stimulus="uniform")),
+], ids=["smallest", "2-bit-logits", "widest-random", "widest-coarse"])
+def test_extreme_configs(tmp_path, cfg, case):
+    pkg = softmax_case(cfg, tmp_path / "c", seed=3, **case)
+    got, y, _ = run(cfg, pkg, backpressure=0.3, seed=1)
+    assert np.array_equal(got, y)
+
+
+@settings(max_examples=25)
+@given(st.integers(1, 3), st.integers(1, 12), st.floats(2.0 ** -14, 0.99), st.integers(2, 16),
+       st.integers(0, 2**32 - 1))
+def test_any_scale_width_and_logits(rows, row_len, scale, out_bits, seed):
+    cfg = SoftmaxCfg(max_len=12, x_bits=18, scale_exp=14, out_bits=16)
+    p = softmax_params(scale, out_bits=out_bits)
+    x = np.random.default_rng(seed).integers(-2**17, 2**17, (rows, row_len)) >> (seed % 17)
+    words, cycles = run_stream(Softmax(cfg), softmax_beats(cfg, x, p), x.size)
+    assert np.array_equal(softmax_results(cfg, words, row_len=row_len), int_softmax(x, p))
+    assert cycles == cfg.cycles(rows=rows, row_len=row_len)
+
+
+def test_cases_reach_the_interesting_outputs(tmp_path):
+    spike = softmax_case(CFG, tmp_path / "s", rows=2, row_len=9, scale=1 / 64,
+                         stimulus="spike").tensors["y"]
+    assert sorted(set(spike.ravel().tolist())) == [0, 255]  # 1.0 clamps to 2**8 - 1
+    equal = softmax_case(CFG, tmp_path / "e", rows=2, row_len=6, scale=1 / 100,
+                         stimulus="equal").tensors["y"]
+    assert len(set(equal.ravel().tolist())) == 1 and equal[0, 0] in (42, 43)
+    rand = softmax_case(CFG, tmp_path / "r", rows=3, row_len=11, scale=1 / 64).tensors["y"]
+    assert len(np.unique(rand)) > 4
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_matches_golden_under_gaps(tmp_path, seed):
+    pkg = softmax_case(CFG, tmp_path / "c", rows=3, row_len=14, scale=1 / 64, seed=seed)
+    got, y, cycles = run(CFG, pkg, idle=0.3, backpressure=0.4, seed=seed)
+    assert np.array_equal(got, y)
+    assert cycles > CFG.cycles(rows=3, row_len=14)  # the gaps really were injected
+
+
+def test_rows_of_different_lengths_and_scales_back_to_back():
+    cfg = SoftmaxCfg(max_len=16, x_bits=12, scale_exp=12, out_bits=8)
+    rng = np.random.default_rng(3)
+    rows = [(rng.integers(-2000, 2000, (1, 5)), softmax_params(1 / 64)),
+            (rng.integers(-2000, 2000, (1, 16)), softmax_params(2.0 ** -10, out_bits=6)),
+            (rng.integers(-50, 50, (1, 1)), softmax_params(0.5, out_bits=3)),
+            (rng.integers(-2048, 2047, (1, 7)), softmax_params(2.0 ** -12))]
+    beats = [w for x, p in rows for w in softmax_beats(cfg, x, p)]
+    words, cycles = run_stream(Softmax(cfg), beats, len(beats), backpressure=0.3, seed=4)
+    at = 0
+    for x, p in rows:
+        n = x.shape[1]
+        assert np.array_equal(softmax_results(cfg, words[at:at + n], row_len=n),
+                              int_softmax(x, p))
+        at += n
+
+
+def test_the_max_len_th_beat_ends_a_row():
+    cfg = SoftmaxCfg(max_len=8, x_bits=10, scale_exp=8)
+    p = softmax_params(1 / 32)
+    x = np.random.default_rng(0).integers(-300, 300, (2, 8))
+    last_bit = 1 << (cfg.in_bits - 1)
+    beats = [w & ~last_bit for w in softmax_beats(cfg, x, p)]  # no last flags at all
+    words, cycles = run_stream(Softmax(cfg), beats, len(beats))
+    assert np.array_equal(softmax_results(cfg, words, row_len=8), int_softmax(x, p))
+    assert cycles == cfg.cycles(rows=2, row_len=8)
+
+
+def test_a_misplaced_last_flag_decodes_as_a_mismatch():
+    cfg = SoftmaxCfg(max_len=4)
+    last = 1 << cfg.out_bits
+    words = [5, 6 | last, 7 | last, 8 | last]
+    assert softmax_results(cfg, words, row_len=2).tolist() == [[5, 6], [-1, 8]]
+
+
+def test_latency_comes_from_the_config():
+    cfg = SoftmaxCfg(max_len=16)
+    assert Softmax(cfg).latency == cfg.latency == 36
+
+
+def test_rejects_non_config():
+    with pytest.raises(TypeError, match=r"^cfg must be a SoftmaxCfg, not 3$"):
+        Softmax(3)
