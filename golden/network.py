@@ -12,6 +12,8 @@ kind              kernel (golden/)
 ================  =====================================================================
 patch_matmul      im2col of the image, :func:`golden.kernels.int_matmul`
 int_matmul        :func:`golden.kernels.int_matmul` (rows are images x tokens)
+int_bmm           :func:`golden.headwise.int_bmm` (per-head ``q @ k^T``, ``attn @ v``)
+group_matmul      :func:`golden.headwise.group_matmul` (head-wise scales on the reduction)
 binary_matmul     :func:`golden.intops.batched_binary_matmul` (XNOR or AND popcount)
 requant           :func:`golden.kernels.requantize` (per-channel mult, bias)
 threshold         :func:`golden.intops.threshold`
@@ -23,6 +25,7 @@ gsb_value_planes  :func:`golden.intops.gsb_value_planes`
 gsb_attn_planes   :func:`golden.intops.gsb_attn_planes`
 gsb_av            :func:`golden.intops.gsb_av`
 split_heads       ``[B, N, 3C] -> 3 x [B, H, N, d]`` (data movement only)
+to_heads          ``[B, N, H*d] -> [B, H, N, d]`` (data movement only)
 merge_heads       ``[B, H, N, d] -> [B, N, H*d]`` (data movement only)
 prepend           constant token rows before the patch tokens
 take_token        ``x[:, index]``
@@ -38,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.errors import VitsimError
+from golden.headwise import group_matmul, int_bmm
 from golden.intops import (
     batched_binary_matmul,
     gsb_attn_planes,
@@ -96,6 +100,21 @@ def _split_heads(op, x):
     return tuple(parts)
 
 
+def _to_heads(op, x):
+    b, n, c = x.shape
+    return x.reshape(b, n, op["num_heads"], c // op["num_heads"]).transpose(0, 2, 1, 3)
+
+
+def _int_bmm(op, a, b):
+    return int_bmm(a, b, a_bits=op["a_bits"], a_signed=op["a_signed"], b_bits=op["b_bits"],
+                   b_signed=op["b_signed"], trans_b=op["trans_b"])
+
+
+def _group_matmul(op, x, w, gmult):
+    return group_matmul(x, w, gmult, a_bits=op["a_bits"], a_signed=op["a_signed"],
+                        w_bits=op["w_bits"], w_signed=op["w_signed"])
+
+
 def _merge_heads(op, x):
     b, h, n, d = x.shape
     return x.transpose(0, 2, 1, 3).reshape(b, n, h * d)
@@ -132,6 +151,9 @@ OPS = {
     "gsb_attn_planes": lambda op, a: gsb_attn_planes(a, op["base_theta"], op["ratios"]),
     "gsb_av": lambda op, planes, sign, masks, w: gsb_av(planes, sign, masks, w),
     "split_heads": _split_heads,
+    "to_heads": _to_heads,
+    "int_bmm": _int_bmm,
+    "group_matmul": _group_matmul,
     "merge_heads": _merge_heads,
     "prepend": _prepend,
     "take_token": lambda op, x: x[:, op["index"]],

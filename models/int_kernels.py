@@ -19,10 +19,19 @@ __all__ = ["TORCH_OPS", "int_layernorm", "int_softmax", "isqrt", "requantize"]
 _I64 = torch.int64
 
 
-def requantize(acc: Tensor, mult: Tensor, bias: Tensor, shift: int, lo: int, hi: int) -> Tensor:
-    """``clamp((acc * mult + bias + 2**(shift-1)) >> shift, lo, hi)`` in int64."""
+def requantize(acc: Tensor, mult: Tensor, bias: Tensor, shift: int, lo, hi) -> Tensor:
+    """``clamp((acc * mult + bias + 2**(shift-1)) >> shift, lo, hi)`` in int64.
+
+    ``lo`` and ``hi`` are integers or (nested) lists / tensors broadcasting against the
+    result (per channel or per head clamps of head-wise widths).
+    """
     prod = acc.to(_I64) * mult.to(_I64) + bias.to(_I64) + (1 << (shift - 1))
-    return torch.clamp(prod >> shift, lo, hi)
+    out = prod >> shift
+    if isinstance(lo, int) and isinstance(hi, int):
+        return torch.clamp(out, lo, hi)
+    lo_t = torch.as_tensor(lo, dtype=_I64, device=out.device)
+    hi_t = torch.as_tensor(hi, dtype=_I64, device=out.device)
+    return torch.minimum(torch.maximum(out, lo_t), hi_t)
 
 
 def isqrt(n: Tensor) -> Tensor:
@@ -161,6 +170,25 @@ def _add(op: dict, a: Tensor, b: Tensor) -> Tensor:
     return torch.clamp(a.to(_I64) + b.to(_I64), -half, half - 1)
 
 
+def _int_bmm(op: dict, a: Tensor, b: Tensor) -> Tensor:
+    rhs = b.to(_I64).transpose(-1, -2) if op["trans_b"] else b.to(_I64)
+    return torch.matmul(a.to(_I64), rhs)
+
+
+def _group_matmul(op: dict, x: Tensor, w: Tensor, gmult: Tensor) -> Tensor:
+    g = gmult.numel()
+    k = x.shape[-1]
+    xs = x.to(_I64).reshape(*x.shape[:-1], g, k // g)  # [..., G, K/G]
+    ws = w.to(_I64).reshape(w.shape[0], g, k // g)  # [N, G, K/G]
+    parts = torch.einsum("...gk,ngk->...gn", xs, ws)  # per-group partial sums
+    return (parts * gmult.to(_I64).reshape(g, 1)).sum(-2)
+
+
+def _to_heads(op: dict, x: Tensor) -> Tensor:
+    b, n, c = x.shape
+    return x.reshape(b, n, op["num_heads"], c // op["num_heads"]).transpose(1, 2)
+
+
 def _split_heads(op: dict, x: Tensor):
     b, n, _ = x.shape
     return tuple(x.reshape(b, n, 3, op["num_heads"], -1).permute(2, 0, 3, 1, 4).unbind(0))
@@ -190,6 +218,9 @@ TORCH_OPS = {
     "gsb_attn_planes": _attn_planes,
     "gsb_av": _gsb_av,
     "split_heads": _split_heads,
+    "to_heads": _to_heads,
+    "int_bmm": _int_bmm,
+    "group_matmul": _group_matmul,
     "merge_heads": _merge_heads,
     "prepend": _prepend,
     "take_token": lambda op, x: x[:, op["index"]],

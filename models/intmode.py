@@ -1,6 +1,7 @@
 """Integer mode in PyTorch: a trained binary/GSB/LSQ/Q-ViT ViT with every float island replaced.
 
-:func:`to_integer` exports the model (:func:`models.int_export.export_int_network`) and
+:func:`to_integer` exports the model (:func:`models.int_export.export_int_network` for
+binary/GSB, :func:`models.int_export_qvit.export_qvit_int_network` for lsq/qvit) and
 returns an :class:`IntegerViT`, an ``nn.Module`` whose forward runs only integer torch ops
 (:mod:`models.int_kernels`) from image codes to integer logits. Its ``trace`` returns every
 intermediate tensor by name; those equal ``golden.network.run_network`` on the exported
