@@ -250,6 +250,11 @@ def _ln_threshold(b, name, n, norm, lin, layer):
     return b.threshold(name, n, _np(norm.weight) * s_n, offset, layer=layer)
 
 
+def _wparam(b: _Builder, name: str, bits: np.ndarray) -> str:
+    """A binary weight parameter: a {0,1} plane, 1 codes +1."""
+    return b.param(name, bits, np.uint8, bits=1, signed=False)
+
+
 def _bwn_bits(lin) -> tuple[np.ndarray, float]:
     signs, beta = lin.binary_weight()
     return (signs.cpu().numpy() >= 0).astype(np.uint8), float(beta)
@@ -266,7 +271,7 @@ def _export_block(b: _Builder, blk, x: str, i: int, cfg, qcfg, s_x: float, v_max
     n1 = b.op(f"{p}.norm1", "layernorm", [x], layer=i, **dim_ln)
     bits = _ln_threshold(b, f"{p}.attn.qkv.in", n1, blk.norm1, attn.qkv, i)
     w_bits, beta = _bwn_bits(attn.qkv)
-    acc = b.op(f"{p}.attn.qkv", "binary_matmul", [bits, b.param(f"{p}.attn.qkv.w", w_bits, np.uint8, bits=1, signed=False)],
+    acc = b.op(f"{p}.attn.qkv", "binary_matmul", [bits, _wparam(b, f"{p}.attn.qkv.w", w_bits)],
                layer=i, mode="xnor", acc_bound=[-c, c])
     q, k, v = b.op(f"{p}.attn.split", "split_heads", [acc], layer=i, num_heads=h,
                    outputs=[f"{p}.attn.q_acc", f"{p}.attn.k_acc", f"{p}.attn.v_acc"])
@@ -304,7 +309,7 @@ def _export_block(b: _Builder, blk, x: str, i: int, cfg, qcfg, s_x: float, v_max
     pb = b.threshold(f"{p}.attn.proj.in", merged, 2.0**-f_av, _np(attn.proj.move.bias),
                      layer=i)
     w_bits, beta = _bwn_bits(attn.proj)
-    acc = b.op(f"{p}.attn.proj", "binary_matmul", [pb, b.param(f"{p}.attn.proj.w", w_bits, np.uint8, bits=1, signed=False)],
+    acc = b.op(f"{p}.attn.proj", "binary_matmul", [pb, _wparam(b, f"{p}.attn.proj.w", w_bits)],
                layer=i, mode="xnor", acc_bound=[-c, c])
     s_acc = float(attn.proj.act_quant.scales()) * beta
     y = b.requant(f"{p}.attn.out", acc, s_acc / s_x, _np(attn.proj.bias) / s_x,
@@ -315,7 +320,7 @@ def _export_block(b: _Builder, blk, x: str, i: int, cfg, qcfg, s_x: float, v_max
     n2 = b.op(f"{p}.norm2", "layernorm", [x], layer=i, **dim_ln)
     bits = _ln_threshold(b, f"{p}.mlp.fc1.in", n2, blk.norm2, mlp.fc1, i)
     w_bits, beta = _bwn_bits(mlp.fc1)
-    acc = b.op(f"{p}.mlp.fc1", "binary_matmul", [bits, b.param(f"{p}.mlp.fc1.w", w_bits, np.uint8, bits=1, signed=False)],
+    acc = b.op(f"{p}.mlp.fc1", "binary_matmul", [bits, _wparam(b, f"{p}.mlp.fc1.w", w_bits)],
                layer=i, mode="xnor", acc_bound=[-c, c])
     s_acc = float(mlp.fc1.act_quant.scales()) * beta
     g = b.requant(f"{p}.mlp.fc1.out", acc, s_acc * 2**GELU_IN_SHIFT,
@@ -328,7 +333,7 @@ def _export_block(b: _Builder, blk, x: str, i: int, cfg, qcfg, s_x: float, v_max
                        unsigned_half=float(fc2.act_quant.scales()) / 2, layer=i)
     w_bits, beta = _bwn_bits(fc2)
     hid = cfg.hidden_dim
-    acc = b.op(f"{p}.mlp.fc2", "binary_matmul", [bits, b.param(f"{p}.mlp.fc2.w", w_bits, np.uint8, bits=1, signed=False)],
+    acc = b.op(f"{p}.mlp.fc2", "binary_matmul", [bits, _wparam(b, f"{p}.mlp.fc2.w", w_bits)],
                layer=i, mode="and", acc_bound=[-hid, hid])
     s_acc = float(fc2.act_quant.scales()) * beta
     y = b.requant(f"{p}.mlp.out", acc, s_acc / s_x, _np(fc2.bias) / s_x, bits=RES_BITS,
