@@ -86,6 +86,32 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def _softmax_case(cfg, args):
+    from golden.cases_softmax import softmax_case
+
+    return softmax_case(cfg, args.out, rows=args.m, row_len=args.k or cfg.max_len,
+                        scale=args.scale, out_bits=args.bits, seed=args.seed,
+                        stimulus=args.stimulus)
+
+
+def _layernorm_case(cfg, args):
+    from golden.cases_layernorm import layernorm_case
+
+    return layernorm_case(cfg, args.out, rows=args.m, seed=args.seed, stimulus=args.stimulus)
+
+
+def _gelu_case(cfg, args):
+    from golden.cases_gelu import gelu_case
+
+    return gelu_case(cfg, args.out, beats=args.m, scale=args.scale, seed=args.seed,
+                     stimulus=args.stimulus)
+
+
+#: Unit kinds whose cases ``vitsim golden --config`` writes with the flags above.
+_NONLINEAR_CASES = {"softmax": _softmax_case, "layernorm": _layernorm_case,
+                    "gelu": _gelu_case}
+
+
 def cmd_golden(args) -> int:
     from golden.cases import binary_array_case, mac_array_case, requant_case, verify_package
     from golden.package import read_package
@@ -110,6 +136,12 @@ def cmd_golden(args) -> int:
         return 0
     cfg = _array_cfg(args)
     common = dict(seed=args.seed, stimulus=args.stimulus)
+    if cfg.kind in _NONLINEAR_CASES:
+        pkg = _NONLINEAR_CASES[cfg.kind](cfg, args)
+        op = pkg.manifest["ops"][0]
+        print(f"wrote {args.out}: {op['name']} ({cfg.kind} {cfg}), {op.get('cycles')} cycles "
+              f"by the model")
+        return 0
     if cfg.kind == "requant":
         pkg = requant_case(cfg, args.out, beats=args.m, mult=args.mult, shift=args.shift,
                            bits=args.bits, signed=not args.out_unsigned, **common)
@@ -247,11 +279,14 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--stimulus", default="random",
                    help="random; arrays: max, min (binary also alternating); "
-                        "requant: extremes, ties")
+                        "requant: extremes, ties; softmax: uniform, equal, spike; "
+                        "layernorm: extremes, constant, mixed; gelu: extremes")
     g = p.add_argument_group("MAC array cases")
     g.add_argument("--w-bits", type=int, default=8)
     g.add_argument("--a-bits", type=int, default=8)
     g.add_argument("--a-unsigned", action="store_true", help="unsigned activations")
+    g = p.add_argument_group("softmax and GELU cases (--m rows / beats, --k row length)")
+    g.add_argument("--scale", type=float, default=1 / 64, help="input scale (default 1/64)")
     g = p.add_argument_group("requantiser cases")
     g.add_argument("--mult", type=int, default=1 << 30, help="multiplier (31-bit)")
     g.add_argument("--shift", type=int, default=40)
