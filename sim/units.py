@@ -41,6 +41,9 @@ UNITS = {
         Unit("layernorm", "hw.layernorm:LayerNorm", "layernorm", "sim.benches.layernorm_bench"),
         Unit("gelu", "hw.gelu:Gelu", "gelu", "sim.benches.gelu_bench"),
         Unit("residual", "hw.residual:ResidualAdd", "residual", "sim.benches.residual_bench"),
+        Unit("gsb_encoder", "hw.gsb_encoder:GsbEncoder", "gsb_encoder",
+             "sim.benches.gsb_encoder_bench"),
+        Unit("gsb_av", "hw.gsb_av:GsbAv", "gsb_av", "sim.benches.gsb_av_bench"),
     )
 }
 

@@ -1,0 +1,488 @@
+"""GSB units: the threshold encoder and the multi-plane A x V product -- configs, cases, beats.
+
+:class:`GsbEncoderCfg` sizes ``hw.gsb_encoder.GsbEncoder`` (reference
+:func:`golden.intops.gsb_value_planes` / :func:`golden.intops.gsb_attn_planes`);
+:class:`GsbAvCfg` sizes ``hw.gsb_av.GsbAv`` (reference :func:`golden.intops.gsb_av`).
+:func:`gsb_encoder_case` and :func:`gsb_av_case` write golden cases; the ``*_beats`` and
+``*_results`` functions are the payload layouts that the Amaranth tests and the cocotb
+benches share. Importing this module registers both config kinds and their verifiers
+(``golden.spec`` imports it lazily, see ``EXTRA_CONFIG_MODULES``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from golden.bitpack import pack_bits, rows_from_words, unpack_bits, words_from_rows
+from golden.cases import _case_config, register_verifier
+from golden.errors import VitsimError
+from golden.intops import gsb_attn_planes, gsb_av, gsb_value_planes
+from golden.kernels import acc_bits_for_range
+from golden.package import Package, read_package, write_package
+from golden.spec import ConfigError, _check_choice, _check_int, _Config, register_config
+from golden.version import producer
+
+__all__ = [
+    "GSB_AV_STIMULI",
+    "GSB_ENCODER_STIMULI",
+    "GsbAvCfg",
+    "GsbEncoderCfg",
+    "gsb_av_beats",
+    "gsb_av_case",
+    "gsb_av_results",
+    "gsb_encoder_beats",
+    "gsb_encoder_case",
+    "gsb_encoder_expected",
+    "gsb_encoder_results",
+    "load_gsb_av_case",
+    "load_gsb_encoder_case",
+]
+
+RATIO_MAX = 65535  # largest ratio numerator or denominator
+
+
+def _check_count(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+
+
+@register_config
+@dataclass(frozen=True, kw_only=True)
+class GsbEncoderCfg(_Config):
+    """Geometry of the GSB threshold encoder (``hw.gsb_encoder.GsbEncoder``).
+
+    The encoder takes one image's tensor (V, or the attention matrix of every head), ``lanes``
+    signed ``x_bits`` integers a beat, in **two passes**: pass 1 loads the tensor into a buffer
+    of ``max_elems`` elements and tracks its max (and min); pass 2 reads it back and emits,
+    per element, ``1 + len(ratios)`` plane bits: the sign ``x >= 0`` (two-tailed, V) or the
+    base ``x > theta`` (one-tailed, attention), then one mask bit per ratio
+    ``den * x > num * max`` (``| den * x < num * min`` when two-tailed). The mode and ``theta``
+    arrive at run time; the ratios are fixed here.
+
+    Parameters
+    ----------
+    lanes : int
+        Elements per beat, 1..64.
+    x_bits : int
+        Signed element width, 2..32.
+    max_elems : int
+        Buffer size in elements (largest tensor), a multiple of ``lanes``, up to ``2**20``.
+    ratios : tuple of (int, int)
+        The mask ratios ``(num, den)``, 0..4 of them, ``0 <= num <= 65535``,
+        ``1 <= den <= 65535`` (default 0.7 and 0.9).
+    """
+
+    kind: ClassVar[str] = "gsb_encoder"
+    lanes: int = 4  # elements per beat
+    x_bits: int = 16  # signed element width
+    max_elems: int = 4096  # buffer size in elements
+    ratios: tuple = ((7, 10), (9, 10))  # mask ratios (num, den)
+
+    def __post_init__(self):
+        _check_int("lanes", self.lanes, 1, 64)
+        _check_int("x_bits", self.x_bits, 2, 32)
+        _check_int("max_elems", self.max_elems, 1, 1 << 20)
+        if self.max_elems % self.lanes:
+            raise ConfigError(f"max_elems must be a multiple of lanes ({self.lanes}), "
+                              f"not {self.max_elems!r}")
+        if not isinstance(self.ratios, (tuple, list)) or len(self.ratios) > 4:
+            raise ConfigError(f"ratios must be a sequence of at most 4 (num, den) pairs, "
+                              f"not {self.ratios!r}")
+        for i, pair in enumerate(self.ratios):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ConfigError(f"ratios[{i}] must be a (num, den) pair, not {pair!r}")
+            _check_int(f"ratios[{i}] num", pair[0], 0, RATIO_MAX)
+            _check_int(f"ratios[{i}] den", pair[1], 1, RATIO_MAX)
+        object.__setattr__(self, "ratios", tuple((p[0], p[1]) for p in self.ratios))
+
+    def to_dict(self) -> dict:
+        """The fields as JSON-ready data (``ratios`` as lists, as JSON gives them back)."""
+        return {**super().to_dict(), "ratios": [list(r) for r in self.ratios]}
+
+    @property
+    def planes(self) -> int:
+        """Plane bits per element: the sign/base plane plus one mask per ratio."""
+        return 1 + len(self.ratios)
+
+    @property
+    def depth(self) -> int:
+        """Buffer words (``lanes`` elements each): ``max_elems / lanes``."""
+        return self.max_elems // self.lanes
+
+    @property
+    def latency(self) -> int:
+        """Clock edges per image beyond its two passes (``2 * beats``): buffer read, hold,
+        the products ``den * x``, and the compare-and-output register."""
+        return 4
+
+    def beats(self, elems: int) -> int:
+        """Input (and output) beats of an image of ``elems`` elements: ``ceil(elems/lanes)``."""
+        if (not isinstance(elems, int) or isinstance(elems, bool)
+                or not 1 <= elems <= self.max_elems):
+            raise ConfigError(f"elems must be between 1 and max_elems ({self.max_elems}), "
+                              f"not {elems!r}")
+        return -(-elems // self.lanes)
+
+    def cycles(self, elems: int, images: int = 1) -> int:
+        """Clock cycles for ``images`` images of ``elems`` elements with no stalls, from the
+        edge that accepts the first beat to the edge that hands over the last planes, both
+        included. Two passes: ``images * (2 * ceil(elems / lanes) + latency)`` (the next
+        image's first beat is accepted on the edge after the last output of the one before).
+        """
+        _check_count("images", images)
+        return images * (2 * self.beats(elems) + self.latency)
+
+    def __str__(self) -> str:
+        rs = "_".join(f"{n}o{d}" for n, d in self.ratios)
+        return f"gsbenc_l{self.lanes}x{self.x_bits}e{self.max_elems}r{rs}"
+
+
+@register_config
+@dataclass(frozen=True, kw_only=True)
+class GsbAvCfg(_Config):
+    """Geometry of the GSB attention x V unit (``hw.gsb_av.GsbAv``), one head at a time.
+
+    ``y[i, j] = sum_{p,r} W[p, r] * (A_p @ S_r)[i, j]`` with ``a_planes`` attention planes
+    ``A_p`` ({0,1}, ``[n, n]``), ``v_planes`` value planes (``S_0`` the ±1 sign plane,
+    ``S_r = S_0 * mask_{r-1}``, ``[n, d]``) and the run-time integer weights ``W [P, R]``.
+    ``lanes`` output columns are computed in parallel, one plane pair a cycle.
+
+    Parameters
+    ----------
+    lanes : int
+        Output columns per cycle (accumulators), 1..64.
+    max_n : int
+        Most tokens (the reduction length and the bits of one plane row), 1..1024.
+    max_d : int
+        Widest head (columns of V held in the V buffer), 1..1024.
+    a_planes : int
+        Attention planes ``P``, 1..4.
+    v_planes : int
+        Value planes ``R`` (the sign plane plus ``R - 1`` masks), 1..4.
+    w_bits : int
+        Signed width of a plane-pair weight, 2..16.
+    """
+
+    kind: ClassVar[str] = "gsb_av"
+    lanes: int = 4  # output columns per cycle
+    max_n: int = 64  # most tokens
+    max_d: int = 64  # widest head
+    a_planes: int = 3  # attention planes P
+    v_planes: int = 3  # value planes R
+    w_bits: int = 8  # signed weight width
+
+    def __post_init__(self):
+        _check_int("lanes", self.lanes, 1, 64)
+        _check_int("max_n", self.max_n, 1, 1024)
+        _check_int("max_d", self.max_d, 1, 1024)
+        _check_int("a_planes", self.a_planes, 1, 4)
+        _check_int("v_planes", self.v_planes, 1, 4)
+        _check_int("w_bits", self.w_bits, 2, 16)
+
+    @property
+    def acc_bound(self) -> int:
+        """``max_n * sum|W|`` at the widest weights: each ``A_p @ S_r`` is bounded by ``n``
+        in magnitude and ``|W[p, r]| <= 2**(w_bits - 1)``."""
+        return self.max_n * self.a_planes * self.v_planes * (1 << (self.w_bits - 1))
+
+    @property
+    def acc_bits(self) -> int:
+        """Signed accumulator width holding ``[-acc_bound, acc_bound]``."""
+        return acc_bits_for_range(-self.acc_bound, self.acc_bound)
+
+    @property
+    def depth(self) -> int:
+        """V buffer words (``lanes`` columns each): ``ceil(max_d / lanes)``."""
+        return -(-self.max_d // self.lanes)
+
+    @property
+    def latency(self) -> int:
+        """Clock edges beyond one per V column and one per (row, block, plane pair): the
+        A row register, the issue register (V buffer read), the chunk popcounts, their sum
+        and difference, and the accumulate-and-output register."""
+        return 5
+
+    def blocks(self, d: int) -> int:
+        """Column blocks of a ``d``-wide head: ``ceil(d / lanes)``."""
+        if not isinstance(d, int) or isinstance(d, bool) or not 1 <= d <= self.max_d:
+            raise ConfigError(f"d must be between 1 and max_d ({self.max_d}), not {d!r}")
+        return -(-d // self.lanes)
+
+    def cycles(self, *, n: int, d: int) -> int:
+        """Clock cycles of one head with no stalls, from the edge that accepts the first V
+        column to the edge that hands over the last outputs, both included:
+        ``d + n * ceil(d / lanes) * a_planes * v_planes + latency``."""
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= self.max_n:
+            raise ConfigError(f"n must be between 1 and max_n ({self.max_n}), not {n!r}")
+        return d + n * self.blocks(d) * self.a_planes * self.v_planes + self.latency
+
+    def __str__(self) -> str:
+        return (f"gsbav_l{self.lanes}n{self.max_n}d{self.max_d}p{self.a_planes}"
+                f"r{self.v_planes}w{self.w_bits}")
+
+
+# ---------------------------------------------------------------- encoder streams and cases
+
+
+def _field(value: int, bits: int) -> int:
+    return int(value) & ((1 << bits) - 1)
+
+
+def gsb_encoder_beats(cfg: GsbEncoderCfg, x: np.ndarray, *, two_tailed: bool,
+                      theta: int = 0) -> list[int]:
+    """Return the ``i_stream`` payloads of ``GsbEncoder`` for ``x [images, ...]``.
+
+    Each image is flattened (C order) into ``ceil(elems / lanes)`` beats; a partial last beat
+    is padded with copies of the image's first element, which leave max and min unchanged
+    (their planes are dropped by :func:`gsb_encoder_results`). Payload bits, LSB first:
+    lane ``l``'s element at ``[l*x_bits, (l+1)*x_bits)`` (two's complement), ``theta``
+    (``x_bits + 1``, two's complement; a theta outside ``[lo - 1, hi]`` of ``x_bits`` must be
+    clamped to it, which leaves the base plane unchanged), ``two_tailed`` (1), ``last`` (1,
+    on an image's final beat).
+    """
+    x = np.asarray(x, dtype=np.int64)
+    flat = x.reshape(x.shape[0], -1)
+    beats = cfg.beats(flat.shape[1])
+    lo, hi = -(1 << (cfg.x_bits - 1)), (1 << (cfg.x_bits - 1)) - 1
+    if flat.min() < lo or flat.max() > hi:
+        raise VitsimError(f"x must lie in [{lo}, {hi}] (x_bits {cfg.x_bits})")
+    if not lo - 1 <= theta <= hi:
+        raise VitsimError(f"theta must lie in [{lo - 1}, {hi}] (clamp it), not {theta!r}")
+    at = cfg.lanes * cfg.x_bits
+    tail = (_field(theta, cfg.x_bits + 1) | (int(two_tailed) << (cfg.x_bits + 1))) << at
+    last_at = at + cfg.x_bits + 2
+    out = []
+    for img in flat:
+        pad = np.full(beats * cfg.lanes - len(img), img[0])
+        words = words_from_rows(np.concatenate([img, pad]).reshape(beats, cfg.lanes),
+                                cfg.x_bits)
+        out += [w | tail | (int(b == beats - 1) << last_at) for b, w in enumerate(words)]
+    return out
+
+
+def gsb_encoder_results(cfg: GsbEncoderCfg, words: list[int], *, shape) -> np.ndarray:
+    """Decode ``o_stream`` payloads (lane ``l``'s planes at ``[l*planes, (l+1)*planes)``, bit
+    0 the sign/base plane, bit ``1 + r`` mask ``r``; ``last`` above them) into planes
+    ``[planes, images, *shape]`` (int64). An image whose last beat's ``last`` flag is wrong
+    (or set early) decodes as ``-1``, so a framing error shows as a mismatch."""
+    elems = int(np.prod(shape))
+    beats = cfg.beats(elems)
+    images = len(words) // beats
+    lanes = rows_from_words(words, cfg.lanes, cfg.planes, signed=False)
+    last_at = cfg.lanes * cfg.planes
+    out = np.empty((cfg.planes, images, elems), dtype=np.int64)
+    for k in range(images):
+        flags = [(int(w) >> last_at) & 1 for w in words[k * beats:(k + 1) * beats]]
+        vals = lanes[k * beats:(k + 1) * beats].reshape(-1)[:elems]
+        planes = (vals[None, :] >> np.arange(cfg.planes)[:, None]) & 1
+        ok = flags == [0] * (beats - 1) + [1]
+        out[:, k] = planes if ok else -1
+    return out.reshape(cfg.planes, images, *shape)
+
+
+def gsb_encoder_expected(cfg: GsbEncoderCfg, x: np.ndarray, *, two_tailed: bool,
+                         theta: int = 0) -> np.ndarray:
+    """Golden planes ``[planes, images, ...]`` (uint8) of ``x``: :func:`golden.intops.
+    gsb_value_planes` (two-tailed) or :func:`golden.intops.gsb_attn_planes` (one-tailed)."""
+    if two_tailed:
+        sign, masks = gsb_value_planes(x, cfg.ratios)
+        return np.concatenate([sign[None], masks])
+    return gsb_attn_planes(x, theta, cfg.ratios)
+
+
+#: Encoder stimuli: uniform over the ``x_bits`` range; all-equal images; one element at the
+#: top of the range (the max at one element) above small values; negative-only images (a
+#: negative max); values in [-30, 30] with both ends present, so ``den*x == num*max`` ties hit.
+GSB_ENCODER_STIMULI = ("random", "equal", "spike", "negative", "ties")
+
+
+def _encoder_stimulus(cfg, stimulus, rng, shape):
+    lo, hi = -(1 << (cfg.x_bits - 1)), (1 << (cfg.x_bits - 1)) - 1
+    if stimulus == "random":
+        return rng.integers(lo, hi, shape, endpoint=True)
+    if stimulus == "equal":
+        return np.broadcast_to(rng.integers(lo, hi, (shape[0],) + (1,) * (len(shape) - 1),
+                                            endpoint=True), shape).copy()
+    if stimulus == "spike":
+        x = rng.integers(lo // 4, hi // 4, shape, endpoint=True).reshape(shape[0], -1)
+        x[np.arange(shape[0]), rng.integers(0, x.shape[1], shape[0])] = hi
+        return x.reshape(shape)
+    if stimulus == "negative":
+        return rng.integers(lo, -1, shape, endpoint=True)
+    if stimulus == "ties":
+        x = rng.integers(-30, 30, shape, endpoint=True).reshape(shape[0], -1)
+        x[:, 0], x[:, -1] = 30, -30
+        return x.reshape(shape)
+    raise VitsimError(f"stimulus must be one of {', '.join(GSB_ENCODER_STIMULI)}, "
+                      f"not {stimulus!r}")
+
+
+def gsb_encoder_case(cfg: GsbEncoderCfg, path, *, shape, mode: str = "value", theta: int = 0,
+                     images: int = 1, seed: int = 0, stimulus: str = "random") -> Package:
+    """Write a case for :class:`hw.gsb_encoder.GsbEncoder` to ``path`` and read it back.
+
+    ``x [images, *shape]`` is drawn by ``stimulus`` (see :data:`GSB_ENCODER_STIMULI`);
+    ``mode`` ``"value"`` encodes it two-tailed as V (sign plane), ``"attn"`` one-tailed with
+    the base plane ``x > theta``. The expected ``planes`` are :func:`gsb_encoder_expected`.
+    """
+    _check_choice("mode", mode, ("value", "attn"))
+    _check_count("images", images)
+    shape = tuple(int(s) for s in shape)
+    elems = int(np.prod(shape))
+    cycles = cfg.cycles(elems, images)  # validates the size
+    two_tailed = mode == "value"
+    x = _encoder_stimulus(cfg, stimulus, np.random.default_rng(seed), (images, *shape))
+    gsb_encoder_beats(cfg, x[:1], two_tailed=two_tailed, theta=theta)  # validates theta
+    planes = gsb_encoder_expected(cfg, x, two_tailed=two_tailed, theta=theta)
+    name = "gsb_value_planes" if two_tailed else "gsb_attn_planes"
+    op = {"name": name, "kind": name, "layer": None, "head": None, "inputs": ["x"],
+          "outputs": ["planes"], "ratios": [list(r) for r in cfg.ratios],
+          "base_theta": None if two_tailed else int(theta), "two_tailed": two_tailed,
+          "images": images, "shape": list(shape), "elems": elems, "x_bits": cfg.x_bits,
+          "cycles": cycles}
+    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
+                "config": cfg.to_dict(), "ops": [op]}
+    write_package(path, manifest=manifest,
+                  tensors={"x": x.astype(np.int64), "planes": planes.astype(np.uint8)})
+    return read_package(path)
+
+
+def load_gsb_encoder_case(pkg: Package):
+    """Return ``(cfg, op, x, planes)`` of a GSB encoder case."""
+    cfg = _case_config(pkg, GsbEncoderCfg)
+    op = pkg.manifest["ops"][0]
+    return cfg, pkg.op(op["name"]), pkg.tensors["x"], pkg.tensors["planes"]
+
+
+def _verify_encoder(pkg: Package):
+    cfg, op, x, planes = load_gsb_encoder_case(pkg)
+    theta = op["base_theta"] or 0
+    return op, gsb_encoder_expected(cfg, x, two_tailed=op["two_tailed"], theta=theta), planes
+
+
+register_verifier(GsbEncoderCfg.kind, _verify_encoder)
+
+
+# ---------------------------------------------------------------- A x V streams and cases
+
+
+def gsb_av_beats(cfg: GsbAvCfg, a_planes, v_sign, v_masks, weights) -> list[int]:
+    """Return the ``i_stream`` payloads of ``GsbAv`` for one head.
+
+    First ``d`` V beats (column ``j``: plane ``r`` -- the sign for ``r = 0``, mask ``r - 1``
+    after -- at bits ``[r*max_n, r*max_n + n)``, token ``t`` at bit ``t``), ``last`` on column
+    ``d - 1``; then ``n`` A beats (row ``i``: plane ``p`` at ``[p*max_n, p*max_n + n)``,
+    column ``t`` at bit ``t``), ``last`` on row ``n - 1``. Payload, LSB first: the bit field
+    (``max_n * max(P, R)`` bits, unused bits 0), the weights ``W[p, r]`` (``w_bits`` each,
+    two's complement, ``p``-major; read from the first V beat only), ``last`` (1).
+    """
+    a_planes = np.asarray(a_planes, dtype=np.int64)
+    v_sign = np.asarray(v_sign, dtype=np.int64)
+    v_masks = np.asarray(v_masks, dtype=np.int64).reshape(-1, *v_sign.shape)
+    weights = np.asarray(weights, dtype=np.int64)
+    n, d = v_sign.shape
+    cfg.cycles(n=n, d=d)  # validates the shape
+    p_, r_ = cfg.a_planes, cfg.v_planes
+    if a_planes.shape != (p_, n, n) or v_masks.shape[0] != r_ - 1 or weights.shape != (p_, r_):
+        raise VitsimError(f"planes must be a_planes [{p_}, {n}, {n}], v_masks "
+                          f"[{r_ - 1}, {n}, {d}], weights [{p_}, {r_}]")
+    lo, hi = -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
+    if weights.min() < lo or weights.max() > hi:
+        raise VitsimError(f"weights must lie in [{lo}, {hi}] (w_bits {cfg.w_bits})")
+    field = cfg.max_n * max(p_, r_)
+    w_word = words_from_rows(weights.reshape(1, -1), cfg.w_bits)[0] << field
+    last_at = field + p_ * r_ * cfg.w_bits
+
+    def word(planes_row, last):  # planes_row [k, n] bits
+        bits = 0
+        for k, row in enumerate(planes_row):
+            bits |= int(sum(int(b) << t for t, b in enumerate(row))) << (k * cfg.max_n)
+        return bits | (int(last) << last_at)
+
+    v_all = np.concatenate([v_sign[None], v_masks])  # [R, n, d]
+    out = [word(v_all[:, :, j], j == d - 1) | w_word for j in range(d)]
+    return out + [word(a_planes[:, i, :], i == n - 1) for i in range(n)]
+
+
+def gsb_av_results(cfg: GsbAvCfg, words: list[int], *, n: int, d: int) -> np.ndarray:
+    """Decode ``o_stream`` payloads (one per row and column block; lane ``l`` at
+    ``[l*acc_bits, ...)``, signed, column ``block*lanes + l``) into ``y [n, d]``; lanes past
+    ``d`` in the last block are dropped."""
+    blocks = cfg.blocks(d)
+    lanes = rows_from_words(words, cfg.lanes, cfg.acc_bits, signed=True)
+    return lanes.reshape(n, blocks * cfg.lanes)[:, :d]
+
+
+#: A x V stimuli: random planes and weights; real encodings (random integer A and V through
+#: :func:`golden.intops.gsb_attn_planes` / :func:`golden.intops.gsb_value_planes`); all-ones
+#: planes with every weight at its top (``max``) or bottom (``min``) -- the accumulator bound.
+GSB_AV_STIMULI = ("random", "encoded", "max", "min")
+
+
+def gsb_av_case(cfg: GsbAvCfg, path, *, n: int, d: int, weights=None, seed: int = 0,
+                stimulus: str = "random") -> Package:
+    """Write a case for :class:`hw.gsb_av.GsbAv` to ``path`` and read it back.
+
+    Planes by ``stimulus`` (see :data:`GSB_AV_STIMULI`); ``weights [P, R]`` given, or drawn
+    over the ``w_bits`` range. Tensors (bit-planes packed along the last axis): ``a_planes
+    [P, n, n]``, ``v_sign [n, d]``, ``v_masks [R-1, n, d]``, ``weights``; expected ``y [n, d]``
+    is :func:`golden.intops.gsb_av`; the op records ``acc_bound = n * sum|W|``.
+    """
+    cycles = cfg.cycles(n=n, d=d)
+    p_, r_ = cfg.a_planes, cfg.v_planes
+    lo, hi = -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
+    rng = np.random.default_rng(seed)
+    if stimulus == "random":
+        a = rng.integers(0, 2, (p_, n, n))
+        sign, masks = rng.integers(0, 2, (n, d)), rng.integers(0, 2, (r_ - 1, n, d))
+    elif stimulus == "encoded":
+        att = rng.integers(0, 256, (1, n, n))
+        ratios = [(7 + 2 * k, 10 + 2 * k) for k in range(max(p_ - 1, r_ - 1))]
+        a = gsb_attn_planes(att, 40, ratios[:p_ - 1])[:, 0]
+        sign, masks = gsb_value_planes(rng.integers(-100, 100, (1, n, d)), ratios[:r_ - 1])
+        sign, masks = sign[0], masks[:, 0]
+    elif stimulus in ("max", "min"):
+        a = np.ones((p_, n, n))
+        sign, masks = np.ones((n, d)), np.ones((r_ - 1, n, d))
+        if weights is None:
+            weights = np.full((p_, r_), hi if stimulus == "max" else lo)
+    else:
+        raise VitsimError(f"stimulus must be one of {', '.join(GSB_AV_STIMULI)}, "
+                          f"not {stimulus!r}")
+    if weights is None:
+        weights = rng.integers(lo, hi, (p_, r_), endpoint=True)
+    weights = np.asarray(weights, dtype=np.int64)
+    gsb_av_beats(cfg, a, sign, masks, weights)  # validates shapes and weight range
+    y = gsb_av(a, sign, masks, weights)
+    bound = n * int(np.abs(weights).sum())
+    op = {"name": "gsb_av", "kind": "gsb_av", "layer": None, "head": None,
+          "inputs": ["a_planes", "v_sign", "v_masks", "weights"], "outputs": ["y"],
+          "n": n, "d": d, "packing": "bits_lsb_first", "acc_bound": [-bound, bound],
+          "acc_bits": cfg.acc_bits, "cycles": cycles}
+    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
+                "config": cfg.to_dict(), "ops": [op]}
+    tensors = {"a_planes": pack_bits(a), "v_sign": pack_bits(sign), "v_masks": pack_bits(masks),
+               "weights": weights, "y": y.astype(np.int64)}
+    write_package(path, manifest=manifest, tensors=tensors)
+    return read_package(path)
+
+
+def load_gsb_av_case(pkg: Package):
+    """Return ``(cfg, op, a_planes, v_sign, v_masks, weights, y)`` of a GSB A x V case,
+    bit-planes unpacked (uint8)."""
+    cfg = _case_config(pkg, GsbAvCfg)
+    op = pkg.op("gsb_av")
+    t = pkg.tensors
+    return (cfg, op, unpack_bits(t["a_planes"], op["n"]), unpack_bits(t["v_sign"], op["d"]),
+            unpack_bits(t["v_masks"], op["d"]), t["weights"], t["y"])
+
+
+def _verify_av(pkg: Package):
+    _, op, a, sign, masks, w, y = load_gsb_av_case(pkg)
+    return op, gsb_av(a, sign, masks, w), y
+
+
+register_verifier(GsbAvCfg.kind, _verify_av)
