@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.table import Table
 
 from golden.atomic import atomic_write_text
-from golden.cases import binary_array_case, mac_array_case, requant_case
-from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg
+from golden.cases import binary_array_case, mac_array_case, requant_case, residual_case
+from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
 from hw.export import export_verilog
 from hw.synth import synthesize
 from sim.runner import run_bench
@@ -38,8 +38,10 @@ UNITS = [
      lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=256, w_bits=8, a_bits=8,
                                    a_signed=True), 4 * 16 / 16, True),
     ("requantiser", RequantCfg(lanes=4, acc_bits=24, out_bits=8),
-     lambda cfg, p: requant_case(cfg, p, beats=16, mult=(1 << 30) + 1, shift=44, bits=8,
-                                 signed=True), None, False),
+     lambda cfg, p: requant_case(cfg, p, beats=16, shift=50, bits=8, signed=True), None,
+     False),
+    ("residual add", ResidualCfg(lanes=16, in_bits=16, out_bits=16),
+     lambda cfg, p: residual_case(cfg, p, beats=16, stimulus="extremes"), None, False),
 ]
 
 

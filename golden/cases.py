@@ -13,11 +13,13 @@ from golden.bitpack import pack_bits, pack_int, unpack_bits, unpack_int
 from golden.errors import VitsimError
 from golden.kernels import binary_matmul, int_matmul, requantize
 from golden.package import Package, PackageError, read_package, write_package
+from golden.residual import residual_add
 from golden.spec import (
     BinaryArrayCfg,
     MacArrayCfg,
     QuantSpec,
     RequantCfg,
+    ResidualCfg,
     config_from_dict,
     known_configs,
 )
@@ -26,14 +28,17 @@ from golden.version import producer
 __all__ = [
     "CORNERS",
     "REQUANT_STIMULI",
+    "RESIDUAL_STIMULI",
     "binary_array_case",
     "case_config",
     "load_binary_array_case",
     "load_mac_array_case",
     "load_requant_case",
+    "load_residual_case",
     "mac_array_case",
     "register_verifier",
     "requant_case",
+    "residual_case",
     "verify_package",
 ]
 
@@ -226,6 +231,50 @@ def load_requant_case(pkg: Package):
     return cfg, pkg.op("requantize"), t["acc"], t["mult"], t["bias"], t["y"]
 
 
+#: Residual stimuli: random operands, or their extremes (both saturations when
+#: ``out_bits <= in_bits``).
+RESIDUAL_STIMULI = ("random", "extremes")
+
+
+def residual_case(cfg: ResidualCfg, path, *, beats: int, seed: int = 0,
+                  stimulus: str = "random") -> Package:
+    """Write a case for :class:`hw.residual.ResidualAdd` to ``path`` and read it back.
+
+    ``a`` and ``b`` are ``[beats, lanes]`` over the signed ``in_bits`` range (``extremes``:
+    drawn from its ends, zero and one); the expected ``y`` is
+    :func:`golden.residual.residual_add` at ``out_bits``.
+    """
+    if stimulus not in RESIDUAL_STIMULI:
+        raise VitsimError(f"stimulus must be one of {', '.join(RESIDUAL_STIMULI)}, "
+                          f"not {stimulus!r}")
+    cycles = cfg.cycles(beats=beats)
+    lo, hi = _signed_range(cfg.in_bits)
+    rng = np.random.default_rng(seed)
+    shape = (beats, cfg.lanes)
+    if stimulus == "random":
+        a, b = (rng.integers(lo, hi, shape, endpoint=True) for _ in range(2))
+    else:
+        corners = np.array([lo, lo + 1, -1, 0, 1, hi - 1, hi])
+        a, b = (rng.choice(corners, shape) for _ in range(2))
+    y = residual_add(a, b, out_bits=cfg.out_bits)
+    op = {"name": "residual_add", "kind": "residual_add", "layer": None, "head": None,
+          "inputs": ["a", "b"], "outputs": ["y"], "beats": beats, "in_bits": cfg.in_bits,
+          "out_bits": cfg.out_bits, "cycles": cycles}
+    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
+                "config": cfg.to_dict(), "ops": [op]}
+    write_package(path, manifest=manifest,
+                  tensors={"a": a.astype(np.int64), "b": b.astype(np.int64),
+                           "y": y.astype(np.int64)})
+    return read_package(path)
+
+
+def load_residual_case(pkg: Package):
+    """Return ``(cfg, op, a, b, y)`` of a residual case (``[beats, lanes]`` each)."""
+    cfg = _case_config(pkg, ResidualCfg)
+    t = pkg.tensors
+    return cfg, pkg.op("residual_add"), t["a"], t["b"], t["y"]
+
+
 def _operand_range(bits: int, signed: bool) -> tuple[int, int]:
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
 
@@ -299,8 +348,13 @@ def _verify_requant(pkg: Package):
                           bias=bias), y
 
 
+def _verify_residual(pkg: Package):
+    cfg, op, a, b, y = load_residual_case(pkg)
+    return op, residual_add(a, b, out_bits=cfg.out_bits), y
+
+
 _VERIFIERS = {BinaryArrayCfg.kind: _verify_binary, RequantCfg.kind: _verify_requant,
-              MacArrayCfg.kind: _verify_mac}
+              MacArrayCfg.kind: _verify_mac, ResidualCfg.kind: _verify_residual}
 
 
 def register_verifier(kind: str, verify) -> None:

@@ -21,6 +21,7 @@ __all__ = [
     "MacArrayCfg",
     "QuantSpec",
     "RequantCfg",
+    "ResidualCfg",
     "config_from_dict",
     "known_configs",
     "register_config",
@@ -213,9 +214,15 @@ class BinaryArrayCfg(_ArrayTiling, _Config):
 class RequantCfg(_Config):
     """Geometry of the requantiser (``hw.requantizer.Requantizer``).
 
-    Each beat carries ``lanes`` signed accumulators plus the run-time parameters of the
-    layer (``mult``, ``shift``, output ``bits`` 2..``out_bits`` and signedness), so one
-    instance serves every layer and head width without re-elaboration.
+    Each beat carries ``lanes`` signed accumulators, each lane's own signed ``mult`` and
+    ``bias`` (per output channel), and the run-time parameters shared by the beat
+    (``shift``, output ``bits`` 2..``out_bits`` and signedness), so one instance serves
+    every layer and head width without re-elaboration.
+
+    The ``acc x mult`` products are split into ``DSP_BITS``-wide signed pieces (one
+    ECP5 ``MULT18X18D`` each: low pieces 17 bits unsigned, the top piece signed), and the
+    partial products, plus ``bias`` and the rounding half, are summed in a tree of two-input
+    adders with a register after every level. :attr:`latency` counts those stages.
 
     Parameters
     ----------
@@ -225,32 +232,65 @@ class RequantCfg(_Config):
         Signed accumulator width, 2..32.
     out_bits : int
         Widest output; outputs leave as ``out_bits``-bit two's-complement codes, 2..16.
+    mult_bits : int
+        Signed multiplier width, 2..32 (32 holds every ``mult`` of
+        :func:`golden.kernels.requantize`).
+    bias_bits : int
+        Signed bias width, 2..60 (the bias is in product units: ``2**shift`` per output
+        step).
     """
 
     kind: ClassVar[str] = "requant"
+    DSP_BITS: ClassVar[int] = 18  # signed operand width of one hardware multiplier
     lanes: int  # accumulators per beat
     acc_bits: int  # signed accumulator width
     out_bits: int = 8  # widest run-time output width
+    mult_bits: int = 32  # signed per-lane multiplier width
+    bias_bits: int = 48  # signed per-lane bias width (product units)
 
     def __post_init__(self):
         _check_int("lanes", self.lanes, 1, 256)
         _check_int("acc_bits", self.acc_bits, 2, 32)
         _check_int("out_bits", self.out_bits, 2, 16)
+        _check_int("mult_bits", self.mult_bits, 2, 32)
+        _check_int("bias_bits", self.bias_bits, 2, 60)
+
+    @classmethod
+    def pieces(cls, bits: int) -> int:
+        """Multiplier pieces of a ``bits``-wide signed operand: one if it fits ``DSP_BITS``,
+        else 17-bit unsigned low pieces under a signed top piece of at most ``DSP_BITS``."""
+        return 1 if bits <= cls.DSP_BITS else 1 + -(-(bits - cls.DSP_BITS) // (cls.DSP_BITS - 1))
+
+    @property
+    def partial_products(self) -> int:
+        """Partial products per lane: ``pieces(acc_bits) * pieces(mult_bits)``."""
+        return self.pieces(self.acc_bits) * self.pieces(self.mult_bits)
+
+    @property
+    def sum_stages(self) -> int:
+        """Register levels of the adder tree over the partial products and ``bias + half``:
+        ``ceil(log2(partial_products + 1))``."""
+        return (self.partial_products).bit_length()
 
     @property
     def latency(self) -> int:
-        """Clock edges from accepting a beat to handing over its outputs: multiply, then
-        round-shift-clamp."""
-        return 2
+        """Clock edges from accepting a beat to handing over its outputs:
+        ``1 + sum_stages + 1`` (partial products; the adder tree; compare against the
+        clamp thresholds, select and clamp)."""
+        return 1 + self.sum_stages + 1
 
     def cycles(self, *, beats: int) -> int:
-        """Clock cycles for ``beats`` beats with no stalls, first input to last output."""
+        """Clock cycles for ``beats`` beats with no stalls, first input to last output:
+        ``beats + latency``."""
         if not isinstance(beats, int) or beats <= 0:
             raise ConfigError(f"beats must be a positive integer, not {beats!r}")
         return beats + self.latency
 
     def __str__(self) -> str:
-        return f"l{self.lanes}a{self.acc_bits}o{self.out_bits}"
+        widths = "".join(f"{tag}{getattr(self, name)}" for tag, name in
+                         (("m", "mult_bits"), ("b", "bias_bits"))
+                         if getattr(self, name) != self.field_default(name))
+        return f"l{self.lanes}a{self.acc_bits}o{self.out_bits}{widths}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -264,7 +304,9 @@ class MacArrayCfg(_ArrayTiling, _Config):
     2-bit digits, 8x8 bits take 16 passes, 4x4 take 4, 2x2 take 1; 3 bits cost as 4). The
     widths and signedness arrive at run time with every beat, so one instance serves every
     head width without re-elaboration. Tiling as :class:`BinaryArrayCfg`: ``rows`` outputs
-    in parallel, ``cols`` reduction elements a beat.
+    in parallel, ``cols`` reduction elements a beat. The pipeline registers the digits,
+    the digit products and every ``ADDER_LEVELS`` levels of each row's adder tree
+    (:attr:`latency`).
 
     Parameters
     ----------
@@ -281,6 +323,7 @@ class MacArrayCfg(_ArrayTiling, _Config):
     """
 
     kind: ClassVar[str] = "mac_array"
+    ADDER_LEVELS: ClassVar[int] = 2  # adder-tree levels between pipeline registers
     rows: int  # output lanes
     cols: int  # reduction lanes per beat
     digit_bits: int = 2  # digit width of the serial decomposition
@@ -312,10 +355,17 @@ class MacArrayCfg(_ArrayTiling, _Config):
         return acc_bits_for_range(lo, hi)
 
     @property
+    def tree_stages(self) -> int:
+        """Register stages of each row's adder tree: its ``ceil(log2(cols))`` levels of
+        two-input adders, ``ADDER_LEVELS`` levels between registers."""
+        return -(-(self.cols - 1).bit_length() // self.ADDER_LEVELS)
+
+    @property
     def latency(self) -> int:
         """Clock edges from the last pass of a reduction's last beat to its result, plus
-        one: hold, multiply-and-reduce, accumulate."""
-        return 3
+        one: ``5 + tree_stages`` (hold; digit select; digit products; the adder tree; shift
+        by the digits' weight; accumulate)."""
+        return 5 + self.tree_stages
 
     def passes(self, *, w_bits: int, a_bits: int) -> int:
         """Digit passes of one ``w_bits x a_bits`` beat (``ConfigError`` if too wide)."""
@@ -338,7 +388,53 @@ class MacArrayCfg(_ArrayTiling, _Config):
         return f"mac_r{self.rows}c{self.cols}d{self.digit_bits}k{self.max_k}"
 
 
-_CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg, RequantCfg, MacArrayCfg)}
+@dataclass(frozen=True, kw_only=True)
+class ResidualCfg(_Config):
+    """Geometry of the residual adder (``hw.residual.ResidualAdd``).
+
+    Each beat carries ``lanes`` pairs of signed ``in_bits``-wide operands at one scale;
+    each lane's saturating sum leaves as a signed ``out_bits``-wide value
+    (:func:`golden.residual.residual_add`).
+
+    Parameters
+    ----------
+    lanes : int
+        Operand pairs per beat, 1..256.
+    in_bits : int
+        Signed operand width, 2..32.
+    out_bits : int
+        Signed output width (the saturation range), 2..32.
+    """
+
+    kind: ClassVar[str] = "residual"
+    lanes: int  # operand pairs per beat
+    in_bits: int = 8  # signed operand width
+    out_bits: int = 8  # signed output width, saturating
+
+    def __post_init__(self):
+        _check_int("lanes", self.lanes, 1, 256)
+        _check_int("in_bits", self.in_bits, 2, 32)
+        _check_int("out_bits", self.out_bits, 2, 32)
+
+    @property
+    def latency(self) -> int:
+        """Clock edges from accepting a beat to handing over its sums: one (add and
+        saturate, registered)."""
+        return 1
+
+    def cycles(self, *, beats: int) -> int:
+        """Clock cycles for ``beats`` beats with no stalls, first input to last output:
+        ``beats + latency``."""
+        if not isinstance(beats, int) or beats <= 0:
+            raise ConfigError(f"beats must be a positive integer, not {beats!r}")
+        return beats + self.latency
+
+    def __str__(self) -> str:
+        return f"res_l{self.lanes}i{self.in_bits}o{self.out_bits}"
+
+
+_CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg, RequantCfg, MacArrayCfg,
+                                      ResidualCfg)}
 
 #: Modules that define further unit configs; each calls :func:`register_config` on import.
 #: They are imported on first lookup, so ``golden.spec`` itself stays small.

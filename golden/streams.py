@@ -10,13 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from golden.bitpack import rows_from_words, words_from_rows
-from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg
+from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
 
 __all__ = [
     "binary_array_beats",
     "mac_array_beats",
     "requant_beats",
     "requant_results",
+    "residual_beats",
+    "residual_results",
     "tile_expected_words",
     "tile_results",
     "tile_transfer",
@@ -87,16 +89,27 @@ def tile_expected_words(cfg, y: np.ndarray) -> list[int]:
     return words_from_rows(np.asarray(y).reshape(-1, cfg.rows), cfg.acc_bits)
 
 
-def requant_beats(cfg: RequantCfg, acc: np.ndarray, *, mult: int, shift: int, bits: int,
+def requant_beats(cfg: RequantCfg, acc: np.ndarray, *, mult, bias=0, shift: int, bits: int,
                   signed: bool) -> list[int]:
     """Return the ``i_stream`` payloads of ``Requantizer`` for ``acc [beats, lanes]``.
 
-    Payload bits, LSB first: lane ``l`` at ``[l*acc_bits, (l+1)*acc_bits)`` (two's
-    complement), then ``mult`` (31 bits), ``shift`` (6), ``bits`` (5) and ``signed`` (1).
+    ``mult`` and ``bias`` are integers or arrays that broadcast to ``acc``'s shape (one
+    value per lane, or per lane and beat). Payload bits, LSB first, each field two's
+    complement: lane ``l``'s accumulator at ``[l*acc_bits, (l+1)*acc_bits)``, then the
+    ``lanes`` multipliers (``mult_bits`` each), the ``lanes`` biases (``bias_bits`` each),
+    then ``shift`` (6 bits), ``bits`` (5) and ``signed`` (1).
     """
-    base = cfg.lanes * cfg.acc_bits
-    params = (mult | (shift << 31) | (bits << 37) | (int(signed) << 42)) << base
-    return [w | params for w in words_from_rows(np.asarray(acc), cfg.acc_bits)]
+    acc = np.asarray(acc, dtype=np.int64)
+    mult = np.broadcast_to(np.asarray(mult, dtype=np.int64), acc.shape)
+    bias = np.broadcast_to(np.asarray(bias, dtype=np.int64), acc.shape)
+    at_mult = cfg.lanes * cfg.acc_bits
+    at_bias = at_mult + cfg.lanes * cfg.mult_bits
+    at_params = at_bias + cfg.lanes * cfg.bias_bits
+    params = (shift | (bits << 6) | (int(signed) << 11)) << at_params
+    return [a | (w << at_mult) | (b << at_bias) | params
+            for a, w, b in zip(words_from_rows(acc, cfg.acc_bits),
+                               words_from_rows(mult, cfg.mult_bits),
+                               words_from_rows(bias, cfg.bias_bits), strict=True)]
 
 
 def requant_results(cfg: RequantCfg, words: list[int], *, signed: bool) -> np.ndarray:
@@ -118,3 +131,21 @@ def mac_array_beats(cfg: MacArrayCfg, a: np.ndarray, w: np.ndarray, *, w_bits: i
     cfg.cycles(m=m, n=w.shape[0], k=k, w_bits=w_bits, a_bits=a_bits)  # tiling and widths
     params = (w_bits | (a_bits << 5) | (int(w_signed) << 10) | (int(a_signed) << 11))
     return _tile_beats(cfg, a, w, field_bits=cfg.field_bits, params=params, params_bits=12)
+
+
+def residual_beats(cfg: ResidualCfg, a: np.ndarray, b: np.ndarray) -> list[int]:
+    """Return the ``i_stream`` payloads of ``ResidualAdd`` for ``a, b [beats, lanes]``.
+
+    Payload bits, LSB first, two's complement: lane ``l`` of ``a`` at
+    ``[l*in_bits, (l+1)*in_bits)``, then the ``lanes`` fields of ``b``.
+    """
+    at_b = cfg.lanes * cfg.in_bits
+    return [x | (y << at_b) for x, y in zip(words_from_rows(np.asarray(a), cfg.in_bits),
+                                            words_from_rows(np.asarray(b), cfg.in_bits),
+                                            strict=True)]
+
+
+def residual_results(cfg: ResidualCfg, words: list[int]) -> np.ndarray:
+    """Decode ``o_stream`` payloads (lane ``l`` signed at ``[l*out_bits, ...)``) into
+    ``[beats, lanes]``."""
+    return rows_from_words(words, cfg.lanes, cfg.out_bits, signed=True)

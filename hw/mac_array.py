@@ -7,7 +7,6 @@ from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.spec import MacArrayCfg
-from hw.adder_tree import tree_sum
 from hw.stream_unit import StreamUnit
 
 __all__ = ["MacArray"]
@@ -31,6 +30,11 @@ class MacArray(StreamUnit):
     that wide products reuse the lanes over several cycles instead of fusing them in space
     as Bit Fusion does. Cycles: ``m * (n/rows) * (k/cols) * passes + latency``
     (:meth:`golden.spec.MacArrayCfg.cycles`).
+
+    Pipeline (``cfg.latency`` stages): hold the beat and step its passes; select the pass's
+    digits (registered, so the multipliers start from registers); the ``rows x cols``
+    digit products; each row's adder tree, ``cfg.ADDER_LEVELS`` levels per register stage
+    (``cfg.tree_stages`` stages); shift by ``d * (i + j)``; accumulate.
 
     Operands are two's-complement codes in ``cfg.field_bits``-bit fields, sign-extended
     (or zero-extended when unsigned) from their width; accumulation is modulo
@@ -98,25 +102,66 @@ class MacArray(StreamUnit):
                 with m.Else():
                     m.d.sync += cj.eq(cj + 1)
 
-        # Stage M: digit products, row sums, shift by the digits' weight.
+        def reg(value, shape, name, init=0):
+            sig = Signal(shape, name=name, init=init)
+            with m.If(advance):
+                m.d.sync += sig.eq(value)
+            return sig
+
         def digit(field, index, top):
             bits = field.word_select(index, d)
             return Cat(bits, top & bits[-1]).as_signed()
 
+        # Stage D: the pass's digits, sign-extended when they are a signed operand's top.
         w_top = h.w_signed & (ci == nw - 1)
         a_top = h.a_signed & (cj == na - 1)
-        a_digits = [digit(h.a[c], cj, a_top) for c in range(cfg.cols)]
-        m_valid = Signal()
-        m_emit = Signal()
-        m_sum = [Signal(signed(cfg.acc_bits), name=f"m_sum{r}") for r in range(cfg.rows)]
-        with m.If(advance):
-            m.d.sync += [m_valid.eq(h_valid), m_emit.eq(last_pass & h.last)]
+        digit_shape = signed(d + 1)
+        # Each row gets its own copy of the activation digits, so the multipliers' inputs
+        # can come from nearby registers. Synthesis merges equal flip-flops bit by bit;
+        # alternating reset values (never observed: ``valid`` gates them) keep two copies
+        # of every bit, which halves the fanout (ECP5: +5 MHz with DSP multipliers).
+        def copy_init(r):
+            return (r + (1 << d)) % (1 << (d + 1)) - (1 << d)
+
+        a_digits = [[reg(digit(h.a[c], cj, a_top), digit_shape, f"d_a{r}_{c}", copy_init(r))
+                     for c in range(cfg.cols)] for r in range(cfg.rows)]
+        w_digits = [[reg(digit(h.w[r][c], ci, w_top), digit_shape, f"d_w{r}_{c}")
+                     for c in range(cfg.cols)] for r in range(cfg.rows)]
+        valid = reg(h_valid, 1, "d_valid")
+        emit = reg(last_pass & h.last, 1, "d_emit")
+        weight = reg(ci + cj, range(2 * nd - 1), "d_weight")
+
+        # Stage P: one digit product per lane; the pass's control rides alongside.
+        stages = 3  # H, D and P
+        terms = [[reg(w_digits[r][c] * a_digits[r][c], signed(2 * d + 2), f"p_prod{r}_{c}")
+                  for c in range(cfg.cols)] for r in range(cfg.rows)]
+        valid, emit, weight = (reg(valid, 1, "p_valid"), reg(emit, 1, "p_emit"),
+                               reg(weight, weight.shape(), "p_weight"))
+
+        # Stages T: each row's balanced adder tree, ADDER_LEVELS levels per register stage.
+        for stage in range(cfg.tree_stages):
+            stages += 1
             for r in range(cfg.rows):
-                row = tree_sum([digit(h.w[r][c], ci, w_top) * a_digits[c]
-                                for c in range(cfg.cols)])
-                m.d.sync += m_sum[r].eq(row << ((ci + cj) * d))
+                row = terms[r]
+                for _ in range(cfg.ADDER_LEVELS):
+                    if len(row) > 1:
+                        row = [row[i] + row[i + 1] for i in range(0, len(row) - 1, 2)] + (
+                            row[-1:] if len(row) % 2 else [])
+                terms[r] = [reg(t, t.shape(), f"t{stage}_sum{r}_{i}") for i, t in enumerate(row)]
+            valid, emit, weight = (reg(valid, 1, f"t{stage}_valid"),
+                                   reg(emit, 1, f"t{stage}_emit"),
+                                   reg(weight, weight.shape(), f"t{stage}_weight"))
+        assert all(len(row) == 1 for row in terms)
+
+        # Stage S: shift each row sum by its digits' weight, 2**(d*(i+j)).
+        stages += 1
+        m_sum = [reg(terms[r][0] << (weight * d), signed(cfg.acc_bits), f"m_sum{r}")
+                 for r in range(cfg.rows)]
+        m_valid, m_emit = reg(valid, 1, "m_valid"), reg(emit, 1, "m_emit")
 
         # Stage A: accumulate; close the reduction after the last pass of the last beat.
+        stages += 1
+        assert stages == cfg.latency, (stages, cfg.latency)
         acc = [Signal(signed(cfg.acc_bits), name=f"acc{r}") for r in range(cfg.rows)]
         with m.If(advance):
             m.d.sync += self.o_stream.valid.eq(m_valid & m_emit)

@@ -107,9 +107,31 @@ def _gelu_case(cfg, args):
                      stimulus=args.stimulus)
 
 
+def _residual_case(cfg, args):
+    from golden.cases import residual_case
+
+    return residual_case(cfg, args.out, beats=args.m, seed=args.seed, stimulus=args.stimulus)
+
+
+def _gsb_encoder_case(cfg, args):
+    from golden.cases_gsb import gsb_encoder_case
+
+    return gsb_encoder_case(cfg, args.out, shape=(args.m, args.n or 1, args.k or cfg.lanes),
+                            mode="attn" if args.gsb_attention else "value",
+                            theta=args.theta, seed=args.seed, stimulus=args.stimulus)
+
+
+def _gsb_av_case(cfg, args):
+    from golden.cases_gsb import gsb_av_case
+
+    return gsb_av_case(cfg, args.out, n=args.m, d=args.k or cfg.max_d, seed=args.seed,
+                       stimulus=args.stimulus)
+
+
 #: Unit kinds whose cases ``vitsim golden --config`` writes with the flags above.
 _NONLINEAR_CASES = {"softmax": _softmax_case, "layernorm": _layernorm_case,
-                    "gelu": _gelu_case}
+                    "gelu": _gelu_case, "residual": _residual_case,
+                    "gsb_encoder": _gsb_encoder_case, "gsb_av": _gsb_av_case}
 
 
 def cmd_golden(args) -> int:
@@ -213,7 +235,32 @@ def cmd_simulate(args) -> int:
     _print_result(result)
     if result.waves is not None:
         print(f"waveform: {result.waves}")
+        window = _mismatch_window(result, args.window)
+        if window is not None:
+            print(f"waveform window around the first mismatch: {window}")
     return 0 if result.passed else 1
+
+
+def _mismatch_window(result, cycles: int) -> Path | None:
+    """Cut ``cycles`` clock cycles before (and a quarter as many after) the first mismatch
+    out of a VCD trace, beside it; ``None`` when nothing failed or the trace is FST."""
+    from sim.runner import CLOCK_PS
+    from sim.waves import vcd_timescale_ps, vcd_window
+
+    hit = next((r["mismatch"] for r in result.records
+                if r.get("mismatch") and r["mismatch"].get("time_ps") is not None), None)
+    if hit is None:
+        return None
+    if result.waves.suffix != ".vcd":
+        print(f"(no window: {result.sim} writes {result.waves.suffix[1:].upper()}, "
+              "the full trace is above)")
+        return None
+    step = vcd_timescale_ps(result.waves)
+    t = hit["time_ps"]
+    start = max(0, int((t - cycles * CLOCK_PS) / step))
+    end = int((t + max(1, cycles // 4) * CLOCK_PS) / step)
+    return vcd_window(result.waves, result.waves.with_name("mismatch_window.vcd"), start=start,
+                      end=end)
 
 
 def cmd_demo(args) -> int:
@@ -287,8 +334,13 @@ def register(sub) -> None:
     g.add_argument("--a-unsigned", action="store_true", help="unsigned activations")
     g = p.add_argument_group("softmax and GELU cases (--m rows / beats, --k row length)")
     g.add_argument("--scale", type=float, default=1 / 64, help="input scale (default 1/64)")
+    g = p.add_argument_group("GSB encoder cases (--m heads, --n tokens, --k width)")
+    g.add_argument("--gsb-attention", action="store_true",
+                   help="one-tailed attention planes with base threshold --theta (default: V)")
+    g.add_argument("--theta", type=int, default=0, help="base-plane threshold")
     g = p.add_argument_group("requantiser cases")
-    g.add_argument("--mult", type=int, default=1 << 30, help="multiplier (31-bit)")
+    g.add_argument("--mult", type=int, default=1 << 30,
+                   help="multiplier of every lane (signed, mult_bits wide)")
     g.add_argument("--shift", type=int, default=40)
     g.add_argument("--bits", type=int, default=8, help="output width")
     g.add_argument("--out-unsigned", action="store_true", help="unsigned outputs")
@@ -300,7 +352,10 @@ def register(sub) -> None:
     p.add_argument("--verilog", type=Path, help="Verilog directory from 'vitsim verilog' "
                    "(default: generate it)")
     p.add_argument("--build-dir", type=Path, help="where to build (default CASE/sim_build)")
-    p.add_argument("--waves", action="store_true", help="record a waveform")
+    p.add_argument("--waves", action="store_true", help="record a waveform; on a mismatch "
+                   "also cut a window around it (Verilator's VCD)")
+    p.add_argument("--window", type=int, default=40, metavar="CYCLES",
+                   help="--waves: clock cycles of the window before the first mismatch")
     p.add_argument("--seed", type=int, default=0, help="seed of the gap patterns")
     sim_arg(p)
     p.set_defaults(func=cmd_simulate)

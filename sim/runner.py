@@ -20,12 +20,13 @@ from golden.errors import VitsimError
 from golden.version import tool_version
 from sim.toolchain import prepare
 
-__all__ = ["BenchResult", "run_bench"]
+__all__ = ["CLOCK_PS", "BenchResult", "run_bench"]
 
 ENV_CASE = "VITSIM_CASE"
 ENV_SIDECAR = "VITSIM_SIDECAR"
 ENV_RESULTS = "VITSIM_RESULT_DIR"
 ENV_SEED = "VITSIM_SEED"
+CLOCK_PS = 10_000  # bench clock period (100 MHz); waveform windows count in it
 ENV_BUILD_CACHE = "VITSIM_BUILD_CACHE"
 
 

@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 
 from cocotb.triggers import RisingEdge
+from cocotb.utils import get_sim_time
 
 __all__ = ["StreamSink", "StreamSource", "random_pauses"]
 
@@ -30,6 +31,7 @@ class _Port:
         self.valid = getattr(dut, f"{prefix}__valid")
         self.ready = getattr(dut, f"{prefix}__ready")
         self.edges: list[int] = []  # edge index of every handshake
+        self.times_ps: list[int] = []  # simulation time of every handshake
 
 
 class StreamSource(_Port):
@@ -79,4 +81,5 @@ class StreamSink(_Port):
             if ready and self.valid.value:
                 self.words.append(self.payload.value.to_unsigned())
                 self.edges.append(edge)
+                self.times_ps.append(get_sim_time("ps"))
         self.ready.value = 0

@@ -50,7 +50,9 @@ async def run_stream_case(tb: TB, name: str, *, beats: list[int], n_out: int,
 
     def where(element):
         j, lane = locate(element)
-        return {"tile": j, "lane": lane, "cycle": sink.edges[j] if j < len(sink.edges) else None}
+        got_it = j < len(sink.edges)
+        return {"tile": j, "lane": lane, "cycle": sink.edges[j] if got_it else None,
+                "time_ps": sink.times_ps[j] if got_it else None}
 
     mismatch = first_mismatch(expected, got, op=op, locate=where)
     complete = len(sink.words) == n_out

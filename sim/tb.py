@@ -11,7 +11,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from golden.package import read_package
-from sim.runner import ENV_CASE, ENV_RESULTS, ENV_SEED, ENV_SIDECAR
+from sim.runner import CLOCK_PS, ENV_CASE, ENV_RESULTS, ENV_SEED, ENV_SIDECAR
 
 __all__ = ["TB"]
 
@@ -47,7 +47,7 @@ class TB:
         for port in self.sidecar["ports"]:
             if port["dir"] == "in":
                 getattr(self.dut, port["name"]).value = 0
-        Clock(self.dut.clk, 10, unit="ns").start()
+        Clock(self.dut.clk, CLOCK_PS, unit="ps").start()
         self.dut.rst.value = 1
         await ClockCycles(self.dut.clk, reset_cycles)
         self.dut.rst.value = 0

@@ -72,7 +72,7 @@ def test_quant_spec_ranges():
 
 def test_requant_config():
     cfg = RequantCfg(lanes=4, acc_bits=24)
-    assert (cfg.out_bits, cfg.latency, cfg.cycles(beats=10), str(cfg)) == (8, 2, 12, "l4a24o8")
+    assert (cfg.out_bits, cfg.latency, cfg.cycles(beats=10), str(cfg)) == (8, 5, 15, "l4a24o8")
     assert config_from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match=r"^acc_bits must be between 2 and 32, not 33$"):
         RequantCfg(lanes=4, acc_bits=33)

@@ -71,3 +71,16 @@ def test_rejects_signed_single_bit(tmp_path):
     from golden.errors import VitsimError
     with pytest.raises(VitsimError, match=r"^a_bits=1 must be unsigned on the MAC array"):
         mac_array_case(CFG, tmp_path / "c", w_bits=2, a_bits=1, a_signed=True, **SHAPE)
+
+
+@pytest.mark.parametrize("cols,tree_stages", [(1, 0), (2, 1), (3, 1), (4, 1), (5, 2), (8, 2),
+                                              (16, 2), (32, 3)])
+def test_pipeline_depth_follows_cols(tmp_path, cols, tree_stages):
+    cfg = MacArrayCfg(rows=2, cols=cols, max_k=4 * cols)
+    assert cfg.tree_stages == tree_stages and cfg.latency == 5 + tree_stages
+    assert MacArray(cfg).latency == cfg.latency
+    pkg = mac_array_case(cfg, tmp_path / "c", m=2, n=2, k=2 * cols, w_bits=5, a_bits=4,
+                         a_signed=True, seed=cols)
+    got, y, cycles = run(cfg, pkg)
+    assert np.array_equal(got, y)
+    assert cycles == cfg.cycles(m=2, n=2, k=2 * cols, w_bits=5, a_bits=4)

@@ -108,13 +108,26 @@ def test_sim_environment_variable_picks_the_simulator(tmp_path, monkeypatch, cap
 
 @pytest.mark.sim
 def test_golden_then_simulate_every_unit(tmp_path, capsys):
-    from golden.spec import MacArrayCfg, RequantCfg
+    from golden.cases_gelu import GeluCfg
+    from golden.cases_gsb import GsbAvCfg, GsbEncoderCfg
+    from golden.cases_layernorm import LayerNormCfg
+    from golden.cases_softmax import SoftmaxCfg
+    from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
+    from sim.units import UNITS
     cases = [
+        (BinaryArrayCfg(rows=2, cols=8, max_k=16), ["--m", "2", "--n", "4"]),
         (MacArrayCfg(rows=2, cols=4, max_k=16), ["--w-bits", "3", "--a-bits", "5",
                                                  "--a-unsigned", "--n", "4", "--m", "2"]),
         (RequantCfg(lanes=2, acc_bits=16), ["--mult", str((1 << 30) + 3), "--shift", "36",
                                             "--bits", "4", "--stimulus", "extremes"]),
+        (ResidualCfg(lanes=2), ["--m", "5"]),
+        (SoftmaxCfg(max_len=8, out_bits=16), ["--m", "2", "--k", "6", "--bits", "16"]),
+        (LayerNormCfg(dim=8), ["--m", "2", "--stimulus", "constant"]),
+        (GeluCfg(lanes=2, in_bits=12), ["--m", "4", "--scale", str(2.0**-10)]),
+        (GsbEncoderCfg(lanes=4, max_elems=64), ["--m", "2", "--n", "3", "--k", "4"]),
+        (GsbAvCfg(lanes=4, max_n=8, max_d=8), ["--m", "5", "--k", "8"]),
     ]
+    assert {cfg.kind for cfg, _ in cases} == set(UNITS)
     for cfg, extra in cases:
         conf = tmp_path / f"{cfg.kind}.json"
         conf.write_text(json.dumps(cfg.to_dict()))

@@ -14,8 +14,8 @@ from sim.tb import TB
 
 async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
     tb = TB(dut)
-    cfg, op, acc, y = load_requant_case(tb.package)
-    beats = requant_beats(cfg, acc, mult=op["mult"], shift=op["shift"], bits=op["bits"],
+    cfg, op, acc, mult, bias, y = load_requant_case(tb.package)
+    beats = requant_beats(cfg, acc, mult=mult, bias=bias, shift=op["shift"], bits=op["bits"],
                           signed=op["signed"])
     await run_stream_case(
         tb, name, beats=beats, n_out=len(beats), expected=y,
