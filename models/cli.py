@@ -282,7 +282,8 @@ def _eval_int(args: argparse.Namespace) -> int:
         int_model, model, meta, data = load_int_model(path, data=args.data)
         top_f = 100 * evaluate(model, data.test, batch_size=args.batch_size)
         top_i = evaluate_int(int_model, data.test, batch_size=args.batch_size)
-        mode = "float (per-image)" if meta.get("gsb") is not None else "float (fake-quant)"
+        mode = ("float (per-image)" if meta.get("gsb") is not None else
+                "fake-quant" if meta.get("qvit") is not None else "float")
         print(f"{meta['model']} [{path}]: top-1 {mode} {top_f:.2f}%, integer "
               f"{top_i:.2f}% (gap {top_f - top_i:+.2f} points) on {data.name} test "
               f"({len(data.test)} images)")

@@ -21,10 +21,11 @@ __all__ = ["export_golden", "load_int_model"]
 
 
 def load_int_model(ckpt: str, *, calib: int = 256, seed: int = 0, data: str | None = None):
-    """Return ``(int_model, float_model, meta, data)`` for a binary/GSB/LSQ/Q-ViT checkpoint.
+    """Return ``(int_model, float_model, meta, data)`` for any checkpoint.
 
     Binary/GSB models load with per-image reductions; lsq/qvit models with the
-    ``QViTCfg`` recorded in the checkpoint's ``qvit`` field.
+    ``QViTCfg`` recorded in the checkpoint's ``qvit`` field; float and mixed-rank (low-rank)
+    models are quantised to 8 bits after training (:mod:`models.int_export_ptq`).
     """
     from models.checkpoint import load_checkpoint, read_config
     from models.data import load_data
@@ -36,9 +37,8 @@ def load_int_model(ckpt: str, *, calib: int = 256, seed: int = 0, data: str | No
         if not isinstance(qvit, dict):
             raise VitsimError(f"{ckpt}: field 'qvit' must be a dict, not {qvit!r}")
         model, meta = load_checkpoint(ckpt, **{k: v for k, v in qvit.items() if k != "kind"})
-    elif meta.get("gsb") is None:
-        raise VitsimError(f"{ckpt}: field 'gsb': integer mode needs a binary or gsb checkpoint "
-                          f"(or an lsq/qvit one, field 'qvit'), not {meta['model']!r}")
+    elif meta.get("gsb") is None:  # float or mixed-rank: 8-bit post-training quantisation
+        model, meta = load_checkpoint(ckpt)
     else:
         model, meta = load_checkpoint(ckpt, per_image=True)
     cfg = model.vit_cfg

@@ -70,14 +70,21 @@ def calibration_images(dataset: Dataset, n: int = 256, *, seed: int = 0) -> Tens
 
 def to_integer(model: nn.Module, calib: Tensor) -> IntegerViT:
     """Integer mode of ``model``: an lsq/qvit model (it has ``qvit_cfg``), exported by
-    :func:`models.int_export_qvit.export_qvit_int_network`, or a stage-2 binary/GSB model
-    (switched to per-image reductions), exported by :func:`export_int_network`."""
+    :func:`models.int_export_qvit.export_qvit_int_network`; a float or mixed-rank model,
+    quantised to 8 bits by :func:`models.int_export_ptq.export_ptq_int_network`; or a
+    stage-2 binary/GSB model (switched to per-image reductions), exported by
+    :func:`export_int_network`."""
     model.eval()
     if getattr(model, "qvit_cfg", None) is not None:
         from models.int_export_qvit import export_qvit_int_network
 
         with torch.no_grad():
             return IntegerViT(export_qvit_int_network(model, calib))
+    if getattr(model, "gsb_cfg", None) is None:  # float / mixed-rank: 8-bit PTQ
+        from models.int_export_ptq import export_ptq_int_network
+
+        with torch.no_grad():
+            return IntegerViT(export_ptq_int_network(model, calib))
     set_per_image(model, True)
     with torch.no_grad():
         return IntegerViT(export_int_network(model, calib))

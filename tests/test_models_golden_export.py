@@ -128,14 +128,14 @@ def test_damaged_packages_are_rejected_naming_file_and_field(package, tmp_path, 
 
 
 def test_bad_checkpoints_fail_clearly_and_leave_the_output_alone(tmp_path, capsys):
-    fp = save_checkpoint(str(tmp_path / "fp"), create_model("fp_vit_digits", depth=1),
-                         extra={"data": "digits"})
+    stage1 = save_checkpoint(str(tmp_path / "s1"),
+                             create_model("gsb_vit_digits", depth=1, stage=1),
+                             extra={"data": "digits"})
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("old")
-    assert main(["golden", "--ckpt", fp, "--out", str(out)]) == 2
-    assert "field 'gsb': integer mode needs a binary or gsb checkpoint" in \
-        capsys.readouterr().err
+    assert main(["golden", "--ckpt", stage1, "--out", str(out)]) == 2
+    assert "integer mode needs a binary or gsb model at stage 2" in capsys.readouterr().err
     assert main(["golden", "--ckpt", str(tmp_path / "nope"), "--out", str(out)]) == 2
     assert "nope" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]

@@ -100,12 +100,9 @@ def test_float_and_integer_binarisers_agree(torch_one_thread):
                        torch.sign(got["v"]).long())
 
 
-def test_float_models_are_refused():
+def test_stage1_models_are_refused():
     from golden.errors import VitsimError
 
-    model = create_model("fp_vit_digits", depth=1)
-    with pytest.raises(VitsimError, match="integer mode needs a binary or gsb model"):
-        to_integer(model, _images(4, 0))
     stage1 = create_model("gsb_vit_digits", depth=1, stage=1)
     with pytest.raises(VitsimError, match="at stage 2"):
         to_integer(stage1, _images(4, 0))
