@@ -1,6 +1,6 @@
 """Integer mode on briefly trained checkpoints of every quantized scheme (not random ones).
 
-Each scheme trains a one-block digits ViT for 10 + 10 epochs (about 10 s on one thread),
+Each scheme (fp: 8-bit post-training) trains a one-block digits ViT for 10 + 10 epochs (about 10 s on one thread),
 is saved as a checkpoint, exported as a network package and checked: PyTorch integer mode
 equals the numpy reference on every tensor, the package verifies, and integer mode
 predicts the float model's class on at least 90 % of the test images.
@@ -21,7 +21,7 @@ from models.train import train_scheme
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", params=["binary", "gsb", "lsq", "qvit"])
+@pytest.fixture(scope="module", params=["fp", "binary", "gsb", "lsq", "qvit"])
 def trained(request, tmp_path_factory):
     torch.set_num_threads(1)
     data = load_digits_split()
