@@ -21,6 +21,10 @@ from rich.table import Table
 
 from golden.atomic import atomic_write_text
 from golden.cases import binary_array_case, mac_array_case, requant_case, residual_case
+from golden.cases_gelu import GeluCfg, gelu_case
+from golden.cases_gsb import GsbAvCfg, GsbEncoderCfg, gsb_av_case, gsb_encoder_case
+from golden.cases_layernorm import LayerNormCfg, layernorm_case
+from golden.cases_softmax import SoftmaxCfg, softmax_case
 from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
 from hw.export import export_verilog
 from hw.synth import synthesize
@@ -31,17 +35,27 @@ from sim.units import unit_for
 UNITS = [
     ("binary array", BinaryArrayCfg(rows=8, cols=64, mode="xnor", max_k=512),
      lambda cfg, p: binary_array_case(cfg, p, m=2, n=8, k=512), 8 * 64, False),
-    ("MAC array, DSP", MacArrayCfg(rows=4, cols=16, max_k=256),
+    # 3x3-bit digit lanes are shift-and-add (hw.mac_array.digit_product): no DSP blocks
+    ("MAC array", MacArrayCfg(rows=4, cols=16, max_k=256),
      lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=256, w_bits=8, a_bits=8,
                                    a_signed=True), 4 * 16 / 16, False),
-    ("MAC array, LUT", MacArrayCfg(rows=4, cols=16, max_k=256),
-     lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=256, w_bits=8, a_bits=8,
-                                   a_signed=True), 4 * 16 / 16, True),
     ("requantiser", RequantCfg(lanes=4, acc_bits=24, out_bits=8),
      lambda cfg, p: requant_case(cfg, p, beats=16, shift=50, bits=8, signed=True), None,
      False),
     ("residual add", ResidualCfg(lanes=16, in_bits=16, out_bits=16),
      lambda cfg, p: residual_case(cfg, p, beats=16, stimulus="extremes"), None, False),
+    # the non-linear and GSB units at the digits ViT's shapes (N = 18 tokens, d = 32, C = 64)
+    ("softmax", SoftmaxCfg(max_len=32, out_bits=16),
+     lambda cfg, p: softmax_case(cfg, p, rows=4, row_len=18, scale=2.0**-7, out_bits=16),
+     None, False),
+    ("LayerNorm", LayerNormCfg(dim=64),
+     lambda cfg, p: layernorm_case(cfg, p, rows=4), None, False),
+    ("GELU", GeluCfg(lanes=4),
+     lambda cfg, p: gelu_case(cfg, p, beats=64, scale=2.0**-10), None, False),
+    ("GSB encoder", GsbEncoderCfg(lanes=8, max_elems=2048),
+     lambda cfg, p: gsb_encoder_case(cfg, p, shape=(2, 18, 32)), None, False),
+    ("GSB A·V", GsbAvCfg(lanes=8, max_n=32, max_d=32),
+     lambda cfg, p: gsb_av_case(cfg, p, n=18, d=32), None, False),
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
@@ -10,6 +10,17 @@ from golden.spec import MacArrayCfg
 from hw.stream_unit import StreamUnit
 
 __all__ = ["MacArray"]
+
+
+def digit_product(x, y, d: int):
+    """``x * y`` of two signed ``d + 1``-bit digits as shift-and-add of ``x`` under ``y``'s
+    bits (the top bit weighs ``-2**d``), so synthesis builds it from LUTs and carry chains:
+    a hardware multiplier (an ECP5 ``MULT18X18D``) would be wasted on a 3-bit product."""
+    width = 2 * d + 2
+    total = -Mux(y[d], x.as_signed() << d, 0)
+    for i in range(d):
+        total = total + Mux(y[i], x.as_signed() << i, 0)
+    return total.as_signed()[:width].as_signed()
 
 
 class MacArray(StreamUnit):
@@ -133,7 +144,8 @@ class MacArray(StreamUnit):
 
         # Stage P: one digit product per lane; the pass's control rides alongside.
         stages = 3  # H, D and P
-        terms = [[reg(w_digits[r][c] * a_digits[r][c], signed(2 * d + 2), f"p_prod{r}_{c}")
+        terms = [[reg(digit_product(w_digits[r][c], a_digits[r][c], d), signed(2 * d + 2),
+                      f"p_prod{r}_{c}")
                   for c in range(cfg.cols)] for r in range(cfg.rows)]
         valid, emit, weight = (reg(valid, 1, "p_valid"), reg(emit, 1, "p_emit"),
                                reg(weight, weight.shape(), "p_weight"))
