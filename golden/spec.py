@@ -190,12 +190,41 @@ class BinaryArrayCfg(_ArrayTiling, _Config):
         return acc_bits_for_range(-self.max_k, self.max_k)
 
     @property
+    def tree_levels(self) -> int:
+        """Pipeline stages of the per-lane popcount: the levels of its full-adder tree.
+
+        Mirrors ``hw.adder_tree.compress`` on ``cols`` folded bits in column 0, counting
+        bits only: a level promotes just enough folded bits to plain ones, gives every
+        remaining folded bit a full adder with two plain bits, adds the other plain bits by
+        threes, and the tree stops once no column holds more than two bits (64 cols: 9).
+        """
+        plain, fold, levels = [0], [self.cols], 0
+        while any(p + f > 2 for p, f in zip(plain, fold, strict=True)):
+            nxt_p, nxt_f = [0] * (len(plain) + 1), [0] * (len(plain) + 1)
+            for j, (p, f) in enumerate(zip(plain, fold, strict=True)):
+                if p + f > 2:
+                    promote = max(0, -(-(f - p + 1) // 2))
+                    p, f = p + promote, f - promote
+                    folds = min(f, p // 2)
+                    adders = folds + (p - 2 * folds) // 3
+                    nxt_p[j + 1] += adders  # carries
+                    p, f = p + folds - 2 * adders, f - folds
+                nxt_p[j] += p
+                nxt_f[j] += f
+            while len(nxt_p) > 1 and not nxt_p[-1] and not nxt_f[-1]:
+                nxt_p.pop()
+                nxt_f.pop()
+            plain, fold, levels = nxt_p, nxt_f, levels + 1
+        return levels
+
+    @property
     def latency(self) -> int:
         """Clock edges from accepting a reduction's last beat to handing over its result.
 
-        Two register stages: popcount, then accumulate.
+        ``tree_levels`` popcount stages (one full-adder level each), then accumulate
+        (64 cols: 10).
         """
-        return 2
+        return self.tree_levels + 1
 
     def cycles(self, *, m: int, n: int, k: int) -> int:
         """Clock cycles of an ``[m, k] x [n, k]^T`` product with no stalls.
@@ -439,7 +468,7 @@ _CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg, RequantCfg, Mac
 #: Modules that define further unit configs; each calls :func:`register_config` on import.
 #: They are imported on first lookup, so ``golden.spec`` itself stays small.
 EXTRA_CONFIG_MODULES = ("golden.cases_softmax", "golden.cases_layernorm", "golden.cases_gelu",
-                        "golden.cases_gsb")
+                        "golden.cases_gsb", "golden.cases_threshold")
 
 
 def register_config(cls: type) -> type:

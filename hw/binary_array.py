@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.spec import BinaryArrayCfg
-from hw.adder_tree import popcount
+from hw.adder_tree import column_sum, compress
 from hw.stream_unit import StreamUnit
 
 __all__ = ["BinaryMatmulArray"]
+
+#: Longest carry chain the accumulators of several lanes share (positions).
+CHAIN_POSITIONS = 96
+
+
+def _sext(value, width: int):
+    """``value`` (signed) as exactly ``width`` bits, sign-extended or wrapped."""
+    value = value.as_signed()
+    if len(value) >= width:
+        return value[:width]
+    return Cat(value, *[value[-1]] * (width - len(value)))
 
 
 class BinaryMatmulArray(StreamUnit):
@@ -25,10 +36,20 @@ class BinaryMatmulArray(StreamUnit):
     Modes (``cfg.mode``): ``"xnor"`` computes ``sum (2a-1)(2w-1)`` ({-1,+1} x {-1,+1}, bit 1
     is +1); ``"and"`` computes ``sum a(2w-1)`` ({0,1} x {-1,+1}).
 
+    Structure: per lane, a compressor tree of full adders (:func:`hw.adder_tree.compress`)
+    counts the ``cols`` products, each XNOR/AND folded into the LUTs of the adder that takes
+    it, with a register after every tree level (``cfg.tree_levels`` stages, one LUT deep).
+    For ``cols`` a power of two in XNOR mode the tree leaves one row plus one extra bit, and
+    the lanes accumulate ``popcount - cols/2`` (half the result, doubled on the way out) on
+    one shared carry chain: ``acc + row + bit`` for several lanes in one wide add, a
+    separator position between lanes that stops the carry and brings in the next lane's
+    extra bit. The accumulators clear through the flip-flops' synchronous reset.
+
     Timing: fully pipelined, one beat per cycle with no stalls. The result of a reduction
-    is handed over ``latency`` clock edges after the edge that accepted its last beat. A
-    stalled ``o_stream`` stops the whole pipeline (``i_stream.ready`` falls), so no data is
-    lost or duplicated under any valid/ready pattern.
+    is handed over ``latency`` (``tree_levels + 1``) clock edges after the edge that
+    accepted its last beat. A stalled ``o_stream`` stops the whole pipeline
+    (``i_stream.ready`` falls), so no data is lost or duplicated under any valid/ready
+    pattern.
 
     Reference: :func:`golden.kernels.binary_matmul` (XNOR: :func:`golden.kernels.
     xnor_popcount_matmul`; AND: :func:`golden.kernels.and_popcount_matmul`).
@@ -65,37 +86,101 @@ class BinaryMatmulArray(StreamUnit):
         m = Module()
         cfg = self._cfg
         beat = self.i_stream.payload
-        cnt_shape = unsigned(cfg.cols.bit_length())
-        contrib_shape = signed(cfg.cols.bit_length() + 2)
 
         advance = self.advance(m)
         m.d.comb += self.i_stream.ready.eq(advance)
 
-        # Stage 1: per-lane popcounts of the beat.
-        p_valid = Signal()
-        p_last = Signal()
-        p_cnt = [Signal(cnt_shape, name=f"p_cnt{r}") for r in range(cfg.rows)]
-        p_acnt = Signal(cnt_shape)
-        with m.If(advance):
-            m.d.sync += [p_valid.eq(self.i_stream.valid), p_last.eq(beat.last)]
-            for r in range(cfg.rows):
-                bits = ~(beat.a ^ beat.w[r]) if cfg.mode == "xnor" else beat.a & beat.w[r]
-                m.d.sync += p_cnt[r].eq(popcount(bits))
-            if cfg.mode == "and":
-                m.d.sync += p_acnt.eq(popcount(beat.a))
+        memo, inverse = {}, {}  # id(value) -> (value, its register); id(register) -> value
 
-        # Stage 2: accumulate; close the reduction on the last beat.
-        acc = [Signal(signed(cfg.acc_bits), name=f"acc{r}") for r in range(cfg.rows)]
+        def stage(value):
+            # one pipeline register (shared by every lane that reads the same bit)
+            if id(value) not in memo:
+                reg = Signal(len(value))
+                with m.If(advance):
+                    m.d.sync += reg.eq(value)
+                memo[id(value)] = (value, reg)
+                inverse[id(reg)] = value
+            return memo[id(value)][1]
+
+        def stage_not(reg):
+            # the register of the inverse of what ``reg`` registers
+            value = inverse[id(reg)]
+            return stage(~value)
+
+        # Stages 1..L: per lane, a pipelined compressor tree of the cols products; one tree
+        # level per stage (full adders, products folded into their LUTs), L = tree_levels.
+        a_bits = [beat.a[i] for i in range(cfg.cols)]
+        fold = (lambda x, y: ~(x ^ y)) if cfg.mode == "xnor" else (lambda x, y: x & y)
+        stats = {}
+        trees = [compress(m, [], [list(zip(a_bits, beat.w[r], strict=True))], fold, stage,
+                          stats) for r in range(cfg.rows)]
+        if cfg.mode == "and":  # popcount(a): the same tree over a & 1
+            a_tree = compress(m, [], [[(x, Const(1, 1)) for x in a_bits]], fold, stage,
+                              stats)
+        assert stats["levels"] == cfg.tree_levels, "BinaryArrayCfg.tree_levels is stale"
+        valid, last = self.i_stream.valid, beat.last
+        for _ in range(cfg.tree_levels):
+            valid, last = stage(valid), stage(last)
+
+        # Stage L + 1: accumulate; close the reduction on the last beat.
+        half = cfg.mode == "xnor" and cfg.cols % 2 == 0
+        acc_shape = signed(cfg.acc_bits - 1 if half else cfg.acc_bits)
+        # acc has no reset of its own: domain reset and reduction end share the FFs' sync reset.
+        acc = [Signal(acc_shape, name=f"acc{r}", reset_less=True) for r in range(cfg.rows)]
+        take = Signal()
+        m.d.comb += take.eq(advance & valid)
         with m.If(advance):
-            m.d.sync += self.o_stream.valid.eq(p_valid & p_last)
-            with m.If(p_valid):
-                for r in range(cfg.rows):
-                    contrib = Signal(contrib_shape, name=f"contrib{r}")
-                    offset = cfg.cols if cfg.mode == "xnor" else p_acnt
-                    m.d.comb += contrib.eq(2 * p_cnt[r] - offset)
-                    total = acc[r] + contrib
-                    with m.If(p_last):
-                        m.d.sync += [self.o_stream.payload[r].eq(total), acc[r].eq(0)]
-                    with m.Else():
-                        m.d.sync += acc[r].eq(total)
+            m.d.sync += self.o_stream.valid.eq(valid & last)
+        # A tree leaves one row plus an extra column-0 bit (cin), or (cols not a power of
+        # two) possibly two rows. Half sums of one-row trees go to the shared carry chains:
+        # up to CHAIN_POSITIONS positions per wide add, each lane's cin entering through a
+        # separator position that stops the carry of the lane below; the rest add alone.
+        totals = []
+        chained = []
+        for r in range(cfg.rows):
+            cols = trees[r]
+            bits = [c[0] if c else Const(0, 1) for c in cols]
+            cin = None
+            if all(len(c) <= 1 for c in cols[1:]):
+                cin = cols[0][1] if len(cols[0]) > 1 else Const(0, 1)
+            if half and cin is not None:
+                if cfg.cols == 1 << len(bits) and id(bits[-1]) in inverse:
+                    # cnt - 2**t for a row of t + 1 bits: invert the top bit (inside its
+                    # LUT, ahead of its register) and make it the sign
+                    con = Cat(*bits[:-1], stage_not(bits[-1])).as_signed()
+                else:
+                    con = Cat(*bits).as_unsigned() - cfg.cols // 2
+                chained.append((r, con, cin))
+                totals.append(None)
+                continue
+            if cin is None:  # a second row (not for cols a power of two): one more adder
+                cin = Cat(*[c[1] if len(c) > 1 else Const(0, 1) for c in cols])
+            con = Cat(*bits).as_unsigned() + cin
+            if half:
+                totals.append(acc[r] + con - cfg.cols // 2)
+            else:
+                totals.append(acc[r] + 2 * con - (cfg.cols if cfg.mode == "xnor"
+                                                  else column_sum(a_tree)))
+        width = len(acc[0])
+        per_chain = max(1, CHAIN_POSITIONS // (width + 1))
+        for g in range(0, len(chained), per_chain):
+            group = chained[g:g + per_chain]
+            ops_a, ops_b = [], []
+            for i, (r, con, cin) in enumerate(group):
+                if i:  # separator: a + b = cin + cin passes no carry up, sends cin up
+                    ops_a.append(cin)
+                    ops_b.append(cin)
+                ops_a.append(acc[r].as_unsigned())
+                ops_b.append(_sext(con, width))
+            chain = Cat(*ops_a) + Cat(*ops_b) + group[0][2]
+            for i, (r, _, _) in enumerate(group):
+                totals[r] = chain[i * (width + 1):i * (width + 1) + width].as_signed()
+        for r in range(cfg.rows):
+            total = totals[r]
+            with m.If(take):
+                m.d.sync += acc[r].eq(total)
+                with m.If(last):
+                    m.d.sync += self.o_stream.payload[r].eq(total * 2 if half else total)
+            with m.If(ResetSignal() | (take & last)):
+                m.d.sync += acc[r].eq(0)
         return m

@@ -28,6 +28,12 @@ def _array_cfg(args):
     from golden.jsonio import read_json_object
     from golden.spec import BinaryArrayCfg, ConfigError, config_from_dict
 
+    if getattr(args, "unit", None) is not None:
+        if args.config is not None:
+            raise VitsimError("give a unit name or --config FILE, not both")
+        from sim.units import example_config
+
+        return example_config(args.unit)
     if args.config is not None:
         data = read_json_object(args.config, missing="no such config file")
         if "kind" in data:
@@ -128,10 +134,43 @@ def _gsb_av_case(cfg, args):
                        stimulus=args.stimulus)
 
 
+def _threshold_case(cfg, args):
+    from golden.cases_threshold import threshold_case
+
+    return threshold_case(cfg, args.out, beats=args.m, seed=args.seed, stimulus=args.stimulus)
+
+
 #: Unit kinds whose cases ``vitsim golden --config`` writes with the flags above.
 _NONLINEAR_CASES = {"softmax": _softmax_case, "layernorm": _layernorm_case,
                     "gelu": _gelu_case, "residual": _residual_case,
-                    "gsb_encoder": _gsb_encoder_case, "gsb_av": _gsb_av_case}
+                    "gsb_encoder": _gsb_encoder_case, "gsb_av": _gsb_av_case,
+                    "threshold": _threshold_case}
+
+
+def _cut_cases(args) -> int:
+    """``vitsim golden --cut PKG --op NAME|all --out DIR``: network op(s) -> unit case(s)."""
+    from golden.cut import cut_network, cut_op
+    from golden.netpkg import read_network
+
+    if args.op is None:
+        raise VitsimError("golden --cut: give --op NAME (an op of the package) or --op all")
+    pkg = read_network(args.cut)
+    if args.op == "all":
+        heads = None if args.head is None else [args.head]
+        cases = cut_network(pkg, args.out, image=args.image, heads=heads)
+        skipped = json.loads((args.out / "index.json").read_text())["skipped"]
+        for name, path in cases:
+            print(f"wrote {path}: {name}")
+        for rec in skipped:
+            print(f"skipped {rec['op']}: {rec['reason']}")
+        print(f"{len(cases)} cases under {args.out} ({len(skipped)} ops fit no unit config; "
+              f"see {args.out / 'index.json'})")
+        return 0
+    case = cut_op(pkg, args.op, args.out, image=args.image, head=args.head)
+    op, cfg = case.manifest["ops"][0], case.manifest["config"]
+    print(f"wrote {args.out}: {args.op} (layer {op['layer']}, head {op['head']}, image "
+          f"{args.image}) as a {cfg['kind']} case, {op.get('cycles')} cycles by the model")
+    return 0
 
 
 def cmd_golden(args) -> int:
@@ -146,6 +185,8 @@ def cmd_golden(args) -> int:
         return 1 if problems else 0
     if args.out is None:
         raise VitsimError("golden: give --out DIR to write a case, or --verify DIR")
+    if args.cut is not None:
+        return _cut_cases(args)
     if args.ckpt is not None:
         from models.golden_export import export_golden
 
@@ -300,12 +341,15 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("verilog", help="write a unit's Verilog and JSON sidecar")
+    p.add_argument("unit", nargs="?", help="a unit kind (its example config), e.g. gelu")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--name", help="Verilog module name (default: the unit's)")
     _add_array_args(p)
     p.set_defaults(func=cmd_verilog)
 
     p = sub.add_parser("synth", help="out-of-context ECP5 synthesis: LUT, FF, BRAM, DSP, fmax")
+    p.add_argument("unit", nargs="?", help="a unit kind (its example config), e.g. softmax; "
+                   "or use --config FILE / the binary-array flags")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--target", choices=("ecp5",), default="ecp5")
     p.add_argument("--device", default="85k", help="ECP5 device (default 85k: LFE5U-85F)")
@@ -315,11 +359,17 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("golden", help="write a network package from a checkpoint (--ckpt), "
-                       "a unit golden case, or --verify a package")
+                       "a unit golden case, a case cut from a network (--cut), or --verify "
+                       "a package")
     p.add_argument("--out", type=Path, help="package directory to write")
     p.add_argument("--ckpt", help="binary/gsb checkpoint: write its integer network package")
     p.add_argument("--images", type=int, default=4, help="--ckpt: test images (default 4)")
     p.add_argument("--verify", type=Path, help="re-run the kernels on a package and check it")
+    p.add_argument("--cut", type=Path, metavar="PKG",
+                   help="network package: write the unit case of its op --op")
+    p.add_argument("--op", help="--cut: the op to cut, or 'all' (one case per op under --out)")
+    p.add_argument("--image", type=int, default=0, help="--cut: which image (default 0)")
+    p.add_argument("--head", type=int, help="--cut: which head (per-head ops: default 0)")
     p.add_argument("--m", type=int, default=4, help="activation rows (requant: beats)")
     p.add_argument("--n", type=int, help="weight rows (default: rows)")
     p.add_argument("--k", type=int, help="reduction length (default: max_k)")
@@ -327,7 +377,8 @@ def register(sub) -> None:
     p.add_argument("--stimulus", default="random",
                    help="random; arrays: max, min (binary also alternating); "
                         "requant: extremes, ties; softmax: uniform, equal, spike; "
-                        "layernorm: extremes, constant, mixed; gelu: extremes")
+                        "layernorm: extremes, constant, mixed; gelu: extremes; "
+                        "threshold: ties")
     g = p.add_argument_group("MAC array cases")
     g.add_argument("--w-bits", type=int, default=8)
     g.add_argument("--a-bits", type=int, default=8)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from golden.errors import VitsimError
 
-__all__ = ["UNITS", "Unit", "unit_for"]
+__all__ = ["EXAMPLES", "UNITS", "Unit", "example_config", "unit_for"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ UNITS = {
         Unit("gsb_encoder", "hw.gsb_encoder:GsbEncoder", "gsb_encoder",
              "sim.benches.gsb_encoder_bench"),
         Unit("gsb_av", "hw.gsb_av:GsbAv", "gsb_av", "sim.benches.gsb_av_bench"),
+        Unit("threshold", "hw.threshold:Threshold", "threshold", "sim.benches.threshold_bench"),
     )
 }
 
@@ -54,3 +55,28 @@ def unit_for(kind: str) -> Unit:
         raise VitsimError(f"no hardware unit for config kind {kind!r}; "
                           f"known: {', '.join(UNITS)}")
     return UNITS[kind]
+
+
+#: A representative config of each unit (the digits ViT's shapes), for ``vitsim synth UNIT``
+#: and ``vitsim verilog UNIT``; ``--config FILE`` gives any other.
+EXAMPLES = {
+    "binary_array": {"rows": 8, "cols": 64, "mode": "xnor", "max_k": 512},
+    "mac_array": {"rows": 4, "cols": 16, "max_k": 256},
+    "requant": {"lanes": 4, "acc_bits": 24, "out_bits": 8},
+    "residual": {"lanes": 16, "in_bits": 16, "out_bits": 16},
+    "softmax": {"max_len": 32, "out_bits": 16},
+    "layernorm": {"dim": 64},
+    "gelu": {"lanes": 4},
+    "gsb_encoder": {"lanes": 8, "max_elems": 2048},
+    "gsb_av": {"lanes": 8, "max_n": 32, "max_d": 32},
+}
+
+
+def example_config(kind: str):
+    """The :data:`EXAMPLES` config of unit ``kind`` (:class:`VitsimError` if none)."""
+    from golden.spec import config_from_dict
+
+    unit_for(kind)
+    if kind not in EXAMPLES:
+        raise VitsimError(f"unit {kind!r} has no example config; give --config FILE")
+    return config_from_dict({"kind": kind, **EXAMPLES[kind]}, source=f"example {kind}")

@@ -80,7 +80,7 @@ def test_verilog_then_simulate(tmp_path, simulator, capsys):
     assert main(["verilog", "--rows", "2", "--cols", "16", "--mode", "and", "--max-k", "64",
                  "--out", str(tmp_path / "v")]) == 0
     sidecar = json.loads((tmp_path / "v" / "binary_array.json").read_text())
-    assert sidecar["latency"] == 2 and sidecar["config"]["mode"] == "and"
+    assert sidecar["latency"] == 6 and sidecar["config"]["mode"] == "and"  # 16 columns
     binary_array_case(BinaryArrayCfg(rows=2, cols=16, mode="and", max_k=64), tmp_path / "c",
                       m=2, n=4, k=64)
     status = main(["simulate", "--case", str(tmp_path / "c"), "--verilog",
@@ -96,7 +96,7 @@ def test_demo_prints_a_verdict(tmp_path):
     status, out, err = run_cli("demo", "--out", str(tmp_path / "demo"))
     assert status == 0, out + err
     assert "bit-exact: yes" in out
-    assert "cycles: 514 measured, 514 by the cycle model" in out
+    assert "cycles: 522 measured, 522 by the cycle model" in out
 
 
 def test_sim_environment_variable_picks_the_simulator(tmp_path, monkeypatch, capsys):
@@ -112,6 +112,7 @@ def test_golden_then_simulate_every_unit(tmp_path, capsys):
     from golden.cases_gsb import GsbAvCfg, GsbEncoderCfg
     from golden.cases_layernorm import LayerNormCfg
     from golden.cases_softmax import SoftmaxCfg
+    from golden.cases_threshold import ThresholdCfg
     from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
     from sim.units import UNITS
     cases = [
@@ -126,6 +127,7 @@ def test_golden_then_simulate_every_unit(tmp_path, capsys):
         (GeluCfg(lanes=2, in_bits=12), ["--m", "4", "--scale", str(2.0**-10)]),
         (GsbEncoderCfg(lanes=4, max_elems=64), ["--m", "2", "--n", "3", "--k", "4"]),
         (GsbAvCfg(lanes=4, max_n=8, max_d=8), ["--m", "5", "--k", "8"]),
+        (ThresholdCfg(lanes=3, x_bits=12), ["--m", "7", "--stimulus", "ties"]),
     ]
     assert {cfg.kind for cfg, _ in cases} == set(UNITS)
     for cfg, extra in cases:
@@ -147,3 +149,14 @@ def test_golden_rejects_a_bad_unit_parameter(tmp_path, capsys):
     assert capsys.readouterr().err == ("vitsim: error: bits must be between 2 and out_bits (8)"
                                        ", not 12\n")
     assert not (tmp_path / "c").exists()
+
+
+def test_verilog_by_unit_name_and_unknown_units(tmp_path, capsys):
+    from sim.units import EXAMPLES, UNITS
+
+    assert set(EXAMPLES) <= set(UNITS)
+    assert main(["verilog", "layernorm", "--out", str(tmp_path / "v")]) == 0
+    assert (tmp_path / "v" / "layernorm.v").is_file()
+    assert main(["synth", "nosuchunit", "--out", str(tmp_path / "s")]) == 2
+    assert "no hardware unit for config kind 'nosuchunit'" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
