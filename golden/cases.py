@@ -1,8 +1,9 @@
-"""Unit-level golden cases: one package per hardware unit test, generated from a seed.
+"""Unit-level golden cases: one package per hardware unit test, from a seed or given operands.
 
 A case holds an op's integer inputs and the output computed by its golden kernel, in the
-package format of :mod:`golden.package`. Later issues cut such cases from trained models'
-network packages; the unit benches read both the same way.
+package format of :mod:`golden.package`. ``<unit>_case`` draws the operands from a seed;
+``write_<unit>_case`` takes explicit ones (:mod:`golden.cut` cuts them from trained models'
+network packages, checking the kernel against the recorded output); benches read both alike.
 """
 
 from __future__ import annotations
@@ -27,10 +28,13 @@ from golden.version import producer
 
 __all__ = [
     "CORNERS",
+    "EXPLICIT",
     "REQUANT_STIMULI",
     "RESIDUAL_STIMULI",
     "binary_array_case",
     "case_config",
+    "case_op",
+    "check_expected",
     "load_binary_array_case",
     "load_mac_array_case",
     "load_requant_case",
@@ -40,10 +44,61 @@ __all__ = [
     "requant_case",
     "residual_case",
     "verify_package",
+    "write_binary_array_case",
+    "write_mac_array_case",
+    "write_requant_case",
+    "write_residual_case",
 ]
 
 #: Stimulus kinds: random bits, or the corners that reach the accumulator bound.
 CORNERS = ("random", "max", "min", "alternating")
+
+#: ``stimulus`` recorded by a case written from explicit operands (not drawn from a seed).
+EXPLICIT = "explicit"
+
+
+def _op_record(kind: str, name: str, op_meta: dict | None, **fields) -> dict:
+    """A case's op record: ``kind``, then ``op_meta`` (``name``, ``layer``, ``head`` and any
+    provenance a cut adds) over the defaults, then the unit's ``fields``."""
+    meta = dict(op_meta or {})
+    return {"name": meta.pop("name", name), "kind": kind, "layer": meta.pop("layer", None),
+            "head": meta.pop("head", None), **meta, **fields}
+
+
+def _case_manifest(cfg, op: dict, *, seed, stimulus: str, source: dict | None) -> dict:
+    """The manifest of a one-op case; ``source`` (where the operands came from, e.g. a
+    network package, op, layer, head and image) is recorded when given."""
+    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
+                "config": cfg.to_dict(), "ops": [op]}
+    if source is not None:
+        manifest["source"] = source
+    return manifest
+
+
+def check_expected(op: dict, got: np.ndarray, expected) -> None:
+    """Raise :class:`VitsimError` naming ``op`` unless the golden kernel's ``got`` equals the
+    ``expected`` output recorded elsewhere (a network package) with ``==``; ``expected``
+    ``None`` checks nothing."""
+    if expected is None:
+        return
+    expected = np.asarray(expected)
+    where = f"op {op['name']!r} (layer {op.get('layer')}, head {op.get('head')})"
+    if got.shape != expected.shape:
+        raise VitsimError(f"{where}: the golden kernel gives shape {list(got.shape)}, the "
+                          f"recorded output has {list(expected.shape)}")
+    if not np.array_equal(got, expected):
+        idx = tuple(int(i) for i in np.argwhere(got != expected)[0])
+        raise VitsimError(f"{where}: the recorded output differs from the golden kernel at "
+                          f"{list(idx)}: recorded {int(expected[idx])}, kernel {int(got[idx])} "
+                          f"({int(np.sum(got != expected))} elements differ)")
+
+
+def case_op(pkg: Package, kind: str) -> dict:
+    """The op record of kind ``kind`` in a one-unit case (its name may be a network op's)."""
+    for op in pkg.manifest["ops"]:
+        if op.get("kind") == kind:
+            return op
+    raise PackageError(f"{pkg.path / 'manifest.json'}: field 'ops': no op of kind {kind!r}")
 
 
 def _stimulus(kind: str, rng: np.random.Generator, m: int, n: int, k: int):
@@ -68,35 +123,32 @@ def binary_array_case(cfg: BinaryArrayCfg, path, *, m: int, n: int, k: int, seed
     :mod:`golden.bitpack`); the expected ``y`` ``[m, n]`` is
     ``golden.kernels.binary_matmul(a, w, cfg.mode)``. ``k`` and ``n`` must tile the array.
     """
-    cycles = cfg.cycles(m=m, n=n, k=k)  # validates the shape against the array
+    cfg.cycles(m=m, n=n, k=k)  # validates the shape before drawing
     a, w = _stimulus(stimulus, np.random.default_rng(seed), m, n, k)
+    return write_binary_array_case(cfg, path, a=a, w=w, seed=seed, stimulus=stimulus)
+
+
+def write_binary_array_case(cfg: BinaryArrayCfg, path, *, a, w, expected=None,
+                            op_meta: dict | None = None, seed=0, stimulus: str = EXPLICIT,
+                            source: dict | None = None) -> Package:
+    """Write a binary-array case of explicit bit operands ``a [m, k]``, ``w [n, k]`` ({0,1}).
+
+    The expected ``y`` is :func:`golden.kernels.binary_matmul`; given ``expected`` (an output
+    recorded elsewhere) it must equal ``y`` (:func:`check_expected`, nothing is written
+    otherwise). ``op_meta`` names the op (``name``, ``layer``, ``head``...), ``source`` is
+    recorded in the manifest.
+    """
+    a, w = np.asarray(a, dtype=np.uint8), np.asarray(w, dtype=np.uint8)
+    (m, k), n = a.shape, w.shape[0]
+    cycles = cfg.cycles(m=m, n=n, k=k)  # validates the shape against the array
     y = binary_matmul(a, w, cfg.mode)
-    bound = k  # |sum of k products of magnitude <= 1|
-    op = {
-        "name": "binary_matmul",
-        "kind": "binary_matmul",
-        "layer": None,
-        "head": None,
-        "inputs": ["a_bits", "w_bits"],
-        "outputs": ["y"],
-        "mode": cfg.mode,
-        "m": m,
-        "n": n,
-        "k": k,
-        "packing": "bits_lsb_first",
-        "acc_bound": [-bound, bound],
-        "acc_bits": cfg.acc_bits,
-        "cycles": cycles,
-    }
-    manifest = {
-        "producer": producer(),
-        "seed": seed,
-        "stimulus": stimulus,
-        "config": cfg.to_dict(),
-        "ops": [op],
-    }
+    op = _op_record("binary_matmul", "binary_matmul", op_meta, inputs=["a_bits", "w_bits"],
+                    outputs=["y"], mode=cfg.mode, m=m, n=n, k=k, packing="bits_lsb_first",
+                    acc_bound=[-k, k], acc_bits=cfg.acc_bits, cycles=cycles)
+    check_expected(op, y, expected)
     tensors = {"a_bits": pack_bits(a), "w_bits": pack_bits(w), "y": y.astype(np.int64)}
-    write_package(path, manifest=manifest, tensors=tensors)
+    write_package(path, manifest=_case_manifest(cfg, op, seed=seed, stimulus=stimulus,
+                                                source=source), tensors=tensors)
     return read_package(path)
 
 
@@ -121,7 +173,7 @@ def _case_config(pkg: Package, cls):
 def load_binary_array_case(pkg: Package):
     """Return ``(cfg, op, a_bits, w_bits, y)`` of a binary-array case, unpacked."""
     cfg = _case_config(pkg, BinaryArrayCfg)
-    op = pkg.op("binary_matmul")
+    op = case_op(pkg, "binary_matmul")
     a = unpack_bits(pkg.tensors["a_bits"], op["k"])
     w = unpack_bits(pkg.tensors["w_bits"], op["k"])
     return cfg, op, a, w, pkg.tensors["y"]
@@ -169,7 +221,7 @@ def requant_case(cfg: RequantCfg, path, *, beats: int, shift: int, bits: int, si
     if stimulus not in REQUANT_STIMULI:
         raise VitsimError(f"stimulus must be one of {', '.join(REQUANT_STIMULI)}, "
                           f"not {stimulus!r}")
-    cycles = cfg.cycles(beats=beats)
+    cfg.cycles(beats=beats)  # validates beats before drawing
     lo_acc, hi_acc = _signed_range(cfg.acc_bits)
     lo_m, hi_m = _signed_range(cfg.mult_bits)
     lo_b, hi_b = _signed_range(cfg.bias_bits)
@@ -210,16 +262,42 @@ def requant_case(cfg: RequantCfg, path, *, beats: int, shift: int, bits: int, si
         reach = 1 << min(cfg.bias_bits - 1, shift + bits)
         bias = rng.integers(-reach, reach, shape)
     bias = _lane_param("bias", bias, cfg.bias_bits, shape)
+    return write_requant_case(cfg, path, acc=acc, mult=mult, bias=bias, shift=shift, bits=bits,
+                              signed=signed, seed=seed, stimulus=stimulus)
+
+
+def write_requant_case(cfg: RequantCfg, path, *, acc, mult, bias, shift: int, bits: int,
+                       signed: bool, expected=None, op_meta: dict | None = None, seed=0,
+                       stimulus: str = EXPLICIT, source: dict | None = None) -> Package:
+    """Write a requantiser case of explicit ``acc [beats, lanes]`` (``mult`` and ``bias``
+    broadcast to it, each checked against ``mult_bits``/``bias_bits``).
+
+    The expected ``y`` is :func:`golden.kernels.requantize` with the clamp range of
+    ``bits``/``signed``; ``expected``, ``op_meta``, ``source`` as
+    :func:`write_binary_array_case`.
+    """
+    if not 2 <= bits <= cfg.out_bits:
+        raise VitsimError(f"bits must be between 2 and out_bits ({cfg.out_bits}), not {bits!r}")
+    if not isinstance(shift, int) or not 1 <= shift <= 62:
+        raise VitsimError(f"shift must be between 1 and 62, not {shift!r}")
+    acc = np.asarray(acc, dtype=np.int64)
+    if acc.ndim != 2 or acc.shape[1] != cfg.lanes:
+        raise VitsimError(f"acc must be [beats, lanes ({cfg.lanes})], not {list(acc.shape)}")
+    lo_acc, hi_acc = _signed_range(cfg.acc_bits)
+    if acc.size and (acc.min() < lo_acc or acc.max() > hi_acc):
+        raise VitsimError(f"acc must lie in [{lo_acc}, {hi_acc}] (acc_bits {cfg.acc_bits})")
+    cycles = cfg.cycles(beats=acc.shape[0])
+    mult = _lane_param("mult", mult, cfg.mult_bits, acc.shape)
+    bias = _lane_param("bias", bias, cfg.bias_bits, acc.shape)
+    spec = QuantSpec(bits=bits, signed=signed)
     y = requantize(acc, mult=mult, shift=shift, lo=spec.lo, hi=spec.hi, bias=bias)
-    op = {"name": "requantize", "kind": "requantize", "layer": None, "head": None,
-          "inputs": ["acc", "mult", "bias"], "outputs": ["y"], "beats": beats,
-          "shift": shift, "bits": bits, "signed": signed, "lo": spec.lo, "hi": spec.hi,
-          "cycles": cycles}
-    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
-                "config": cfg.to_dict(), "ops": [op]}
-    write_package(path, manifest=manifest,
-                  tensors={"acc": acc.astype(np.int64), "mult": mult, "bias": bias,
-                           "y": y.astype(np.int64)})
+    op = _op_record("requantize", "requantize", op_meta, inputs=["acc", "mult", "bias"],
+                    outputs=["y"], beats=acc.shape[0], shift=shift, bits=bits, signed=signed,
+                    lo=spec.lo, hi=spec.hi, cycles=cycles)
+    check_expected(op, y, expected)
+    write_package(path, manifest=_case_manifest(cfg, op, seed=seed, stimulus=stimulus,
+                                                source=source),
+                  tensors={"acc": acc, "mult": mult, "bias": bias, "y": y.astype(np.int64)})
     return read_package(path)
 
 
@@ -228,7 +306,7 @@ def load_requant_case(pkg: Package):
     each)."""
     cfg = _case_config(pkg, RequantCfg)
     t = pkg.tensors
-    return cfg, pkg.op("requantize"), t["acc"], t["mult"], t["bias"], t["y"]
+    return cfg, case_op(pkg, "requantize"), t["acc"], t["mult"], t["bias"], t["y"]
 
 
 #: Residual stimuli: random operands, or their extremes (both saturations when
@@ -247,7 +325,7 @@ def residual_case(cfg: ResidualCfg, path, *, beats: int, seed: int = 0,
     if stimulus not in RESIDUAL_STIMULI:
         raise VitsimError(f"stimulus must be one of {', '.join(RESIDUAL_STIMULI)}, "
                           f"not {stimulus!r}")
-    cycles = cfg.cycles(beats=beats)
+    cfg.cycles(beats=beats)  # validates beats before drawing
     lo, hi = _signed_range(cfg.in_bits)
     rng = np.random.default_rng(seed)
     shape = (beats, cfg.lanes)
@@ -256,15 +334,31 @@ def residual_case(cfg: ResidualCfg, path, *, beats: int, seed: int = 0,
     else:
         corners = np.array([lo, lo + 1, -1, 0, 1, hi - 1, hi])
         a, b = (rng.choice(corners, shape) for _ in range(2))
+    return write_residual_case(cfg, path, a=a, b=b, seed=seed, stimulus=stimulus)
+
+
+def write_residual_case(cfg: ResidualCfg, path, *, a, b, expected=None,
+                        op_meta: dict | None = None, seed=0, stimulus: str = EXPLICIT,
+                        source: dict | None = None) -> Package:
+    """Write a residual case of explicit operands ``a, b [beats, lanes]`` (signed
+    ``in_bits``); the expected ``y`` is :func:`golden.residual.residual_add` at ``out_bits``;
+    ``expected``, ``op_meta``, ``source`` as :func:`write_binary_array_case`."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != cfg.lanes:
+        raise VitsimError(f"a and b must both be [beats, lanes ({cfg.lanes})], not "
+                          f"{list(a.shape)} and {list(b.shape)}")
+    lo, hi = _signed_range(cfg.in_bits)
+    if a.size and (min(a.min(), b.min()) < lo or max(a.max(), b.max()) > hi):
+        raise VitsimError(f"a and b must lie in [{lo}, {hi}] (in_bits {cfg.in_bits})")
+    cycles = cfg.cycles(beats=a.shape[0])
     y = residual_add(a, b, out_bits=cfg.out_bits)
-    op = {"name": "residual_add", "kind": "residual_add", "layer": None, "head": None,
-          "inputs": ["a", "b"], "outputs": ["y"], "beats": beats, "in_bits": cfg.in_bits,
-          "out_bits": cfg.out_bits, "cycles": cycles}
-    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
-                "config": cfg.to_dict(), "ops": [op]}
-    write_package(path, manifest=manifest,
-                  tensors={"a": a.astype(np.int64), "b": b.astype(np.int64),
-                           "y": y.astype(np.int64)})
+    op = _op_record("residual_add", "residual_add", op_meta, inputs=["a", "b"], outputs=["y"],
+                    beats=a.shape[0], in_bits=cfg.in_bits, out_bits=cfg.out_bits,
+                    cycles=cycles)
+    check_expected(op, y, expected)
+    write_package(path, manifest=_case_manifest(cfg, op, seed=seed, stimulus=stimulus,
+                                                source=source),
+                  tensors={"a": a, "b": b, "y": y.astype(np.int64)})
     return read_package(path)
 
 
@@ -272,7 +366,7 @@ def load_residual_case(pkg: Package):
     """Return ``(cfg, op, a, b, y)`` of a residual case (``[beats, lanes]`` each)."""
     cfg = _case_config(pkg, ResidualCfg)
     t = pkg.tensors
-    return cfg, pkg.op("residual_add"), t["a"], t["b"], t["y"]
+    return cfg, case_op(pkg, "residual_add"), t["a"], t["b"], t["y"]
 
 
 def _operand_range(bits: int, signed: bool) -> tuple[int, int]:
@@ -289,10 +383,7 @@ def mac_array_case(cfg: MacArrayCfg, path, *, m: int, n: int, k: int, w_bits: in
     (:func:`golden.bitpack.pack_int`); ``y`` is :func:`golden.kernels.int_matmul`. Stimuli:
     ``random``, or ``max``/``min`` (the operand corners that reach the accumulator bound).
     """
-    for name, bits, sgn in (("w_bits", w_bits, w_signed), ("a_bits", a_bits, a_signed)):
-        if bits == 1 and sgn:
-            raise VitsimError(f"{name}=1 must be unsigned on the MAC array (two's complement)")
-    cycles = cfg.cycles(m=m, n=n, k=k, w_bits=w_bits, a_bits=a_bits)
+    cfg.cycles(m=m, n=n, k=k, w_bits=w_bits, a_bits=a_bits)  # validates before drawing
     a_lo, a_hi = _operand_range(a_bits, a_signed)
     w_lo, w_hi = _operand_range(w_bits, w_signed)
     rng = np.random.default_rng(seed)
@@ -306,25 +397,46 @@ def mac_array_case(cfg: MacArrayCfg, path, *, m: int, n: int, k: int, w_bits: in
         a, w = np.full((m, k), x), np.full((n, k), y)
     else:
         raise VitsimError(f"stimulus must be one of random, max, min, not {stimulus!r}")
+    return write_mac_array_case(cfg, path, a=a, w=w, w_bits=w_bits, a_bits=a_bits,
+                                a_signed=a_signed, w_signed=w_signed, seed=seed,
+                                stimulus=stimulus)
+
+
+def write_mac_array_case(cfg: MacArrayCfg, path, *, a, w, w_bits: int, a_bits: int,
+                         a_signed: bool, w_signed: bool = True, expected=None,
+                         op_meta: dict | None = None, seed=0, stimulus: str = EXPLICIT,
+                         source: dict | None = None) -> Package:
+    """Write a MAC-array case of explicit codes ``a [m, k]``, ``w [n, k]`` at the given widths.
+
+    The expected ``y`` is :func:`golden.kernels.int_matmul` (which checks every operand
+    against its width); ``expected``, ``op_meta``, ``source`` as
+    :func:`write_binary_array_case`.
+    """
+    for name, bits, sgn in (("w_bits", w_bits, w_signed), ("a_bits", a_bits, a_signed)):
+        if bits == 1 and sgn:
+            raise VitsimError(f"{name}=1 must be unsigned on the MAC array (two's complement)")
+    a, w = np.asarray(a, dtype=np.int64), np.asarray(w, dtype=np.int64)
+    (m, k), n = a.shape, w.shape[0]
+    cycles = cfg.cycles(m=m, n=n, k=k, w_bits=w_bits, a_bits=a_bits)
     y = int_matmul(a, w, a_bits=a_bits, a_signed=a_signed, w_bits=w_bits, w_signed=w_signed,
                    acc_bits=cfg.acc_bits)
-    op = {"name": "int_matmul", "kind": "int_matmul", "layer": None, "head": None,
-          "inputs": ["a", "w"], "outputs": ["y"], "m": m, "n": n, "k": k,
-          "w_bits": w_bits, "a_bits": a_bits, "w_signed": w_signed, "a_signed": a_signed,
-          "packing": "int_lsb_first", "acc_bits": cfg.acc_bits, "cycles": cycles}
-    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
-                "config": cfg.to_dict(), "ops": [op]}
+    op = _op_record("int_matmul", "int_matmul", op_meta, inputs=["a", "w"], outputs=["y"],
+                    m=m, n=n, k=k, w_bits=w_bits, a_bits=a_bits, w_signed=w_signed,
+                    a_signed=a_signed, packing="int_lsb_first", acc_bits=cfg.acc_bits,
+                    cycles=cycles)
+    check_expected(op, y, expected)
     tensors = {"a": pack_int(a, a_bits, signed=a_signed), "w": pack_int(w, w_bits,
                                                                         signed=w_signed),
                "y": y.astype(np.int64)}
-    write_package(path, manifest=manifest, tensors=tensors)
+    write_package(path, manifest=_case_manifest(cfg, op, seed=seed, stimulus=stimulus,
+                                                source=source), tensors=tensors)
     return read_package(path)
 
 
 def load_mac_array_case(pkg: Package):
     """Return ``(cfg, op, a, w, y)`` of a MAC-array case, operands unpacked."""
     cfg = _case_config(pkg, MacArrayCfg)
-    op = pkg.op("int_matmul")
+    op = case_op(pkg, "int_matmul")
     a = unpack_int(pkg.tensors["a"], op["k"], op["a_bits"], signed=op["a_signed"])
     w = unpack_int(pkg.tensors["w"], op["k"], op["w_bits"], signed=op["w_signed"])
     return cfg, op, a, w, pkg.tensors["y"]

@@ -15,13 +15,20 @@ from typing import ClassVar
 import numpy as np
 
 from golden.bitpack import rows_from_words, words_from_rows
-from golden.cases import case_config, register_verifier
+from golden.cases import (
+    EXPLICIT,
+    _case_manifest,
+    _op_record,
+    case_config,
+    case_op,
+    check_expected,
+    register_verifier,
+)
 from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range
 from golden.nonlinear import _GELU_SHIFT, GeluParams, gelu_params, int_gelu
 from golden.package import Package, PackageError, read_package, write_package
 from golden.spec import ConfigError, _check_int, _Config, register_config
-from golden.version import producer
 
 __all__ = [
     "GELU_STIMULI",
@@ -31,6 +38,7 @@ __all__ = [
     "gelu_case",
     "gelu_results",
     "load_gelu_case",
+    "write_gelu_case",
 ]
 
 
@@ -175,20 +183,41 @@ def gelu_case(cfg: GeluCfg, path, *, beats: int, scale: float, seed: int = 0,
     config's fields; ``clip`` defaults to :attr:`GeluCfg.clip_max` (no clamp). The
     expected ``y`` is :func:`clipped_gelu`.
     """
-    cycles = cfg.cycles(beats=beats)
+    cfg.cycles(beats=beats)  # validates beats before drawing
     p = gelu_params(scale)
     clip = cfg.clip_max if clip is None else clip
     cfg.check_params(p, clip)
     x = _gelu_inputs(cfg, p, stimulus, np.random.default_rng(seed), (beats, cfg.lanes))
-    y = clipped_gelu(x, p, clip)
-    op = {"name": "gelu", "kind": "gelu", "layer": None, "head": None, "inputs": ["x"],
-          "outputs": ["y"], "beats": beats, "scale": scale, "b": p.b, "c": p.c,
-          "one": p.one, "out_scale": p.out_scale, "clip": clip, "in_bits": cfg.in_bits,
-          "out_bits": cfg.out_bits, "out_bound": cfg.out_bound, "cycles": cycles}
-    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
-                "config": cfg.to_dict(), "ops": [op]}
-    write_package(path, manifest=manifest,
-                  tensors={"x": x.astype(np.int64), "y": y.astype(np.int64)})
+    return write_gelu_case(cfg, path, x=x, params=p, clip=clip, scale=scale, seed=seed,
+                           stimulus=stimulus)
+
+
+def write_gelu_case(cfg: GeluCfg, path, *, x, params: GeluParams, clip: int,
+                    scale: float | None = None, expected=None, op_meta: dict | None = None,
+                    seed=0, stimulus: str = EXPLICIT, source: dict | None = None) -> Package:
+    """Write a GELU case of explicit inputs ``x [beats, lanes]`` (signed ``in_bits``),
+    constants ``params`` and ``clip`` (which must fit the unit's fields).
+
+    The expected ``y`` is :func:`clipped_gelu`; ``expected``, ``op_meta``, ``source`` as
+    :func:`golden.cases.write_binary_array_case`.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    if x.ndim != 2 or x.shape[1] != cfg.lanes:
+        raise VitsimError(f"x must be [beats, lanes ({cfg.lanes})], not {list(x.shape)}")
+    lo, hi = _signed_range(cfg.in_bits)
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise VitsimError(f"x must lie in [{lo}, {hi}] (in_bits {cfg.in_bits})")
+    cycles = cfg.cycles(beats=x.shape[0])
+    cfg.check_params(params, clip)
+    y = clipped_gelu(x, params, clip)
+    op = _op_record("gelu", "gelu", op_meta, inputs=["x"], outputs=["y"], beats=x.shape[0],
+                    scale=scale, b=params.b, c=params.c, one=params.one,
+                    out_scale=params.out_scale, clip=clip, in_bits=cfg.in_bits,
+                    out_bits=cfg.out_bits, out_bound=cfg.out_bound, cycles=cycles)
+    check_expected(op, y, expected)
+    write_package(path, manifest=_case_manifest(cfg, op, seed=seed, stimulus=stimulus,
+                                                source=source),
+                  tensors={"x": x, "y": y.astype(np.int64)})
     return read_package(path)
 
 
@@ -202,7 +231,7 @@ def load_gelu_case(pkg: Package):
     if not isinstance(cfg, GeluCfg):
         raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': "
                            f"not a gelu case")
-    op = pkg.op("gelu")
+    op = case_op(pkg, "gelu")
     return cfg, op, _op_params(op), pkg.tensors["x"], pkg.tensors["y"]
 
 

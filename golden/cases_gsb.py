@@ -16,29 +16,28 @@ from typing import ClassVar
 
 import numpy as np
 
-from golden.bitpack import pack_bits, rows_from_words, unpack_bits, words_from_rows
-from golden.cases import _case_config, register_verifier
+from golden.bitpack import pack_bits, unpack_bits, words_from_rows
+from golden.cases import (
+    EXPLICIT,
+    _case_config,
+    _case_manifest,
+    _op_record,
+    case_op,
+    check_expected,
+    register_verifier,
+)
 from golden.errors import VitsimError
 from golden.intops import gsb_attn_planes, gsb_av, gsb_value_planes
 from golden.kernels import acc_bits_for_range
 from golden.package import Package, read_package, write_package
 from golden.spec import ConfigError, _check_choice, _check_int, _Config, register_config
-from golden.version import producer
+from golden.streams import gsb_av_results, gsb_encoder_results
 
 __all__ = [
-    "GSB_AV_STIMULI",
-    "GSB_ENCODER_STIMULI",
-    "GsbAvCfg",
-    "GsbEncoderCfg",
-    "gsb_av_beats",
-    "gsb_av_case",
-    "gsb_av_results",
-    "gsb_encoder_beats",
-    "gsb_encoder_case",
-    "gsb_encoder_expected",
-    "gsb_encoder_results",
-    "load_gsb_av_case",
-    "load_gsb_encoder_case",
+    "GSB_AV_STIMULI", "GSB_ENCODER_STIMULI", "GsbAvCfg", "GsbEncoderCfg", "gsb_av_beats",
+    "gsb_av_case", "gsb_av_results", "gsb_encoder_beats", "gsb_encoder_case",
+    "gsb_encoder_expected", "gsb_encoder_results", "load_gsb_av_case", "load_gsb_encoder_case",
+    "write_gsb_av_case", "write_gsb_encoder_case",
 ]
 
 RATIO_MAX = 65535  # largest ratio numerator or denominator
@@ -263,26 +262,6 @@ def gsb_encoder_beats(cfg: GsbEncoderCfg, x: np.ndarray, *, two_tailed: bool,
     return out
 
 
-def gsb_encoder_results(cfg: GsbEncoderCfg, words: list[int], *, shape) -> np.ndarray:
-    """Decode ``o_stream`` payloads (lane ``l``'s planes at ``[l*planes, (l+1)*planes)``, bit
-    0 the sign/base plane, bit ``1 + r`` mask ``r``; ``last`` above them) into planes
-    ``[planes, images, *shape]`` (int64). An image whose last beat's ``last`` flag is wrong
-    (or set early) decodes as ``-1``, so a framing error shows as a mismatch."""
-    elems = int(np.prod(shape))
-    beats = cfg.beats(elems)
-    images = len(words) // beats
-    lanes = rows_from_words(words, cfg.lanes, cfg.planes, signed=False)
-    last_at = cfg.lanes * cfg.planes
-    out = np.empty((cfg.planes, images, elems), dtype=np.int64)
-    for k in range(images):
-        flags = [(int(w) >> last_at) & 1 for w in words[k * beats:(k + 1) * beats]]
-        vals = lanes[k * beats:(k + 1) * beats].reshape(-1)[:elems]
-        planes = (vals[None, :] >> np.arange(cfg.planes)[:, None]) & 1
-        ok = flags == [0] * (beats - 1) + [1]
-        out[:, k] = planes if ok else -1
-    return out.reshape(cfg.planes, images, *shape)
-
-
 def gsb_encoder_expected(cfg: GsbEncoderCfg, x: np.ndarray, *, two_tailed: bool,
                          theta: int = 0) -> np.ndarray:
     """Golden planes ``[planes, images, ...]`` (uint8) of ``x``: :func:`golden.intops.
@@ -331,30 +310,45 @@ def gsb_encoder_case(cfg: GsbEncoderCfg, path, *, shape, mode: str = "value", th
     _check_choice("mode", mode, ("value", "attn"))
     _check_count("images", images)
     shape = tuple(int(s) for s in shape)
+    cfg.cycles(int(np.prod(shape)), images)  # validates the size before drawing
+    x = _encoder_stimulus(cfg, stimulus, np.random.default_rng(seed), (images, *shape))
+    return write_gsb_encoder_case(cfg, path, x=x, mode=mode, theta=theta, seed=seed,
+                                  stimulus=stimulus)
+
+
+def write_gsb_encoder_case(cfg: GsbEncoderCfg, path, *, x, mode: str = "value", theta: int = 0,
+                           expected=None, op_meta: dict | None = None, seed=0,
+                           stimulus: str = EXPLICIT, source: dict | None = None) -> Package:
+    """Write an encoder case of explicit ``x [images, *shape]`` (signed ``x_bits``).
+
+    The expected ``planes [planes, images, *shape]`` are :func:`gsb_encoder_expected`;
+    ``expected``, ``op_meta``, ``source`` as :func:`golden.cases.write_binary_array_case`.
+    """
+    _check_choice("mode", mode, ("value", "attn"))
+    x = np.asarray(x, dtype=np.int64)
+    images, shape = x.shape[0], tuple(x.shape[1:])
     elems = int(np.prod(shape))
     cycles = cfg.cycles(elems, images)  # validates the size
     two_tailed = mode == "value"
-    x = _encoder_stimulus(cfg, stimulus, np.random.default_rng(seed), (images, *shape))
-    gsb_encoder_beats(cfg, x[:1], two_tailed=two_tailed, theta=theta)  # validates theta
+    gsb_encoder_beats(cfg, x[:1], two_tailed=two_tailed, theta=theta)  # validates x, theta
     planes = gsb_encoder_expected(cfg, x, two_tailed=two_tailed, theta=theta)
     name = "gsb_value_planes" if two_tailed else "gsb_attn_planes"
-    op = {"name": name, "kind": name, "layer": None, "head": None, "inputs": ["x"],
-          "outputs": ["planes"], "ratios": [list(r) for r in cfg.ratios],
-          "base_theta": None if two_tailed else int(theta), "two_tailed": two_tailed,
-          "images": images, "shape": list(shape), "elems": elems, "x_bits": cfg.x_bits,
-          "cycles": cycles}
-    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
-                "config": cfg.to_dict(), "ops": [op]}
-    write_package(path, manifest=manifest,
-                  tensors={"x": x.astype(np.int64), "planes": planes.astype(np.uint8)})
+    op = _op_record(name, name, op_meta, inputs=["x"], outputs=["planes"],
+                    ratios=[list(r) for r in cfg.ratios],
+                    base_theta=None if two_tailed else int(theta), two_tailed=two_tailed,
+                    images=images, shape=list(shape), elems=elems, x_bits=cfg.x_bits,
+                    cycles=cycles)
+    check_expected(op, planes, expected)
+    write_package(path, manifest=_case_manifest(cfg, op, seed=seed, stimulus=stimulus,
+                                                source=source),
+                  tensors={"x": x, "planes": planes.astype(np.uint8)})
     return read_package(path)
 
 
 def load_gsb_encoder_case(pkg: Package):
     """Return ``(cfg, op, x, planes)`` of a GSB encoder case."""
     cfg = _case_config(pkg, GsbEncoderCfg)
-    op = pkg.manifest["ops"][0]
-    return cfg, pkg.op(op["name"]), pkg.tensors["x"], pkg.tensors["planes"]
+    return cfg, pkg.manifest["ops"][0], pkg.tensors["x"], pkg.tensors["planes"]
 
 
 def _verify_encoder(pkg: Package):
@@ -407,15 +401,6 @@ def gsb_av_beats(cfg: GsbAvCfg, a_planes, v_sign, v_masks, weights) -> list[int]
     return out + [word(a_planes[:, i, :], i == n - 1) for i in range(n)]
 
 
-def gsb_av_results(cfg: GsbAvCfg, words: list[int], *, n: int, d: int) -> np.ndarray:
-    """Decode ``o_stream`` payloads (one per row and column block; lane ``l`` at
-    ``[l*acc_bits, ...)``, signed, column ``block*lanes + l``) into ``y [n, d]``; lanes past
-    ``d`` in the last block are dropped."""
-    blocks = cfg.blocks(d)
-    lanes = rows_from_words(words, cfg.lanes, cfg.acc_bits, signed=True)
-    return lanes.reshape(n, blocks * cfg.lanes)[:, :d]
-
-
 #: A x V stimuli: random planes and weights; real encodings (random integer A and V through
 #: :func:`golden.intops.gsb_attn_planes` / :func:`golden.intops.gsb_value_planes`); all-ones
 #: planes with every weight at its top (``max``) or bottom (``min``) -- the accumulator bound.
@@ -431,7 +416,7 @@ def gsb_av_case(cfg: GsbAvCfg, path, *, n: int, d: int, weights=None, seed: int 
     [P, n, n]``, ``v_sign [n, d]``, ``v_masks [R-1, n, d]``, ``weights``; expected ``y [n, d]``
     is :func:`golden.intops.gsb_av`; the op records ``acc_bound = n * sum|W|``.
     """
-    cycles = cfg.cycles(n=n, d=d)
+    cfg.cycles(n=n, d=d)  # validates the shape before drawing
     p_, r_ = cfg.a_planes, cfg.v_planes
     lo, hi = -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
     rng = np.random.default_rng(seed)
@@ -454,19 +439,36 @@ def gsb_av_case(cfg: GsbAvCfg, path, *, n: int, d: int, weights=None, seed: int 
                           f"not {stimulus!r}")
     if weights is None:
         weights = rng.integers(lo, hi, (p_, r_), endpoint=True)
+    return write_gsb_av_case(cfg, path, a_planes=a, v_sign=sign, v_masks=masks,
+                             weights=weights, seed=seed, stimulus=stimulus)
+
+
+def write_gsb_av_case(cfg: GsbAvCfg, path, *, a_planes, v_sign, v_masks, weights,
+                      expected=None, op_meta: dict | None = None, seed=0,
+                      stimulus: str = EXPLICIT, source: dict | None = None) -> Package:
+    """Write an A x V case of one head's explicit planes (``a_planes [P, n, n]``, ``v_sign
+    [n, d]``, ``v_masks [R-1, n, d]``, {0,1}) and ``weights [P, R]``.
+
+    The expected ``y [n, d]`` is :func:`golden.intops.gsb_av`; ``expected``, ``op_meta``,
+    ``source`` as :func:`golden.cases.write_binary_array_case`.
+    """
+    a, sign = np.asarray(a_planes, dtype=np.uint8), np.asarray(v_sign, dtype=np.uint8)
+    masks = np.asarray(v_masks, dtype=np.uint8).reshape(-1, *sign.shape)
     weights = np.asarray(weights, dtype=np.int64)
+    n, d = sign.shape
+    cycles = cfg.cycles(n=n, d=d)
     gsb_av_beats(cfg, a, sign, masks, weights)  # validates shapes and weight range
     y = gsb_av(a, sign, masks, weights)
     bound = n * int(np.abs(weights).sum())
-    op = {"name": "gsb_av", "kind": "gsb_av", "layer": None, "head": None,
-          "inputs": ["a_planes", "v_sign", "v_masks", "weights"], "outputs": ["y"],
-          "n": n, "d": d, "packing": "bits_lsb_first", "acc_bound": [-bound, bound],
-          "acc_bits": cfg.acc_bits, "cycles": cycles}
-    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
-                "config": cfg.to_dict(), "ops": [op]}
+    op = _op_record("gsb_av", "gsb_av", op_meta,
+                    inputs=["a_planes", "v_sign", "v_masks", "weights"], outputs=["y"], n=n,
+                    d=d, packing="bits_lsb_first", acc_bound=[-bound, bound],
+                    acc_bits=cfg.acc_bits, cycles=cycles)
+    check_expected(op, y, expected)
     tensors = {"a_planes": pack_bits(a), "v_sign": pack_bits(sign), "v_masks": pack_bits(masks),
                "weights": weights, "y": y.astype(np.int64)}
-    write_package(path, manifest=manifest, tensors=tensors)
+    write_package(path, manifest=_case_manifest(cfg, op, seed=seed, stimulus=stimulus,
+                                                source=source), tensors=tensors)
     return read_package(path)
 
 
@@ -474,7 +476,7 @@ def load_gsb_av_case(pkg: Package):
     """Return ``(cfg, op, a_planes, v_sign, v_masks, weights, y)`` of a GSB A x V case,
     bit-planes unpacked (uint8)."""
     cfg = _case_config(pkg, GsbAvCfg)
-    op = pkg.op("gsb_av")
+    op = case_op(pkg, "gsb_av")
     t = pkg.tensors
     return (cfg, op, unpack_bits(t["a_planes"], op["n"]), unpack_bits(t["v_sign"], op["d"]),
             unpack_bits(t["v_masks"], op["d"]), t["weights"], t["y"])

@@ -13,12 +13,19 @@ from typing import ClassVar
 import numpy as np
 
 from golden.bitpack import rows_from_words, words_from_rows
-from golden.cases import case_config, register_verifier
+from golden.cases import (
+    EXPLICIT,
+    _case_manifest,
+    _op_record,
+    case_config,
+    case_op,
+    check_expected,
+    register_verifier,
+)
 from golden.errors import VitsimError
 from golden.nonlinear import LayerNormParams, int_layernorm, layernorm_params
 from golden.package import Package, PackageError, read_package, write_package
 from golden.spec import ConfigError, _check_int, _Config, register_config
-from golden.version import producer
 
 __all__ = [
     "FACTOR_BITS",
@@ -28,6 +35,7 @@ __all__ = [
     "layernorm_case",
     "layernorm_results",
     "load_layernorm_case",
+    "write_layernorm_case",
 ]
 
 #: Quotient bits of ``factor = (2**31 - 1) // std``.
@@ -147,7 +155,7 @@ def layernorm_case(cfg: LayerNormCfg, path, *, rows: int, seed: int = 0,
     ``x`` ``[rows, dim]`` is drawn from ``stimulus`` (:data:`LAYERNORM_STIMULI`); the
     expected ``y`` is :func:`golden.nonlinear.int_layernorm` for ``cfg.dim``.
     """
-    cycles = cfg.cycles(rows=rows)
+    cfg.cycles(rows=rows)  # validates rows before drawing
     if stimulus not in LAYERNORM_STIMULI:
         raise VitsimError(f"stimulus must be one of {', '.join(LAYERNORM_STIMULI)}, "
                           f"not {stimulus!r}")
@@ -156,16 +164,31 @@ def layernorm_case(cfg: LayerNormCfg, path, *, rows: int, seed: int = 0,
     cycle = ("random", "extremes", "constant", "tiny")
     x = np.stack([_row(cycle[r % 4] if stimulus == "mixed" else stimulus, rng, cfg.dim, top)
                   for r in range(rows)])
+    return write_layernorm_case(cfg, path, x=x, seed=seed, stimulus=stimulus)
+
+
+def write_layernorm_case(cfg: LayerNormCfg, path, *, x, expected=None,
+                         op_meta: dict | None = None, seed=0, stimulus: str = EXPLICIT,
+                         source: dict | None = None) -> Package:
+    """Write a LayerNorm case of explicit rows ``x [rows, dim]`` (``|x| <= 2**(in_bits-1) -
+    1``); the expected ``y`` is :func:`golden.nonlinear.int_layernorm`; ``expected``,
+    ``op_meta``, ``source`` as :func:`golden.cases.write_binary_array_case`."""
+    x = np.asarray(x, dtype=np.int64)
+    if x.ndim != 2 or x.shape[1] != cfg.dim:
+        raise VitsimError(f"x must have shape [rows, {cfg.dim}], not {list(x.shape)}")
+    top = (1 << (cfg.in_bits - 1)) - 1
+    if x.size and np.abs(x).max() > top:
+        raise VitsimError(f"x must lie in [-{top}, {top}] (in_bits {cfg.in_bits})")
+    cycles = cfg.cycles(rows=x.shape[0])
     p = cfg.params
     y = int_layernorm(x, p)
-    op = {"name": "layernorm", "kind": "layernorm", "layer": None, "head": None,
-          "inputs": ["x"], "outputs": ["y"], "rows": rows, "dim": cfg.dim, "guard": p.guard,
-          "out_scale": p.out_scale, "in_bits": cfg.in_bits, "out_bits": cfg.out_bits,
-          "cycles": cycles}
-    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
-                "config": cfg.to_dict(), "ops": [op]}
-    write_package(path, manifest=manifest,
-                  tensors={"x": x.astype(np.int64), "y": y.astype(np.int64)})
+    op = _op_record("layernorm", "layernorm", op_meta, inputs=["x"], outputs=["y"],
+                    rows=x.shape[0], dim=cfg.dim, guard=p.guard, out_scale=p.out_scale,
+                    in_bits=cfg.in_bits, out_bits=cfg.out_bits, cycles=cycles)
+    check_expected(op, y, expected)
+    write_package(path, manifest=_case_manifest(cfg, op, seed=seed, stimulus=stimulus,
+                                                source=source),
+                  tensors={"x": x, "y": y.astype(np.int64)})
     return read_package(path)
 
 
@@ -175,7 +198,7 @@ def load_layernorm_case(pkg: Package):
     if not isinstance(cfg, LayerNormCfg):
         raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': "
                            f"not a layernorm case")
-    return cfg, pkg.op("layernorm"), pkg.tensors["x"], pkg.tensors["y"]
+    return cfg, case_op(pkg, "layernorm"), pkg.tensors["x"], pkg.tensors["y"]
 
 
 def _verify_layernorm(pkg: Package):

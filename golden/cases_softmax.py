@@ -15,13 +15,20 @@ from typing import ClassVar
 
 import numpy as np
 
-from golden.cases import _case_config, register_verifier
+from golden.cases import (
+    EXPLICIT,
+    _case_config,
+    _case_manifest,
+    _op_record,
+    case_op,
+    check_expected,
+    register_verifier,
+)
 from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range
 from golden.nonlinear import SoftmaxParams, int_softmax, softmax_params
 from golden.package import Package, read_package, write_package
 from golden.spec import ConfigError, _check_int, _Config, register_config
-from golden.version import producer
 
 __all__ = [
     "SOFTMAX_STIMULI",
@@ -30,6 +37,7 @@ __all__ = [
     "softmax_beats",
     "softmax_case",
     "softmax_results",
+    "write_softmax_case",
 ]
 
 EXP_BITS = 16  # int_exp results lie in [0, 2**16)
@@ -238,7 +246,7 @@ def softmax_case(cfg: SoftmaxCfg, path, *, rows: int, row_len: int, scale: float
     constants are :func:`golden.nonlinear.softmax_params` ``(scale, out_bits=out_bits)``,
     recorded in the op; the expected ``y`` is :func:`golden.nonlinear.int_softmax`.
     """
-    cycles = cfg.cycles(rows=rows, row_len=row_len)  # validates the shape
+    cfg.cycles(rows=rows, row_len=row_len)  # validates the shape
     if not (isinstance(scale, float) and math.isfinite(scale)
             and 2.0 ** -cfg.scale_exp <= scale < 1):
         raise ConfigError(f"scale must be in [2**-{cfg.scale_exp}, 1), not {scale!r}")
@@ -246,21 +254,44 @@ def softmax_case(cfg: SoftmaxCfg, path, *, rows: int, row_len: int, scale: float
     p = softmax_params(scale, out_bits=out_bits)
     cfg.check_params(p)
     x = _logits(cfg, stimulus, np.random.default_rng(seed), rows, row_len, scale)
-    y = int_softmax(x, p)
-    op = {"name": "int_softmax", "kind": "int_softmax", "layer": None, "head": None,
-          "inputs": ["x"], "outputs": ["y"], "rows": rows, "row_len": row_len,
-          "scale": scale, "params": p.to_dict(), "x_bits": cfg.x_bits, "cycles": cycles}
-    manifest = {"producer": producer(), "seed": seed, "stimulus": stimulus,
-                "config": cfg.to_dict(), "ops": [op]}
-    write_package(path, manifest=manifest,
-                  tensors={"x": x.astype(np.int64), "y": y.astype(np.int64)})
+    return write_softmax_case(cfg, path, x=x, params=p, scale=scale, seed=seed,
+                              stimulus=stimulus)
+
+
+def write_softmax_case(cfg: SoftmaxCfg, path, *, x, params: SoftmaxParams,
+                       scale: float | None = None, expected=None, op_meta: dict | None = None,
+                       seed=0, stimulus: str = EXPLICIT, source: dict | None = None) -> Package:
+    """Write a softmax case of explicit logits ``x [rows, row_len]`` (signed ``x_bits``) and
+    constants ``params`` (which must fit the unit's fields).
+
+    The expected ``y`` is :func:`golden.nonlinear.int_softmax`; ``expected`` (an output
+    recorded elsewhere) must equal it, ``op_meta`` names the op, ``source`` is recorded (see
+    :func:`golden.cases.write_binary_array_case`).
+    """
+    x = np.asarray(x, dtype=np.int64)
+    if x.ndim != 2:
+        raise VitsimError(f"x must be [rows, row_len], not {list(x.shape)}")
+    rows, row_len = x.shape
+    cycles = cfg.cycles(rows=rows, row_len=row_len)  # validates the shape
+    cfg.check_params(params)
+    lo, hi = -(1 << (cfg.x_bits - 1)), (1 << (cfg.x_bits - 1)) - 1
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise VitsimError(f"x must lie in [{lo}, {hi}] (x_bits {cfg.x_bits})")
+    y = int_softmax(x, params)
+    op = _op_record("int_softmax", "int_softmax", op_meta, inputs=["x"], outputs=["y"],
+                    rows=rows, row_len=row_len, scale=scale, params=params.to_dict(),
+                    x_bits=cfg.x_bits, cycles=cycles)
+    check_expected(op, y, expected)
+    write_package(path, manifest=_case_manifest(cfg, op, seed=seed, stimulus=stimulus,
+                                                source=source),
+                  tensors={"x": x, "y": y.astype(np.int64)})
     return read_package(path)
 
 
 def load_softmax_case(pkg: Package):
     """Return ``(cfg, op, params, x, y)`` of a softmax case."""
     cfg = _case_config(pkg, SoftmaxCfg)
-    op = pkg.op("int_softmax")
+    op = case_op(pkg, "int_softmax")
     return cfg, op, SoftmaxParams(**op["params"]), pkg.tensors["x"], pkg.tensors["y"]
 
 

@@ -14,6 +14,8 @@ from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
 
 __all__ = [
     "binary_array_beats",
+    "gsb_av_results",
+    "gsb_encoder_results",
     "mac_array_beats",
     "requant_beats",
     "requant_results",
@@ -149,3 +151,34 @@ def residual_results(cfg: ResidualCfg, words: list[int]) -> np.ndarray:
     """Decode ``o_stream`` payloads (lane ``l`` signed at ``[l*out_bits, ...)``) into
     ``[beats, lanes]``."""
     return rows_from_words(words, cfg.lanes, cfg.out_bits, signed=True)
+
+
+def gsb_encoder_results(cfg, words: list[int], *, shape) -> np.ndarray:
+    """Decode ``GsbEncoder`` (``cfg`` a :class:`golden.cases_gsb.GsbEncoderCfg`) ``o_stream``
+    payloads (lane ``l``'s planes at ``[l*planes, (l+1)*planes)``, bit
+    0 the sign/base plane, bit ``1 + r`` mask ``r``; ``last`` above them) into planes
+    ``[planes, images, *shape]`` (int64). An image whose last beat's ``last`` flag is wrong
+    (or set early) decodes as ``-1``, so a framing error shows as a mismatch."""
+    elems = int(np.prod(shape))
+    beats = cfg.beats(elems)
+    images = len(words) // beats
+    lanes = rows_from_words(words, cfg.lanes, cfg.planes, signed=False)
+    last_at = cfg.lanes * cfg.planes
+    out = np.empty((cfg.planes, images, elems), dtype=np.int64)
+    for k in range(images):
+        flags = [(int(w) >> last_at) & 1 for w in words[k * beats:(k + 1) * beats]]
+        vals = lanes[k * beats:(k + 1) * beats].reshape(-1)[:elems]
+        planes = (vals[None, :] >> np.arange(cfg.planes)[:, None]) & 1
+        ok = flags == [0] * (beats - 1) + [1]
+        out[:, k] = planes if ok else -1
+    return out.reshape(cfg.planes, images, *shape)
+
+
+def gsb_av_results(cfg, words: list[int], *, n: int, d: int) -> np.ndarray:
+    """Decode ``GsbAv`` (``cfg`` a :class:`golden.cases_gsb.GsbAvCfg`) ``o_stream`` payloads
+    (one per row and column block; lane ``l`` at
+    ``[l*acc_bits, ...)``, signed, column ``block*lanes + l``) into ``y [n, d]``; lanes past
+    ``d`` in the last block are dropped."""
+    blocks = cfg.blocks(d)
+    lanes = rows_from_words(words, cfg.lanes, cfg.acc_bits, signed=True)
+    return lanes.reshape(n, blocks * cfg.lanes)[:, :d]

@@ -69,6 +69,7 @@ EXAMPLES = {
     "gelu": {"lanes": 4},
     "gsb_encoder": {"lanes": 8, "max_elems": 2048},
     "gsb_av": {"lanes": 8, "max_n": 32, "max_d": 32},
+    "threshold": {"lanes": 8, "x_bits": 32},
 }
 
 

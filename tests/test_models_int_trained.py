@@ -1,18 +1,19 @@
 """Integer mode on briefly trained checkpoints of every quantized scheme (not random ones).
 
-Each scheme (fp: 8-bit post-training) trains a one-block digits ViT for 10 + 10 epochs (about 10 s on one thread),
-is saved as a checkpoint, exported as a network package and checked: PyTorch integer mode
-equals the numpy reference on every tensor, the package verifies, and integer mode
-predicts the float model's class on at least 90 % of the test images.
+Each scheme (fp: 8-bit post-training) trains a one-block digits ViT for 10 + 10 epochs
+(about 10 s on one thread), is saved as a checkpoint, exported as a network package and
+checked: PyTorch integer mode equals the numpy reference on every tensor, the package
+verifies, and integer mode predicts the float model's class on at least 90 % of the test
+images.
 """
 
 import numpy as np
 import pytest
 import torch
 
+from golden.model_cfg import TrainCfg
 from golden.netpkg import load_network, read_network, verify_network
 from golden.network import run_network
-from golden.model_cfg import TrainCfg
 from models.checkpoint import save_checkpoint
 from models.data import load_digits_split
 from models.golden_export import export_golden, load_int_model

@@ -175,11 +175,13 @@ def test_first_quantizers_agree_with_the_fake_quant_model(torch_one_thread):
     assert (ints - logits.double()).abs().max() < 0.25 * logits.abs().max()
 
 
-def test_non_qvit_models_still_take_the_gsb_path():
+def test_each_scheme_takes_its_own_export():
     from golden.errors import VitsimError
 
+    fp = to_integer(create_model("fp_vit_digits", depth=1), _images(4, 0))
+    assert fp.net.meta["scheme"] == "int8"  # float: 8-bit post-training
     with pytest.raises(VitsimError, match="integer mode needs a binary or gsb model"):
-        to_integer(create_model("fp_vit_digits", depth=1), _images(4, 0))
+        to_integer(create_model("gsb_vit_digits", depth=1, stage=1), _images(4, 0))
 
 
 # --- head-wise golden kernels and their torch twins -------------------------------------
