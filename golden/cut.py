@@ -235,7 +235,7 @@ def _requant(net, op, image, head, path, common):
     lanes, (acc, mult, bias, lo, hi) = _lanes(op, [x, mult, bias, op["lo"], op["hi"]], head)
     bits, signed = _clamp_bits(op, lo, hi)
     cfg = _config(op, RequantCfg, lanes=lanes, acc_bits=_width(net.width(op["inputs"][0]), 32),
-                  out_bits=_width(bits, 16), mult_bits=_width(_signed_bits(mult), 32),
+                  out_bits=_width(bits, 31), mult_bits=_width(_signed_bits(mult), 32),
                   bias_bits=_width(_signed_bits(bias), 60, 16))
     return write_requant_case(cfg, path, acc=acc, mult=mult, bias=bias,
                                     shift=op["shift"], bits=bits, signed=signed,
@@ -405,7 +405,7 @@ def cut_op(pkg: Package, op_name: str, out, *, image: int = 0, head: int | None 
     Raises
     ------
     CutError
-        The op only moves data, or does not fit its unit (e.g. a requantiser wider than 16
+        The op only moves data, or does not fit its unit (e.g. a requantiser wider than 31
         bits), or ``image``/``head`` is out of range.
     VitsimError
         The network's recorded output differs from the unit's golden kernel (naming the op);

@@ -94,7 +94,7 @@ class QuantSpec(_Config):
     Parameters
     ----------
     bits : int
-        Width in bits, 1..16. A 1-bit tensor is a bit-plane (see ``signed``).
+        Width in bits, 1..32. A 1-bit tensor is a bit-plane (see ``signed``).
     signed : bool
         Two's complement when true. For ``bits == 1``, signed means the bit codes
         {-1, +1} (bit 1 is +1) and unsigned means {0, 1}.
@@ -105,7 +105,7 @@ class QuantSpec(_Config):
     signed: bool = True  # two's complement (or {-1,+1} for 1 bit)
 
     def __post_init__(self):
-        _check_int("bits", self.bits, 1, 16)
+        _check_int("bits", self.bits, 1, 32)
         if not isinstance(self.signed, bool):
             raise TypeError(f"signed must be a bool, not {self.signed!r}")
 
@@ -280,7 +280,7 @@ class RequantCfg(_Config):
     def __post_init__(self):
         _check_int("lanes", self.lanes, 1, 256)
         _check_int("acc_bits", self.acc_bits, 2, 32)
-        _check_int("out_bits", self.out_bits, 2, 16)
+        _check_int("out_bits", self.out_bits, 2, 31)
         _check_int("mult_bits", self.mult_bits, 2, 32)
         _check_int("bias_bits", self.bias_bits, 2, 60)
 

@@ -148,8 +148,8 @@ class Requantizer(StreamUnit):
             top = Signal(7)
             m.d.comb += top.eq(shift + bits - 1 + ~is_signed)
             mask = reg(Cat(*[Const(i, 7) >= top for i in range(width)]), width, "mask")
-            span = Signal(17)  # 2**(bits-1)
-            m.d.comb += span.eq(Cat(*[bits == i + 1 for i in range(17)]))
+            span = Signal(cfg.out_bits + 1)  # 2**(bits-1)
+            m.d.comb += span.eq(Cat(*[bits == i + 1 for i in range(cfg.out_bits + 1)]))
             hi_code = reg(Mux(is_signed, span - 1, (span << 1) - 1)[:cfg.out_bits],
                           cfg.out_bits, "hi_code")
             lo_code = reg(Mux(is_signed, -span, 0)[:cfg.out_bits], cfg.out_bits, "lo_code")

@@ -66,8 +66,8 @@ def test_quant_spec_ranges():
     assert (QuantSpec(bits=1, signed=False).lo, QuantSpec(bits=1, signed=False).hi) == (0, 1)
     assert (QuantSpec(bits=4).lo, QuantSpec(bits=4).hi) == (-8, 7)
     assert (QuantSpec(bits=3, signed=False).lo, QuantSpec(bits=3, signed=False).hi) == (0, 7)
-    with pytest.raises(ConfigError, match=r"^bits must be between 1 and 16, not 17$"):
-        QuantSpec(bits=17)
+    with pytest.raises(ConfigError, match=r"^bits must be between 1 and 32, not 33$"):
+        QuantSpec(bits=33)
 
 
 def test_requant_config():
@@ -76,7 +76,7 @@ def test_requant_config():
     assert config_from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match=r"^acc_bits must be between 2 and 32, not 33$"):
         RequantCfg(lanes=4, acc_bits=33)
-    with pytest.raises(ConfigError, match=r"^out_bits must be between 2 and 16, not 1$"):
+    with pytest.raises(ConfigError, match=r"^out_bits must be between 2 and 31, not 1$"):
         RequantCfg(lanes=4, acc_bits=8, out_bits=1)
     with pytest.raises(ConfigError, match=r"^beats must be a positive integer, not 0$"):
         cfg.cycles(beats=0)
