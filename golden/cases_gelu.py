@@ -28,7 +28,7 @@ from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range
 from golden.nonlinear import _GELU_SHIFT, GeluParams, gelu_params, int_gelu
 from golden.package import Package, PackageError, read_package, write_package
-from golden.spec import ConfigError, _check_int, _Config, register_config
+from golden.spec import _BeatStream, _check_int, _Config, register_config
 
 __all__ = [
     "GELU_STIMULI",
@@ -48,7 +48,7 @@ def _signed_range(bits: int) -> tuple[int, int]:
 
 @register_config
 @dataclass(frozen=True, kw_only=True)
-class GeluCfg(_Config):
+class GeluCfg(_BeatStream, _Config):
     """Geometry of the GELU unit (``hw.gelu.Gelu``).
 
     Each beat carries ``lanes`` signed inputs plus the run-time constants ``b``, ``c``,
@@ -129,12 +129,6 @@ class GeluCfg(_Config):
         plus ``b``; square; sign, ``+ c``, shift, ``+ one``; product; clamp."""
         return 5
 
-    def cycles(self, *, beats: int) -> int:
-        """Clock cycles for ``beats`` beats with no stalls, first input to last output:
-        ``beats + latency``."""
-        if not isinstance(beats, int) or isinstance(beats, bool) or beats <= 0:
-            raise ConfigError(f"beats must be a positive integer, not {beats!r}")
-        return beats + self.latency
 
     def check_params(self, p: GeluParams, clip: int) -> None:
         """Raise :class:`VitsimError` naming the constant that does not fit its field."""

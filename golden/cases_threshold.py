@@ -28,7 +28,7 @@ from golden.cases import (
 from golden.errors import VitsimError
 from golden.intops import threshold
 from golden.package import Package, read_package, write_package
-from golden.spec import ConfigError, _check_int, _Config, register_config
+from golden.spec import _BeatStream, _check_int, _Config, register_config
 
 __all__ = [
     "THRESHOLD_STIMULI",
@@ -44,7 +44,7 @@ __all__ = [
 
 @register_config
 @dataclass(frozen=True, kw_only=True)
-class ThresholdCfg(_Config):
+class ThresholdCfg(_BeatStream, _Config):
     """Geometry of the threshold unit (``hw.threshold.Threshold``).
 
     Each beat carries ``lanes`` signed ``x_bits`` inputs, each lane's own signed threshold
@@ -79,12 +79,6 @@ class ThresholdCfg(_Config):
         registered)."""
         return 1
 
-    def cycles(self, *, beats: int) -> int:
-        """Clock cycles for ``beats`` beats with no stalls, first input to last output:
-        ``beats + latency``."""
-        if not isinstance(beats, int) or isinstance(beats, bool) or beats <= 0:
-            raise ConfigError(f"beats must be a positive integer, not {beats!r}")
-        return beats + self.latency
 
     def __str__(self) -> str:
         return f"thr_l{self.lanes}x{self.x_bits}"

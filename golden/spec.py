@@ -127,6 +127,17 @@ class QuantSpec(_Config):
         return f"{'s' if self.signed else 'u'}{self.bits}"
 
 
+class _BeatStream:
+    """Mixin of the one-beat-a-cycle units: ``cycles(beats) = beats + latency``."""
+
+    def cycles(self, *, beats: int) -> int:
+        """Clock cycles for ``beats`` beats with no stalls, first input to last output:
+        ``beats + latency``."""
+        if not isinstance(beats, int) or isinstance(beats, bool) or beats <= 0:
+            raise ConfigError(f"beats must be a positive integer, not {beats!r}")
+        return beats + self.latency
+
+
 class _ArrayTiling:
     """Tiling shared by the arrays: ``rows`` outputs in parallel, ``cols`` reduction elements
     a beat, reductions up to ``max_k``."""
@@ -240,7 +251,7 @@ class BinaryArrayCfg(_ArrayTiling, _Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequantCfg(_Config):
+class RequantCfg(_BeatStream, _Config):
     """Geometry of the requantiser (``hw.requantizer.Requantizer``).
 
     Each beat carries ``lanes`` signed accumulators, each lane's own signed ``mult`` and
@@ -308,12 +319,6 @@ class RequantCfg(_Config):
         clamp thresholds, select and clamp)."""
         return 1 + self.sum_stages + 1
 
-    def cycles(self, *, beats: int) -> int:
-        """Clock cycles for ``beats`` beats with no stalls, first input to last output:
-        ``beats + latency``."""
-        if not isinstance(beats, int) or beats <= 0:
-            raise ConfigError(f"beats must be a positive integer, not {beats!r}")
-        return beats + self.latency
 
     def __str__(self) -> str:
         widths = "".join(f"{tag}{getattr(self, name)}" for tag, name in
@@ -418,7 +423,7 @@ class MacArrayCfg(_ArrayTiling, _Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ResidualCfg(_Config):
+class ResidualCfg(_BeatStream, _Config):
     """Geometry of the residual adder (``hw.residual.ResidualAdd``).
 
     Each beat carries ``lanes`` pairs of signed ``in_bits``-wide operands at one scale;
@@ -451,12 +456,6 @@ class ResidualCfg(_Config):
         saturate, registered)."""
         return 1
 
-    def cycles(self, *, beats: int) -> int:
-        """Clock cycles for ``beats`` beats with no stalls, first input to last output:
-        ``beats + latency``."""
-        if not isinstance(beats, int) or beats <= 0:
-            raise ConfigError(f"beats must be a positive integer, not {beats!r}")
-        return beats + self.latency
 
     def __str__(self) -> str:
         return f"res_l{self.lanes}i{self.in_bits}o{self.out_bits}"

@@ -112,6 +112,23 @@ class _Builder:
                        hi=hi_ if hi is None else hi, out_bits=bits, out_signed=True,
                        acc_bound=[-int(bound), int(bound)])
 
+    def head_logits(self, name: str, acc: str, s_acc, bias, *, acc_max: int) -> str:
+        """A classifier's accumulators to logits at ``2**-LOGIT_SHIFT`` (31-bit)."""
+        return self.requant(f"{name}.logits", acc, np.asarray(s_acc) * 2**LOGIT_SHIFT,
+                            np.asarray(bias) * 2**LOGIT_SHIFT, bits=32, acc_max=acc_max,
+                            lo=-(1 << 30), hi=(1 << 30) - 1)
+
+    def finish(self, logits: list[str], meta: dict) -> IntNet:
+        """Name the network's output ``logits``: the sum of two heads' logits (a distilled
+        model; ``meta['logit_scale']`` halves, for their mean) or the one head's."""
+        if len(logits) == 2:
+            self.op("logits", "add", logits, out_bits=32)
+            meta["logit_scale"] /= 2
+        else:
+            self.ops[-1]["outputs"] = ["logits"]
+        meta["outputs"] = "logits"
+        return IntNet(self.ops, self.params, meta, self.widths)
+
     def threshold(self, name: str, x: str, scale, offset, *, unsigned_half=None,
                   layer=None) -> str:
         """Bit of ``x * scale + offset >= 0`` (signed binariser) or, given
@@ -230,17 +247,8 @@ def export_int_network(model: nn.Module, calib: torch.Tensor) -> IntNet:
         bound = kk * (1 << (eb - 1)) ** 2
         acc = b.op(name, "int_matmul", [xq, b.param(f"{name}.w", wq.cpu().numpy(), bits=eb)],
                    a_bits=eb, w_bits=eb, acc_bound=[-bound, bound])
-        s_acc = a_x * float(a_w)
-        logits.append(b.requant(f"{name}.logits", acc, s_acc * 2**LOGIT_SHIFT,
-                                _np(head.bias) * 2**LOGIT_SHIFT, bits=32, acc_max=bound,
-                                lo=-(1 << 30), hi=(1 << 30) - 1))
-    if len(logits) == 2:
-        b.op("logits", "add", logits, out_bits=32)
-        meta["logit_scale"] /= 2
-    else:
-        b.ops[-1]["outputs"] = ["logits"]
-    meta["outputs"] = "logits"
-    return IntNet(b.ops, b.params, meta, b.widths)
+        logits.append(b.head_logits(name, acc, a_x * float(a_w), _np(head.bias), acc_max=bound))
+    return b.finish(logits, meta)
 
 
 def _ln_threshold(b, name, n, norm, lin, layer):

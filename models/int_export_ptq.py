@@ -182,16 +182,8 @@ def export_ptq_int_network(model: nn.Module, calib: torch.Tensor) -> IntNet:
                  guard=layernorm_params(cfg.embed_dim).guard)
         xq = _ln_codes(b, f"{name}.in", n, model.norm, s_h, None)
         acc, s_acc, top = _linear(b, name, xq, s_h, head, stats, None)
-        logits.append(b.requant(f"{name}.logits", acc, s_acc * 2**LOGIT_SHIFT,
-                                _np(head.bias) * 2**LOGIT_SHIFT, bits=32, acc_max=top,
-                                lo=-(1 << 30), hi=(1 << 30) - 1))
-    if len(logits) == 2:
-        b.op("logits", "add", logits, out_bits=32)
-        meta["logit_scale"] /= 2
-    else:
-        b.ops[-1]["outputs"] = ["logits"]
-    meta["outputs"] = "logits"
-    return IntNet(b.ops, b.params, meta, b.widths)
+        logits.append(b.head_logits(name, acc, s_acc, _np(head.bias), acc_max=top))
+    return b.finish(logits, meta)
 
 
 def _block(b: _Builder, blk, x: str, i: int, cfg, s_x: float, stats: dict) -> str:

@@ -327,11 +327,7 @@ def export_qvit_int_network(model: nn.Module, calib: torch.Tensor) -> IntNet:
     head = model.head
     codes = _ln_codes(b, "head.in", n, model.norm, quantizer_params(head.x_quant), None)
     acc, row, bias, acc_max = _linear(b, "head", codes, head, None)
-    b.requant("head.logits", acc, row * 2**LOGIT_SHIFT, bias * 2**LOGIT_SHIFT, bits=32,
-              acc_max=acc_max, lo=-(1 << 30), hi=(1 << 30) - 1)
-    b.ops[-1]["outputs"] = ["logits"]
-    meta["outputs"] = "logits"
-    return IntNet(b.ops, b.params, meta, b.widths)
+    return b.finish([b.head_logits("head", acc, row, bias, acc_max=acc_max)], meta)
 
 
 def _export_block(b: _Builder, blk, x: str, i: int, cfg, s_x: float) -> str:
