@@ -25,6 +25,7 @@ from golden.cases_gelu import GeluCfg, gelu_case
 from golden.cases_gsb import GsbAvCfg, GsbEncoderCfg, gsb_av_case, gsb_encoder_case
 from golden.cases_layernorm import LayerNormCfg, layernorm_case
 from golden.cases_softmax import SoftmaxCfg, softmax_case
+from golden.cases_threshold import ThresholdCfg, threshold_case
 from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
 from hw.export import export_verilog
 from hw.synth import synthesize
@@ -56,6 +57,8 @@ UNITS = [
      lambda cfg, p: gsb_encoder_case(cfg, p, shape=(2, 18, 32)), None, False),
     ("GSB A·V", GsbAvCfg(lanes=8, max_n=32, max_d=32),
      lambda cfg, p: gsb_av_case(cfg, p, n=18, d=32), None, False),
+    ("threshold", ThresholdCfg(lanes=16, x_bits=32),
+     lambda cfg, p: threshold_case(cfg, p, beats=16), None, False),
 ]
 
 
