@@ -12,7 +12,7 @@ import numpy as np
 
 from golden.bitpack import pack_bits, pack_int, unpack_bits, unpack_int
 from golden.errors import VitsimError
-from golden.kernels import binary_matmul, int_matmul, requantize
+from golden.kernels import binary_matmul, code_range, int_matmul, requantize
 from golden.package import Package, PackageError, read_package, write_package
 from golden.residual import residual_add
 from golden.spec import (
@@ -34,6 +34,7 @@ __all__ = [
     "binary_array_case",
     "case_config",
     "case_op",
+    "check_fits",
     "check_expected",
     "load_binary_array_case",
     "load_mac_array_case",
@@ -186,13 +187,18 @@ def load_binary_array_case(pkg: Package):
 REQUANT_STIMULI = ("random", "extremes", "ties", "tie_bias")
 
 
-def _signed_range(bits: int) -> tuple[int, int]:
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+def check_fits(name: str, values, bits: int, field: str) -> None:
+    """Raise :class:`VitsimError` unless every element of ``values`` fits ``bits`` signed:
+    ``"<name> must lie in [lo, hi] (<field> <bits>)"``."""
+    lo, hi = code_range(bits)
+    values = np.asarray(values)
+    if values.size and (values.min() < lo or values.max() > hi):
+        raise VitsimError(f"{name} must lie in [{lo}, {hi}] ({field} {bits})")
 
 
 def _lane_param(name: str, value, bits: int, shape) -> np.ndarray:
     """``value`` (int or array) broadcast to ``shape``, checked against ``bits`` signed."""
-    lo, hi = _signed_range(bits)
+    lo, hi = code_range(bits)
     try:
         arr = np.broadcast_to(np.asarray(value, dtype=np.int64), shape)
     except ValueError:
@@ -222,9 +228,9 @@ def requant_case(cfg: RequantCfg, path, *, beats: int, shift: int, bits: int, si
         raise VitsimError(f"stimulus must be one of {', '.join(REQUANT_STIMULI)}, "
                           f"not {stimulus!r}")
     cfg.cycles(beats=beats)  # validates beats before drawing
-    lo_acc, hi_acc = _signed_range(cfg.acc_bits)
-    lo_m, hi_m = _signed_range(cfg.mult_bits)
-    lo_b, hi_b = _signed_range(cfg.bias_bits)
+    lo_acc, hi_acc = code_range(cfg.acc_bits)
+    lo_m, hi_m = code_range(cfg.mult_bits)
+    lo_b, hi_b = code_range(cfg.bias_bits)
     spec = QuantSpec(bits=bits, signed=signed)
     rng = np.random.default_rng(seed)
     shape = (beats, cfg.lanes)
@@ -283,9 +289,7 @@ def write_requant_case(cfg: RequantCfg, path, *, acc, mult, bias, shift: int, bi
     acc = np.asarray(acc, dtype=np.int64)
     if acc.ndim != 2 or acc.shape[1] != cfg.lanes:
         raise VitsimError(f"acc must be [beats, lanes ({cfg.lanes})], not {list(acc.shape)}")
-    lo_acc, hi_acc = _signed_range(cfg.acc_bits)
-    if acc.size and (acc.min() < lo_acc or acc.max() > hi_acc):
-        raise VitsimError(f"acc must lie in [{lo_acc}, {hi_acc}] (acc_bits {cfg.acc_bits})")
+    check_fits("acc", acc, cfg.acc_bits, "acc_bits")
     cycles = cfg.cycles(beats=acc.shape[0])
     mult = _lane_param("mult", mult, cfg.mult_bits, acc.shape)
     bias = _lane_param("bias", bias, cfg.bias_bits, acc.shape)
@@ -326,7 +330,7 @@ def residual_case(cfg: ResidualCfg, path, *, beats: int, seed: int = 0,
         raise VitsimError(f"stimulus must be one of {', '.join(RESIDUAL_STIMULI)}, "
                           f"not {stimulus!r}")
     cfg.cycles(beats=beats)  # validates beats before drawing
-    lo, hi = _signed_range(cfg.in_bits)
+    lo, hi = code_range(cfg.in_bits)
     rng = np.random.default_rng(seed)
     shape = (beats, cfg.lanes)
     if stimulus == "random":
@@ -347,9 +351,7 @@ def write_residual_case(cfg: ResidualCfg, path, *, a, b, expected=None,
     if a.shape != b.shape or a.ndim != 2 or a.shape[1] != cfg.lanes:
         raise VitsimError(f"a and b must both be [beats, lanes ({cfg.lanes})], not "
                           f"{list(a.shape)} and {list(b.shape)}")
-    lo, hi = _signed_range(cfg.in_bits)
-    if a.size and (min(a.min(), b.min()) < lo or max(a.max(), b.max()) > hi):
-        raise VitsimError(f"a and b must lie in [{lo}, {hi}] (in_bits {cfg.in_bits})")
+    check_fits("a and b", np.stack([a, b]), cfg.in_bits, "in_bits")
     cycles = cfg.cycles(beats=a.shape[0])
     y = residual_add(a, b, out_bits=cfg.out_bits)
     op = _op_record("residual_add", "residual_add", op_meta, inputs=["a", "b"], outputs=["y"],

@@ -22,10 +22,11 @@ from golden.cases import (
     case_config,
     case_op,
     check_expected,
+    check_fits,
     register_verifier,
 )
 from golden.errors import VitsimError
-from golden.kernels import acc_bits_for_range
+from golden.kernels import acc_bits_for_range, code_range
 from golden.nonlinear import _GELU_SHIFT, GeluParams, gelu_params, int_gelu
 from golden.package import Package, PackageError, read_package, write_package
 from golden.spec import _BeatStream, _check_int, _Config, register_config
@@ -40,10 +41,6 @@ __all__ = [
     "load_gelu_case",
     "write_gelu_case",
 ]
-
-
-def _signed_range(bits: int) -> tuple[int, int]:
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
 @register_config
@@ -92,15 +89,15 @@ class GeluCfg(_BeatStream, _Config):
         ``0 <= s**2 <= 4**(b_bits-1)``; with ``c`` at its extremes, ``|s**2 + c| <= M``;
         the signed, shifted ``erf`` lies in ``[floor(-M/2**14), floor(M/2**14)]``.
         """
-        c_lo, c_hi = _signed_range(self.c_bits)
+        c_lo, c_hi = code_range(self.c_bits)
         big = max(-c_lo, (1 << (2 * self.b_bits - 2)) + c_hi)
-        one_lo, one_hi = _signed_range(self.one_bits)
+        one_lo, one_hi = code_range(self.one_bits)
         return (-big >> _GELU_SHIFT) + one_lo, (big >> _GELU_SHIFT) + one_hi
 
     @property
     def out_bound(self) -> int:
         """Largest ``|x * (erf + one)|`` over the input range and :attr:`erf_bound`."""
-        x_lo, x_hi = _signed_range(self.in_bits)
+        x_lo, x_hi = code_range(self.in_bits)
         return max(abs(x * e) for x in (x_lo, x_hi) for e in self.erf_bound)
 
     @property
@@ -134,7 +131,7 @@ class GeluCfg(_BeatStream, _Config):
         """Raise :class:`VitsimError` naming the constant that does not fit its field."""
         for name, value, bits in (("b", p.b, self.b_bits), ("c", p.c, self.c_bits),
                                   ("one", p.one, self.one_bits)):
-            lo, hi = _signed_range(bits)
+            lo, hi = code_range(bits)
             if not lo <= value <= hi:
                 raise VitsimError(f"{name} = {value} does not fit {name}_bits ({bits})")
         if not isinstance(clip, int) or not 0 <= clip <= self.clip_max:
@@ -155,7 +152,7 @@ GELU_STIMULI = ("random", "extremes")
 
 
 def _gelu_inputs(cfg: GeluCfg, p: GeluParams, kind: str, rng, shape) -> np.ndarray:
-    lo, hi = _signed_range(cfg.in_bits)
+    lo, hi = code_range(cfg.in_bits)
     knee = min(abs(p.b), hi)
     if kind == "random":
         wide = rng.integers(lo, hi, shape, endpoint=True)
@@ -198,9 +195,7 @@ def write_gelu_case(cfg: GeluCfg, path, *, x, params: GeluParams, clip: int,
     x = np.asarray(x, dtype=np.int64)
     if x.ndim != 2 or x.shape[1] != cfg.lanes:
         raise VitsimError(f"x must be [beats, lanes ({cfg.lanes})], not {list(x.shape)}")
-    lo, hi = _signed_range(cfg.in_bits)
-    if x.size and (x.min() < lo or x.max() > hi):
-        raise VitsimError(f"x must lie in [{lo}, {hi}] (in_bits {cfg.in_bits})")
+    check_fits("x", x, cfg.in_bits, "in_bits")
     cycles = cfg.cycles(beats=x.shape[0])
     cfg.check_params(params, clip)
     y = clipped_gelu(x, params, clip)

@@ -24,11 +24,12 @@ from golden.cases import (
     _op_record,
     case_op,
     check_expected,
+    check_fits,
     register_verifier,
 )
 from golden.errors import VitsimError
 from golden.intops import gsb_attn_planes, gsb_av, gsb_value_planes
-from golden.kernels import acc_bits_for_range
+from golden.kernels import acc_bits_for_range, code_range
 from golden.package import Package, read_package, write_package
 from golden.spec import ConfigError, _check_choice, _check_int, _Config, register_config
 from golden.streams import gsb_av_results, gsb_encoder_results
@@ -245,9 +246,8 @@ def gsb_encoder_beats(cfg: GsbEncoderCfg, x: np.ndarray, *, two_tailed: bool,
     x = np.asarray(x, dtype=np.int64)
     flat = x.reshape(x.shape[0], -1)
     beats = cfg.beats(flat.shape[1])
-    lo, hi = -(1 << (cfg.x_bits - 1)), (1 << (cfg.x_bits - 1)) - 1
-    if flat.min() < lo or flat.max() > hi:
-        raise VitsimError(f"x must lie in [{lo}, {hi}] (x_bits {cfg.x_bits})")
+    check_fits("x", flat, cfg.x_bits, "x_bits")
+    lo, hi = code_range(cfg.x_bits)
     if not lo - 1 <= theta <= hi:
         raise VitsimError(f"theta must lie in [{lo - 1}, {hi}] (clamp it), not {theta!r}")
     at = cfg.lanes * cfg.x_bits
@@ -279,7 +279,7 @@ GSB_ENCODER_STIMULI = ("random", "equal", "spike", "negative", "ties")
 
 
 def _encoder_stimulus(cfg, stimulus, rng, shape):
-    lo, hi = -(1 << (cfg.x_bits - 1)), (1 << (cfg.x_bits - 1)) - 1
+    lo, hi = code_range(cfg.x_bits)
     if stimulus == "random":
         return rng.integers(lo, hi, shape, endpoint=True)
     if stimulus == "equal":
@@ -383,9 +383,7 @@ def gsb_av_beats(cfg: GsbAvCfg, a_planes, v_sign, v_masks, weights) -> list[int]
     if a_planes.shape != (p_, n, n) or v_masks.shape[0] != r_ - 1 or weights.shape != (p_, r_):
         raise VitsimError(f"planes must be a_planes [{p_}, {n}, {n}], v_masks "
                           f"[{r_ - 1}, {n}, {d}], weights [{p_}, {r_}]")
-    lo, hi = -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
-    if weights.min() < lo or weights.max() > hi:
-        raise VitsimError(f"weights must lie in [{lo}, {hi}] (w_bits {cfg.w_bits})")
+    check_fits("weights", weights, cfg.w_bits, "w_bits")
     field = cfg.max_n * max(p_, r_)
     w_word = words_from_rows(weights.reshape(1, -1), cfg.w_bits)[0] << field
     last_at = field + p_ * r_ * cfg.w_bits
@@ -418,7 +416,7 @@ def gsb_av_case(cfg: GsbAvCfg, path, *, n: int, d: int, weights=None, seed: int 
     """
     cfg.cycles(n=n, d=d)  # validates the shape before drawing
     p_, r_ = cfg.a_planes, cfg.v_planes
-    lo, hi = -(1 << (cfg.w_bits - 1)), (1 << (cfg.w_bits - 1)) - 1
+    lo, hi = code_range(cfg.w_bits)
     rng = np.random.default_rng(seed)
     if stimulus == "random":
         a = rng.integers(0, 2, (p_, n, n))

@@ -22,10 +22,11 @@ from golden.cases import (
     _op_record,
     case_op,
     check_expected,
+    check_fits,
     register_verifier,
 )
 from golden.errors import VitsimError
-from golden.kernels import acc_bits_for_range
+from golden.kernels import acc_bits_for_range, code_range
 from golden.nonlinear import SoftmaxParams, int_softmax, softmax_params
 from golden.package import Package, read_package, write_package
 from golden.spec import ConfigError, _check_int, _Config, register_config
@@ -220,7 +221,7 @@ SOFTMAX_STIMULI = ("random", "uniform", "equal", "spike")
 
 def _logits(cfg: SoftmaxCfg, stimulus: str, rng: np.random.Generator, rows: int,
             row_len: int, scale: float) -> np.ndarray:
-    lo, hi = -(1 << (cfg.x_bits - 1)), (1 << (cfg.x_bits - 1)) - 1
+    lo, hi = code_range(cfg.x_bits)
     shape = (rows, row_len)
     if stimulus == "random":
         signs = rng.integers(0, 2, (rows, row_len, 2, 32)) * 2 - 1
@@ -274,9 +275,7 @@ def write_softmax_case(cfg: SoftmaxCfg, path, *, x, params: SoftmaxParams,
     rows, row_len = x.shape
     cycles = cfg.cycles(rows=rows, row_len=row_len)  # validates the shape
     cfg.check_params(params)
-    lo, hi = -(1 << (cfg.x_bits - 1)), (1 << (cfg.x_bits - 1)) - 1
-    if x.size and (x.min() < lo or x.max() > hi):
-        raise VitsimError(f"x must lie in [{lo}, {hi}] (x_bits {cfg.x_bits})")
+    check_fits("x", x, cfg.x_bits, "x_bits")
     y = int_softmax(x, params)
     op = _op_record("int_softmax", "int_softmax", op_meta, inputs=["x"], outputs=["y"],
                     rows=rows, row_len=row_len, scale=scale, params=params.to_dict(),

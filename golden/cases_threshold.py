@@ -23,10 +23,12 @@ from golden.cases import (
     _op_record,
     case_op,
     check_expected,
+    check_fits,
     register_verifier,
 )
 from golden.errors import VitsimError
 from golden.intops import threshold
+from golden.kernels import code_range
 from golden.package import Package, read_package, write_package
 from golden.spec import _BeatStream, _check_int, _Config, register_config
 
@@ -85,7 +87,7 @@ class ThresholdCfg(_BeatStream, _Config):
 
 
 def _x_range(cfg: ThresholdCfg) -> tuple[int, int]:
-    return -(1 << (cfg.x_bits - 1)), (1 << (cfg.x_bits - 1)) - 1
+    return code_range(cfg.x_bits)
 
 
 def clamp_theta(cfg: ThresholdCfg, theta) -> np.ndarray:
@@ -109,9 +111,8 @@ def threshold_beats(cfg: ThresholdCfg, x, theta, flip) -> list[int]:
     if not x.shape == theta.shape == flip.shape or x.ndim != 2 or x.shape[1] != cfg.lanes:
         raise VitsimError(f"x, theta and flip must all be [beats, lanes ({cfg.lanes})], not "
                           f"{list(x.shape)}, {list(theta.shape)}, {list(flip.shape)}")
+    check_fits("x", x, cfg.x_bits, "x_bits")
     lo, hi = _x_range(cfg)
-    if x.size and (x.min() < lo or x.max() > hi):
-        raise VitsimError(f"x must lie in [{lo}, {hi}] (x_bits {cfg.x_bits})")
     if theta.size and (theta.min() < lo - 1 or theta.max() > hi + 1):
         raise VitsimError(f"theta must lie in [{lo - 1}, {hi + 1}] (clamp it, see "
                           f"clamp_theta)")

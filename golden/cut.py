@@ -51,7 +51,7 @@ from golden.cases import (
     write_residual_case,
 )
 from golden.errors import VitsimError
-from golden.kernels import acc_bits_for_range
+from golden.kernels import acc_bits_for_range, code_range
 from golden.netpkg import load_network, read_network
 from golden.network import im2col, softmax_params_of
 from golden.package import Package
@@ -222,7 +222,7 @@ def _clamp_bits(op: dict, lo, hi) -> tuple[int, bool]:
                        f"the requantiser takes one output width a beat")
     lo, hi = int(lo[0]), int(hi[0])
     for bits in range(2, 64):
-        if (lo, hi) == (-(1 << (bits - 1)), (1 << (bits - 1)) - 1):
+        if (lo, hi) == code_range(bits):
             return bits, True
         if (lo, hi) == (0, (1 << bits) - 1):
             return bits, False

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from golden import kernels
 from golden.kernels import dot_bound, int_matmul
 
 __all__ = ["code_range", "group_matmul", "group_matmul_bound", "int_bmm", "int_bmm_bound"]
@@ -30,7 +31,7 @@ def code_range(bits: int, signed: bool) -> tuple[int, int]:
     """
     if not 2 <= bits <= 32:
         raise ValueError(f"bits must be between 2 and 32, not {bits!r}")
-    return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    return kernels.code_range(bits, signed)
 
 
 def _per_head(bits, heads: int, name: str) -> list[int]:

@@ -19,6 +19,7 @@ __all__ = [
     "acc_bits_for_range",
     "and_popcount_matmul",
     "binary_matmul",
+    "code_range",
     "dot_bound",
     "int_matmul",
     "quantize_multiplier",
@@ -46,7 +47,13 @@ def acc_bits_for_range(lo: int, hi: int) -> int:
     return bits
 
 
-def _spec_range(bits: int, signed: bool) -> tuple[int, int]:
+def code_range(bits: int, signed: bool = True) -> tuple[int, int]:
+    """``(lo, hi)`` of ``bits``-wide codes: two's complement or unsigned; a 1-bit signed
+    code is a {-1, +1} bit-plane, so ``(-1, 1)``.
+
+    >>> code_range(4), code_range(4, False), code_range(1)
+    ((-8, 7), (0, 15), (-1, 1))
+    """
     if bits == 1:
         return (-1, 1) if signed else (0, 1)
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
@@ -65,8 +72,8 @@ def dot_bound(k: int, *, a_bits: int, a_signed: bool, w_bits: int, w_signed: boo
     """
     if k < 0:
         raise ValueError(f"k must be non-negative, not {k}")
-    a_lo, a_hi = _spec_range(a_bits, a_signed)
-    w_lo, w_hi = _spec_range(w_bits, w_signed)
+    a_lo, a_hi = code_range(a_bits, a_signed)
+    w_lo, w_hi = code_range(w_bits, w_signed)
     corners = [a_lo * w_lo, a_lo * w_hi, a_hi * w_lo, a_hi * w_hi]
     return k * min(corners), k * max(corners)
 
@@ -128,7 +135,7 @@ def int_matmul(
     a = np.asarray(a, dtype=np.int64)
     w = np.asarray(w, dtype=np.int64)
     for name, x, bits, signed in (("a", a, a_bits, a_signed), ("w", w, w_bits, w_signed)):
-        lo, hi = _spec_range(bits, signed)
+        lo, hi = code_range(bits, signed)
         if x.size and (x.min() < lo or x.max() > hi):
             raise ValueError(f"{name} out of range for {'s' if signed else 'u'}{bits}")
     lo, hi = dot_bound(a.shape[-1], a_bits=a_bits, a_signed=a_signed,

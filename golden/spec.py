@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from golden.errors import VitsimError
-from golden.kernels import acc_bits_for_range, dot_bound
+from golden.kernels import acc_bits_for_range, code_range, dot_bound
 
 __all__ = [
     "BinaryArrayCfg",
@@ -112,16 +112,12 @@ class QuantSpec(_Config):
     @property
     def lo(self) -> int:
         """Smallest representable value."""
-        if self.bits == 1:
-            return -1 if self.signed else 0
-        return -(1 << (self.bits - 1)) if self.signed else 0
+        return code_range(self.bits, self.signed)[0]
 
     @property
     def hi(self) -> int:
         """Largest representable value."""
-        if self.bits == 1:
-            return 1
-        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+        return code_range(self.bits, self.signed)[1]
 
     def __str__(self) -> str:
         return f"{'s' if self.signed else 'u'}{self.bits}"

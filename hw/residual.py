@@ -6,6 +6,7 @@ from amaranth.hdl import Module, Mux, signed
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
+from golden.kernels import code_range
 from golden.spec import ResidualCfg
 from hw.stream_unit import StreamUnit
 
@@ -48,7 +49,7 @@ class ResidualAdd(StreamUnit):
         beat = self.i_stream.payload
         advance = self.advance(m)
         m.d.comb += self.i_stream.ready.eq(advance)
-        lo, hi = -(1 << (cfg.out_bits - 1)), (1 << (cfg.out_bits - 1)) - 1
+        lo, hi = code_range(cfg.out_bits)
         with m.If(advance):
             m.d.sync += self.o_stream.valid.eq(self.i_stream.valid)
             for lane in range(cfg.lanes):

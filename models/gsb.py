@@ -31,6 +31,8 @@ import math
 import torch
 from torch import Tensor
 
+from golden.kernels import code_range
+
 __all__ = [
     "binarize_signed",
     "binarize_unsigned",
@@ -318,7 +320,7 @@ class _Lsq(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, alpha, bits, eps):
         a = clamp_scale(alpha, eps)
-        qn, qp = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        qn, qp = code_range(bits)
         ctx.save_for_backward(x, a)
         ctx.qn, ctx.qp = qn, qp
         return torch.clamp(torch.round(x / a), qn, qp) * a

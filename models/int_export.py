@@ -35,6 +35,7 @@ from torch import nn
 
 from golden.errors import VitsimError
 from golden.intops import ratio
+from golden.kernels import code_range
 from golden.nonlinear import gelu_params, layernorm_params, softmax_params
 
 __all__ = ["IntNet", "calibrate", "export_int_network"]
@@ -66,10 +67,6 @@ class IntNet:
 
 def _np(t) -> np.ndarray:
     return t.detach().cpu().double().numpy()
-
-
-def _range(bits: int) -> tuple[int, int]:
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
 class _Builder:
@@ -105,7 +102,7 @@ class _Builder:
         bound = acc_max * np.abs(mult).max() + np.abs(bias).max() + 2.0 ** (shift - 1)
         if bound >= 2.0**62:
             raise VitsimError(f"op {name!r}: requantiser bound {bound:.3g} overflows int64")
-        lo_, hi_ = _range(bits)
+        lo_, hi_ = code_range(bits)
         return self.op(name, "requant", [x, self.param(f"{name}.mult", mult),
                                          self.param(f"{name}.bias", bias)],
                        layer=layer, shift=shift, lo=lo_ if lo is None else lo,
@@ -224,7 +221,7 @@ def export_int_network(model: nn.Module, calib: torch.Tensor) -> IntNet:
                   acc_max=k * 128 * (1 << eb - 1))
     pre = [model.cls_token] + ([model.dist_token] if cfg.distilled else [])
     tokens = np.stack([_np(t).reshape(-1) for t in pre]) + pos[:n_pre]
-    tok = np.clip(np.round(tokens / s_x), *_range(RES_BITS))
+    tok = np.clip(np.round(tokens / s_x), *code_range(RES_BITS))
     x = b.op("tokens", "prepend", [x, b.param("tokens.rows", tok)], out_bits=RES_BITS)
 
     for i, blk in enumerate(model.blocks):

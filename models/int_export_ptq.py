@@ -29,7 +29,7 @@ from torch import nn
 
 from golden.errors import VitsimError
 from golden.headwise import int_bmm_bound
-from golden.kernels import dot_bound
+from golden.kernels import code_range, dot_bound
 from golden.nonlinear import gelu_params, layernorm_params, softmax_params
 from models.int_export import (
     ATTN_BITS,
@@ -167,7 +167,7 @@ def export_ptq_int_network(model: nn.Module, calib: torch.Tensor) -> IntNet:
                   acc_max=max(-lo, hi))
     pre = [model.cls_token] + ([model.dist_token] if cfg.distilled else [])
     tokens = np.stack([_np(t).reshape(-1) for t in pre]) + pos[:n_pre]
-    tok = np.clip(np.round(tokens / s_x), -(1 << (RES_BITS - 1)), (1 << (RES_BITS - 1)) - 1)
+    tok = np.clip(np.round(tokens / s_x), *code_range(RES_BITS))
     x = b.op("tokens", "prepend", [x, b.param("tokens.rows", tok)], out_bits=RES_BITS)
     for i, blk in enumerate(model.blocks):
         x = _block(b, blk, x, i, cfg, s_x, stats)

@@ -30,9 +30,10 @@ class IntegerViT(nn.Module):
         super().__init__()
         self.net = net
         self.ops = net.ops
-        for i, (_, arr) in enumerate(sorted(net.params.items())):
+        self._names = {}  # parameter name -> buffer name (param names hold dots)
+        for i, (name, arr) in enumerate(sorted(net.params.items())):
+            self._names[name] = f"p{i}"
             self.register_buffer(f"p{i}", torch.from_numpy(np.ascontiguousarray(arr)))
-        self._names = {name: f"p{i}" for i, name in enumerate(sorted(net.params))}
 
     def codes(self, images: Tensor) -> Tensor:
         """Image codes (int8) of float images."""

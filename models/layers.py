@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from timm.layers import PatchEmbed
 from torch import Tensor, nn
 
+from golden.kernels import code_range
 from golden.model_cfg import GSBCfg
 from models import gsb
 
@@ -209,7 +210,7 @@ class LSQQuantizer(_Scaled):
         a = self.scales()
         if a.dim() == 1:
             a = a.reshape((-1,) + (1,) * (x.dim() - 1))
-        lo, hi = -(1 << (self.bits - 1)), (1 << (self.bits - 1)) - 1
+        lo, hi = code_range(self.bits)
         return torch.clamp(torch.round(x.detach() / a), lo, hi).to(torch.int32), a
 
 
