@@ -4,6 +4,7 @@ through ``vitsim simulate``."""
 import json
 
 import pytest
+from sim_cli import simulate
 
 from golden.cases_gsb import GsbAvCfg, GsbEncoderCfg, gsb_av_case, gsb_encoder_case
 from golden.package import write_package
@@ -35,14 +36,11 @@ AV_CASES = [
 
 
 def _simulate(tmp_path, simulator, capsys):
-    status = main(["simulate", "--case", str(tmp_path / "case"), "--sim", simulator,
-                   "--build-dir", str(tmp_path / "b")])
+    status, records = simulate(tmp_path / "case", tmp_path, simulator)
     out = capsys.readouterr().out
     assert status == 0, out
     assert f"{simulator}: PASS (5/5 bench tests bit-exact)" in out
-    results = tmp_path / "b" / simulator / "results"
-    speed = json.loads((results / "speed.json").read_text())
-    gaps = json.loads((results / "check-idle1-bp1.json").read_text())
+    speed, gaps = records["speed"], records["check-idle1-bp1"]
     assert gaps["passed"] and gaps["cycles"] > speed["cycles"]  # the gaps really were injected
     return speed
 

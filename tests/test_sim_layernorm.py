@@ -3,19 +3,13 @@
 import json
 
 import pytest
+from sim_cli import simulate
 
 from golden.cases_layernorm import LayerNormCfg, layernorm_case
 from golden.package import write_package
 from sim.cli import main
 
 pytestmark = pytest.mark.sim
-
-
-def simulate(case, tmp_path, simulator):
-    status = main(["simulate", "--case", str(case), "--sim", simulator,
-                   "--build-dir", str(tmp_path / "b")])
-    results = tmp_path / "b" / simulator / "results"
-    return status, {p.stem: json.loads(p.read_text()) for p in results.glob("*.json")}
 
 
 @pytest.mark.parametrize("cfg,rows,stimulus", [

@@ -1,13 +1,12 @@
 """MacArray's Verilog under cocotb on Verilator and Icarus, and its cycles vs the analytic model."""
 
-import json
 
 import pytest
+from sim_cli import simulate
 
 from golden.cases import mac_array_case
 from golden.spec import MacArrayCfg
 from sim.analytic.cycles import array_cycles
-from sim.cli import main
 
 pytestmark = pytest.mark.sim
 CFG = MacArrayCfg(rows=4, cols=8, digit_bits=2, max_bits=8, max_k=64)
@@ -20,9 +19,8 @@ def test_bit_exact_and_cycles_equal_analytic(tmp_path, simulator, capsys, w_bits
     shape = dict(m=3, n=8, k=32)
     mac_array_case(CFG, tmp_path / "case", w_bits=w_bits, a_bits=a_bits, a_signed=a_signed,
                    seed=2, **shape)
-    status = main(["simulate", "--case", str(tmp_path / "case"), "--sim", simulator,
-                   "--build-dir", str(tmp_path / "b")])
+    status, records = simulate(tmp_path / "case", tmp_path, simulator)
     out = capsys.readouterr().out
     assert status == 0, out
-    speed = json.loads((tmp_path / "b" / simulator / "results" / "speed.json").read_text())
+    speed = records["speed"]
     assert speed["cycles"] == array_cycles(CFG, w_bits=w_bits, a_bits=a_bits, **shape)

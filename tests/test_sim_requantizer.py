@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from sim_cli import simulate
 
 from golden.cases import requant_case
 from golden.spec import RequantCfg
@@ -23,12 +24,11 @@ pytestmark = pytest.mark.sim
 ], ids=str)
 def test_bit_exact_through_vitsim_simulate(cfg, params, tmp_path, simulator, capsys):
     requant_case(cfg, tmp_path / "case", beats=40, seed=5, **params)
-    status = main(["simulate", "--case", str(tmp_path / "case"), "--sim", simulator,
-                   "--build-dir", str(tmp_path / "b")])
+    status, records = simulate(tmp_path / "case", tmp_path, simulator)
     out = capsys.readouterr().out
     assert status == 0, out
     assert f"{simulator}: PASS (5/5 bench tests bit-exact)" in out
-    speed = json.loads((tmp_path / "b" / simulator / "results" / "speed.json").read_text())
+    speed = records["speed"]
     assert speed["cycles"] == speed["model_cycles"] == cfg.cycles(beats=40)
 
 

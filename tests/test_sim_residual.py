@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from sim_cli import simulate
 
 from golden.cases import residual_case
 from golden.spec import ResidualCfg
@@ -18,12 +19,11 @@ pytestmark = pytest.mark.sim
 ], ids=str)
 def test_bit_exact_through_vitsim_simulate(cfg, stimulus, tmp_path, simulator, capsys):
     residual_case(cfg, tmp_path / "case", beats=60, seed=2, stimulus=stimulus)
-    status = main(["simulate", "--case", str(tmp_path / "case"), "--sim", simulator,
-                   "--build-dir", str(tmp_path / "b")])
+    status, records = simulate(tmp_path / "case", tmp_path, simulator)
     out = capsys.readouterr().out
     assert status == 0, out
     assert f"{simulator}: PASS (5/5 bench tests bit-exact)" in out
-    speed = json.loads((tmp_path / "b" / simulator / "results" / "speed.json").read_text())
+    speed = records["speed"]
     assert speed["cycles"] == speed["model_cycles"] == cfg.cycles(beats=60) == 61
 
 

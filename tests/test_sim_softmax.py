@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from sim_cli import simulate
 
 from golden.cases_softmax import SoftmaxCfg, softmax_case
 from golden.package import write_package
@@ -29,16 +30,14 @@ CASES = [
                                                  for c, k in CASES])
 def test_bit_exact_through_vitsim_simulate(cfg, case, tmp_path, simulator, capsys):
     softmax_case(cfg, tmp_path / "case", seed=5, **case)
-    status = main(["simulate", "--case", str(tmp_path / "case"), "--sim", simulator,
-                   "--build-dir", str(tmp_path / "b")])
+    status, records = simulate(tmp_path / "case", tmp_path, simulator)
     out = capsys.readouterr().out
     assert status == 0, out
     assert f"{simulator}: PASS (5/5 bench tests bit-exact)" in out
-    results = tmp_path / "b" / simulator / "results"
-    speed = json.loads((results / "speed.json").read_text())
+    speed = records["speed"]
     model = cfg.cycles(rows=case["rows"], row_len=case["row_len"])
     assert speed["cycles"] == speed["model_cycles"] == model
-    gaps = json.loads((results / "check-idle1-bp1.json").read_text())
+    gaps = records["check-idle1-bp1"]
     assert gaps["passed"] and gaps["cycles"] > model  # the gaps really were injected
 
 
