@@ -31,7 +31,6 @@ class _Port:
         self.valid = getattr(dut, f"{prefix}__valid")
         self.ready = getattr(dut, f"{prefix}__ready")
         self.edges: list[int] = []  # edge index of every handshake
-        self.times_ps: list[int] = []  # simulation time of every handshake
 
 
 class StreamSource(_Port):
@@ -69,6 +68,7 @@ class StreamSink(_Port):
         self.pause = pause
         self.ready.value = 0
         self.words: list[int] = []
+        self.first_edge_ps: int | None = None  # simulation time of edge 1 (edges are periodic)
 
     async def receive(self, count: int, *, timeout_edges: int) -> None:
         """Collect ``count`` transfers; stop after ``timeout_edges`` edges regardless."""
@@ -78,8 +78,9 @@ class StreamSink(_Port):
             self.ready.value = int(ready)
             await RisingEdge(self.clk)
             edge += 1
+            if edge == 1:
+                self.first_edge_ps = get_sim_time("ps")
             if ready and self.valid.value:
                 self.words.append(self.payload.value.to_unsigned())
                 self.edges.append(edge)
-                self.times_ps.append(get_sim_time("ps"))
         self.ready.value = 0

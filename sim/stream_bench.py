@@ -15,6 +15,7 @@ import cocotb
 import numpy as np
 
 from sim.report import first_mismatch, format_mismatch
+from sim.runner import CLOCK_PS
 from sim.stream import StreamSink, StreamSource, random_pauses
 from sim.tb import TB
 
@@ -52,7 +53,8 @@ async def run_stream_case(tb: TB, name: str, *, beats: list[int], n_out: int,
         j, lane = locate(element)
         got_it = j < len(sink.edges)
         return {"tile": j, "lane": lane, "cycle": sink.edges[j] if got_it else None,
-                "time_ps": sink.times_ps[j] if got_it else None}
+                "time_ps": sink.first_edge_ps + (sink.edges[j] - 1) * CLOCK_PS if got_it
+                else None}
 
     mismatch = first_mismatch(expected, got, op=op, locate=where)
     complete = len(sink.words) == n_out
