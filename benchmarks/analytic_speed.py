@@ -7,12 +7,14 @@ Run ``python benchmarks/analytic_speed.py [--plot FILE] [--scalesim-python PY]``
    path as ``vitsim memory --sweep``; and full per-layer reports per second.
 2. What-if: DeiT-T/S/B under FP32, INT8, Q-ViT 4-bit, GSB, GSB + low-rank: weights on chip
    (KiB), DRAM MB per frame at 256 + 256 KiB of buffers, cycles on the reference arrays
-   (:class:`golden.accel_spec.AccelCfg`); ``--plot`` draws it.
+   and units (:class:`golden.accel_spec.AccelCfg`), and the share of those cycles spent
+   on the arrays; ``--plot`` draws it.
 3. SCALE-Sim (PyPI ``scalesim`` 3.0.0, which needs ``numpy<2.4``): the 8-bit GEMMs of
    DeiT-T on a 32 x 32 output-stationary array against our model of an array of the same
    peak (``MacArrayCfg(rows=32, cols=32, digit_bits=8)``: 1,024 8-bit MACs per cycle),
    both with 128 + 256 + 128 KiB (ifmap + filter + ofmap) / 256 + 256 KiB buffers and every
-   operand going through DRAM. SCALE-Sim runs in a subprocess (``--scalesim-python``,
+   operand going through DRAM; our cycles there are the array's only (``unit_cycles``),
+   as SCALE-Sim models the GEMMs alone. SCALE-Sim runs in a subprocess (``--scalesim-python``,
    default this interpreter); when it cannot be imported the table says so and still
    prints our columns.
 """
@@ -30,7 +32,7 @@ from pathlib import Path
 
 from golden.accel_spec import AccelCfg, MemoryCfg
 from golden.spec import MacArrayCfg
-from sim.analytic import analyze, evaluate, footprint, model, model_cfg, scheme_preset
+from sim.analytic import analyze, evaluate, footprint, model, model_cfg, scheme_preset, units
 from sim.analytic.sweep import parse_sweep, run_grid
 
 GRID = ["scheme.w_bits=1,2,3,4,5,6,7,8", "scheme.rank=0,64,96,128,192",
@@ -42,7 +44,8 @@ SS_MAC = MacArrayCfg(rows=SS_ARRAY, cols=SS_ARRAY, digit_bits=8, max_bits=8, max
 
 
 def _clear_caches() -> None:
-    for fn in (footprint.op_cost, model._groups, model._group_cycles, model._scheme_totals):
+    for fn in (footprint.op_cost, model._groups, model._group_cycles, model._scheme_totals,
+               model._unit_totals, units._sized):
         fn.cache_clear()
 
 
@@ -71,17 +74,20 @@ def whatif(plot: Path | None) -> None:
     mem = accel.memory
     print(f"\nwhat-if at {mem.weight_kib} + {mem.act_kib} KiB buffers ({mem.loop_order}); "
           f"arrays {accel.binary} and {accel.mac}")
-    print("| model | scheme | weights on chip KiB | DRAM MB/frame | cycles | GMAC |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| model | scheme | weights on chip KiB | DRAM MB/frame | cycles | array % | GMAC |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     rows = []
     for name in ("deit_tiny_patch16_224", "deit_small_patch16_224", "deit_base_patch16_224"):
         vit = model_cfg(name)
         for scheme in WHATIF:
             t = evaluate(vit, scheme_preset(scheme, vit), accel)
-            cyc = "n/a (float)" if t["cycles"] is None else f"{t['cycles']:,}"
+            cyc, share = "n/a (float)", "-"
+            if t["cycles"] is not None:
+                array = t["unit_cycles"]["array"]
+                cyc, share = f"{t['cycles']:,}", f"{100 * array / t['cycles']:.0f}"
             short = name.split("_")[1]
             print(f"| DeiT-{short[0].upper()} | {scheme} | {t['weight_bytes'] / 1024:,.0f} | "
-                  f"{t['offchip_bytes'] / 1e6:,.2f} | {cyc} | {t['macs'] / 1e9:.3f} |")
+                  f"{t['offchip_bytes'] / 1e6:,.2f} | {cyc} | {share} | {t['macs'] / 1e9:.3f} |")
             rows.append({"model": f"DeiT-{short[0].upper()}", "scheme": scheme, **t})
     if plot is not None:
         from sim.analytic.plots import whatif_bars
@@ -188,7 +194,7 @@ def scalesim_compare(python: str | None) -> None:
         r = layers[p]
         heads = r["heads"]
         reps = per_frame.get(p, vit.depth)
-        ours_c, ours_d = r["cycles"], r["offchip_bytes"]
+        ours_c, ours_d = r["unit_cycles"]["array"], r["offchip_bytes"]  # the GEMMs only
         line = (f"| {gemms[i][0]} | {r['m']} x {r['n']} x {r['k']}"
                 f"{f' (x{heads})' if heads > 1 else ''} | {ours_c:,} |")
         tot[0] += reps * ours_c

@@ -1,4 +1,4 @@
-"""Frozen configs of the analytic model: compression scheme, memory system, mixed-bit array.
+"""Frozen configs of the analytic model: compression scheme, memory system, the accelerator.
 
 They follow :mod:`golden.spec` (``_Config``: ``to_dict``/``from_dict``, exact messages,
 ``ConfigError``) and share its vocabulary (``w_bits``, ``a_bits``, ``rank``, ``rows``,
@@ -11,17 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from golden.cases_gelu import GeluCfg
+from golden.cases_gsb import GsbAvCfg, GsbEncoderCfg
+from golden.cases_layernorm import LayerNormCfg
+from golden.cases_softmax import SoftmaxCfg
+from golden.cases_threshold import ThresholdCfg
 from golden.spec import (
     BinaryArrayCfg,
     ConfigError,
     MacArrayCfg,
+    RequantCfg,
+    ResidualCfg,
     _check_choice,
     _check_int,
     _Config,
 )
 
-__all__ = ["AccelCfg", "FLOAT_BITS", "LOOP_ORDERS", "MemoryCfg", "SchemeCfg",
-           "WEIGHT_MODES"]
+__all__ = ["ACCEL_PARTS", "AccelCfg", "FLOAT_BITS", "LOOP_ORDERS", "MemoryCfg", "SIZED_PARTS",
+           "SchemeCfg", "WEIGHT_MODES"]
 
 #: The width that stands for float32 storage.
 FLOAT_BITS = 32
@@ -195,20 +202,52 @@ class MemoryCfg(_Config):
         return f"w{self.weight_kib}a{self.act_kib}_{self.loop_order}_t{self.token_tile}"
 
 
+#: Parts of :class:`AccelCfg` that are always set: name -> config class.
+ACCEL_PARTS = {"binary": BinaryArrayCfg, "mac": MacArrayCfg, "memory": MemoryCfg,
+               "requant": RequantCfg, "residual": ResidualCfg, "gelu": GeluCfg,
+               "threshold": ThresholdCfg}
+#: Parts sized for the model when ``None`` (see :class:`AccelCfg`): name -> config class.
+SIZED_PARTS = {"layernorm": LayerNormCfg, "softmax": SoftmaxCfg, "gsb_encoder": GsbEncoderCfg,
+               "gsb_av": GsbAvCfg}
+
+
 @dataclass(frozen=True, kw_only=True)
 class AccelCfg(_Config):
-    """The hardware an analytic evaluation assumes: the two arrays and the memory system.
+    """The hardware an analytic evaluation assumes: arrays, non-GEMM units, memory system.
 
     Binary ops (1-bit weights and activations) run on ``binary`` (its ``mode`` is set per
     op: xnor or and), all other integer ops on ``mac``. The defaults are the README's
     reference: a 64 x 256 binary array (16 384 binary MACs per cycle), a 64 x 64 mixed-bit
     array (256 8x8-bit MACs per cycle, 4 096 at 2x2 bits) and 256 + 256 KiB of buffers.
 
+    The non-GEMM units are priced by their own cycle models (see
+    :mod:`sim.analytic.units`). The one-beat-a-cycle units (``requant``, ``residual``,
+    ``gelu``, ``threshold``) serve every layer as configured; their defaults take 64
+    elements a beat (one array tile of outputs). The units whose buffers are sized by the
+    model are ``None`` by default, meaning "sized for the model at evaluation time"
+    (:func:`sim.analytic.units.sized_units`): LayerNorm ``dim = embed_dim``, softmax
+    ``max_len = num_tokens``, the GSB encoder's buffer and planes, the GSB A x V unit's
+    ``max_n``, ``max_d`` and planes, every other field at the unit's default. Given
+    explicitly, such a unit is used as is and must fit the model it is evaluated on.
+
     Parameters
     ----------
     binary : BinaryArrayCfg
     mac : MacArrayCfg
     memory : MemoryCfg
+    requant : RequantCfg
+        After every integer GEMM whose output is requantised (and LayerNorm outputs).
+    residual : ResidualCfg
+        Residual adds (and GSB's attention shift).
+    gelu : GeluCfg
+    threshold : ThresholdCfg
+        Binary activations (``a_bits == 1``) and GSB's q, k.
+    layernorm : LayerNormCfg or None
+    softmax : SoftmaxCfg or None
+    gsb_encoder : GsbEncoderCfg or None
+        GSB only: the V and attention bit-plane coder.
+    gsb_av : GsbAvCfg or None
+        GSB only: attention x V, instead of the binary array.
     """
 
     kind: ClassVar[str] = "accel"
@@ -216,32 +255,53 @@ class AccelCfg(_Config):
         default_factory=lambda: BinaryArrayCfg(rows=64, cols=256, max_k=4096))
     mac: MacArrayCfg = field(default_factory=lambda: MacArrayCfg(rows=64, cols=64))
     memory: MemoryCfg = field(default_factory=MemoryCfg)
+    requant: RequantCfg = field(
+        default_factory=lambda: RequantCfg(lanes=64, acc_bits=32, out_bits=16))
+    residual: ResidualCfg = field(
+        default_factory=lambda: ResidualCfg(lanes=64, in_bits=16, out_bits=16))
+    gelu: GeluCfg = field(default_factory=lambda: GeluCfg(lanes=64))
+    threshold: ThresholdCfg = field(default_factory=lambda: ThresholdCfg(lanes=64))
+    layernorm: LayerNormCfg | None = None  # None: dim = the model's embed_dim
+    softmax: SoftmaxCfg | None = None  # None: max_len = the model's tokens
+    gsb_encoder: GsbEncoderCfg | None = None  # None: sized for the model and groups
+    gsb_av: GsbAvCfg | None = None  # None: sized for the model and groups
 
     def __post_init__(self):
-        for name, cls in (("binary", BinaryArrayCfg), ("mac", MacArrayCfg),
-                          ("memory", MemoryCfg)):
+        for name, cls in ACCEL_PARTS.items():
             if not isinstance(getattr(self, name), cls):
                 raise TypeError(f"{name} must be a {cls.__name__}, not {getattr(self, name)!r}")
+        for name, cls in SIZED_PARTS.items():
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, cls):
+                raise TypeError(f"{name} must be a {cls.__name__} or None, not {value!r}")
 
     def to_dict(self) -> dict:
-        """Nested JSON-ready dict (each part tagged with its own ``kind``)."""
-        return {"kind": self.kind, "binary": self.binary.to_dict(), "mac": self.mac.to_dict(),
-                "memory": self.memory.to_dict()}
+        """Nested JSON-ready dict (each part tagged with its own ``kind``; ``None`` parts
+        stay ``None``)."""
+        parts = {name: getattr(self, name) for name in (*ACCEL_PARTS, *SIZED_PARTS)}
+        return {"kind": self.kind,
+                **{name: None if p is None else p.to_dict() for name, p in parts.items()}}
 
     @classmethod
     def from_dict(cls, data: dict, *, source: str = "config") -> AccelCfg:
-        """Build from a dict whose optional ``binary``/``mac``/``memory`` are dicts too."""
+        """Build from a dict whose optional parts (``binary``, ``mac``, ``memory``, the
+        units) are dicts too; the model-sized units may also be ``null``."""
         parts = {k: v for k, v in data.items() if k != "kind"}
-        unknown = sorted(set(parts) - {"binary", "mac", "memory"})
+        unknown = sorted(set(parts) - set(ACCEL_PARTS) - set(SIZED_PARTS))
         if unknown:
             raise ConfigError(f"{source}: unknown field {unknown[0]!r} for AccelCfg")
         kw = {}
-        for name, part_cls in (("binary", BinaryArrayCfg), ("mac", MacArrayCfg),
-                               ("memory", MemoryCfg)):
-            if name in parts:
-                if not isinstance(parts[name], dict):
-                    raise ConfigError(f"{source}: field {name!r} must be an object")
-                kw[name] = part_cls.from_dict(parts[name], source=f"{source}: field {name!r}")
+        for name, part_cls in {**ACCEL_PARTS, **SIZED_PARTS}.items():
+            if name not in parts:
+                continue
+            value = parts[name]
+            if value is None and name in SIZED_PARTS:
+                kw[name] = None
+            elif not isinstance(value, dict):
+                what = "an object or null" if name in SIZED_PARTS else "an object"
+                raise ConfigError(f"{source}: field {name!r} must be {what}")
+            else:
+                kw[name] = part_cls.from_dict(value, source=f"{source}: field {name!r}")
         return cls(**kw)
 
     def __str__(self) -> str:

@@ -95,7 +95,9 @@ def test_hw_file_is_read(capsys, tmp_path):
     hw.write_text(json.dumps({"binary": {"rows": 8, "cols": 64, "max_k": 256}}))
     _, out, _ = run(capsys, "--model", "vit_digits", "--json", "--hw", str(hw))
     layers = {r["name"]: r for r in json.loads(out)["layers"]}
-    assert layers["blocks.0.mlp.fc2"]["cycles"] == 18 * 8 * 4 + 10  # 64 columns: latency 10
+    fc2 = layers["blocks.0.mlp.fc2"]
+    assert fc2["unit_cycles"]["array"] == 18 * 8 * 4 + 10  # 64 columns: latency 10
+    assert fc2["cycles"] == 18 * 8 * 4 + 10 + (18 + 5) + (18 + 1)  # requantiser, residual
     hw.write_text(json.dumps({"binary": {"rows": 8, "cols": 64, "max_k": 100}}))
     status, _, err = run(capsys, "--model", "vit_digits", "--hw", str(hw))
     assert status == 2 and "field 'binary': max_k must be a multiple of cols" in err

@@ -1,26 +1,29 @@
 """The analytic model's entry points: a per-layer report, and fast totals for sweeps.
 
 :func:`analyze` returns the JSON-ready report of ``vitsim memory`` (``layers`` with
-``name``, ``weight_bits``, ``weight_bytes``, ``act_bytes``, ``offchip_bytes``, ``cycles``
-and more, per head where an op has heads; ``totals`` with the same keys).
+``name``, ``weight_bits``, ``weight_bytes``, ``act_bytes``, ``offchip_bytes``, ``cycles``,
+``unit_cycles`` and more, per head where an op has heads; ``totals`` with the same keys).
 :func:`evaluate` returns the totals only, reusing cached per-op costs so that a grid of
 thousands of configurations runs in well under a second. Both share every formula.
 
 Totals are sums over layers, except ``act_bytes`` (the peak live activation set of any
-op) and ``acc_bits`` (the widest accumulator). ``cycles`` is ``None`` when any op has no
-vitsim datapath (float); LayerNorm, softmax, GELU and residual adds cost no cycles here
-(their units are not built yet).
+op) and ``acc_bits`` (the widest accumulator). An op's ``cycles`` are those of its array
+passes plus those of its non-GEMM units (LayerNorm, softmax, GELU, residual adds,
+requantiser, threshold, GSB encoder and A x V; :mod:`sim.analytic.units`), all sequential;
+``unit_cycles`` breaks them down by unit (:data:`~sim.analytic.units.UNITS`). ``cycles``
+(and ``unit_cycles``) is ``None`` when any op has no vitsim datapath (float).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from golden.accel_spec import AccelCfg, SchemeCfg
+from golden.accel_spec import ACCEL_PARTS, SIZED_PARTS, AccelCfg, SchemeCfg
 from golden.model_cfg import ViTCfg
 from sim.analytic.cycles import pass_cycles
 from sim.analytic.footprint import op_cost
 from sim.analytic.traffic import op_traffic, weights_resident
+from sim.analytic.units import UNITS, on_array, op_unit_cycles, sized_units
 from sim.analytic.workload import Op, vit_ops
 
 __all__ = ["KEYS", "analyze", "evaluate"]
@@ -29,6 +32,9 @@ __all__ = ["KEYS", "analyze", "evaluate"]
 KEYS = ("weight_bits", "weight_bytes", "act_bytes", "offchip_bytes", "cycles", "macs", "bitops")
 
 _LINEARS = ("qkv", "proj", "fc1", "fc2")
+#: The accel parts that :func:`_unit_totals` depends on (all but the arrays and memory).
+_UNIT_PARTS = tuple(n for n in (*ACCEL_PARTS, *SIZED_PARTS)
+                    if n not in ("binary", "mac", "memory"))
 
 
 def _rank(op: Op, s: SchemeCfg) -> int:
@@ -50,13 +56,39 @@ def _groups(vit: ViTCfg, s: SchemeCfg) -> tuple:
     return tuple((op, n, op_cost(op, vit, s, r)) for op, n, r in counts.values())
 
 
+def _pass_cycles(op: Op, cost, s: SchemeCfg, binary, mac) -> list:
+    """Array cycles of each pass of ``op`` (0 where the op runs on its own unit)."""
+    if not on_array(op, s):
+        return [0] * len(cost.passes)
+    return [pass_cycles(p, binary, mac) for p in cost.passes]
+
+
 @lru_cache(maxsize=4096)
 def _group_cycles(vit: ViTCfg, s: SchemeCfg, binary, mac) -> tuple:
     out = []
-    for _, _, cost in _groups(vit, s):
-        cyc = [pass_cycles(p, binary, mac) for p in cost.passes]
+    for op, _, cost in _groups(vit, s):
+        cyc = _pass_cycles(op, cost, s, binary, mac)
         out.append(None if None in cyc else sum(cyc))
     return tuple(out)
+
+
+@lru_cache(maxsize=4096)
+def _unit_totals(vit: ViTCfg, s: SchemeCfg, *parts) -> dict | None:
+    """Per-unit cycles of one frame (no ``array``), or ``None`` (float); ``parts``: the
+    accel's :data:`_UNIT_PARTS` in order (cheaper to hash than the whole accel)."""
+    units = sized_units(AccelCfg(**dict(zip(_UNIT_PARTS, parts, strict=True))), vit, s)
+    total = dict.fromkeys(UNITS[1:], 0)
+    for op, n, _ in _groups(vit, s):
+        cyc = op_unit_cycles(op, vit, s, _rank(op, s), units)
+        if cyc is None:
+            return None
+        for k, v in cyc.items():
+            total[k] += n * v
+    return total
+
+
+def _breakdown(array: int | None, units: dict | None) -> dict | None:
+    return None if array is None or units is None else {"array": array, **units}
 
 
 @lru_cache(maxsize=1024)
@@ -72,7 +104,14 @@ def _scheme_totals(vit: ViTCfg, s: SchemeCfg) -> dict:
 
 
 def evaluate(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg) -> dict:
-    """Return the totals of one frame of ``vit`` under ``s`` on ``accel`` (see module doc)."""
+    """Return the totals of one frame of ``vit`` under ``s`` on ``accel`` (see module doc).
+
+    Raises
+    ------
+    ConfigError
+        A unit of ``accel`` that does not fit the model (:func:`sim.analytic.units.sized_units`,
+        :func:`sim.analytic.units.op_unit_cycles`), or an array that cannot take a width.
+    """
     groups = _groups(vit, s)
     totals = dict(_scheme_totals(vit, s))
     cycles = _group_cycles(vit, s, accel.binary, accel.mac)
@@ -83,19 +122,23 @@ def evaluate(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg) -> dict:
         w, a, _ = op_traffic(cost, role=op.role, m=op.m, mem=mem, resident=resident)
         offchip += n * (w + a)
     totals["offchip_bytes"] = offchip
-    totals["cycles"] = None if None in cycles else sum(
+    array = None if None in cycles else sum(
         n * c for (_, n, _), c in zip(groups, cycles, strict=True))
+    units = _unit_totals(vit, s, *[getattr(accel, name) for name in _UNIT_PARTS])
+    totals["cycles"] = None if array is None or units is None else array + sum(units.values())
+    totals["unit_cycles"] = _breakdown(array, units)
     totals["weights_resident"] = resident
     return totals
 
 
-def _heads(op: Op, cost, cycles_by_pass: list, heads: int) -> list:
+def _heads(op: Op, cost, cycles_by_pass: list, unit_cycles: int | None, heads: int) -> list:
+    """Per-head records; passes without a head and the units are shared evenly."""
     per = []
     shared = [(p, c) for p, c in zip(cost.passes, cycles_by_pass, strict=True) if p.head is None]
     for h in range(heads):
         mine = [c for p, c in zip(cost.passes, cycles_by_pass, strict=True) if p.head == h]
         share = [c // heads if c is not None else None for _, c in shared]
-        cyc = mine + share
+        cyc = mine + share + [None if unit_cycles is None else unit_cycles // heads]
         per.append({
             "head": h,
             "weight_bits": sum(t.numel * t.bits for t in cost.tensors if t.head == h),
@@ -108,14 +151,23 @@ def _heads(op: Op, cost, cycles_by_pass: list, heads: int) -> list:
 
 
 def analyze(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg) -> dict:
-    """Return the per-layer report of one frame (JSON-ready; see module doc)."""
+    """Return the per-layer report of one frame (JSON-ready; see module doc).
+
+    Raises
+    ------
+    ConfigError
+        As :func:`evaluate`.
+    """
     mem = accel.memory
     ops = vit_ops(vit)
     costs = [op_cost(op, vit, s, _rank(op, s)) for op in ops]
     resident = weights_resident(sum(c.weight_bytes for c in costs), mem)
+    units = sized_units(accel, vit, s)
     layers = []
     for op, cost in zip(ops, costs, strict=True):
-        cyc = [pass_cycles(p, accel.binary, accel.mac) for p in cost.passes]
+        cyc = _pass_cycles(op, cost, s, accel.binary, accel.mac)
+        by_unit = _breakdown(None if None in cyc else sum(cyc),
+                             op_unit_cycles(op, vit, s, _rank(op, s), units))
         w, a, spilled = op_traffic(cost, role=op.role, m=op.m, mem=mem, resident=resident)
         rec = {
             "name": op.name, "role": op.role, "block": op.block,
@@ -127,7 +179,8 @@ def analyze(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg) -> dict:
             "acc_bits": cost.acc_bits, "acc_bytes": cost.acc_bytes,
             "offchip_bytes": w + a, "offchip_weight_bytes": w, "offchip_act_bytes": a,
             "spilled": spilled,
-            "cycles": None if None in cyc else sum(cyc),
+            "cycles": None if by_unit is None else sum(by_unit.values()),
+            "unit_cycles": by_unit,
             "macs": cost.macs, "bitops": cost.bitops,
             "tensors": [{"name": t.name, "shape": list(t.shape), "bits": t.bits,
                          "bytes": t.nbytes, "head": t.head} for t in cost.tensors],
@@ -135,12 +188,15 @@ def analyze(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg) -> dict:
         head_wise = any(t.head is not None for t in cost.tensors)
         heads = vit.num_heads if op.role in ("qk", "av") or head_wise else 0
         if heads:
-            rec["per_head"] = _heads(op, cost, cyc, heads)
+            unit_sum = None if by_unit is None else rec["cycles"] - by_unit["array"]
+            rec["per_head"] = _heads(op, cost, cyc, unit_sum, heads)
         layers.append(rec)
     totals = {k: sum(r[k] for r in layers) for k in KEYS if k not in ("act_bytes", "cycles")}
     totals["act_bytes"] = max(r["act_bytes"] for r in layers)
     cyc = [r["cycles"] for r in layers]
     totals["cycles"] = None if None in cyc else sum(cyc)
+    totals["unit_cycles"] = None if totals["cycles"] is None else {
+        k: sum(r["unit_cycles"][k] for r in layers) for k in UNITS}
     totals["acc_bits"] = max(r["acc_bits"] for r in layers)
     totals["weights_resident"] = resident
     return {"model": vit.to_dict(), "scheme": s.to_dict(), "accel": accel.to_dict(),

@@ -91,7 +91,8 @@ def _replace(cfg, changes: dict, what: str):
 
 def point_configs(chosen: dict, *, model: str, scheme: str,
                   base_scheme: SchemeCfg | None = None, accel: AccelCfg | None = None,
-                  _vits: dict | None = None):
+                  _vits: dict | None = None, _hws: dict | None = None,
+                  _schemes: dict | None = None):
     """Return ``(vit, scheme, accel)`` of one point: qualified field -> value in ``chosen``.
 
     ``model`` and ``scheme`` name the defaults (``chosen["model"]``/``["scheme"]``
@@ -110,16 +111,23 @@ def point_configs(chosen: dict, *, model: str, scheme: str,
     if key not in vits:
         vits[key] = model_cfg(mname, **parts["model"])
     vit = vits[key]
-    if "scheme" in chosen or base_scheme is None:
-        s = scheme_preset(chosen.get("scheme", scheme), vit)
-    else:
-        s = base_scheme
-    s = _replace(s, parts["scheme"], "scheme")
+    preset = chosen.get("scheme", scheme) if "scheme" in chosen or base_scheme is None else None
+    skey = (key, preset, tuple(sorted(parts["scheme"].items())))
+    schemes = {} if _schemes is None else _schemes
+    if skey not in schemes:
+        s = base_scheme if preset is None else scheme_preset(preset, vit)
+        schemes[skey] = _replace(s, parts["scheme"], "scheme")
+    s = schemes[skey]
     hw = accel
     if parts["binary"] or parts["mac"] or parts["memory"]:
-        hw = AccelCfg(binary=_replace(accel.binary, parts["binary"], "binary"),
-                      mac=_replace(accel.mac, parts["mac"], "mac"),
-                      memory=_replace(accel.memory, parts["memory"], "memory"))
+        hkey = tuple(tuple(sorted(parts[p].items())) for p in ("binary", "mac", "memory"))
+        hws = {} if _hws is None else _hws
+        if hkey not in hws:
+            hws[hkey] = dataclasses.replace(
+                accel, binary=_replace(accel.binary, parts["binary"], "binary"),
+                mac=_replace(accel.mac, parts["mac"], "mac"),
+                memory=_replace(accel.memory, parts["memory"], "memory"))
+        hw = hws[hkey]
     return vit, s, hw
 
 
@@ -132,10 +140,14 @@ def run_grid(sweeps: list[tuple[str, list]], *, model: str, scheme: str,
     names = [n for n, _ in sweeps]
     rows = []
     vits: dict = {}
+    hws: dict = {}
+    schemes: dict = {}
+    accel = accel or AccelCfg()
     for point in itertools.product(*(v for _, v in sweeps)):
         chosen = dict(zip(names, point, strict=True))
         vit, s, hw = point_configs(chosen, model=model, scheme=scheme, base_scheme=base_scheme,
-                                   accel=accel, _vits=vits)
+                                   accel=accel, _vits=vits, _hws=hws,
+                                   _schemes=schemes)
         try:
             totals = evaluate(vit, s, hw)
         except (TypeError, ValueError) as exc:
