@@ -22,6 +22,7 @@ __all__ = ["build_parser", "main"]
 #: Modules whose ``register(subparsers)`` adds commands, in help order.
 COMMAND_MODULES = (
     "sim.commands",
+    "sim.accel_cli",
     "models.cli",
     "models.compress_cli",
     "sim.memory_cli",

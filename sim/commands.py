@@ -270,6 +270,16 @@ def _print_result(result) -> None:
 
 
 def cmd_simulate(args) -> int:
+    if args.golden is not None:
+        from sim.accel_cli import check_golden_dir, cmd_simulate_golden
+
+        if args.case is not None:
+            raise VitsimError("give --case (one unit) or --golden (the accelerator), not both")
+        check_golden_dir(args.golden)
+        return cmd_simulate_golden(args)
+    if args.case is None:
+        raise VitsimError("simulate needs --case DIR (a unit case) or --golden DIR (a network "
+                          "package on the accelerator)")
     build = args.build_dir or args.case / "sim_build"
     result = simulate_case(args.case, sim=args.sim, build_dir=build, waves=args.waves,
                            seed=args.seed, verilog_dir=args.verilog)
@@ -305,24 +315,10 @@ def _mismatch_window(result, cycles: int) -> Path | None:
 
 
 def cmd_demo(args) -> int:
-    from golden.cases import binary_array_case
-    from golden.spec import BinaryArrayCfg
+    from sim.demo import run_demo
 
-    cfg = BinaryArrayCfg(rows=8, cols=64, mode="xnor", max_k=512)
-    out = args.out
-    print(f"[1/3] golden case: 16 x 512 activations by 32 x 512 weights, {cfg}")
-    case = out / "case"
-    binary_array_case(cfg, case, m=16, n=32, k=512, seed=args.seed)
-    print(f"[2/3] Verilog + simulation on {args.sim}")
-    result = simulate_case(case, sim=args.sim, build_dir=out / "sim", seed=args.seed)
-    print("[3/3] verdict")
-    _print_result(result)
-    speed = next((r for r in result.records if r["name"] == "speed"), None)
-    if speed is not None:
-        print(f"cycles: {speed['cycles']} measured, {speed['model_cycles']} by the cycle model; "
-              f"{speed['beats'] * cfg.rows * cfg.cols} binary MACs")
-    print(f"bit-exact: {'yes' if result.passed else 'NO'}")
-    return 0 if result.passed else 1
+    return run_demo(out=args.out, sim=args.sim, epochs=args.epochs, seed=args.seed,
+                    images=args.images, ckpt=args.ckpt, cache=args.cache)
 
 
 def register(sub) -> None:
@@ -334,9 +330,16 @@ def register(sub) -> None:
         p.add_argument("--sim", default=sim_from_env(),
                        help=f"one of {', '.join(SIMULATORS)} (default: $SIM or verilator)")
 
-    p = sub.add_parser("demo", help="golden case -> Verilog -> RTL simulation -> verdict")
+    p = sub.add_parser("demo", help="trained GSB ViT -> golden vectors -> accelerator program "
+                       "-> Verilog -> RTL simulation -> verdict and report")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=30,
+                   help="training epochs per stage when no cached model exists (default 30)")
+    p.add_argument("--images", type=int, default=4, help="test images to simulate (default 4)")
+    p.add_argument("--ckpt", type=Path, help="use this GSB checkpoint instead of the cached one")
+    p.add_argument("--cache", type=Path, default=Path("runs/cache"),
+                   help="where trained demo models are kept (default runs/cache)")
     sim_arg(p)
     p.set_defaults(func=cmd_demo)
 
@@ -399,7 +402,9 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_golden)
 
     p = sub.add_parser("simulate", help="run a golden case on the RTL, report bit-exactness")
-    p.add_argument("--case", type=Path, required=True, help="golden case package")
+    p.add_argument("--case", type=Path, help="golden case package (one unit)")
+    p.add_argument("--golden", type=Path, help="network package: run every recorded image on "
+                   "the whole accelerator, per-layer verdicts and cycles")
     p.add_argument("--verilog", type=Path, help="Verilog directory from 'vitsim verilog' "
                    "(default: generate it)")
     p.add_argument("--build-dir", type=Path, help="where to build (default CASE/sim_build)")

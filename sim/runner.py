@@ -20,7 +20,7 @@ from golden.errors import VitsimError
 from golden.version import tool_version
 from sim.toolchain import prepare
 
-__all__ = ["CLOCK_PS", "BenchResult", "run_bench"]
+__all__ = ["CLOCK_PS", "BenchResult", "build_sim", "run_bench"]
 
 ENV_CASE = "VITSIM_CASE"
 ENV_SIDECAR = "VITSIM_SIDECAR"
@@ -100,7 +100,7 @@ def run_bench(*, verilog_dir, top: str, bench: str, case_dir, build_dir, sim: st
     runner = get_runner(sim)
     build_log, sim_log = build_dir / "build.log", build_dir / "sim.log"
     t0 = time.perf_counter()
-    sim_dir = _build(runner, sim=sim, source=source.resolve(), top=top, waves=waves,
+    sim_dir = build_sim(runner, sim=sim, source=source.resolve(), top=top, waves=waves,
                      work_dir=build_dir, log=build_log)
     t1 = time.perf_counter()
     env = {ENV_CASE: str(case_dir.resolve()), ENV_SIDECAR: str(sidecar.resolve()),
@@ -133,7 +133,7 @@ def sim_from_env(default: str = "verilator") -> str:
     return os.environ.get("SIM", default)
 
 
-def _build(runner, *, sim: str, source: Path, top: str, waves: bool, work_dir: Path,
+def build_sim(runner, *, sim: str, source: Path, top: str, waves: bool, work_dir: Path,
            log: Path) -> Path:
     """Build ``source`` for ``sim``; return the directory holding the simulation binary.
 

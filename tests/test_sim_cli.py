@@ -92,11 +92,21 @@ def test_verilog_then_simulate(tmp_path, simulator, capsys):
 
 @pytest.mark.sim
 @pytest.mark.slow
-def test_demo_prints_a_verdict(tmp_path):
-    status, out, err = run_cli("demo", "--out", str(tmp_path / "demo"))
+def test_demo_runs_a_trained_gsb_model_through_the_accelerator(tmp_path):
+    """The README's main job, end to end with a short training budget: train, golden
+    vectors, compile, Verilog, Verilator, verdict and report."""
+    import json
+
+    status, out, err = run_cli("demo", "--out", str(tmp_path / "demo"), "--epochs", "4",
+                               "--images", "2", "--cache", str(tmp_path / "cache"))
     assert status == 0, out + err
-    assert "bit-exact: yes" in out
-    assert "cycles: 522 measured, 522 by the cycle model" in out
+    assert "verdict: BIT-EXACT: 2 images" in out
+    report = json.loads((tmp_path / "demo" / "report.json").read_text())
+    assert report["bit_exact"] and len(report["images"]) == 2
+    for image in report["images"]:
+        assert image["bit_exact"] and image["tensors"] > 100 and image["cycles"] > 50_000
+    assert (tmp_path / "demo" / "cycles.png").stat().st_size > 10_000
+    assert "| image | label | predicted |" in (tmp_path / "demo" / "report.md").read_text()
 
 
 def test_sim_environment_variable_picks_the_simulator(tmp_path, monkeypatch, capsys):

@@ -1,0 +1,498 @@
+"""One compiler per network op kind: the descriptors that run it on the accelerator.
+
+The tiling and loop order of each kind is written down in :mod:`sim.accel_compile`; the
+descriptor semantics in :mod:`golden.accel_program`. :func:`accel_config_for` sizes the
+accelerator's units to a network package.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, Operand
+
+__all__ = ["OP_COMPILERS", "accel_config_for", "data_movement"]
+
+LANES = 8  # elementwise units
+ROWS, COLS = 8, 32  # binary array
+MAC_ROWS = 4
+
+
+def _err(msg):
+    from sim.accel_compile import CompileError
+
+    return CompileError(msg)
+
+
+def _loops(dims) -> tuple:
+    dims = [int(d) for d in dims]
+    if len(dims) > NUM_LOOPS:
+        raise _err(f"{len(dims)} loop levels; the sequencer has {NUM_LOOPS}")
+    return (1,) * (NUM_LOOPS - len(dims)) + tuple(dims)
+
+
+def _pad(strides) -> tuple:
+    return (0,) * (NUM_LOOPS - len(strides)) + tuple(int(s) for s in strides)
+
+
+def _act(view, *, loop_strides, ln: int, stride: int, ebits: int, shift: int = 0) -> Operand:
+    """``ln`` elements a beat ``stride`` apart from the beat address: one vector read when
+    they are consecutive and the beat addresses are multiples of ``ln``, else one element
+    a sub-cycle."""
+    s = _pad(loop_strides)
+    aligned = view.addr % ln == 0 and all(x % ln == 0 for x in s)
+    if stride == 1 and aligned and ln & (ln - 1) == 0:
+        return Operand(base=view.addr, s=s, n_in=1, vl_log=ln.bit_length() - 1, ebits=ebits,
+                       shift=shift)
+    return Operand(base=view.addr, s=s, n_in=ln, d_in=stride, ebits=ebits, shift=shift)
+
+
+def _beat_cycles(ops) -> int:
+    return max(1, *(o.sub_cycles for o in ops))
+
+
+def _unit_cfg(c, slot):
+    if slot not in c.cfg.units:
+        raise _err(f"the accelerator has no {slot} unit")
+    return c.cfg.units[slot]
+
+
+# ------------------------------------------------------------------------ elementwise
+
+
+def _elementwise(c, op, *, slot, sources, out, ln, k=(), wbits=32, wsigned=True,
+                 last_level=4, wpack=False):
+    """Descriptor of an elementwise unit over the shape of ``out`` (``sources``: operand
+    order, each ``("act", view, ebits, shift)`` or ``("param", array, bits)``)."""
+    shape = out.shape
+    acts = [s[1] for s in sources if s[0] == "act"]
+    structured = shape[-1] % ln == 0
+    if structured:
+        dims = list(shape[:-1]) + [shape[-1] // ln]
+        loops = _loops(dims)
+    else:
+        if wpack or not all(v.contiguous() for v in [*acts, out]):
+            raise _err(f"op {op['name']!r}: last axis {shape[-1]} is not a multiple of "
+                       f"{ln} lanes and its tensors are not contiguous")
+        numel = int(np.prod(shape))
+        loops = _loops([-(-numel // ln)])
+    operands = []
+    for src in sources:
+        if src[0] == "act":
+            _, v, ebits, shift = src
+            if structured:
+                ls = list(v.strides[:-1]) + [ln * v.strides[-1]]
+                operands.append(_act(v, loop_strides=ls, ln=ln, stride=v.strides[-1],
+                                     ebits=ebits, shift=shift))
+            else:
+                operands.append(_act(v, loop_strides=[ln], ln=ln, stride=1, ebits=ebits,
+                                     shift=shift))
+        else:
+            _, arr, bits = src
+            full = np.broadcast_to(np.asarray(arr, dtype=np.int64), shape)
+            if not structured:
+                flat = full.reshape(-1)
+                full = np.concatenate([flat, np.zeros(loops[-1] * ln - flat.size, np.int64)])
+            operands.append(c.param_operand(full.reshape(*loops, ln), bits, loops))
+    if structured:
+        last = 1 if wpack else out.strides[-1]
+        ws = _pad(list(out.strides[:-1]) + [last if wpack else ln * last])
+        vec = not wpack and last == 1 and out.addr % ln == 0 and all(x % ln == 0 for x in ws)
+        wt = last
+    else:
+        ws, vec, wt = _pad([ln]), out.addr % ln == 0, 1
+    desc = OpDesc(unit=slot, rn=loops, last_level=last_level, beat_cycles=_beat_cycles(operands),
+                  ops=tuple(operands), wn=loops, wbase=out.addr, ws=ws, wc=ln, wt=wt,
+                  wvec=vec, wpack=wpack, wbits=wbits, wsigned=wsigned, k=tuple(k))
+    c.emit(op, desc)
+
+
+def _threshold(c, op):
+    from golden.cases_threshold import clamp_theta
+
+    cfg = _unit_cfg(c, "threshold")
+    x, theta, flip = op["inputs"]
+    xv = c.view(x)
+    out = c.out_view(op["outputs"][0], fmt="bits", group=cfg.lanes, pad_rows=True)
+    theta = clamp_theta(cfg, c.value(theta))
+    _elementwise(c, op, slot="threshold", ln=cfg.lanes, out=out, wpack=True,
+                 sources=[("act", xv, cfg.x_bits, 0), ("param", theta, cfg.x_bits + 1),
+                          ("param", c.value(flip), 1)])
+
+
+def _requant(c, op):
+    from golden.cut import _clamp_bits
+
+    cfg = _unit_cfg(c, "requant")
+    x, mult, bias = op["inputs"]
+    bits, signed = _clamp_bits(op, op["lo"], op["hi"])
+    out = c.out_view(op["outputs"][0])
+    _elementwise(c, op, slot="requant", ln=cfg.lanes, out=out, wbits=bits, wsigned=signed,
+                 k=(op["shift"], bits, int(signed)),
+                 sources=[("act", c.view(x), cfg.acc_bits, 0),
+                          ("param", c.value(mult), cfg.mult_bits),
+                          ("param", c.value(bias), cfg.bias_bits)])
+
+
+def _add(c, op):
+    cfg = _unit_cfg(c, "residual")
+    out = c.out_view(op["outputs"][0])
+    sources = []
+    for name in op["inputs"]:
+        if c.is_param(name):
+            sources.append(("param", c.value(name), cfg.in_bits))
+        else:
+            sources.append(("act", c.view(name), cfg.in_bits, 0))
+    _elementwise(c, op, slot="residual", ln=cfg.lanes, out=out, sources=sources,
+                 wbits=min(op["out_bits"], 32))
+
+
+def _gelu(c, op):
+    from golden.network import gelu_params_of
+
+    cfg = _unit_cfg(c, "gelu")
+    p = gelu_params_of(op)
+    out = c.out_view(op["outputs"][0])
+    _elementwise(c, op, slot="gelu", ln=cfg.lanes, out=out, wbits=cfg.out_bits,
+                 k=(p.b, p.c, p.one, op["clip"]),
+                 sources=[("act", c.view(op["inputs"][0]), cfg.in_bits, 0)])
+
+
+def _encoder(c, op):
+    cfg = _unit_cfg(c, "gsb_encoder")
+    xv = c.view(op["inputs"][0])
+    out = c.new_view(xv.shape, fmt="planes")
+    for name in op["outputs"]:
+        c.views[name] = out
+    value = op["kind"] == "gsb_value_planes"
+    theta = 0 if value else int(op["base_theta"])
+    if out.shape[-1] % cfg.lanes and (not xv.contiguous()
+                                      or int(np.prod(xv.shape)) % cfg.lanes):
+        raise _err(f"op {op['name']!r}: the encoder reads whole beats of a contiguous "
+                   f"tensor (its max/min must not see padding)")
+    _elementwise(c, op, slot="gsb_encoder", ln=cfg.lanes, out=out, wbits=1 + len(cfg.ratios),
+                 wsigned=False, k=(theta, int(value)), last_level=0,
+                 sources=[("act", xv, cfg.x_bits, 0)])
+
+
+# ------------------------------------------------------------------------ rows
+
+
+def _rows(view):
+    """``(loop dims, loop strides)`` over the rows of ``view`` (all axes but the last)."""
+    return list(view.shape[:-1]), list(view.strides[:-1])
+
+
+def _layernorm(c, op):
+    cfg = _unit_cfg(c, "layernorm")
+    xv = c.view(op["inputs"][0])
+    out = c.out_view(op["outputs"][0])
+    dims, strides = _rows(xv)
+    loops = _loops(dims + [xv.shape[-1]])
+    src = _act(xv, loop_strides=strides + [xv.strides[-1]], ln=1, stride=1, ebits=cfg.in_bits)
+    odims, ostr = _rows(out)
+    desc = OpDesc(unit="layernorm", rn=loops, ops=(src,), wn=loops, wbase=out.addr,
+                  ws=_pad(ostr + [out.strides[-1]]), wc=1, wvec=True, wbits=32)
+    c.emit(op, desc)
+
+
+def _softmax(c, op):
+    from golden.network import softmax_params_of
+
+    cfg = _unit_cfg(c, "softmax")
+    p = softmax_params_of(op)
+    xv = c.view(op["inputs"][0])
+    out = c.out_view(op["outputs"][0])
+    dims, strides = _rows(xv)
+    loops = _loops(dims + [xv.shape[-1]])
+    src = _act(xv, loop_strides=strides + [xv.strides[-1]], ln=1, stride=1, ebits=cfg.x_bits,
+               shift=op["in_shift"])
+    _, ostr = _rows(out)
+    desc = OpDesc(unit="softmax", rn=loops, last_level=NUM_LOOPS - 1, ops=(src,), wn=loops,
+                  wbase=out.addr, ws=_pad(ostr + [out.strides[-1]]), wc=1, wvec=True,
+                  wbits=p.out_bits, wsigned=False,
+                  k=(p.x0, p.b, p.c, p.n, p.floor_q, p.out_bits))
+    c.emit(op, desc)
+
+
+# ------------------------------------------------------------------------ matmuls
+
+
+def _tiles(w: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``w [N, K]`` as beat tiles ``[ceil(N/rows), K/cols, rows*cols]`` (zero rows pad)."""
+    n, k = w.shape
+    np_ = -(-n // rows) * rows
+    w = np.concatenate([w, np.zeros((np_ - n, k), w.dtype)])
+    return w.reshape(np_ // rows, rows, k // cols, cols).transpose(0, 2, 1, 3).reshape(
+        np_ // rows, k // cols, rows * cols)
+
+
+def _matmul_out(c, name, shape, rows):
+    """The output view of a matmul: rows padded to a multiple of the array's ``rows``
+    (the padding lanes of the last tile land there)."""
+    from sim.accel_compile import View
+
+    if name in c.views:
+        return c.views[name]
+    shape = tuple(int(s) for s in shape)
+    padded = shape[:-1] + (-(-shape[-1] // rows) * rows,)
+    strides, n = [], 1
+    for d in reversed(padded):
+        strides.append(n)
+        n *= d
+    c.views[name] = View(c.act.alloc(n), shape, tuple(reversed(strides)))
+    return c.views[name]
+
+
+def _binary(c, op):
+    slot = "binary_xnor" if op["mode"] == "xnor" else "binary_and"
+    cfg = _unit_cfg(c, slot)
+    R, C = cfg.rows, cfg.cols
+    a_name, w_name = op["inputs"]
+    av = c.view(a_name)
+    g = av.group
+    if av.fmt != "bits" or C % g:
+        raise _err(f"op {op['name']!r}: activation bits must come packed in groups dividing "
+                   f"{C}")
+    vl = C // g
+    k = av.shape[-1]
+    if k % C:
+        raise _err(f"op {op['name']!r}: reduction {k} is not a multiple of {C} columns")
+    kc = k // C
+    if len(av.shape) == 3:  # q @ k^T per head
+        kv = c.view(w_name)
+        h, m, n = av.shape[0], av.shape[1], kv.shape[1]
+        out = _matmul_out(c, op["outputs"][0], (h, m, n), R)
+        loops = _loops([h, m, -(-n // R), kc])
+        a = _act(av, loop_strides=[av.strides[0], av.strides[1], 0, vl], ln=vl, stride=1,
+                 ebits=g)
+        ks = [kv.strides[0], 0, R * kv.strides[1], vl]
+        if kv.strides[1] == vl and (R * vl) <= c.L:
+            w = _act(kv, loop_strides=ks, ln=R * vl, stride=1, ebits=g)
+        else:
+            w = Operand(base=kv.addr, s=_pad(ks), n_in=1, vl_log=vl.bit_length() - 1,
+                        n_out=R, d_out=kv.strides[1], ebits=g)
+        ws = _pad([out.strides[0], out.strides[1], R, 0])
+    else:
+        m, n = av.shape[0], c.value(w_name).shape[0]
+        out = _matmul_out(c, op["outputs"][0], (m, n), R)
+        loops = _loops([m, -(-n // R), kc])
+        a = _act(av, loop_strides=[av.strides[0], 0, vl], ln=vl, stride=1, ebits=g)
+        tiles = _tiles(c.value(w_name), R, C)
+        full = np.broadcast_to(tiles[None], (m,) + tiles.shape)
+        w = c.param_operand(full.reshape(*loops, R * C), 1, loops)
+        ws = _pad([out.strides[0], R, 0])
+    # the writer stores one beat per reduction: its loops are the reader's without k
+    c.emit(op, OpDesc(unit=slot, rn=loops, last_level=NUM_LOOPS - 1,
+                      beat_cycles=_beat_cycles([a, w]), ops=(a, w), wn=(1,) + loops[:3],
+                      wbase=out.addr, ws=(0,) + ws[:3], wc=R, wvec=True, wbits=cfg.acc_bits))
+
+
+def _mac(c, op):
+    cfg = _unit_cfg(c, "mac")
+    R, C, fb = cfg.rows, cfg.cols, cfg.field_bits
+    x_name, w_name = op["inputs"]
+    xv, w = c.view(x_name), c.value(w_name)
+    n, k = w.shape
+    if k % C:
+        raise _err(f"op {op['name']!r}: reduction {k} is not a multiple of {C} columns")
+    tiles = _tiles(w, R, C)
+    nr = tiles.shape[0]
+    if op["kind"] == "patch_matmul":
+        ch, hh, ww = xv.shape
+        p = op["patch"]
+        if ch != 1 or C != p * p:
+            raise _err(f"op {op['name']!r}: the MAC array takes one {p}x{p} patch of one "
+                       f"channel a beat (cols = {p * p}); this has {ch} channels, {C} columns")
+        hp, wp = hh // p, ww // p
+        out = _matmul_out(c, op["outputs"][0], (hp * wp, n), R)
+        loops = _loops([hp, wp, nr, 1])
+        a = Operand(base=xv.addr, s=_pad([p * xv.strides[1], p, 0, 0]), n_in=1,
+                    vl_log=(p.bit_length() - 1), n_out=p, d_out=xv.strides[1], ebits=fb)
+        if p & (p - 1) or xv.addr % p or xv.strides[1] % p:
+            raise _err(f"op {op['name']!r}: patch rows must be aligned vectors")
+        ws = _pad([wp * out.strides[0], out.strides[0], R, 0])
+        wn = (1, hp, wp, nr)
+        ws = (0,) + ws[:3]
+    else:
+        out = _matmul_out(c, op["outputs"][0], xv.shape[:-1] + (n,), R)
+        rows = int(np.prod(xv.shape[:-1]))
+        if len(xv.shape) > 2:
+            raise _err(f"op {op['name']!r}: integer matmul over more than [M, K]")
+        m_stride = xv.strides[0] if len(xv.shape) == 2 else 0
+        loops = _loops([rows, nr, k // C])
+        a = _act(xv, loop_strides=[m_stride, 0, C], ln=C, stride=xv.strides[-1], ebits=fb)
+        o_stride = out.strides[0] if len(out.shape) == 2 else 0
+        wn, ws = (1, 1, rows, nr), (0, 0, o_stride, R)
+    full = np.broadcast_to(tiles[None, None], loops[:2] + tiles.shape)
+    wop = c.param_operand(full.reshape(*loops, R * C), fb, loops)
+    desc = OpDesc(unit="mac", rn=loops, last_level=NUM_LOOPS - 1,
+                  beat_cycles=_beat_cycles([a, wop]), ops=(a, wop), wn=wn, wbase=out.addr,
+                  ws=ws, wc=R, wvec=True, wbits=cfg.acc_bits,
+                  k=(op["w_bits"], op["a_bits"], 1, 1))
+    c.emit(op, desc)
+
+
+def _gsb_av(c, op):
+    cfg = _unit_cfg(c, "gsb_av")
+    a_name, sign_name, _, w_name = op["inputs"]
+    av, vv = c.view(a_name), c.view(sign_name)
+    weights = c.value(w_name)
+    out = c.out_view(op["outputs"][0])
+    h, n, d = vv.shape
+    P, R = weights.shape
+    wop = c.param_operand(weights.reshape(1, 1, 1, 1, P * R), cfg.w_bits, (1, 1, 1, 1))
+    for head in range(h):
+        v = vv.sub(0, head)
+        a = av.sub(0, head)
+        vcol = Operand(base=v.addr, s=_pad([v.strides[1]]), n_in=n, d_in=v.strides[0],
+                       planes=R, pstride=cfg.max_n)
+        c.emit(op, OpDesc(unit="gsb_av", rn=_loops([d]), last_level=NUM_LOOPS - 1,
+                          beat_cycles=n, ops=(vcol, wop), wn=(0, 0, 0, 0)))
+        arow = Operand(base=a.addr, s=_pad([a.strides[0]]), n_in=n, d_in=a.strides[1],
+                       planes=P, pstride=cfg.max_n)
+        o = out.sub(0, head)
+        blocks = -(-d // cfg.lanes)
+        c.emit(op, OpDesc(unit="gsb_av", rn=_loops([n]), last_level=NUM_LOOPS - 1,
+                          beat_cycles=n, ops=(arow, wop), wn=_loops([n, blocks]),
+                          wbase=o.addr, ws=_pad([o.strides[0], cfg.lanes]), wc=cfg.lanes,
+                          wvec=o.strides[1] == 1, wt=o.strides[1], wbits=cfg.acc_bits))
+
+
+# ------------------------------------------------------------------------ data movement
+
+
+def data_movement(c, op, *, backward: bool) -> None:
+    """Resolve a data-movement op into views (``backward``: producers' aliases first)."""
+    from sim.accel_compile import View
+
+    kind = op["kind"]
+    if backward:
+        if kind == "prepend":
+            x_name, rows_name = op["inputs"]
+            rows = c.value(rows_name)
+            shape = c.value(op["outputs"][0]).shape
+            init = np.zeros(shape, np.int64)
+            init[:rows.shape[0]] = rows
+            addr = c.pre.put(init)
+            out = View(addr, tuple(shape), (shape[1], 1))
+            c.views[op["outputs"][0]] = out
+            c.views[x_name] = View(addr + rows.shape[0] * shape[1],
+                                   tuple(c.value(x_name).shape), (shape[1], 1))
+        elif kind == "merge_heads":
+            out = c.out_view(op["outputs"][0])
+            hh, n, d = c.value(op["inputs"][0]).shape
+            c.views[op["inputs"][0]] = View(out.addr, (hh, n, d), (d, out.strides[0], 1))
+        return
+    if kind in ("prepend", "merge_heads"):
+        return
+    x = c.view(op["inputs"][0])
+    if kind == "take_token":
+        c.views[op["outputs"][0]] = x.sub(0, op["index"])
+    elif kind in ("split_heads", "to_heads"):
+        hh = op["num_heads"]
+        parts = len(op["outputs"])
+        d = x.shape[1] // parts // hh
+        for i, name in enumerate(op["outputs"]):
+            c.views[name] = View(x.addr + i * hh * d * x.strides[1], (hh, x.shape[0], d),
+                                 (d * x.strides[1], x.strides[0], x.strides[1]), x.fmt, x.group)
+
+
+OP_COMPILERS = {"threshold": _threshold, "requant": _requant, "add": _add, "gelu": _gelu,
+                "gsb_value_planes": _encoder, "gsb_attn_planes": _encoder,
+                "layernorm": _layernorm, "softmax": _softmax, "binary_matmul": _binary,
+                "patch_matmul": _mac, "int_matmul": _mac, "gsb_av": _gsb_av}
+
+
+# ------------------------------------------------------------------------ sizing
+
+
+def accel_config_for(net) -> AccelTopCfg:
+    """Unit configs sized to the ops of network ``net`` (a :class:`golden.cut._Net`)."""
+    from golden.cases_gelu import GeluCfg
+    from golden.cases_gsb import GsbAvCfg, GsbEncoderCfg
+    from golden.cases_layernorm import LayerNormCfg
+    from golden.cases_softmax import SoftmaxCfg
+    from golden.cases_threshold import ThresholdCfg
+    from golden.cut import _clamp_bits, _signed_bits, _width
+    from golden.network import softmax_params_of
+    from golden.spec import BinaryArrayCfg, ConfigError, MacArrayCfg, RequantCfg, ResidualCfg
+
+    by_kind: dict[str, list] = {}
+    for op in net.ops:
+        by_kind.setdefault(op["kind"], []).append(op)
+    w = net.width
+    units = {}
+
+    def widest(kind, idx=0, top=32):
+        return _width(max(w(op["inputs"][idx]) for op in by_kind[kind]), top)
+
+    if "threshold" in by_kind:
+        units["threshold"] = ThresholdCfg(lanes=LANES, x_bits=widest("threshold"))
+    for mode, slot in (("xnor", "binary_xnor"), ("and", "binary_and")):
+        ops = [op for op in by_kind.get("binary_matmul", []) if op["mode"] == mode]
+        if ops:
+            max_k = max(net.tensors[op["inputs"][0]].shape[-1] for op in ops)
+            units[slot] = BinaryArrayCfg(rows=ROWS, cols=COLS, mode=mode,
+                                         max_k=-(-max_k // COLS) * COLS)
+    macs = by_kind.get("patch_matmul", []) + by_kind.get("int_matmul", [])
+    if macs:
+        cols = min(net.tensors[op["inputs"][1]].shape[1] for op in macs)
+        units["mac"] = MacArrayCfg(rows=MAC_ROWS, cols=cols, digit_bits=2,
+                                   max_bits=_width(max(max(op["a_bits"], op["w_bits"])
+                                                       for op in macs), 16),
+                                   max_k=max(net.tensors[op["inputs"][1]].shape[1]
+                                             for op in macs))
+    if "requant" in by_kind:
+        ops = by_kind["requant"]
+        bits = max(_clamp_bits(op, op["lo"], op["hi"])[0] for op in ops)
+        units["requant"] = RequantCfg(
+            lanes=LANES, acc_bits=widest("requant"), out_bits=_width(bits, 31),
+            mult_bits=_width(max(_signed_bits(net.tensors[op["inputs"][1]]) for op in ops), 32),
+            bias_bits=_width(max(_signed_bits(net.tensors[op["inputs"][2]]) for op in ops),
+                             60, 16))
+    if "add" in by_kind:
+        ops = by_kind["add"]
+        in_bits = _width(max(w(n) for op in ops for n in op["inputs"]), 32)
+        units["residual"] = ResidualCfg(lanes=LANES, in_bits=in_bits,
+                                        out_bits=max(op["out_bits"] for op in ops))
+    if "layernorm" in by_kind:
+        dims = {op["dim"] for op in by_kind["layernorm"]}
+        if len(dims) != 1:
+            raise _err(f"LayerNorms of different widths {sorted(dims)}: one unit serves one")
+        units["layernorm"] = LayerNormCfg(dim=dims.pop(), in_bits=widest("layernorm", top=16))
+    if "softmax" in by_kind:
+        ops = by_kind["softmax"]
+        row = max(net.tensors[op["inputs"][0]].shape[-1] for op in ops)
+        x_bits = _width(max(w(op["inputs"][0]) + op["in_shift"] for op in ops), 32)
+        out_bits = max(op["out_bits"] for op in ops)
+        for scale_exp in range(1, 21):
+            cfg = SoftmaxCfg(max_len=row, x_bits=x_bits, scale_exp=scale_exp, out_bits=out_bits)
+            try:
+                for op in ops:
+                    cfg.check_params(softmax_params_of(op))
+                break
+            except ConfigError:
+                continue
+        else:
+            raise _err("the softmax constants fit no softmax config")
+        units["softmax"] = cfg
+    if "gelu" in by_kind:
+        units["gelu"] = GeluCfg(lanes=LANES, in_bits=widest("gelu", top=24))
+    enc = by_kind.get("gsb_value_planes", []) + by_kind.get("gsb_attn_planes", [])
+    if enc:
+        ratios = {tuple(tuple(r) for r in op["ratios"]) for op in enc}
+        if len(ratios) != 1:
+            raise _err("GSB ops with different ratios: one encoder serves one set")
+        units["gsb_encoder"] = GsbEncoderCfg(
+            lanes=LANES, x_bits=_width(max(w(op["inputs"][0]) for op in enc), 32),
+            max_elems=max(int(np.prod(net.tensors[op["inputs"][0]].shape[1:])) for op in enc),
+            ratios=ratios.pop())
+    if "gsb_av" in by_kind:
+        ops = by_kind["gsb_av"]
+        sign = net.tensors[ops[0]["inputs"][1]]
+        weights = [net.tensors[op["inputs"][3]] for op in ops]
+        units["gsb_av"] = GsbAvCfg(lanes=LANES, max_n=sign.shape[-2], max_d=sign.shape[-1],
+                                   a_planes=weights[0].shape[0], v_planes=weights[0].shape[1],
+                                   w_bits=_width(max(_signed_bits(x) for x in weights), 16))
+    return AccelTopCfg(lanes=32, depth=1, units=units, ext_words=2)
