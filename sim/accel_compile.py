@@ -250,7 +250,12 @@ class _Compiler:
             if op["kind"] not in OP_COMPILERS:
                 raise CompileError(f"op {op['name']!r}: no accelerator mapping for kind "
                                    f"{op['kind']!r}")
-            OP_COMPILERS[op["kind"]](self, op)
+            try:
+                OP_COMPILERS[op["kind"]](self, op)
+            except CompileError as exc:
+                if str(exc).startswith("op "):
+                    raise
+                raise CompileError(f"op {op['name']!r}: {exc}") from None
 
 
 def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None) -> Program:

@@ -264,9 +264,10 @@ def _binary(c, op):
         h, m, n = av.shape[0], av.shape[1], kv.shape[1]
         out = _matmul_out(c, op["outputs"][0], (h, m, n), R)
         loops = _loops([h, m, -(-n // R), kc])
-        a = _act(av, loop_strides=[av.strides[0], av.strides[1], 0, vl], ln=vl, stride=1,
+        a = _act(av, loop_strides=[av.strides[0], av.strides[1], 0, vl if kc > 1 else 0], ln=vl,
+                 stride=1,
                  ebits=g)
-        ks = [kv.strides[0], 0, R * kv.strides[1], vl]
+        ks = [kv.strides[0], 0, R * kv.strides[1], vl if kc > 1 else 0]
         if kv.strides[1] == vl and (R * vl) <= c.L:
             w = _act(kv, loop_strides=ks, ln=R * vl, stride=1, ebits=g)
         else:
