@@ -185,19 +185,9 @@ class Accelerator(wiring.Component):
                     m.d.sync += j.eq(j + 1)
                 with m.Else():
                     m.d.sync += j.eq(0)
-                    # step the loop nest, innermost first
-                    with m.If(~at_end[3]):
-                        m.d.sync += i[3].eq(i[3] + 1)
-                    with m.Elif(~at_end[2]):
-                        m.d.sync += [i[3].eq(0), i[2].eq(i[2] + 1)]
-                    with m.Elif(~at_end[1]):
-                        m.d.sync += [i[3].eq(0), i[2].eq(0), i[1].eq(i[1] + 1)]
-                    with m.Elif(~at_end[0]):
-                        m.d.sync += [i[3].eq(0), i[2].eq(0), i[1].eq(0), i[0].eq(i[0] + 1)]
-                    with m.Else():
-                        m.d.sync += rd_active.eq(0)
+                    _step_nest(m, i, at_end, rd_active.eq(0))
 
-        ebit_set = sorted({32, *self._elem_widths()})
+        ebit_set = sorted({32, *elem_widths(self._units)})
         for o in range(NUM_OPERANDS):
             p = f"o{o}_"
             shifted = Signal(W, name=f"rshift{o}")
@@ -322,16 +312,7 @@ class Accelerator(wiring.Component):
         with m.If(w_do):
             with m.If(beat_done):
                 m.d.sync += wsub.eq(0)
-                with m.If(~w_end[3]):
-                    m.d.sync += wi[3].eq(wi[3] + 1)
-                with m.Elif(~w_end[2]):
-                    m.d.sync += [wi[3].eq(0), wi[2].eq(wi[2] + 1)]
-                with m.Elif(~w_end[1]):
-                    m.d.sync += [wi[3].eq(0), wi[2].eq(0), wi[1].eq(wi[1] + 1)]
-                with m.Elif(~w_end[0]):
-                    m.d.sync += [wi[3].eq(0), wi[2].eq(0), wi[1].eq(0), wi[0].eq(wi[0] + 1)]
-                with m.Else():
-                    m.d.sync += w_active.eq(0)
+                _step_nest(m, wi, w_end, w_active.eq(0))
             with m.Else():
                 m.d.sync += wsub.eq(wsub + 1)
 
@@ -431,11 +412,6 @@ class Accelerator(wiring.Component):
                 m.next = "NEXT"
         return m
 
-    def _elem_widths(self) -> set[int]:
-        """Element widths the compiler may put in ``ebits``: the innermost element width of
-        every operand-bound payload field, and 1..8 (bit groups written by ``wpack``)."""
-        return elem_widths(self._units)
-
 
 def _leaf_width(shape) -> int:
     while isinstance(shape, data.ArrayLayout):
@@ -446,7 +422,8 @@ def _leaf_width(shape) -> int:
 
 
 def elem_widths(units: dict) -> set[int]:
-    """Element widths an operand may carry (see :meth:`Accelerator._elem_widths`)."""
+    """Element widths the compiler may put in ``ebits``: the innermost element width of
+    every operand-bound payload field, and 1..8 (bit groups written by ``wpack``)."""
     out = set(range(1, 9))
     for slot, unit in units.items():
         layout = unit.i_stream.payload.shape()
@@ -455,6 +432,18 @@ def elem_widths(units: dict) -> set[int]:
                 shape = layout if name is None else layout[name].shape
                 out.add(min(_leaf_width(shape), 32))
     return out
+
+
+def _step_nest(m: Module, counters: list, at_end: list, done) -> None:
+    """Advance a loop nest (``counters[-1]`` innermost) by one iteration; ``done`` when
+    every counter is at its end."""
+    n = len(counters)
+    for level in reversed(range(n)):
+        with (m.If if level == n - 1 else m.Elif)(~at_end[level]):
+            m.d.sync += [counters[level].eq(counters[level] + 1),
+                         *(c.eq(0) for c in counters[level + 1:])]
+    with m.Else():
+        m.d.sync += done
 
 
 def _or_all(values, width):
