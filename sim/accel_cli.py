@@ -49,8 +49,7 @@ def layer_rows(program, result) -> list[dict]:
             rows.append({"name": name, "layer": layer, "cycles": 0, "exact": None})
         rows[index[name]]["cycles"] += cyc
     owner = {}
-    net_ops = program.meta.get("op_outputs", {})
-    for op_name, outs in net_ops.items():
+    for op_name, outs in program.meta["op_outputs"].items():
         for t in outs:
             owner[t] = op_name
     for tensor, verdict in result.tensors.items():
@@ -74,8 +73,6 @@ def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False
     out = []
     for image in range(n_images) if images is None else images:
         program = compile_network(pkg, image=image)
-        program.meta["op_outputs"] = {op["name"]: op["outputs"]
-                                      for op in pkg.manifest["ops"]}
         result = run_program(program, work / f"image{image}", sim=sim, harness=harness)
         echo(f"image {image}: {'bit-exact' if result.passed else 'MISMATCH'} on {sim}, "
              f"{result.cycles} cycles (build {result.build_s:.1f} s, run {result.run_s:.1f} s)")
@@ -99,7 +96,7 @@ def _print_layers(program, result) -> None:
 
 def first_failure(program, result) -> str | None:
     """The first failing tensor in network order, with its element, as one line."""
-    order = [t for outs in program.meta.get("op_outputs", {}).values() for t in outs]
+    order = [t for outs in program.meta["op_outputs"].values() for t in outs]
     for tensor in order:
         verdict = result.tensors.get(tensor)
         if verdict is not None and not verdict["equal"]:

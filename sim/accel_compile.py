@@ -83,10 +83,12 @@ class View:
 
 @dataclass(frozen=True)
 class TensorLoc:
-    """Where a produced tensor lies: its view; ``plane`` picks one bit of a planes view."""
+    """Where a produced tensor lies: its view; of a planes view, bit ``plane`` (``count``
+    None) or the ``count`` bits from ``plane`` on, stacked on a new leading axis."""
 
     view: View
     plane: int | None = None
+    count: int | None = None
 
 
 @dataclass
@@ -148,10 +150,11 @@ class _Space:
         return addr
 
 
-def _strides(shape, pad_rows: bool) -> tuple[tuple, int]:
+def _strides(shape, pad_rows: bool, pad_last: int = 1) -> tuple[tuple, int]:
     """Row-major strides of ``shape`` (the second-to-last axis padded to ALIGN_ROWS when
-    ``pad_rows``); returns ``(strides, elements)``."""
+    ``pad_rows``, the last to a multiple of ``pad_last``); returns ``(strides, elements)``."""
     dims = list(shape)
+    dims[-1] = -(-dims[-1] // pad_last) * pad_last
     if pad_rows and len(dims) >= 2:
         dims[-2] = -(-dims[-2] // ALIGN_ROWS) * ALIGN_ROWS
     strides, acc = [], 1
@@ -181,11 +184,13 @@ class _Compiler:
     def is_param(self, name: str) -> bool:
         return name not in self.net.outputs and name != "image"
 
-    def new_view(self, shape, *, fmt="int", group=1, pad_rows=False, space=None) -> View:
+    def new_view(self, shape, *, fmt="int", group=1, pad_rows=False, pad_last=1) -> View:
+        """A new activation region; ``pad_last``: the last axis padded to a multiple (a
+        matmul's last output tile lands in the padding)."""
         shape = tuple(int(s) for s in shape)
         store = shape[:-1] + (shape[-1] // group,) if fmt == "bits" else shape
-        strides, n = _strides(store, pad_rows)
-        addr = (space or self.act).alloc(n)
+        strides, n = _strides(store, pad_rows, pad_last)
+        addr = self.act.alloc(n)
         return View(addr, shape, strides, fmt, group)
 
     def view(self, name: str) -> View:
@@ -323,7 +328,8 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None) -> P
                    expected=expected,
                    meta={"model": (net.pkg.manifest.get("model") or {}).get("name"),
                          "image": image, "package": str(net.pkg.path),
-                         "label": _label(net, image)})
+                         "label": _label(net, image),
+                         "op_outputs": {op["name"]: op["outputs"] for op in net.ops}})
 
 
 def _label(net, image):
@@ -333,13 +339,14 @@ def _label(net, image):
 
 
 def _loc(comp: _Compiler, op: dict, name: str) -> TensorLoc | None:
-    if op["kind"] == "gsb_value_planes":
+    planes = 1 + len(op.get("ratios", ()))  # bits of a GSB encoder output element
+    if op["kind"] == "gsb_value_planes":  # bit 0: the sign, bits 1..: the masks
         base = comp.views[op["outputs"][0]]
         if name == op["outputs"][0]:
             return TensorLoc(base, 0)
-        return TensorLoc(base, -1)  # all mask planes: 1.. (see _expected)
+        return TensorLoc(base, 1, planes - 1)
     if op["kind"] == "gsb_attn_planes":
-        return TensorLoc(comp.views[name], -1)
+        return TensorLoc(comp.views[name], 0, planes)
     view = comp.views.get(name)
     return None if view is None else TensorLoc(view)
 
@@ -365,12 +372,10 @@ def read_back(program: Program, scratch: np.ndarray) -> dict:
         vals = _gather(scratch, v.addr, v.shape, v.strides)
         if loc.plane is None:
             out[name] = vals
-        elif loc.plane >= 0:
+        elif loc.count is None:
             out[name] = (vals >> loc.plane) & 1
         else:
-            first = 1 if name.endswith("v_masks") else 0
-            n = program.expected[name].shape[0]
-            out[name] = np.stack([(vals >> (first + q)) & 1 for q in range(n)])
+            out[name] = np.stack([(vals >> (loc.plane + q)) & 1 for q in range(loc.count)])
     return out
 
 

@@ -35,11 +35,13 @@ def _pad(strides) -> tuple:
     return (0,) * (NUM_LOOPS - len(strides)) + tuple(int(s) for s in strides)
 
 
-def _act(view, *, loop_strides, ln: int, stride: int, ebits: int, shift: int = 0) -> Operand:
+def _act(view, *, loops, loop_strides, ln: int, stride: int, ebits: int,
+         shift: int = 0) -> Operand:
     """``ln`` elements a beat ``stride`` apart from the beat address: one vector read when
     they are consecutive and the beat addresses are multiples of ``ln``, else one element
-    a sub-cycle."""
-    s = _pad(loop_strides)
+    a sub-cycle. A loop of one trip never moves the address, so its stride is dropped (it
+    must not spoil the alignment)."""
+    s = tuple(0 if n == 1 else x for n, x in zip(loops, _pad(loop_strides), strict=True))
     aligned = view.addr % ln == 0 and all(x % ln == 0 for x in s)
     if stride == 1 and aligned and ln & (ln - 1) == 0:
         return Operand(base=view.addr, s=s, n_in=1, vl_log=ln.bit_length() - 1, ebits=ebits,
@@ -82,11 +84,11 @@ def _elementwise(c, op, *, slot, sources, out, ln, k=(), wbits=32, wsigned=True,
             _, v, ebits, shift = src
             if structured:
                 ls = list(v.strides[:-1]) + [ln * v.strides[-1]]
-                operands.append(_act(v, loop_strides=ls, ln=ln, stride=v.strides[-1],
+                operands.append(_act(v, loops=loops, loop_strides=ls, ln=ln, stride=v.strides[-1],
                                      ebits=ebits, shift=shift))
             else:
-                operands.append(_act(v, loop_strides=[ln], ln=ln, stride=1, ebits=ebits,
-                                     shift=shift))
+                operands.append(_act(v, loops=loops, loop_strides=[ln], ln=ln, stride=1,
+                                     ebits=ebits, shift=shift))
         else:
             _, arr, bits = src
             full = np.broadcast_to(np.asarray(arr, dtype=np.int64), shape)
@@ -189,7 +191,8 @@ def _layernorm(c, op):
     out = c.out_view(op["outputs"][0])
     dims, strides = _rows(xv)
     loops = _loops(dims + [xv.shape[-1]])
-    src = _act(xv, loop_strides=strides + [xv.strides[-1]], ln=1, stride=1, ebits=cfg.in_bits)
+    src = _act(xv, loops=loops, loop_strides=strides + [xv.strides[-1]], ln=1, stride=1,
+               ebits=cfg.in_bits)
     odims, ostr = _rows(out)
     desc = OpDesc(unit="layernorm", rn=loops, ops=(src,), wn=loops, wbase=out.addr,
                   ws=_pad(ostr + [out.strides[-1]]), wc=1, wvec=True, wbits=32)
@@ -205,7 +208,8 @@ def _softmax(c, op):
     out = c.out_view(op["outputs"][0])
     dims, strides = _rows(xv)
     loops = _loops(dims + [xv.shape[-1]])
-    src = _act(xv, loop_strides=strides + [xv.strides[-1]], ln=1, stride=1, ebits=cfg.x_bits,
+    src = _act(xv, loops=loops, loop_strides=strides + [xv.strides[-1]], ln=1, stride=1,
+               ebits=cfg.x_bits,
                shift=op["in_shift"])
     _, ostr = _rows(out)
     desc = OpDesc(unit="softmax", rn=loops, last_level=NUM_LOOPS - 1, ops=(src,), wn=loops,
@@ -227,23 +231,6 @@ def _tiles(w: np.ndarray, rows: int, cols: int) -> np.ndarray:
         np_ // rows, k // cols, rows * cols)
 
 
-def _matmul_out(c, name, shape, rows):
-    """The output view of a matmul: rows padded to a multiple of the array's ``rows``
-    (the padding lanes of the last tile land there)."""
-    from sim.accel_compile import View
-
-    if name in c.views:
-        return c.views[name]
-    shape = tuple(int(s) for s in shape)
-    padded = shape[:-1] + (-(-shape[-1] // rows) * rows,)
-    strides, n = [], 1
-    for d in reversed(padded):
-        strides.append(n)
-        n *= d
-    c.views[name] = View(c.act.alloc(n), shape, tuple(reversed(strides)))
-    return c.views[name]
-
-
 def _binary(c, op):
     slot = "binary_xnor" if op["mode"] == "xnor" else "binary_and"
     cfg = _unit_cfg(c, slot)
@@ -262,23 +249,23 @@ def _binary(c, op):
     if len(av.shape) == 3:  # q @ k^T per head
         kv = c.view(w_name)
         h, m, n = av.shape[0], av.shape[1], kv.shape[1]
-        out = _matmul_out(c, op["outputs"][0], (h, m, n), R)
+        out = c.out_view(op["outputs"][0], pad_last=R)
         loops = _loops([h, m, -(-n // R), kc])
-        a = _act(av, loop_strides=[av.strides[0], av.strides[1], 0, vl if kc > 1 else 0], ln=vl,
+        a = _act(av, loops=loops, loop_strides=[av.strides[0], av.strides[1], 0, vl], ln=vl,
                  stride=1,
                  ebits=g)
-        ks = [kv.strides[0], 0, R * kv.strides[1], vl if kc > 1 else 0]
+        ks = [kv.strides[0], 0, R * kv.strides[1], vl]
         if kv.strides[1] == vl and (R * vl) <= c.L:
-            w = _act(kv, loop_strides=ks, ln=R * vl, stride=1, ebits=g)
+            w = _act(kv, loops=loops, loop_strides=ks, ln=R * vl, stride=1, ebits=g)
         else:
             w = Operand(base=kv.addr, s=_pad(ks), n_in=1, vl_log=vl.bit_length() - 1,
                         n_out=R, d_out=kv.strides[1], ebits=g)
         ws = _pad([out.strides[0], out.strides[1], R, 0])
     else:
         m, n = av.shape[0], c.value(w_name).shape[0]
-        out = _matmul_out(c, op["outputs"][0], (m, n), R)
+        out = c.out_view(op["outputs"][0], pad_last=R)
         loops = _loops([m, -(-n // R), kc])
-        a = _act(av, loop_strides=[av.strides[0], 0, vl], ln=vl, stride=1, ebits=g)
+        a = _act(av, loops=loops, loop_strides=[av.strides[0], 0, vl], ln=vl, stride=1, ebits=g)
         tiles = _tiles(c.value(w_name), R, C)
         full = np.broadcast_to(tiles[None], (m,) + tiles.shape)
         w = c.param_operand(full.reshape(*loops, R * C), 1, loops)
@@ -306,7 +293,7 @@ def _mac(c, op):
             raise _err(f"op {op['name']!r}: the MAC array takes one {p}x{p} patch of one "
                        f"channel a beat (cols = {p * p}); this has {ch} channels, {C} columns")
         hp, wp = hh // p, ww // p
-        out = _matmul_out(c, op["outputs"][0], (hp * wp, n), R)
+        out = c.out_view(op["outputs"][0], pad_last=R)
         loops = _loops([hp, wp, nr, 1])
         a = Operand(base=xv.addr, s=_pad([p * xv.strides[1], p, 0, 0]), n_in=1,
                     vl_log=(p.bit_length() - 1), n_out=p, d_out=xv.strides[1], ebits=fb)
@@ -316,13 +303,14 @@ def _mac(c, op):
         wn = (1, hp, wp, nr)
         ws = (0,) + ws[:3]
     else:
-        out = _matmul_out(c, op["outputs"][0], xv.shape[:-1] + (n,), R)
+        out = c.out_view(op["outputs"][0], pad_last=R)
         rows = int(np.prod(xv.shape[:-1]))
         if len(xv.shape) > 2:
             raise _err(f"op {op['name']!r}: integer matmul over more than [M, K]")
         m_stride = xv.strides[0] if len(xv.shape) == 2 else 0
         loops = _loops([rows, nr, k // C])
-        a = _act(xv, loop_strides=[m_stride, 0, C], ln=C, stride=xv.strides[-1], ebits=fb)
+        a = _act(xv, loops=loops, loop_strides=[m_stride, 0, C], ln=C, stride=xv.strides[-1],
+                 ebits=fb)
         o_stride = out.strides[0] if len(out.shape) == 2 else 0
         wn, ws = (1, 1, rows, nr), (0, 0, o_stride, R)
     full = np.broadcast_to(tiles[None, None], loops[:2] + tiles.shape)
@@ -417,7 +405,7 @@ def accel_config_for(net) -> AccelTopCfg:
     from golden.cases_threshold import ThresholdCfg
     from golden.cut import _clamp_bits, _signed_bits, _width
     from golden.network import softmax_params_of
-    from golden.spec import BinaryArrayCfg, ConfigError, MacArrayCfg, RequantCfg, ResidualCfg
+    from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
 
     by_kind: dict[str, list] = {}
     for op in net.ops:
@@ -467,15 +455,9 @@ def accel_config_for(net) -> AccelTopCfg:
         row = max(net.tensors[op["inputs"][0]].shape[-1] for op in ops)
         x_bits = _width(max(w(op["inputs"][0]) + op["in_shift"] for op in ops), 32)
         out_bits = max(op["out_bits"] for op in ops)
-        for scale_exp in range(1, 21):
-            cfg = SoftmaxCfg(max_len=row, x_bits=x_bits, scale_exp=scale_exp, out_bits=out_bits)
-            try:
-                for op in ops:
-                    cfg.check_params(softmax_params_of(op))
-                break
-            except ConfigError:
-                continue
-        else:
+        cfg = SoftmaxCfg.fitting([softmax_params_of(op) for op in ops], max_len=row,
+                                 x_bits=x_bits, out_bits=out_bits)
+        if cfg is None:
             raise _err("the softmax constants fit no softmax config")
         units["softmax"] = cfg
     if "gelu" in by_kind:
