@@ -201,7 +201,7 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
     if harness:
         if sim != "verilator":
             raise VitsimError("the C++ harness runs on Verilator only")
-        exe = build_harness(source, work)
+        exe = build_harness(source)
         t1 = time.perf_counter()
         proc = subprocess.run([str(exe), str(max_cycles), *plusargs], capture_output=True,
                               text=True)
@@ -244,19 +244,12 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
                        log=log)
 
 
-def build_harness(source: Path, work: Path) -> Path:
+def build_harness(source: Path) -> Path:
     """The C++ harness binary for ``source`` (cached beside the Verilog)."""
-    prepare("verilator")
-    build = source.parent / (source.stem + "-harness")
-    exe = build / "harness"
+    from sim.cxx_harness import build_harness as build
+
+    exe = source.parent / (source.stem + "-harness") / "harness"
     if exe.is_file():
         return exe
-    cpp = Path(__file__).with_name("harness") / "accel_harness.cpp"
-    cmd = ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal", "--prefix", "Vtop",
-           "--top-module", TOP, "-Mdir", str(build), "-o", "harness", str(source), str(cpp)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        log = work / "harness_build.log"
-        log.write_text(proc.stdout + proc.stderr)
-        raise VitsimError(f"verilator could not build the accelerator harness; see {log}")
-    return exe
+    return build(source, top=TOP, build_dir=exe.parent, harness="accel_harness.cpp",
+                 extra_args=("-O3",))

@@ -40,12 +40,14 @@ def write_stimulus(path: Path, beats: list[int], outputs: list[int]) -> Path:
     return path
 
 
-def build_harness(verilog: Path, *, top: str, build_dir: Path) -> Path:
-    """Compile ``verilog`` with the harness into ``build_dir``; return the executable."""
+def build_harness(verilog: Path, *, top: str, build_dir: Path,
+                  harness: str = "stream_harness.cpp", extra_args: tuple = ()) -> Path:
+    """Compile ``verilog`` with ``harness`` (a file of ``sim/harness``) into ``build_dir``;
+    return the executable."""
     prepare("verilator")
-    source = Path(__file__).with_name("harness") / "stream_harness.cpp"
+    source = Path(__file__).with_name("harness") / harness
     build_dir.mkdir(parents=True, exist_ok=True)
-    cmd = ["verilator", "--cc", "--exe", "--build", "-Wno-fatal", "--prefix", "Vtop",
+    cmd = ["verilator", "--cc", "--exe", "--build", "-Wno-fatal", *extra_args, "--prefix", "Vtop",
            "--top-module", top, "-Mdir", str(build_dir), "-o", "harness",
            str(Path(verilog).resolve()), str(source)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
