@@ -153,6 +153,22 @@ class SoftmaxCfg(_Config):
             raise ConfigError(f"row_len must be between 1 and max_len ({self.max_len}), "
                               f"not {row_len!r}")
 
+    @classmethod
+    def fitting(cls, params, **fields) -> SoftmaxCfg | None:
+        """The config of ``fields`` with the smallest ``scale_exp`` (1..20) whose widths hold
+        every constant set of ``params`` (:meth:`check_params`); ``None`` when none does.
+        A field the config rejects raises :class:`ConfigError`, as the constructor does."""
+        params = list(params)
+        for scale_exp in range(1, 21):
+            cfg = cls(**fields, scale_exp=scale_exp)
+            try:
+                for p in params:
+                    cfg.check_params(p)
+            except ConfigError:
+                continue
+            return cfg
+        return None
+
     def check_params(self, p: SoftmaxParams) -> None:
         """``ConfigError`` unless the run-time constants ``p`` fit the unit's fields."""
         if not self._widest.x0 <= p.x0 <= -1:

@@ -271,15 +271,11 @@ def _softmax(net, op, image, head, path, common):
     x = x.reshape(-1, row_len) << op["in_shift"]
     p = softmax_params_of(op)
     x_bits = _width(net.width(op["inputs"][0]) + op["in_shift"], 32)
-    for scale_exp in range(1, 21):
-        cfg = _config(op, SoftmaxCfg, max_len=row_len, x_bits=x_bits, scale_exp=scale_exp,
-                      out_bits=p.out_bits)
-        try:
-            cfg.check_params(p)
-            break
-        except ConfigError:
-            continue
-    else:
+    try:
+        cfg = SoftmaxCfg.fitting([p], max_len=row_len, x_bits=x_bits, out_bits=p.out_bits)
+    except (ConfigError, TypeError, ValueError) as exc:
+        raise CutError(f"op {op['name']!r}: no softmax config fits it ({exc})") from None
+    if cfg is None:
         raise CutError(f"op {op['name']!r}: its softmax constants fit no softmax config")
     return write_softmax_case(cfg, path, x=x, params=p, expected=y.reshape(x.shape),
                                     **common(head))
