@@ -25,7 +25,7 @@ from golden.accel_program import AccelTopCfg
 from golden.errors import VitsimError
 from golden.version import tool_version
 from sim.accel_compile import Program, read_back
-from sim.runner import ENV_RESULTS, _cache_root, build_sim
+from sim.runner import ENV_RESULTS, _cache_root, build_sim, sim_runner
 from sim.toolchain import prepare
 
 __all__ = ["AccelResult", "accel_verilog", "compare", "run_program"]
@@ -35,8 +35,13 @@ _HW = Path(__file__).resolve().parent.parent / "hw"
 
 _WRAPPER = """
 // External memory model around the accelerator (written by vitsim, sim/accel_run.py).
-module accel_tb (input wire clk, input wire rst, input wire start,
-                 output wire done, output wire busy, output reg dumped);
+// The ports are the only signals a bench touches; they alone are public to VPI.
+module accel_tb (input wire clk /*verilator public_flat_rw*/,
+                 input wire rst /*verilator public_flat_rw*/,
+                 input wire start /*verilator public_flat_rw*/,
+                 output wire done /*verilator public_flat_rw*/,
+                 output wire busy /*verilator public_flat_rw*/,
+                 output reg dumped /*verilator public_flat_rw*/);
   reg [{w}-1:0] dram [0:{n}-1];
   wire [23:0] mem_addr;
   wire mem_re, mem_we;
@@ -76,6 +81,7 @@ def _source_digest() -> str:
     h = hashlib.sha256()
     for path in sorted(_HW.rglob("*.py")) + sorted((_HW.parent / "golden").glob("*.py")):
         h.update(path.read_bytes())
+    h.update(_WRAPPER.encode())
     h.update(str(tool_version("amaranth")).encode())
     return h.hexdigest()[:16]
 
@@ -83,8 +89,8 @@ def _source_digest() -> str:
 def accel_verilog(cfg: AccelTopCfg, out_dir=None) -> Path:
     """Write ``accel_tb.v`` (accelerator + memory wrapper) for ``cfg``; return its path.
 
-    The file is cached by a hash of the config and of the hardware sources (elaborating the
-    accelerator takes seconds); ``out_dir`` also gets a copy when given.
+    The file is cached by a hash of the config, the hardware sources and the wrapper
+    (elaborating the accelerator takes seconds); ``out_dir`` also gets a copy when given.
     """
     key = hashlib.sha256((json.dumps(cfg.to_dict(), sort_keys=True)
                           + _source_digest()).encode()).hexdigest()[:20]
@@ -186,8 +192,6 @@ def _scratch(program: Program, dump: np.ndarray) -> np.ndarray:
 def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: bool = False,
                 waves: bool = False, max_cycles: int = 10_000_000) -> AccelResult:
     """Run ``program`` on ``sim`` (``harness``: the plain C++ harness, Verilator only)."""
-    from cocotb_tools.runner import get_runner
-
     prepare(sim)
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -212,10 +216,13 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
         finished, cycles, wall = kv["finished"] == "1", int(kv["cycles"]), float(kv["wall_s"])
         log = None
     else:
-        runner = get_runner(sim)
+        # built like the harness (Verilator -O3, only the wrapper's ports public), so the
+        # two lanes differ by the cocotb loop alone
+        runner = sim_runner(sim, public=False)
         log = work / "sim.log"
         sim_dir = build_sim(runner, sim=sim, source=source, top=TOP, waves=waves,
-                            work_dir=work, log=work / "build.log")
+                            work_dir=work, log=work / "build.log",
+                            extra_args=("-O3",) if sim == "verilator" else ())
         t1 = time.perf_counter()
         results = work / "results"
         results.mkdir(exist_ok=True)
