@@ -40,6 +40,10 @@ def register(subparsers) -> None:
                    help="sweep a field (repeat for a grid); prints CSV")
     p.add_argument("--checkpoint", action="append", default=[], type=Path, metavar="DIR",
                    help="a trained checkpoint: its model, scheme and accuracy (repeatable)")
+    p.add_argument("--accel-package", type=Path, metavar="DIR",
+                   help="a GSB network package: also report the whole-network accelerator's "
+                        "cycles per op, exact to its counters, for the accelerator "
+                        "`vitsim compile` sizes to it (needs a GSB scheme)")
     p.add_argument("--json", action="store_true", help="print the full JSON report")
     p.add_argument("--out", type=Path, help="write the JSON (or CSV) here instead of stdout")
     p.add_argument("--plot", type=Path, help="write a figure (PNG) here")
@@ -89,6 +93,13 @@ def _table(report: dict) -> str:
         cyc = "-" if r["cycles"] is None else f"{r['cycles']:,}"
         lines.append(f"{r['name']:<22} {r['weight_bytes'] / 1024:>11.2f} "
                      f"{r['act_bytes'] / 1024:>9.1f} {r['offchip_bytes'] / 1e3:>10.1f} {cyc:>11}")
+    if "accel_layers" in report:
+        lines.append(f"{'accelerator op':<30} {'unit':<12} {'descs':>5} {'cycles':>11}")
+        for r in report["accel_layers"]:
+            lines.append(f"{r['name']:<30} {r['unit']:<12} {r['descs']:>5} "
+                         f"{r['cycles']:>11,}")
+        lines.append(f"accelerator total (compute ops, exact): "
+                     f"{report['totals']['accel_cycles']:,} cycles")
     t = report["totals"]
     cyc = "n/a (float)" if t["cycles"] is None else f"{t['cycles']:,}"
     lines.append(f"total: weights {t['weight_bytes'] / 1024:,.1f} KiB "
@@ -150,7 +161,14 @@ def cmd_memory(args: argparse.Namespace) -> int:
 
     vit, scheme, hw = point_configs(chosen, model=args.model, scheme=args.scheme,
                                     base_scheme=base, accel=accel)
-    report = analyze(vit, scheme, hw)
+    top = None
+    if args.accel_package is not None:
+        from golden.cut import _Net
+        from golden.netpkg import read_network
+        from sim.accel_ops import accel_config_for
+
+        top = accel_config_for(_Net(read_network(args.accel_package)))
+    report = analyze(vit, scheme, hw, top)
     report["model"]["name"] = chosen.get("model", args.model)
     if args.json:
         _emit(json.dumps(report, indent=1) + "\n", args.out)

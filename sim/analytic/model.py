@@ -12,6 +12,12 @@ passes plus those of its non-GEMM units (LayerNorm, softmax, GELU, residual adds
 requantiser, threshold, GSB encoder and A x V; :mod:`sim.analytic.units`), all sequential;
 ``unit_cycles`` breaks them down by unit (:data:`~sim.analytic.units.UNITS`). ``cycles``
 (and ``unit_cycles``) is ``None`` when any op has no vitsim datapath (float).
+
+Given the whole-network accelerator's config (``top``, an
+:class:`golden.accel_program.AccelTopCfg`), :func:`analyze` also reports ``accel_layers``:
+the cycles of every compute op of the accelerator's program, by the program's op name,
+exactly as its per-descriptor counters read them (:mod:`sim.analytic.accel_cycles`), and
+``totals["accel_cycles"]``, their sum (without the program's two DMA descriptors).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from sim.analytic.traffic import op_traffic, weights_resident
 from sim.analytic.units import UNITS, on_array, op_unit_cycles, sized_units
 from sim.analytic.workload import Op, vit_ops
 
-__all__ = ["KEYS", "analyze", "evaluate"]
+__all__ = ["KEYS", "accel_layers", "analyze", "evaluate"]
 
 #: Keys of every layer record and of ``totals``.
 KEYS = ("weight_bits", "weight_bytes", "act_bytes", "offchip_bytes", "cycles", "macs", "bitops")
@@ -150,13 +156,45 @@ def _heads(op: Op, cost, cycles_by_pass: list, unit_cycles: int | None, heads: i
     return per
 
 
-def analyze(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg) -> dict:
-    """Return the per-layer report of one frame (JSON-ready; see module doc).
+def accel_layers(vit: ViTCfg, s: SchemeCfg, top) -> list:
+    """Accelerator-exact cycles of each compute op of ``vit`` under GSB scheme ``s`` on
+    the whole-network accelerator ``top`` (an :class:`golden.accel_program.AccelTopCfg`):
+    ``[{"name", "unit", "descs", "cycles"}]`` in program order.
 
     Raises
     ------
     ConfigError
-        As :func:`evaluate`.
+        ``s`` is not a GSB scheme (1-bit activations, at least one group), or the shapes
+        fall outside the modelled tiling (:func:`sim.analytic.accel_cycles.accel_descs`).
+    """
+    from golden.spec import ConfigError
+    from sim.analytic.accel_cycles import accel_descs, desc_cycles
+
+    if not s.groups or s.a_bits != 1:
+        raise ConfigError(f"accelerator cycles need a GSB scheme, not {s.name!r}")
+    try:
+        descs = accel_descs(vit, top, groups=s.groups, embed_bits=s.embed_bits)
+        rows: dict = {}
+        for name, desc in descs:
+            row = rows.setdefault(name, {"name": name, "unit": desc.unit, "descs": 0,
+                                         "cycles": 0})
+            row["descs"] += 1
+            row["cycles"] += desc_cycles(desc, top)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(f"accelerator cycles: {exc}") from None
+    return list(rows.values())
+
+
+def analyze(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg, top=None) -> dict:
+    """Return the per-layer report of one frame (JSON-ready; see module doc).
+
+    ``top``: the whole-network accelerator's config; when given, the report has
+    ``accel_layers`` (:func:`accel_layers`) and ``totals["accel_cycles"]``.
+
+    Raises
+    ------
+    ConfigError
+        As :func:`evaluate`, and as :func:`accel_layers` when ``top`` is given.
     """
     mem = accel.memory
     ops = vit_ops(vit)
@@ -199,5 +237,9 @@ def analyze(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg) -> dict:
         k: sum(r["unit_cycles"][k] for r in layers) for k in UNITS}
     totals["acc_bits"] = max(r["acc_bits"] for r in layers)
     totals["weights_resident"] = resident
-    return {"model": vit.to_dict(), "scheme": s.to_dict(), "accel": accel.to_dict(),
-            "layers": layers, "totals": totals}
+    report = {"model": vit.to_dict(), "scheme": s.to_dict(), "accel": accel.to_dict(),
+              "layers": layers, "totals": totals}
+    if top is not None:
+        report["accel_layers"] = accel_layers(vit, s, top)
+        totals["accel_cycles"] = sum(r["cycles"] for r in report["accel_layers"])
+    return report

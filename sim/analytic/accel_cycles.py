@@ -1,0 +1,301 @@
+"""Cycles of the whole-network accelerator, exact to its per-descriptor counters.
+
+:func:`desc_cycles` is the closed-form count of one descriptor (:mod:`golden.accel_program`)
+as :class:`hw.accel.top.Accelerator` writes it to ``cnt_addr``: from the first descriptor
+fetch cycle to the cycle before the count is stored. :func:`accel_descs` builds, from
+shapes alone (a :class:`golden.model_cfg.ViTCfg`, the GSB groups and embedding width, and
+the :class:`golden.accel_program.AccelTopCfg` whose unit configs fix latencies, lanes and
+array geometry), the descriptors that :func:`sim.accel_compile.compile_network` emits for
+a GSB network's compute ops, carrying every field the count reads; :func:`layer_cycles`
+sums them per op name. No tensor data, torch or amaranth.
+
+Timing, read off the RTL (``RUN``-relative cycle ``c``, ``c = 0`` the first ``RUN``
+cycle):
+
+- the sequencer spends ``desc_words + 1`` cycles in ``FETCH`` and one in ``DISPATCH``;
+  ``RUN`` ends the cycle after the writer stores its last beat (or after the reader hands
+  over its last beat, for an op with no writes), then ``COUNT`` stores the count. So a
+  count is ``desc_words + 4 + t`` with ``t`` the cycle of the last store (hand-over);
+- the gatherer issues one sub-cycle a cycle; the last sub-cycle's read is registered,
+  then packed into the beat register, so beat 0 is on the unit's input at
+  ``c0 = beat_cycles + 1``. A unit that is not ready freezes the gatherer, so beat
+  ``b + 1`` is offered ``beat_cycles`` cycles after beat ``b`` is taken;
+- the writer takes a vector (``wvec``) or packed (``wpack``) beat the cycle it appears, so
+  it never stalls a unit that emits at most one beat a cycle (a scattered writer, one
+  element a cycle, is not modelled: :class:`ValueError`).
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, desc_words
+from golden.model_cfg import ViTCfg
+
+__all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles"]
+
+#: Units that take a beat every cycle and hand its result over ``latency`` edges later.
+PIPELINED = frozenset({"binary_xnor", "binary_and", "requant", "residual", "threshold",
+                       "gelu"})
+
+#: Unit slots a GSB network's program uses.
+GSB_UNITS = ("threshold", "binary_xnor", "binary_and", "mac", "requant", "residual",
+             "layernorm", "softmax", "gelu", "gsb_encoder", "gsb_av")
+
+
+def _last_beat(c0: int, beats: int, period: int) -> int:
+    """Cycle the last of ``beats`` beats is taken, one every ``period`` cycles from ``c0``."""
+    return c0 + (beats - 1) * period
+
+
+def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
+    """Cycles the accelerator's counter reports for ``desc`` on ``cfg``.
+
+    Parameters
+    ----------
+    desc : OpDesc
+        A descriptor as the compiler emits it; read are ``unit``, ``rn``, ``beat_cycles``,
+        ``last_level`` (softmax rows), ``wn``, ``wc``, ``wvec``, ``wpack`` and, for the MAC
+        array, ``k[0]``/``k[1]`` (weight and activation bits).
+    cfg : AccelTopCfg
+        The accelerator; its unit configs give latencies and geometry.
+
+    Returns
+    -------
+    int
+        The count, fetch included (see the module doc). The final ``dma_out`` of a program
+        dumps the scratchpad before its own count is stored, so a run reads 0 there; this
+        returns what the counter holds when it is stored.
+
+    Raises
+    ------
+    ValueError
+        A unit the accelerator lacks, a scattered writer of more than one lane, or a row
+        unit whose beats do not make whole rows.
+    """
+    head = desc_words(cfg) + 4
+    if desc.unit in ("dma_in", "dma_out"):
+        # one word a cycle, the first issued on the first cycle, the last written a cycle
+        # after its read; the state is left the cycle after the last write
+        return head + desc.rn[3]
+    if desc.unit not in cfg.units:
+        raise ValueError(f"the accelerator has no {desc.unit} unit")
+    u = cfg.units[desc.unit]
+    beats, bc = prod(desc.rn), desc.beat_cycles
+    outs = prod(desc.wn)
+    if outs and not (desc.wvec or desc.wpack) and desc.wc > 1:
+        raise ValueError(f"{desc.unit}: a scattered writer ({desc.wc} elements a beat, one a "
+                         f"cycle) stalls the unit; not modelled")
+    c0 = bc + 1
+    if desc.unit in PIPELINED:
+        t = _last_beat(c0, beats, bc) + u.latency
+    elif desc.unit == "mac":
+        # a beat is held for `passes` cycles and the next one taken on its last pass; the
+        # last pass enters the `latency`-deep pipeline one edge after the hold stage
+        p = u.passes(w_bits=desc.k[0], a_bits=desc.k[1])
+        t = _last_beat(c0, beats, max(bc, p)) + p + u.latency - 1
+    elif desc.unit == "gsb_encoder":
+        # pass 1 loads every beat as it comes; pass 2 reads the buffer back, a beat a cycle,
+        # `latency` edges from the first read to the first planes
+        t = _last_beat(c0, beats, bc) + beats + u.latency
+    elif desc.unit == "gsb_av":
+        if not outs:  # V columns: taken as they come, nothing written
+            t = _last_beat(c0, beats, bc)
+        else:
+            # A rows: one (block, plane pair) issued a cycle, the next row taken with the
+            # last issue; the last issue's sums leave `latency - 1` edges later
+            work = outs // beats * u.a_planes * u.v_planes
+            t = _last_beat(c0, beats, max(bc, work)) + work + u.latency - 1
+    elif desc.unit in ("layernorm", "softmax"):
+        n = u.dim if desc.unit == "layernorm" else prod(desc.rn[desc.last_level:])
+        if beats % n:
+            raise ValueError(f"{desc.unit}: {beats} beats are not whole rows of {n}")
+        # a row's elements are taken as they come (`bc` apart); the unit's row_cycles count
+        # them a cycle apart; the next row's first element is taken the cycle after the
+        # row's last result
+        row = u.row_cycles if desc.unit == "layernorm" else u.row_cycles(n)
+        t = c0 + beats // n * (row + (n - 1) * (bc - 1)) - 1
+    else:
+        raise ValueError(f"no cycle model for unit {desc.unit!r}")
+    return head + t
+
+
+# ------------------------------------------------------------------------ shapes only
+
+
+def _loops(dims) -> tuple:
+    dims = [int(d) for d in dims]
+    return (1,) * (NUM_LOOPS - len(dims)) + tuple(dims)
+
+
+def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4, k=()) -> OpDesc:
+    """An elementwise op over ``shape``: ``ln`` elements a beat along the last axis, or
+    over the flat tensor when the last axis is not a multiple of ``ln``."""
+    if shape[-1] % ln == 0:
+        loops = _loops([*shape[:-1], shape[-1] // ln])
+    else:
+        loops = _loops([-(-prod(shape) // ln)])
+    return OpDesc(unit=unit, rn=loops, last_level=last_level, wn=loops, wc=ln,
+                  wvec=not wpack, wpack=wpack, k=k)
+
+
+def _binary(unit: str, cfg: AccelTopCfg, m: int, n: int, k: int, heads: int = 0,
+            bc: int = 1) -> OpDesc:
+    """A binary matmul: output stationary, the reduction (``k / cols`` beats) innermost."""
+    u = cfg.units[unit]
+    dims = [m, -(-n // u.rows), k // u.cols]
+    loops = _loops([heads, *dims] if heads else dims)
+    return OpDesc(unit=unit, rn=loops, last_level=NUM_LOOPS - 1, beat_cycles=bc,
+                  wn=(1,) + loops[:3], wc=u.rows, wvec=True)
+
+
+def _require(ok: bool, what: str) -> None:
+    if not ok:
+        raise ValueError(f"shape outside the modelled tiling: {what}")
+
+
+def _check(vit: ViTCfg, cfg: AccelTopCfg) -> None:
+    """The shape conditions under which every activation read is one vector a beat and
+    every elementwise write one vector (the compiler's aligned case)."""
+    missing = sorted(set(GSB_UNITS) - set(cfg.units))
+    _require(not missing, f"the accelerator lacks {', '.join(missing)}")
+    d, dh, hid = vit.embed_dim, vit.head_dim, vit.hidden_dim
+    _require(cfg.units["layernorm"].dim == d, "layernorm dim = embed_dim")
+    _require(cfg.units["softmax"].max_len >= vit.num_tokens, "softmax max_len >= tokens")
+    for slot in ("threshold", "requant", "residual", "gelu", "gsb_encoder"):
+        ln = cfg.units[slot].lanes
+        _require(d % ln == 0 and dh % ln == 0 and hid % ln == 0,
+                 f"embed_dim, head_dim and hidden_dim must be multiples of {slot} lanes {ln}")
+    g = cfg.units["threshold"].lanes
+    for slot in ("binary_xnor", "binary_and"):
+        c = cfg.units[slot].cols
+        _require(c % g == 0 and dh % c == 0 and hid % c == 0,
+                 f"head_dim and hidden_dim must be multiples of {slot} cols {c}")
+    mac = cfg.units["mac"]
+    _require(vit.in_chans == 1 and mac.cols == vit.patch_size ** 2,
+             "one channel, MAC cols = patch_size**2")
+    _require(mac.cols & (mac.cols - 1) == 0 and mac.cols <= cfg.lanes and d % mac.cols == 0,
+             "MAC cols a power of two up to lanes, dividing embed_dim")
+    t, enc = vit.num_tokens, cfg.units["gsb_encoder"].lanes
+    _require(t % enc == 0 or (vit.num_heads * t * t) % enc == 0,
+             "the attention matrix must fill whole encoder beats")
+
+
+def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) -> list:
+    """The compute descriptors of a stage-2 GSB network (per-image reductions), from shapes.
+
+    Mirrors :mod:`sim.accel_ops` on the network that :func:`models.int_export.
+    export_int_network` writes for ``vit``: same op names and order, same loops, beat
+    cycles and writer geometry; addresses, strides, operands and constants other than the
+    MAC widths are left at their defaults (the count does not read them). The program's
+    ``dma_in``/``dma_out`` are not included (their sizes depend on the packed parameters).
+
+    Parameters
+    ----------
+    vit : ViTCfg
+    cfg : AccelTopCfg
+        Must have every unit of a GSB network (as :func:`sim.accel_ops.accel_config_for`).
+    groups : int
+        GSB groups (the attention and V planes; :attr:`golden.model_cfg.GSBCfg.groups`).
+    embed_bits : int
+        Width of the patch embedding and classifier weights and inputs.
+
+    Returns
+    -------
+    list of (str, OpDesc)
+        Op name and descriptor, in program order.
+
+    Raises
+    ------
+    ValueError
+        Shapes for which the compiler would fall back to element-wise reads or scattered
+        writes (not modelled), or that it refuses.
+    """
+    _check(vit, cfg)
+    t, d, h, dh, hid = (vit.num_tokens, vit.embed_dim, vit.num_heads, vit.head_dim,
+                        vit.hidden_dim)
+    ln = {s: cfg.units[s].lanes for s in ("threshold", "requant", "residual", "gelu",
+                                          "gsb_encoder")}
+    mac, av = cfg.units["mac"], cfg.units["gsb_av"]
+    _require(av.a_planes == groups and av.v_planes == groups, "gsb_av planes = groups")
+    out: list = []
+
+    def emit(name, desc):
+        out.append((name, desc))
+
+    side = vit.img_size // vit.patch_size
+    # one patch (patch_size rows of patch_size pixels) a beat: patch_size sub-cycles
+    mloops = (side, side, -(-d // mac.rows), 1)
+    emit("patch_embed", OpDesc(unit="mac", rn=mloops, last_level=NUM_LOOPS - 1,
+                               beat_cycles=vit.patch_size, wn=(1, *mloops[:3]), wc=mac.rows,
+                               wvec=True, k=(embed_bits, 8)))
+    emit("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))
+    thr = cfg.units["threshold"]
+    for i in range(vit.depth):
+        p = f"blocks.{i}"
+        emit(f"{p}.norm1", OpDesc(unit="layernorm", rn=_loops([t, d]), wn=_loops([t, d]),
+                                  wc=1, wvec=True))
+        emit(f"{p}.attn.qkv.in", _ew("threshold", (t, d), ln["threshold"], wpack=True))
+        emit(f"{p}.attn.qkv", _binary("binary_xnor", cfg, t, 3 * d, d))
+        for name in ("q", "k"):
+            emit(f"{p}.attn.{name}", _ew("threshold", (h, t, dh), ln["threshold"], wpack=True))
+        emit(f"{p}.attn.v", _ew("requant", (h, t, dh), ln["requant"]))
+        emit(f"{p}.attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"],
+                                       last_level=0))
+        # keys come as one vector of `rows` packed rows when a row is one beat wide, else
+        # one row a sub-cycle
+        xnor = cfg.units["binary_xnor"]
+        one = dh == xnor.cols and xnor.rows * xnor.cols // thr.lanes <= cfg.lanes
+        emit(f"{p}.attn.qk", _binary("binary_xnor", cfg, t, t, dh, heads=h,
+                                     bc=1 if one else xnor.rows))
+        emit(f"{p}.attn.softmax", OpDesc(unit="softmax", rn=_loops([h, t, t]),
+                                         last_level=NUM_LOOPS - 1, wn=_loops([h, t, t]),
+                                         wc=1, wvec=True))
+        emit(f"{p}.attn.shift", _ew("residual", (h, t, t), ln["residual"]))
+        emit(f"{p}.attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"],
+                                       last_level=0))
+        for _ in range(h):  # per head: V columns (a token a sub-cycle), then rows of A
+            emit(f"{p}.attn.av", OpDesc(unit="gsb_av", rn=_loops([dh]),
+                                        last_level=NUM_LOOPS - 1, beat_cycles=t))
+            emit(f"{p}.attn.av", OpDesc(unit="gsb_av", rn=_loops([t]),
+                                        last_level=NUM_LOOPS - 1, beat_cycles=t,
+                                        wn=_loops([t, -(-dh // av.lanes)]), wc=av.lanes,
+                                        wvec=True))
+        emit(f"{p}.attn.proj.in", _ew("threshold", (t, d), ln["threshold"], wpack=True))
+        emit(f"{p}.attn.proj", _binary("binary_xnor", cfg, t, d, d))
+        emit(f"{p}.attn.out", _ew("requant", (t, d), ln["requant"]))
+        emit(f"{p}.res1", _ew("residual", (t, d), ln["residual"]))
+        emit(f"{p}.norm2", OpDesc(unit="layernorm", rn=_loops([t, d]), wn=_loops([t, d]),
+                                  wc=1, wvec=True))
+        emit(f"{p}.mlp.fc1.in", _ew("threshold", (t, d), ln["threshold"], wpack=True))
+        emit(f"{p}.mlp.fc1", _binary("binary_xnor", cfg, t, hid, d))
+        emit(f"{p}.mlp.fc1.out", _ew("requant", (t, hid), ln["requant"]))
+        emit(f"{p}.mlp.gelu", _ew("gelu", (t, hid), ln["gelu"]))
+        emit(f"{p}.mlp.fc2.in", _ew("threshold", (t, hid), ln["threshold"], wpack=True))
+        emit(f"{p}.mlp.fc2", _binary("binary_and", cfg, t, d, hid))
+        emit(f"{p}.mlp.out", _ew("requant", (t, d), ln["requant"]))
+        emit(f"{p}.res2", _ew("residual", (t, d), ln["residual"]))
+    heads = ["head", "head_dist"] if vit.distilled else ["head"]
+    for name in heads:
+        emit(f"{name}.norm", OpDesc(unit="layernorm", rn=_loops([d]), wn=_loops([d]), wc=1,
+                                    wvec=True))
+        emit(f"{name}.in", _ew("requant", (d,), ln["requant"]))
+        hl = _loops([1, -(-vit.num_classes // mac.rows), d // mac.cols])
+        emit(name, OpDesc(unit="mac", rn=hl, last_level=NUM_LOOPS - 1, wn=(1, 1, 1, hl[2]),
+                          wc=mac.rows, wvec=True, k=(embed_bits, embed_bits)))
+        emit(f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))
+    if vit.distilled:
+        emit("logits", _ew("residual", (vit.num_classes,), ln["residual"]))
+    return out
+
+
+def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) -> dict:
+    """Accelerator cycles of each compute op of the network, by op name (program order).
+
+    The sum of :func:`desc_cycles` over the op's descriptors of :func:`accel_descs` (the
+    GSB A x V op has two per head); same parameters and errors.
+    """
+    out: dict = {}
+    for name, desc in accel_descs(vit, cfg, groups=groups, embed_bits=embed_bits):
+        out[name] = out.get(name, 0) + desc_cycles(desc, cfg)
+    return out

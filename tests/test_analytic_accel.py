@@ -1,0 +1,195 @@
+"""Accelerator-exact cycles of the analytic model (:mod:`sim.analytic.accel_cycles`).
+
+Fast tests: :func:`desc_cycles` on small descriptors checked by hand against the RTL's
+timing rules, and the shape-only per-op cycles against the compiled program's
+descriptors for several architectures. The ``sim`` test runs the demo architecture on the
+accelerator RTL and compares every counter with the model (``==``).
+"""
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from golden.accel_program import AccelTopCfg, OpDesc, desc_words
+from golden.accel_spec import AccelCfg
+from golden.cases_layernorm import LayerNormCfg
+from golden.model_cfg import GSBCfg, ViTCfg
+from golden.spec import ConfigError, MacArrayCfg, RequantCfg
+from models.checkpoint import save_checkpoint
+from models.registry import create_model
+from sim.accel_compile import compile_network
+from sim.analytic import analyze, scheme_preset
+from sim.analytic.accel_cycles import PIPELINED, accel_descs, desc_cycles, layer_cycles
+from sim.cli import main
+
+TOP = AccelTopCfg(lanes=8, units={
+    "requant": RequantCfg(lanes=8, acc_bits=24, out_bits=8),
+    "mac": MacArrayCfg(rows=4, cols=4, digit_bits=2, max_k=64),
+    "layernorm": LayerNormCfg(dim=16),
+})
+HEAD = desc_words(TOP) + 4  # FETCH (desc_words + 1), DISPATCH, COUNT-to-RUN handover
+
+
+# ------------------------------------------------------------------------ desc_cycles
+
+
+def test_dma_one_word_a_cycle():
+    for unit in ("dma_in", "dma_out"):
+        assert desc_cycles(OpDesc(unit=unit, rn=(1, 1, 1, 10)), TOP) == HEAD + 10
+        assert desc_cycles(OpDesc(unit=unit, rn=(1, 1, 1, 11)), TOP) == HEAD + 11
+
+
+def test_pipelined_unit():
+    lat = TOP.units["requant"].latency
+    for beats, bc in ((1, 1), (6, 1), (6, 3)):
+        d = OpDesc(unit="requant", rn=(1, 1, 2, beats // 2) if beats > 1 else (1, 1, 1, 1),
+                   beat_cycles=bc, wn=(1, 1, 1, beats), wc=8, wvec=True)
+        # beat 0 on the unit's input bc + 1 cycles into RUN, then one beat every bc
+        assert desc_cycles(d, TOP) == HEAD + (bc + 1) + (beats - 1) * bc + lat
+    assert "requant" in PIPELINED
+
+
+def test_mac_holds_each_beat_for_its_passes():
+    mac = TOP.units["mac"]
+    for (wb, ab), bc in (((8, 8), 1), ((2, 2), 1), ((2, 2), 3), ((4, 4), 2)):
+        p = mac.passes(w_bits=wb, a_bits=ab)
+        d = OpDesc(unit="mac", rn=(1, 1, 3, 4), last_level=3, beat_cycles=bc,
+                   wn=(1, 1, 1, 3), wc=4, wvec=True, k=(wb, ab, 1, 1))
+        period = max(p, bc)
+        assert desc_cycles(d, TOP) == HEAD + (bc + 1) + 11 * period + p + mac.latency - 1
+
+
+def test_layernorm_rows_back_to_back():
+    ln = TOP.units["layernorm"]
+    for rows in (1, 3):
+        d = OpDesc(unit="layernorm", rn=(1, 1, rows, 16), wn=(1, 1, rows, 16), wc=1,
+                   wvec=True)
+        assert desc_cycles(d, TOP) == HEAD + 2 + rows * ln.row_cycles - 1
+    with pytest.raises(ValueError, match="whole rows"):
+        desc_cycles(OpDesc(unit="layernorm", rn=(1, 1, 1, 15), wn=(1, 1, 1, 15), wc=1,
+                           wvec=True), TOP)
+
+
+def test_refused_descriptors():
+    with pytest.raises(ValueError, match="scattered"):
+        desc_cycles(OpDesc(unit="requant", rn=(1, 1, 1, 2), wn=(1, 1, 1, 2), wc=8), TOP)
+    with pytest.raises(ValueError, match="no gelu"):
+        desc_cycles(OpDesc(unit="gelu", rn=(1, 1, 1, 2), wn=(1, 1, 1, 2), wc=8,
+                           wvec=True), TOP)
+
+
+# ------------------------------------------------------------------------ shapes only
+
+
+def _package(root, images=1, **kwargs):
+    """A GSB digits package of an untrained model (biases perturbed), made as
+    ``tests/test_sim_accel.py`` makes its packages (so the demo one shares its build)."""
+    torch.manual_seed(0)
+    model = create_model("gsb_vit_digits", **kwargs)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.add_(torch.randn_like(p) * 0.05)
+        model(torch.rand(8, 1, 8, 8) * 2 - 1)
+    ckpt = save_checkpoint(str(root / "gsb"), model, extra={"data": "digits"})
+    out = root / "net"
+    assert main(["golden", "--ckpt", ckpt, "--out", str(out), "--images", str(images),
+                 "--seed", "3"]) == 0
+    return out
+
+
+def _model_of(pkg):
+    """``(ViTCfg, GSBCfg)`` from a package's manifest (shapes only)."""
+    model = json.loads((pkg / "manifest.json").read_text())["model"]
+    return ViTCfg.from_dict(model["vit"]), GSBCfg.from_dict(model["gsb"])
+
+
+def _compiled_by_op(prog):
+    """Per op name, the summed :func:`desc_cycles` of the program's descriptors."""
+    out = {}
+    for name, d in zip(prog.names, prog.descs, strict=True):
+        if name not in ("dma_in", "dma_out"):
+            out[name] = out.get(name, 0) + desc_cycles(d, prog.cfg)
+    return out
+
+
+ARCHS = {"d1": {"depth": 1}, "d4": {"images": 3},
+         "e128h2": {"depth": 1, "embed_dim": 128, "num_heads": 2},
+         "e128h4": {"depth": 1, "embed_dim": 128, "num_heads": 4}}
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    return {k: _package(tmp_path_factory.mktemp(k), **kw) for k, kw in ARCHS.items()}
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_shapes_only_equal_the_compiled_program(packages, arch):
+    pkg = packages[arch]
+    prog = compile_network(pkg, image=0)
+    vit, gsb = _model_of(pkg)
+    shaped = accel_descs(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits)
+    # same descriptors, in program order, for the fields the count reads
+    compiled = [(n, d) for n, d in zip(prog.names, prog.descs, strict=True)
+                if n not in ("dma_in", "dma_out")]
+    assert [n for n, _ in shaped] == [n for n, _ in compiled]
+    for (name, a), (_, b) in zip(shaped, compiled, strict=True):
+        for f in ("unit", "rn", "beat_cycles", "wn", "wc", "wvec", "wpack"):
+            assert getattr(a, f) == getattr(b, f), (name, f)
+    by_op = layer_cycles(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits)
+    assert by_op == _compiled_by_op(prog)
+
+
+def test_analyze_reports_accel_layers(packages):
+    pkg = packages["d4"]
+    prog = compile_network(pkg, image=0)
+    vit, gsb = _model_of(pkg)
+    s = scheme_preset("gsb", vit, groups=gsb.groups, embed_bits=gsb.embed_bits)
+    report = analyze(vit, s, AccelCfg(), prog.cfg)
+    rows = {r["name"]: r["cycles"] for r in report["accel_layers"]}
+    assert rows == _compiled_by_op(prog)
+    assert report["totals"]["accel_cycles"] == sum(rows.values())
+    assert "accel_layers" not in analyze(vit, s, AccelCfg())
+    with pytest.raises(ConfigError, match="GSB"):
+        analyze(vit, scheme_preset("int8", vit), AccelCfg(), prog.cfg)
+    small = dataclasses.replace(vit, embed_dim=96, num_heads=2)
+    with pytest.raises(ConfigError, match="layernorm dim"):
+        analyze(small, s, AccelCfg(), prog.cfg)
+
+
+def test_memory_cli_prints_accel_ops(packages, capsys):
+    pkg = packages["d4"]
+    assert main(["memory", "--model", "vit_digits", "--scheme", "gsb", "--accel-package",
+                 str(pkg)]) == 0
+    text = capsys.readouterr().out
+    prog = compile_network(pkg, image=0)
+    total = sum(_compiled_by_op(prog).values())
+    assert f"{total:,} cycles" in text
+    assert "blocks.3.attn.av" in text
+
+
+# ------------------------------------------------------------------------ RTL
+
+
+@pytest.mark.sim
+def test_model_equals_rtl_counters(packages, tmp_path):
+    """Every descriptor's counter (but the final dma_out's, which the dump cannot hold)
+    and every op's summed counters equal the model."""
+    from sim.accel_run import run_program
+
+    pkg = packages["d4"]
+    prog = compile_network(pkg, image=0)
+    res = run_program(prog, tmp_path, sim="verilator")
+    assert res.finished, res.log
+    assert len(res.op_cycles) == len(prog.descs) and prog.names[-1] == "dma_out"
+    model = [desc_cycles(d, prog.cfg) for d in prog.descs[:-1]]
+    bad = [(prog.names[i], m, r) for i, (m, r) in enumerate(zip(model, res.op_cycles[:-1],
+                                                                strict=True)) if m != r]
+    assert not bad, f"{len(bad)} descriptors differ (name, model, rtl): {bad[:5]}"
+    rtl: dict = {}
+    for name, c in zip(prog.names[1:-1], res.op_cycles[1:-1], strict=True):
+        rtl[name] = rtl.get(name, 0) + c
+    vit, gsb = _model_of(pkg)
+    assert layer_cycles(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits) == rtl
