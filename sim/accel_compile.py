@@ -135,12 +135,15 @@ class _Space:
     """A bump allocator of scratchpad elements, each region aligned to a word."""
 
     def __init__(self, base: int, lanes: int):
-        self.top, self.lanes = base, lanes
+        self.base, self.top, self.lanes = base, base, lanes
         self.data: list[tuple[int, np.ndarray]] = []
+        self.regions: list[tuple[int, int]] = []  # (start, size) of every allocation
 
     def alloc(self, n: int) -> int:
         addr = self.top
-        self.top += -(-max(n, 1) // self.lanes) * self.lanes
+        size = -(-max(n, 1) // self.lanes) * self.lanes
+        self.top += size
+        self.regions.append((addr, size))
         return addr
 
     def put(self, values: np.ndarray) -> int:
@@ -263,11 +266,16 @@ class _Compiler:
                 raise CompileError(f"op {op['name']!r}: {exc}") from None
 
 
-def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None) -> Program:
+def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
+                    reuse: bool = False) -> Program:
     """Compile every op of network package ``pkg`` for ``image``.
 
     ``cfg`` (default: :func:`sim.accel_ops.accel_config_for` of the package) must have a
-    unit for every op kind. Raises :class:`CompileError` naming the op that does not fit.
+    unit for every op kind. ``reuse`` places activation buffers by liveness
+    (:func:`_reuse`): the scratchpad shrinks to the preload plus the peak of live
+    activations, and the program's ``outputs``/``expected`` keep only the tensors still
+    intact when it ends (the logits always are). Raises :class:`CompileError` naming the op
+    that does not fit.
     """
     from golden.cut import _Net
     from golden.netpkg import read_network
@@ -284,9 +292,10 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None) -> P
     comp.compile(net.ops)
     L = cfg.lanes
     preload = comp.pre.top
+    intact = _reuse(comp) if reuse else None
     n_ops = len(comp.descs) + 2
-    cnt_base = comp.act.alloc(n_ops)
-    used = comp.act.top
+    cnt_base = comp.act.top
+    used = cnt_base + -(-n_ops // L) * L
     dw = desc_words(cfg)
     data_word = 1 + n_ops * dw
     dump_word = data_word + preload // L
@@ -319,7 +328,7 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None) -> P
     for op in net.ops:
         for name in op["outputs"]:
             loc = _loc(comp, op, name)
-            if loc is not None:
+            if loc is not None and (intact is None or intact(name, op["outputs"][0])):
                 outputs[name] = loc
                 expected[name] = _expected(net, op, name, image)
     return Program(cfg=cfg, descs=[d for _, _, d in final], names=[n for n, _, _ in final],
@@ -328,8 +337,76 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None) -> P
                    expected=expected,
                    meta={"model": (net.pkg.manifest.get("model") or {}).get("name"),
                          "image": image, "package": str(net.pkg.path),
-                         "label": _label(net, image),
+                         "label": _label(net, image), "reuse": reuse,
                          "op_outputs": {op["name"]: op["outputs"] for op in net.ops}})
+
+
+def _reuse(comp: _Compiler):
+    """Move every activation region to an address shared with regions not live at the same
+    time; rewrite the descriptors and views; return ``intact(addr)``, whether the region
+    holding ``addr`` is still unchanged when the program ends.
+
+    A region is live from the first descriptor that reads or writes it to the last one
+    (operand bases and writer bases locate the region: a view never leaves its region).
+    Regions are placed in order of first use at the lowest address free of every region
+    still live (first fit); a region freed by descriptor ``i`` is reusable from ``i + 1``,
+    since a unit reads its inputs while it writes its output.
+    """
+    import bisect
+    import dataclasses
+
+    space = comp.act
+    starts = [a for a, _ in space.regions]
+
+    def region(addr: int) -> int | None:
+        if addr < space.base:
+            return None  # the preload region stays where it is
+        r = bisect.bisect_right(starts, addr) - 1
+        if r < 0 or addr >= starts[r] + space.regions[r][1]:
+            raise CompileError(f"scratchpad element {addr} lies in no activation region")
+        return r
+
+    first, last = {}, {}
+    for i, (_, _, d) in enumerate(comp.descs):
+        for addr in [o.base for o in d.ops] + [d.wbase]:
+            r = region(addr)
+            if r is not None:
+                first.setdefault(r, i)
+                last[r] = i
+    new_addr, live, placed = {}, [], []  # live: (addr, size, last use)
+    for r in sorted(first, key=lambda r: (first[r], r)):
+        live = [x for x in live if x[2] >= first[r]]
+        size, at = space.regions[r][1], space.base
+        for addr, n, _ in sorted(live):
+            if at + size <= addr:
+                break
+            at = max(at, addr + n)
+        new_addr[r] = at
+        live.append((at, size, last[r]))
+        placed.append((first[r], at, size))
+
+    def move(addr: int) -> int:
+        r = region(addr)
+        return addr if r is None else addr - starts[r] + new_addr.get(r, space.base)
+
+    comp.descs = [(name, layer, dataclasses.replace(
+        d, wbase=move(d.wbase), ops=tuple(dataclasses.replace(o, base=move(o.base))
+                                          for o in d.ops)))
+        for name, layer, d in comp.descs]
+    view_region = {name: region(v.addr) for name, v in comp.views.items()}
+    comp.views = {name: dataclasses.replace(v, addr=move(v.addr))
+                  for name, v in comp.views.items()}
+    space.top = max((at + n for _, at, n in placed), default=space.base)
+
+    def intact(*names: str) -> bool:
+        """Whether the region of the first of ``names`` that has a view is unchanged at the
+        end (no region first used later overlaps it)."""
+        r = next(view_region[n] for n in names if n in view_region)
+        if r is None:
+            return True
+        lo, hi = new_addr[r], new_addr[r] + space.regions[r][1]
+        return not any(f > first[r] and at < hi and lo < at + n for f, at, n in placed)
+    return intact
 
 
 def _label(net, image):
