@@ -4,7 +4,9 @@
 order with their op names, memory figures) and the accelerator's Verilog. ``simulate
 --golden`` compiles each recorded image, runs it in RTL and prints, per layer, whether
 every tensor of the layer is bit-exact and the cycles the accelerator counted; then the
-logits verdict and the total.
+logits verdict and the total. With ``--waves`` a mismatch also gets a waveform window: the
+image is run again, dumping (VCD) only the cycles of the op that produced the first
+failing tensor; ``--waves-op NAME`` asks for the window of op ``NAME`` instead.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 from golden.atomic import atomic_dir
 from golden.errors import VitsimError
 
-__all__ = ["layer_rows", "memory_figures", "register", "simulate_golden"]
+__all__ = ["first_failing_op", "first_failure", "layer_rows", "memory_figures", "register",
+           "simulate_golden", "write_op_window"]
 
 
 def memory_figures(program) -> dict:
@@ -94,18 +97,119 @@ def _print_layers(program, result) -> None:
     Console().print(table)
 
 
+def first_failing_op(program, result) -> tuple[str, str] | None:
+    """``(op, tensor)``: the first failing tensor in network order and the op producing it;
+    ``None`` when every tensor is bit-exact."""
+    for op, outs in program.meta["op_outputs"].items():
+        for tensor in outs:
+            verdict = result.tensors.get(tensor)
+            if verdict is not None and not verdict["equal"]:
+                return op, tensor
+    return None
+
+
 def first_failure(program, result) -> str | None:
     """The first failing tensor in network order, with its element, as one line."""
-    order = [t for outs in program.meta["op_outputs"].values() for t in outs]
-    for tensor in order:
-        verdict = result.tensors.get(tensor)
-        if verdict is not None and not verdict["equal"]:
-            return f"first mismatch: tensor {tensor!r}: {verdict['first']}"
-    return None
+    hit = first_failing_op(program, result)
+    if hit is None:
+        return None
+    return f"first mismatch: tensor {hit[1]!r}: {result.tensors[hit[1]]['first']}"
+
+
+def check_waves_op(program, op: str) -> None:
+    """Raise :class:`VitsimError` unless some descriptor of ``program`` runs ``op``."""
+    if op not in program.names:
+        names = ", ".join(dict.fromkeys(program.names))
+        raise VitsimError(f"--waves-op: no op {op!r} in the program; its ops: {names}")
+
+
+def write_op_window(program, result, op: str, *, sim: str, work: Path,
+                    max_cycles: int) -> tuple[Path, int, int, bool]:
+    """Re-run ``program`` on ``sim`` and write a VCD of the cycles of op ``op``.
+
+    ``result`` is a finished run of the same program: its cycle counters place the op
+    (every descriptor of it, see :func:`sim.accel_run.op_spans`). The re-run stops at the
+    window's end; its raw dump is cut to ``work/waves-<op>.vcd``, written atomically (an
+    older one is removed first).
+    Returns ``(path, first, last, cut)``: the window's cycles (cycle 0 begins at the edge
+    that samples ``start``) and whether the op was longer than ``max_cycles`` and the
+    window holds only its first ``max_cycles``. Raises :class:`VitsimError` for an op the
+    program does not run, an unfinished ``result`` or a failed re-run.
+    """
+    from sim.accel_run import WaveWindow, op_spans, run_program, trim_window
+
+    check_waves_op(program, op)
+    if max_cycles < 1:
+        raise VitsimError(f"--waves-cycles must be at least 1, not {max_cycles}")
+    if not result.finished:
+        raise VitsimError("the accelerator did not finish, so its cycle counters cannot "
+                          "place the op")
+    idx = [i for i, name in enumerate(program.names) if name == op]
+    spans = op_spans(program, result.op_cycles, result.cycles)
+    first, last = spans[idx[0]][0], spans[idx[-1]][1]
+    cut = last - first + 1 > max_cycles
+    if cut:
+        last = first + max_cycles - 1
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in op)
+    run_dir = Path(work) / "waves_run"
+    window = WaveWindow(first=first, last=last, path=run_dir.resolve() / "raw.vcd")
+    dst = Path(work) / f"waves-{safe}.vcd"
+    dst.unlink(missing_ok=True)  # a failed re-run must not leave an older window behind
+    try:
+        run_program(program, run_dir, sim=sim, window=window)
+        path = trim_window(window, dst)
+    finally:
+        window.path.unlink(missing_ok=True)  # raw dumps run to tens of MB
+    return path, first, last, cut
+
+
+def _waves(args, runs, work: Path) -> bool:
+    """Write the waveform window ``--waves``/``--waves-op`` ask for; False if none could
+    be written though one was due."""
+    target = None
+    if args.waves_op is not None:
+        program, result = runs[0]
+        target = (program, result, args.waves_op, "")
+    else:
+        for program, result in runs:
+            if not result.finished:
+                print(f"no waveform window: image {program.meta['image']} did not finish, so "
+                      "nothing was compared (name an op with --waves-op)")
+                return False
+            hit = first_failing_op(program, result)
+            if hit is not None:
+                why = "" if hit[1] == hit[0] else f", which produced {hit[1]!r}"
+                target = (program, result, hit[0], why)
+                break
+    if target is None:
+        print("no mismatch, so no waveform window (name an op with --waves-op)")
+        return True
+    program, result, op, why = target
+    image = program.meta["image"]
+    try:
+        path, first, last, cut = write_op_window(
+            program, result, op, sim=args.sim, work=work / f"image{image}",
+            max_cycles=args.waves_cycles)
+    except VitsimError as exc:
+        print(f"no waveform window: {exc}")
+        return False
+    note = (f" (the op's first {args.waves_cycles} cycles: raise --waves-cycles for more)"
+            if cut else "")
+    print(f"waveform window: {path}")
+    print(f"  op {op!r}{why}, image {image} on {args.sim}: cycles {first}..{last}{note}, "
+          f"{path.stat().st_size / 1e6:.1f} MB; cycle 0 begins at the edge that samples "
+          "start")
+    return True
 
 
 def cmd_simulate_golden(args) -> int:
     work = args.build_dir or Path(args.golden) / "accel_runs"
+    if args.waves_cycles < 1:
+        raise VitsimError(f"--waves-cycles must be at least 1, not {args.waves_cycles}")
+    if args.waves_op is not None:
+        from sim.accel_compile import compile_network
+
+        check_waves_op(compile_network(args.golden, image=0), args.waves_op)
     runs = simulate_golden(args.golden, sim=args.sim, work=work)
     ok = True
     total = 0
@@ -123,6 +227,8 @@ def cmd_simulate_golden(args) -> int:
         ok &= result.passed
     print(f"{len(runs)} images, {'all bit-exact' if ok else 'MISMATCH'}, "
           f"{total // max(len(runs), 1)} cycles per image")
+    if args.waves or args.waves_op is not None:
+        ok &= _waves(args, runs, work)
     return 0 if ok else 1
 
 

@@ -28,7 +28,8 @@ from sim.accel_compile import Program, read_back
 from sim.runner import ENV_RESULTS, _cache_root, build_sim, sim_runner
 from sim.toolchain import prepare
 
-__all__ = ["AccelResult", "accel_verilog", "compare", "run_program"]
+__all__ = ["AccelResult", "WaveWindow", "accel_verilog", "compare", "op_spans", "run_program",
+           "trim_window"]
 
 TOP = "accel_tb"
 _HW = Path(__file__).resolve().parent.parent / "hw"
@@ -76,6 +77,31 @@ module accel_tb (input wire clk /*verilator public_flat_rw*/,
 endmodule
 """
 
+_WAVES = """
+  // Waveform window (only in the Verilog of window runs, see accel_verilog): dump from
+  // the edge that begins cycle +wave_from= and end the run at the edge that begins cycle
+  // +wave_to= (Verilator ignores $dumpoff; $finish closes the file on both simulators).
+  // Cycle 0 begins at the edge that samples start.
+  reg [31:0] wave_cycle, wave_from, wave_to;
+  reg wave_armed;
+  reg [8*1024-1:0] fwaves;
+  initial begin
+    wave_cycle = 32'hffffffff;
+    wave_armed = 1'b0;
+    if ($value$plusargs("waves=%s", fwaves) && $value$plusargs("wave_from=%d", wave_from)
+        && $value$plusargs("wave_to=%d", wave_to)) begin
+      $dumpfile(fwaves);
+      wave_armed = 1'b1;
+    end
+  end
+  always @(posedge clk) begin
+    if (start) wave_cycle = 32'd0;
+    else if (wave_cycle != 32'hffffffff) wave_cycle = wave_cycle + 32'd1;
+    if (wave_armed && wave_cycle == wave_from) $dumpvars(0, accel_tb);
+    if (wave_armed && wave_cycle == wave_to) $finish;
+  end
+"""
+
 
 def _source_digest() -> str:
     h = hashlib.sha256()
@@ -86,11 +112,21 @@ def _source_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def accel_verilog(cfg: AccelTopCfg, out_dir=None) -> Path:
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def accel_verilog(cfg: AccelTopCfg, out_dir=None, *, waves: bool = False) -> Path:
     """Write ``accel_tb.v`` (accelerator + memory wrapper) for ``cfg``; return its path.
 
     The file is cached by a hash of the config, the hardware sources and the wrapper
     (elaborating the accelerator takes seconds); ``out_dir`` also gets a copy when given.
+    ``waves``: the wrapper also holds the waveform-window logic (``+waves=FILE
+    +wave_from=N +wave_to=M``, see :func:`run_program`), in a file of its own, so the
+    normal Verilog and its builds stay as they are.
     """
     key = hashlib.sha256((json.dumps(cfg.to_dict(), sort_keys=True)
                           + _source_digest()).encode()).hexdigest()[:20]
@@ -101,11 +137,15 @@ def accel_verilog(cfg: AccelTopCfg, out_dir=None) -> Path:
         from hw.accel.top import Accelerator
 
         text = verilog.convert(Accelerator(cfg), name="accelerator", emit_src=False)
-        text += _WRAPPER.format(w=cfg.word_bits, n=cfg.ext_words)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, cached)
+        _write_atomic(cached, text + _WRAPPER.format(w=cfg.word_bits, n=cfg.ext_words))
+    if waves:
+        plain = cached
+        cached = plain.with_name(
+            f"{plain.stem}-waves{hashlib.sha256(_WAVES.encode()).hexdigest()[:8]}.v")
+        if not cached.is_file():
+            text = plain.read_text()
+            at = text.rindex("endmodule")  # the wrapper's: it is the last module
+            _write_atomic(cached, text[:at] + _WAVES + text[at:])
     if out_dir is not None:
         out = Path(out_dir) / f"{TOP}.v"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -189,18 +229,124 @@ def _scratch(program: Program, dump: np.ndarray) -> np.ndarray:
     return elems.astype(np.int32).astype(np.int64)
 
 
+@dataclass(frozen=True)
+class WaveWindow:
+    """A waveform window: the clock cycles ``first`` to ``last`` (inclusive) of a run,
+    counted from the cycle that begins at the edge sampling ``start`` (cycle 0, the
+    accelerator's ``HEADER`` state; the bench's ``cycles`` count from the same edge)."""
+
+    first: int
+    last: int
+    path: Path  # the VCD to write
+
+
+def op_spans(program: Program, op_cycles: list, total: int) -> list[tuple[int, int]]:
+    """Cycle span ``(first, last)`` of every descriptor of a finished run.
+
+    The sequencer spends one ``NEXT`` cycle, then ``FETCH`` (where the op's counter is
+    cleared), the op, and one ``COUNT`` cycle that stores the counter: descriptor ``i``
+    holds cycles ``N_i .. N_i + op_cycles[i] + 1`` with ``N_0 = 1`` and
+    ``N_(i+1) = N_i + op_cycles[i] + 2``. The last descriptor's counter is stored after the
+    dump, so its span ends the cycle before ``total`` (the bench's count: the edge where
+    ``dumped`` rises, after which the simulation stops).
+    """
+    spans, first = [], 1
+    for i in range(len(program.descs)):
+        if i == len(program.descs) - 1:
+            spans.append((first, max(first, total - 1)))
+            break
+        last = first + int(op_cycles[i]) + 1
+        spans.append((first, last))
+        first = last + 1
+    return spans
+
+
+def trim_window(window: WaveWindow, dst: Path) -> Path:
+    """Cut the raw dump of a ``window`` run to exactly its cycles and write ``dst``
+    atomically (the raw file is removed); return ``dst``.
+
+    The raw dump starts at the edge that begins ``window.first`` (its first timestamp);
+    ``dst`` keeps the times from there to just before the edge that begins
+    ``window.last + 1``. Raises :class:`VitsimError` when the raw dump is missing or
+    ends before the window does (the simulation stopped early).
+    """
+    from sim.runner import CLOCK_PS
+    from sim.waves import vcd_timescale_ps, vcd_window
+
+    raw = window.path
+    if not raw.is_file():
+        raise VitsimError(f"{raw}: the simulator wrote no waveform window")
+    step = vcd_timescale_ps(raw)
+    start = last = None
+    with open(raw, errors="replace") as f:
+        for line in f:
+            if line.startswith("#"):
+                last = int(line[1:])
+                start = last if start is None else start
+    span = round((window.last - window.first + 1) * CLOCK_PS / step)
+    if start is None or last < start + span - 1:
+        raise VitsimError(f"{raw}: the waveform ends before cycle {window.last} (did the "
+                          "simulation stop early?)")
+    vcd_window(raw, dst, start=start, end=start + span - 1)
+    raw.unlink()
+    return Path(dst)
+
+
+def _window_runner(sim: str):
+    """cocotb's runner for a windowed-waveform build and run: the wrapper's own
+    ``$dumpvars`` writes the window, nothing dumps the whole run.
+
+    Verilator: ``--trace`` and ``VM_TRACE=1`` at build (``$dumpvars`` needs the trace
+    code), but no run-time ``--trace`` (cocotb's main would open a full trace). Icarus: no
+    dump-everything module at build, and ``-vcd`` instead of cocotb's ``-none`` at run.
+    The class names key these builds apart from the normal ones in the build cache.
+    """
+    runner = sim_runner(sim, public=False)
+    base = type(runner)
+    if sim == "verilator":
+        class _WindowVerilator(base):
+            def _build_command(self):
+                cmds = super()._build_command()
+                cmds[1] = ["VM_TRACE=1" if a == "VM_TRACE=0" else a for a in cmds[1]]
+                return cmds
+
+        return _WindowVerilator()
+
+    class _WindowIcarus(base):
+        def _test_command(self):
+            cmds = super()._test_command()
+            cmds[0] = ["-vcd" if a == "-none" else a for a in cmds[0]]
+            return cmds
+
+    return _WindowIcarus()
+
+
 def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: bool = False,
-                waves: bool = False, max_cycles: int = 10_000_000) -> AccelResult:
-    """Run ``program`` on ``sim`` (``harness``: the plain C++ harness, Verilator only)."""
+                waves: bool = False, window: WaveWindow | None = None,
+                max_cycles: int = 10_000_000) -> AccelResult:
+    """Run ``program`` on ``sim`` (``harness``: the plain C++ harness, Verilator only).
+
+    ``window``: also write the cycles ``window.first .. window.last`` as a VCD to
+    ``window.path`` (raw: as the simulator dumped it, from the first cycle's edge to the
+    edge after the last; the run stops there; :func:`trim_window` cuts it exactly). The
+    run uses Verilog and a build of its own (``accel_verilog(waves=True)``, cached apart
+    from the normal ones); ``harness`` and ``waves`` (a trace of the whole run) cannot be
+    combined with it.
+    """
     prepare(sim)
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    source = accel_verilog(program.cfg)
+    source = accel_verilog(program.cfg, waves=window is not None)
     dram_in, dram_out = work / "dram_in.hex", work / "dram_out.hex"
     write_hex(program.ext, dram_in)
     if dram_out.exists():
         dram_out.unlink()
     plusargs = [f"+dram_in={dram_in}", f"+dram_out={dram_out}"]
+    if window is not None and (harness or waves):
+        raise VitsimError("a waveform window needs a cocotb run without a full trace "
+                          "(not the C++ harness, not waves=True)")
+    if window is not None and not 0 <= window.first <= window.last:
+        raise VitsimError(f"waveform window: bad cycle range {window.first}..{window.last}")
     t0 = time.perf_counter()
     if harness:
         if sim != "verilator":
@@ -218,19 +364,27 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
     else:
         # built like the harness (Verilator -O3, only the wrapper's ports public), so the
         # two lanes differ by the cocotb loop alone
-        runner = sim_runner(sim, public=False)
+        runner = sim_runner(sim, public=False) if window is None else _window_runner(sim)
         log = work / "sim.log"
+        extra = ("-O3",) if sim == "verilator" else ()
+        if window is not None and sim == "verilator":
+            extra += ("--trace",)
+        if window is not None:
+            window.path.parent.mkdir(parents=True, exist_ok=True)
+            window.path.unlink(missing_ok=True)
+            plusargs += [f"+waves={window.path}", f"+wave_from={window.first}",
+                         f"+wave_to={window.last + 1}"]
         sim_dir = build_sim(runner, sim=sim, source=source, top=TOP, waves=waves,
-                            work_dir=work, log=work / "build.log",
-                            extra_args=("-O3",) if sim == "verilator" else ())
+                            work_dir=work, log=work / "build.log", extra_args=extra)
         t1 = time.perf_counter()
         results = work / "results"
         results.mkdir(exist_ok=True)
+        (results / "accel.json").unlink(missing_ok=True)
         env = {ENV_RESULTS: str(results), "VITSIM_MAX_CYCLES": str(max_cycles)}
         try:
             runner.test(test_module="sim.benches.accel_bench", hdl_toplevel=TOP,
                         hdl_toplevel_lang="verilog", build_dir=sim_dir, test_dir=work,
-                        extra_env=env, plusargs=plusargs, waves=waves,
+                        extra_env=env, plusargs=list(plusargs), waves=waves,
                         results_xml=str(work / "results.xml"), log_file=log)
         except (SystemExit, RuntimeError):
             pass

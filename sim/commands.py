@@ -280,6 +280,8 @@ def cmd_simulate(args) -> int:
     if args.case is None:
         raise VitsimError("simulate needs --case DIR (a unit case) or --golden DIR (a network "
                           "package on the accelerator)")
+    if args.waves_op is not None:
+        raise VitsimError("--waves-op names an op of a network: it needs --golden, not --case")
     build = args.build_dir or args.case / "sim_build"
     result = simulate_case(args.case, sim=args.sim, build_dir=build, waves=args.waves,
                            seed=args.seed, verilog_dir=args.verilog)
@@ -408,10 +410,17 @@ def register(sub) -> None:
     p.add_argument("--verilog", type=Path, help="Verilog directory from 'vitsim verilog' "
                    "(default: generate it)")
     p.add_argument("--build-dir", type=Path, help="where to build (default CASE/sim_build)")
-    p.add_argument("--waves", action="store_true", help="record a waveform; on a mismatch "
-                   "also cut a window around it (Verilator's VCD)")
+    p.add_argument("--waves", action="store_true", help="--case: record a waveform; on a "
+                   "mismatch also cut a window around it (Verilator's VCD). --golden: on a "
+                   "mismatch re-run the image and write a VCD of just the op that produced "
+                   "the first failing tensor; prints its path and cycle range")
     p.add_argument("--window", type=int, default=40, metavar="CYCLES",
-                   help="--waves: clock cycles of the window before the first mismatch")
+                   help="--case --waves: clock cycles of the window before the first mismatch")
+    p.add_argument("--waves-op", metavar="OP", help="--golden: write the VCD window of op OP "
+                   "(as named in the per-layer table) of the first image, mismatch or not")
+    p.add_argument("--waves-cycles", type=int, default=1000, metavar="CYCLES",
+                   help="--golden: the longest window (default 1000; 15-60 KB a cycle); "
+                   "a longer op keeps its first CYCLES")
     p.add_argument("--seed", type=int, default=0, help="seed of the gap patterns")
     sim_arg(p)
     p.set_defaults(func=cmd_simulate)

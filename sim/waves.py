@@ -66,13 +66,13 @@ def vcd_window(src: Path, dst: Path, *, start: int, end: int) -> Path:
         line = raw.strip()
         if line.startswith("#"):
             time = int(line[1:])
-            if start <= time <= end:
+            if start < time <= end:
                 inside.append(line)
             continue
         key = _change_id(line)
         if key is None:
             continue
-        if time < start:
+        if time <= start:  # the values at start itself open the window's $dumpvars
             state[key] = line
         elif time <= end:
             inside.append(line)
