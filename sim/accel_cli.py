@@ -18,7 +18,7 @@ from golden.atomic import atomic_dir
 from golden.errors import VitsimError
 
 __all__ = ["first_failing_op", "first_failure", "layer_rows", "memory_figures", "register",
-           "simulate_golden", "write_op_window"]
+           "reuse_arg", "simulate_golden", "write_op_window"]
 
 
 def memory_figures(program) -> dict:
@@ -65,8 +65,11 @@ def layer_rows(program, result) -> list[dict]:
 
 
 def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False,
-                    echo=print) -> list[tuple]:
-    """Compile and run every image of a network package; return ``[(program, result)]``."""
+                    reuse=False, echo=print) -> list[tuple]:
+    """Compile and run every image of a network package; return ``[(program, result)]``.
+
+    ``reuse``: compile with buffer reuse (only the tensors intact at the end, the logits
+    among them, are compared)."""
     from golden.netpkg import read_network
     from sim.accel_compile import compile_network
     from sim.accel_run import run_program
@@ -75,7 +78,7 @@ def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False
     n_images = len((pkg.manifest.get("images") or {}).get("labels", [])) or 1
     out = []
     for image in range(n_images) if images is None else images:
-        program = compile_network(pkg, image=image)
+        program = compile_network(pkg, image=image, reuse=reuse)
         result = run_program(program, work / f"image{image}", sim=sim, harness=harness)
         echo(f"image {image}: {'bit-exact' if result.passed else 'MISMATCH'} on {sim}, "
              f"{result.cycles} cycles (build {result.build_s:.1f} s, run {result.run_s:.1f} s)")
@@ -210,7 +213,7 @@ def cmd_simulate_golden(args) -> int:
         from sim.accel_compile import compile_network
 
         check_waves_op(compile_network(args.golden, image=0), args.waves_op)
-    runs = simulate_golden(args.golden, sim=args.sim, work=work)
+    runs = simulate_golden(args.golden, sim=args.sim, work=work, reuse=args.reuse)
     ok = True
     total = 0
     for program, result in runs:
@@ -236,10 +239,10 @@ def cmd_compile(args) -> int:
     from sim.accel_compile import compile_network
     from sim.accel_run import accel_verilog
 
-    program = compile_network(args.golden, image=args.image)
+    program = compile_network(args.golden, image=args.image, reuse=args.reuse)
     record = {
         "format": "vitsim-accel-program", "config": program.cfg.to_dict(),
-        "image": args.image, "package": str(args.golden),
+        "image": args.image, "package": str(args.golden), "reuse": args.reuse,
         "descriptors": [{"op": n, "layer": la, "unit": d.unit, "loops": list(d.rn),
                          "beat_cycles": d.beat_cycles, "writes": list(d.wn)}
                         for n, la, d in zip(program.names, program.layers, program.descs,
@@ -266,7 +269,16 @@ def register(sub) -> None:
     p.add_argument("golden", type=Path, help="network package (vitsim golden --ckpt)")
     p.add_argument("--out", type=Path, required=True, help="directory to write")
     p.add_argument("--image", type=int, default=0, help="which recorded image (default 0)")
+    reuse_arg(p)
     p.set_defaults(func=cmd_compile)
+
+
+def reuse_arg(p) -> None:
+    """The ``--reuse`` flag of ``compile`` and ``simulate --golden``."""
+    p.add_argument("--reuse", action="store_true",
+                   help="--golden/compile: share activation buffers by liveness (a smaller "
+                   "scratchpad; only the tensors intact at the end, the logits among them, "
+                   "can be compared)")
 
 
 def check_golden_dir(path: Path) -> None:

@@ -168,6 +168,20 @@ def test_compiled_program_lists_its_descriptors_and_expected_tensors(small_packa
     assert "logits" in prog.expected and set(prog.expected) == set(prog.outputs)
 
 
+def test_compile_command_writes_the_reused_program(small_package, tmp_path, capsys):
+    import json
+
+    sizes = {}
+    for flag in ([], ["--reuse"]):
+        out = tmp_path / ("reuse" if flag else "plain")
+        assert main(["compile", str(small_package), "--out", str(out), *flag]) == 0
+        record = json.loads((out / "program.json").read_text())
+        assert record["reuse"] == bool(flag)
+        sizes[bool(flag)] = record["memory"]["scratch_bytes"]
+        assert f"scratchpad {sizes[bool(flag)] / 1024:.1f} KiB" in capsys.readouterr().out
+    assert sizes[True] < sizes[False]
+
+
 def test_buffer_reuse_shrinks_the_scratchpad_and_only_moves_addresses(demo_package):
     plain = compile_network(demo_package, image=0)
     reused = compile_network(demo_package, image=0, reuse=True)
