@@ -10,15 +10,13 @@ import dataclasses
 import json
 
 import pytest
-import torch
+from netpkgs import untrained_package
 
 from golden.accel_program import AccelTopCfg, OpDesc, desc_words
 from golden.accel_spec import AccelCfg
 from golden.cases_layernorm import LayerNormCfg
 from golden.model_cfg import GSBCfg, ViTCfg
 from golden.spec import ConfigError, MacArrayCfg, RequantCfg
-from models.checkpoint import save_checkpoint
-from models.registry import create_model
 from sim.accel_compile import compile_network
 from sim.analytic import analyze, scheme_preset
 from sim.analytic.accel_cycles import PIPELINED, accel_descs, desc_cycles, layer_cycles
@@ -83,23 +81,6 @@ def test_refused_descriptors():
 # ------------------------------------------------------------------------ shapes only
 
 
-def _package(root, images=1, **kwargs):
-    """A GSB digits package of an untrained model (biases perturbed), made as
-    ``tests/test_sim_accel.py`` makes its packages (so the demo one shares its build)."""
-    torch.manual_seed(0)
-    model = create_model("gsb_vit_digits", **kwargs)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.05)
-        model(torch.rand(8, 1, 8, 8) * 2 - 1)
-    ckpt = save_checkpoint(str(root / "gsb"), model, extra={"data": "digits"})
-    out = root / "net"
-    assert main(["golden", "--ckpt", ckpt, "--out", str(out), "--images", str(images),
-                 "--seed", "3"]) == 0
-    return out
-
-
 def _model_of(pkg):
     """``(ViTCfg, GSBCfg)`` from a package's manifest (shapes only)."""
     model = json.loads((pkg / "manifest.json").read_text())["model"]
@@ -122,7 +103,7 @@ ARCHS = {"d1": {"depth": 1}, "d4": {"images": 3},
 
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
-    return {k: _package(tmp_path_factory.mktemp(k), **kw) for k, kw in ARCHS.items()}
+    return {k: untrained_package(tmp_path_factory.mktemp(k), **kw) for k, kw in ARCHS.items()}
 
 
 @pytest.mark.parametrize("arch", list(ARCHS))

@@ -5,7 +5,7 @@ import zipfile
 
 import numpy as np
 import pytest
-import torch
+from netpkgs import untrained_checkpoint
 
 from golden.netpkg import load_network, read_network, verify_network
 from golden.package import read_package, write_package
@@ -16,15 +16,7 @@ from sim.cli import main
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    torch.manual_seed(0)
-    model = create_model("gsb_vit_digits", depth=1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.05)
-        model(torch.rand(8, 1, 8, 8) * 2 - 1)
-    return save_checkpoint(str(tmp_path_factory.mktemp("ck") / "gsb"), model,
-                           extra={"data": "digits"})
+    return untrained_checkpoint(tmp_path_factory.mktemp("ck"), depth=1)
 
 
 @pytest.fixture(scope="module")

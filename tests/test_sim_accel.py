@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-import torch
+from netpkgs import untrained_package
 
 from golden.accel_program import (
     AccelTopCfg,
@@ -21,8 +21,6 @@ from golden.accel_program import (
     encode_desc,
 )
 from golden.errors import VitsimError
-from models.checkpoint import save_checkpoint
-from models.registry import create_model
 from sim.accel_compile import CompileError, compile_network
 from sim.accel_run import _scratch, compare, read_hex, run_program
 from sim.cli import main
@@ -32,20 +30,9 @@ FIELDS = {name: (bits, signed) for name, bits, signed in desc_fields()}
 
 def _package(tmp_path_factory, depth, images):
     """A GSB digits package of ``images`` images from an untrained model of ``depth``."""
-    torch.manual_seed(0)
     kwargs = {} if depth is None else {"depth": depth}
-    model = create_model("gsb_vit_digits", **kwargs)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.05)
-        model(torch.rand(8, 1, 8, 8) * 2 - 1)
-    root = tmp_path_factory.mktemp(f"accel-d{depth}")
-    ckpt = save_checkpoint(str(root / "gsb"), model, extra={"data": "digits"})
-    out = root / "net"
-    assert main(["golden", "--ckpt", ckpt, "--out", str(out), "--images", str(images),
-                 "--seed", "3"]) == 0
-    return out
+    return untrained_package(tmp_path_factory.mktemp(f"accel-d{depth}"), images=images,
+                             **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,9 @@ accelerator's own sequencer signals in the dump.
 import re
 
 import pytest
-import torch
+from netpkgs import untrained_package
 
 from golden.package import read_package, write_package
-from models.checkpoint import save_checkpoint
-from models.registry import create_model
 from sim.accel_compile import compile_network
 from sim.accel_run import WaveWindow, op_spans, trim_window
 from sim.cli import main
@@ -25,18 +23,7 @@ BAD_TENSOR = "patch_embed.out"
 @pytest.fixture(scope="module")
 def one_block(tmp_path_factory):
     """A GSB digits package of one image from an untrained one-block model."""
-    torch.manual_seed(0)
-    model = create_model("gsb_vit_digits", depth=1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.05)
-        model(torch.rand(8, 1, 8, 8) * 2 - 1)
-    root = tmp_path_factory.mktemp("accel-waves")
-    ckpt = save_checkpoint(str(root / "gsb"), model, extra={"data": "digits"})
-    assert main(["golden", "--ckpt", ckpt, "--out", str(root / "net"), "--images", "1",
-                 "--seed", "3"]) == 0
-    return root / "net"
+    return untrained_package(tmp_path_factory.mktemp("accel-waves"), depth=1)
 
 
 def _perturbed(pkg_dir, out, tensor):
