@@ -20,6 +20,13 @@ Tiling and loop order, per op kind (``M`` tokens, ``K`` reduction, ``N`` outputs
   elements a beat along the last axis (or the flat tensor when the last axis is not a
   multiple of ``lanes``); per-channel parameters are packed per beat and stored once per
   distinct beat (stride 0 along loops they do not vary over);
+- per-head integer matmul (``int_bmm``) on the MAC array, one descriptor per run of heads
+  at equal widths: ``q @ k^T`` as the binary array's (``R`` key rows as the weight tile,
+  loops ``(h, m, n / R, d / C)``), its output kept contiguous (a last partial tile spills
+  into the next row, rewritten later); ``attn @ v``: the requantiser first copies ``v``
+  transposed and zero-padded to ``[H, D, ceil(N / C) * C]``, then loops
+  ``(h, m, d / R, Np / C)``, ``R`` rows of ``v^T`` as the weight tile; a requantiser with
+  head-wise clamps runs once per run of heads;
 - LayerNorm and softmax: one element a beat, a row at a time;
 - GSB A.V per head: the V columns (one a beat, bit-planes over tokens), then the rows of A;
 - data movement (split/merge heads, prepend, take token): no op; the producer writes into,

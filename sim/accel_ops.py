@@ -3,6 +3,27 @@
 The tiling and loop order of each kind is written down in :mod:`sim.accel_compile`; the
 descriptor semantics in :mod:`golden.accel_program`. :func:`accel_config_for` sizes the
 accelerator's units to a network package.
+
+Per-head integer matmuls (``int_bmm``, Q-ViT and integer-attention networks) run on the
+``R x C`` MAC array, one descriptor per run of heads at the same widths (the widths are
+descriptor constants), the reduction innermost:
+
+- ``q @ k^T``: loops ``(h, m, n / R, d / C)``; the activation beat is ``C`` elements of a
+  query row, the weight tile ``R`` key rows (element ``r * C + c``: one vector read a key
+  row when aligned), as the binary array takes them. The ``[H, M, N]`` output stays
+  contiguous (its requantiser reads it flat): a last tile of ``N % R`` lanes spills into
+  the next row, which a later beat rewrites, or into spare elements after the buffer.
+- ``attn @ v``: the token reduction ``N`` need not be a multiple of ``C``, and ``v``'s
+  columns are strided; so the requantiser first copies ``v`` transposed into ``[H, D,
+  Np]`` (``Np = ceil(N / C) * C``), multiplying the ``Np - N`` padding rows by 0 (one
+  element written a cycle). Then loops ``(h, m, d / R, Np / C)``: the activation beat is
+  ``C`` elements of an attention row (those past ``N`` meet the zero padding), the weight
+  tile ``R`` rows of ``v^T`` (one vector read each).
+- An unsigned right operand goes to the array as a signed one a bit wider; unsigned
+  attention probabilities are unsigned activations.
+
+A requantiser whose clamp differs between heads (head-wise widths) gets one descriptor
+per run of heads (:func:`_clamp_runs`).
 """
 
 from __future__ import annotations
@@ -122,18 +143,99 @@ def _threshold(c, op):
                           ("param", c.value(flip), 1)])
 
 
+def _clamp_runs(op, shape) -> list[tuple[int, int, int, int, bool]]:
+    """The slices of a requant output that share one clamp (head-wise widths: one a head).
+
+    Parameters
+    ----------
+    op : dict
+        A requant op record; ``lo``/``hi`` broadcast against ``shape``.
+    shape : tuple
+        The output's shape for one image.
+
+    Returns
+    -------
+    list of tuple
+        ``(axis, start, count, bits, signed)`` runs of consecutive indices along the one
+        axis the clamps vary over (one run over axis 0 when they do not vary), each with the
+        width whose full range is its clamp, in index order.
+
+    Raises
+    ------
+    CompileError
+        The clamps vary along more than one axis.
+    golden.cut.CutError
+        A clamp is not the full range of a width.
+    """
+    from golden.cut import _clamp_bits
+
+    lo = np.broadcast_to(np.asarray(op["lo"], np.int64), shape)
+    hi = np.broadcast_to(np.asarray(op["hi"], np.int64), shape)
+    both = np.stack([lo, hi], axis=-1)
+    axes = [ax for ax in range(len(shape))
+            if not np.all(both == np.take(both, [0], axis=ax))]
+    if len(axes) > 1:
+        raise _err(f"op {op['name']!r}: its clamps vary along axes {axes}; the requantiser "
+                   f"takes one width a descriptor, split along one axis")
+    ax = axes[0] if axes else 0
+    pairs = np.moveaxis(both, ax, 0).reshape(shape[ax] if shape else 1, -1, 2)[:, 0]
+    runs = []
+    for i, (lo_i, hi_i) in enumerate(pairs.tolist()):
+        if runs and tuple(runs[-1][3:]) == (lo_i, hi_i):
+            runs[-1][2] += 1
+        else:
+            runs.append([ax, i, 1, lo_i, hi_i])
+    return [(a, st, n) + _clamp_bits(op, lo_i, hi_i) for a, st, n, lo_i, hi_i in runs]
+
+
+def _slice(view, axis: int, start: int, count: int):
+    """``view`` restricted to indices ``start .. start + count - 1`` along ``axis``."""
+    from sim.accel_compile import View
+
+    shape = list(view.shape)
+    shape[axis] = count
+    return View(view.addr + start * view.strides[axis], tuple(shape), view.strides,
+                view.fmt, view.group)
+
+
 def _requant(c, op):
+    """Emit the requantiser descriptors of ``op``: one over the whole output when its clamp
+    is one, else one per run of heads sharing a clamp (:func:`_clamp_runs`), each over the
+    slice of the input, output and per-channel parameters. A slice whose last axis is not a
+    multiple of the lanes is written in whole beats (flat): the excess lands in the next
+    slice (rewritten by its later descriptor) or, for the last, must stay in the buffer's
+    region (else :class:`CompileError`)."""
     from golden.cut import _clamp_bits
 
     cfg = _unit_cfg(c, "requant")
     x, mult, bias = op["inputs"]
-    bits, signed = _clamp_bits(op, op["lo"], op["hi"])
     out = c.out_view(op["outputs"][0])
-    _elementwise(c, op, slot="requant", ln=cfg.lanes, out=out, wbits=bits, wsigned=signed,
-                 k=(op["shift"], bits, int(signed)),
-                 sources=[("act", c.view(x), cfg.acc_bits, 0),
-                          ("param", c.value(mult), cfg.mult_bits),
-                          ("param", c.value(bias), cfg.bias_bits)])
+    if np.unique(np.asarray(op["lo"])).size == 1 and np.unique(np.asarray(op["hi"])).size == 1:
+        bits, signed = _clamp_bits(op, op["lo"], op["hi"])
+        _elementwise(c, op, slot="requant", ln=cfg.lanes, out=out, wbits=bits,
+                     wsigned=signed, k=(op["shift"], bits, int(signed)),
+                     sources=[("act", c.view(x), cfg.acc_bits, 0),
+                              ("param", c.value(mult), cfg.mult_bits),
+                              ("param", c.value(bias), cfg.bias_bits)])
+        return
+    shape = out.shape
+    region_end = next(a + n for a, n in c.act.regions if a <= out.addr < a + n) \
+        if out.addr >= c.act.base else None
+    for axis, start, count, bits, signed in _clamp_runs(op, shape):
+        cut = (slice(None),) * axis + (slice(start, start + count),)
+        part = _slice(out, axis, start, count)
+        numel = int(np.prod(part.shape))
+        if (part.shape[-1] % cfg.lanes and region_end is not None
+                and part.addr + -(-numel // cfg.lanes) * cfg.lanes > region_end):
+            raise _err(f"op {op['name']!r}: its last head's whole beats pass the end of "
+                       f"its buffer")
+        params = [np.broadcast_to(np.asarray(c.value(n), np.int64), shape)[cut]
+                  for n in (mult, bias)]
+        _elementwise(c, op, slot="requant", ln=cfg.lanes, out=part,
+                     wbits=bits, wsigned=signed, k=(op["shift"], bits, int(signed)),
+                     sources=[("act", _slice(c.view(x), axis, start, count), cfg.acc_bits, 0),
+                              ("param", params[0], cfg.mult_bits),
+                              ("param", params[1], cfg.bias_bits)])
 
 
 def _add(c, op):
@@ -322,6 +424,200 @@ def _mac(c, op):
     c.emit(op, desc)
 
 
+def _bmm_widths(op, heads: int) -> list[tuple]:
+    """The MAC array's width constants of an int_bmm, per head.
+
+    Parameters
+    ----------
+    op : dict
+        An int_bmm op record (``a_bits``/``b_bits``: one width or one per head).
+    heads : int
+        Number of heads.
+
+    Returns
+    -------
+    list of tuple
+        ``(w_bits, a_bits, w_signed, a_signed)`` per head, the descriptor's ``k0..k3``: the
+        second operand is the weight. An unsigned weight is sent as a signed one a bit wider
+        (the same zero-extended codes), so the array's accumulator, sized for signed
+        weights, holds every product.
+    """
+    def per(bits):
+        return [int(b) for b in np.broadcast_to(np.asarray(bits).reshape(-1), (heads,))]
+
+    wb = [b + (0 if op["b_signed"] else 1) for b in per(op["b_bits"])]
+    return [(w, a, 1, int(bool(op["a_signed"]))) for w, a in zip(wb, per(op["a_bits"]),
+                                                                    strict=True)]
+
+
+def _head_groups(widths) -> list[tuple[int, int]]:
+    """``(first head, count)`` of each run of consecutive equal entries of ``widths`` (one
+    descriptor each: the widths are per-descriptor constants)."""
+    runs = []
+    for h, wd in enumerate(widths):
+        if runs and widths[runs[-1][0]] == wd:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((h, 1))
+    return runs
+
+
+def _heads(view, first: int, count: int):
+    """``view`` ``[H, ...]`` restricted to heads ``first .. first + count - 1``."""
+    from sim.accel_compile import View
+
+    return View(view.addr + first * view.strides[0], (count,) + tuple(view.shape[1:]),
+                view.strides, view.fmt, view.group)
+
+
+def _rows_operand(view, *, loops, loop_strides, rows: int, row_stride: int, cols: int,
+                  ebits: int) -> Operand:
+    """A weight tile of ``rows`` rows ``row_stride`` apart, each ``cols`` consecutive
+    elements (element ``r * cols + c`` of the beat): one vector read a row when the rows
+    are aligned, else one element a sub-cycle."""
+    s = tuple(0 if n == 1 else x for n, x in zip(loops, _pad(loop_strides), strict=True))
+    aligned = (view.addr % cols == 0 and row_stride % cols == 0
+               and all(x % cols == 0 for x in s))
+    if view.strides[-1] == 1 and aligned and cols & (cols - 1) == 0:
+        return Operand(base=view.addr, s=s, n_in=1, vl_log=cols.bit_length() - 1,
+                       n_out=rows, d_out=row_stride, ebits=ebits)
+    return Operand(base=view.addr, s=s, n_in=cols, d_in=view.strides[-1], n_out=rows,
+                   d_out=row_stride, ebits=ebits)
+
+
+def _transpose_pad(c, op, vv, tp: int):
+    """Emit a requantiser copy of ``v`` transposed and zero-padded; return its view.
+
+    The copy is ``clamp((v * mult + 1) >> 1)`` (shift 1, the clamp the widest head's range
+    of ``v``) with ``mult`` 2 on the ``N`` real rows, so it is ``v``, and 0 on the
+    ``tp - N`` padding rows, which read whatever follows ``v`` (cut to the accumulator
+    field, times 0: 0). ``lanes`` elements of a ``v`` row a beat; the writer stores one
+    element a cycle (transposed).
+
+    Parameters
+    ----------
+    c : sim.accel_compile._Compiler
+    op : dict
+        The ``attn @ v`` int_bmm op (the descriptor is counted as its).
+    vv : sim.accel_compile.View
+        ``v`` ``[H, N, D]``.
+    tp : int
+        Padded reduction length, ``>= N``.
+
+    Returns
+    -------
+    sim.accel_compile.View
+        A new contiguous ``[H, D, tp]`` buffer: ``v^T`` in columns ``0..N-1``, zeros after.
+
+    Raises
+    ------
+    CompileError
+        ``D`` is not a multiple of the requantiser's lanes, ``v`` is wider than its output,
+        or the accelerator has no requantiser.
+    """
+    from sim.accel_compile import View
+
+    cfg = _unit_cfg(c, "requant")
+    h, n, d = vv.shape
+    if d % cfg.lanes:
+        raise _err(f"op {op['name']!r}: head width {d} is not a multiple of the "
+                   f"requantiser's {cfg.lanes} lanes")
+    vt = c.new_view((h, d, tp))
+    out = View(vt.addr, (h, tp, d), (vt.strides[0], 1, vt.strides[1]))
+    src = View(vv.addr, (h, tp, d), vv.strides)
+    mult = np.where(np.arange(tp) < n, 2, 0)[None, :, None]
+    bits = max(int(b) for b in np.asarray(op["b_bits"]).reshape(-1))
+    signed = bool(op["b_signed"])
+    if bits > cfg.out_bits:
+        raise _err(f"op {op['name']!r}: {bits}-bit v is wider than the requantiser's "
+                   f"{cfg.out_bits}-bit output")
+    _elementwise(c, op, slot="requant", ln=cfg.lanes, out=out, wbits=bits, wsigned=signed,
+                 k=(1, bits, int(signed)),
+                 sources=[("act", src, cfg.acc_bits, 0), ("param", mult, cfg.mult_bits),
+                          ("param", np.zeros(1, np.int64), cfg.bias_bits)])
+    return vt
+
+
+def _bmm(c, op):
+    """Emit the MAC-array descriptors of an ``int_bmm`` op (tiling: the module doc).
+
+    Contract: the results are the exact products of :func:`golden.headwise.int_bmm` for
+    one image, written as ``acc_bits`` codes to the output's view (a new contiguous
+    ``[H, M, N]`` buffer with ``R - 1`` spare elements for ``q @ k^T``; for ``attn @ v``
+    the view a later ``merge_heads`` made, or a new one). The heads' widths must fit the
+    array's ``max_bits`` (an unsigned right operand one bit more), ``q @ k^T``'s reduction
+    must be a multiple of ``C``; ``attn @ v`` first emits :func:`_transpose_pad`.
+
+    Raises
+    ------
+    CompileError
+        An operand is not ``[H, M, K]``, too wide, a reduction does not tile, or an
+        existing output view cannot take the spilled or padded lanes.
+    """
+    from sim.accel_compile import View
+
+    cfg = _unit_cfg(c, "mac")
+    R, C, fb = cfg.rows, cfg.cols, cfg.field_bits
+    a_name, b_name = op["inputs"]
+    av, bv = c.view(a_name), c.view(b_name)
+    if len(av.shape) != 3 or len(bv.shape) != 3:
+        raise _err(f"op {op['name']!r}: int_bmm over [H, M, K] operands of one image")
+    h, m, k = av.shape
+    widths = _bmm_widths(op, h)
+    if max(max(w[0], w[1]) for w in widths) > cfg.max_bits:
+        raise _err(f"op {op['name']!r}: operands wider than the MAC array's {cfg.max_bits} "
+                   f"bits")
+    if op["trans_b"]:
+        n = bv.shape[1]
+        if k % C:
+            raise _err(f"op {op['name']!r}: reduction {k} is not a multiple of {C} columns")
+        name = op["outputs"][0]
+        if name in c.views:
+            out = c.views[name]
+            if n % R or out.strides[-1] != 1:
+                raise _err(f"op {op['name']!r}: its output is a strided view and {n} keys "
+                           f"are not a multiple of {R} rows")
+        else:
+            ntile = -(-n // R) * R
+            addr = c.act.alloc(h * m * n + ntile - n)
+            out = View(addr, (h, m, n), (m * n, n, 1))
+            c.views[name] = out
+        tiles, kc, wdim = -(-n // R), k // C, bv
+        steps = [(av, [av.strides[0], av.strides[1], 0, C * av.strides[2]]),
+                 (bv, [bv.strides[0], 0, R * bv.strides[1], C * bv.strides[2]])]
+        w_row = bv.strides[1]
+    else:
+        n = bv.shape[2]  # outputs: the head width of v
+        if bv.shape[1] != k:
+            raise _err(f"op {op['name']!r}: reduction lengths {k} and {bv.shape[1]} differ")
+        kp = -(-k // C) * C
+        wdim = _transpose_pad(c, op, bv, kp)
+        out = c.out_view(op["outputs"][0], pad_last=R)
+        if n % R and out.strides[-1] * -(-n // R) * R > out.strides[-2]:
+            raise _err(f"op {op['name']!r}: {n} outputs are not a multiple of {R} rows and "
+                       f"the output rows are not padded")
+        tiles, kc = -(-n // R), kp // C
+        steps = [(av, [av.strides[0], av.strides[1], 0, C * av.strides[2]]),
+                 (wdim, [wdim.strides[0], 0, R * wdim.strides[1], C])]
+        w_row = wdim.strides[1]
+    ws_full = [out.strides[0], out.strides[1], R * out.strides[2]]
+    for first, count in _head_groups(widths):
+        loops = _loops([count, m, tiles, kc])
+        (a_view, a_str), (w_view, w_str) = steps
+        a = _act(_heads(a_view, first, count), loops=loops, loop_strides=a_str, ln=C,
+                 stride=a_view.strides[-1], ebits=fb)
+        w = _rows_operand(_heads(w_view, first, count), loops=loops, loop_strides=w_str,
+                          rows=R, row_stride=w_row, cols=C, ebits=fb)
+        o = _heads(out, first, count)
+        ws = tuple(0 if nl == 1 else x for nl, x in zip(loops[:3], ws_full, strict=True))
+        vec = out.strides[2] == 1 and o.addr % R == 0 and all(x % R == 0 for x in ws)
+        c.emit(op, OpDesc(unit="mac", rn=loops, last_level=NUM_LOOPS - 1,
+                          beat_cycles=_beat_cycles([a, w]), ops=(a, w), wn=(1,) + loops[:3],
+                          wbase=o.addr, ws=(0,) + ws, wc=R, wvec=vec,
+                          wt=1 if vec else out.strides[2], wbits=cfg.acc_bits,
+                          k=widths[first]))
+
+
 def _gsb_av(c, op):
     cfg = _unit_cfg(c, "gsb_av")
     a_name, sign_name, _, w_name = op["inputs"]
@@ -390,10 +686,46 @@ def data_movement(c, op, *, backward: bool) -> None:
 OP_COMPILERS = {"threshold": _threshold, "requant": _requant, "add": _add, "gelu": _gelu,
                 "gsb_value_planes": _encoder, "gsb_attn_planes": _encoder,
                 "layernorm": _layernorm, "softmax": _softmax, "binary_matmul": _binary,
-                "patch_matmul": _mac, "int_matmul": _mac, "gsb_av": _gsb_av}
+                "patch_matmul": _mac, "int_matmul": _mac, "int_bmm": _bmm,
+                "gsb_av": _gsb_av}
 
 
 # ------------------------------------------------------------------------ sizing
+
+
+def _mac_cfg(net, macs: list, bmms: list):
+    """The MAC array for the integer matmuls ``macs`` and the per-head ``bmms``.
+
+    Parameters
+    ----------
+    net : golden.cut._Net
+    macs : list of dict
+        patch_matmul and int_matmul ops.
+    bmms : list of dict
+        int_bmm ops.
+
+    Returns
+    -------
+    golden.spec.MacArrayCfg
+        ``MAC_ROWS`` rows; ``cols`` the shortest matmul reduction (a patch: its ``p * p``
+        pixels), else the shortest ``q @ k^T`` reduction; ``max_bits`` the widest operand
+        (an unsigned int_bmm weight one bit more, :func:`_bmm_widths`) on the 8-bit grid;
+        ``max_k`` the longest reduction (an int_bmm one padded to whole ``cols``). Without
+        int_bmm ops it is the config sized for ``macs`` alone.
+    """
+    from golden.cut import _width
+    from golden.spec import MacArrayCfg
+
+    red = [net.tensors[op["inputs"][1]].shape[1] for op in macs]
+    qk = [net.tensors[op["inputs"][0]].shape[-1] for op in bmms if op["trans_b"]]
+    cols = min(red or qk or [16])
+    bits = [max(op["a_bits"], op["w_bits"]) for op in macs]
+    for op in bmms:
+        heads = net.tensors[op["inputs"][0]].shape[-3]
+        bits += [max(w, a) for w, a, _, _ in _bmm_widths(op, heads)]
+    ks = red + [-(-net.tensors[op["inputs"][0]].shape[-1] // cols) * cols for op in bmms]
+    return MacArrayCfg(rows=MAC_ROWS, cols=cols, digit_bits=2, max_bits=_width(max(bits), 16),
+                       max_k=max(ks))
 
 
 def accel_config_for(net) -> AccelTopCfg:
@@ -403,9 +735,9 @@ def accel_config_for(net) -> AccelTopCfg:
     from golden.cases_layernorm import LayerNormCfg
     from golden.cases_softmax import SoftmaxCfg
     from golden.cases_threshold import ThresholdCfg
-    from golden.cut import _clamp_bits, _signed_bits, _width
+    from golden.cut import _signed_bits, _width
     from golden.network import softmax_params_of
-    from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
+    from golden.spec import BinaryArrayCfg, RequantCfg, ResidualCfg
 
     by_kind: dict[str, list] = {}
     for op in net.ops:
@@ -425,16 +757,13 @@ def accel_config_for(net) -> AccelTopCfg:
             units[slot] = BinaryArrayCfg(rows=ROWS, cols=COLS, mode=mode,
                                          max_k=-(-max_k // COLS) * COLS)
     macs = by_kind.get("patch_matmul", []) + by_kind.get("int_matmul", [])
-    if macs:
-        cols = min(net.tensors[op["inputs"][1]].shape[1] for op in macs)
-        units["mac"] = MacArrayCfg(rows=MAC_ROWS, cols=cols, digit_bits=2,
-                                   max_bits=_width(max(max(op["a_bits"], op["w_bits"])
-                                                       for op in macs), 16),
-                                   max_k=max(net.tensors[op["inputs"][1]].shape[1]
-                                             for op in macs))
+    bmms = by_kind.get("int_bmm", [])
+    if macs or bmms:
+        units["mac"] = _mac_cfg(net, macs, bmms)
     if "requant" in by_kind:
         ops = by_kind["requant"]
-        bits = max(_clamp_bits(op, op["lo"], op["hi"])[0] for op in ops)
+        bits = max(run[3] for op in ops
+                   for run in _clamp_runs(op, net.tensors[op["outputs"][0]].shape[1:]))
         units["requant"] = RequantCfg(
             lanes=LANES, acc_bits=widest("requant"), out_bits=_width(bits, 31),
             mult_bits=_width(max(_signed_bits(net.tensors[op["inputs"][1]]) for op in ops), 32),

@@ -14,23 +14,45 @@ from models.registry import create_model
 from sim.cli import main
 
 
-def untrained_checkpoint(root: Path, model: str = "gsb_vit_digits", **kwargs) -> str:
-    """Save an untrained ``model`` (``kwargs`` to :func:`create_model`) under ``root``."""
+def untrained_checkpoint(root: Path, model: str = "gsb_vit_digits", *, setup=None,
+                         **kwargs) -> str:
+    """Save an untrained ``model`` (``kwargs`` to :func:`create_model`) under ``root``;
+    ``setup(name, param)``, when given, may change each parameter before the forward pass."""
     torch.manual_seed(0)
     net = create_model(model, **kwargs)
     with torch.no_grad():
         for name, p in net.named_parameters():
             if name.endswith("bias"):
                 p.add_(torch.randn_like(p) * 0.05)
+            if setup is not None:
+                setup(name, p)
         net(torch.rand(8, 1, 8, 8) * 2 - 1)
     return save_checkpoint(str(Path(root) / "ck"), net, extra={"data": "digits"})
 
 
 def untrained_package(root: Path, *, images: int = 1, model: str = "gsb_vit_digits",
-                      **kwargs) -> Path:
+                      setup=None, **kwargs) -> Path:
     """``vitsim golden`` of :func:`untrained_checkpoint` for ``images`` test images."""
-    ckpt = untrained_checkpoint(root, model, **kwargs)
+    ckpt = untrained_checkpoint(root, model, setup=setup, **kwargs)
     out = Path(root) / "net"
     assert main(["golden", "--ckpt", ckpt, "--out", str(out), "--images", str(images),
                  "--seed", "3"]) == 0
     return out
+
+
+def check_accel_run(prog, res) -> None:
+    """Every assertion a finished, bit-exact accelerator run (:func:`sim.accel_run.run_program`)
+    of program ``prog`` must pass."""
+    assert res.finished, f"the accelerator did not finish; log: {res.log}"
+    assert set(res.tensors) == set(prog.expected)
+    assert "logits" in res.tensors
+    bad = [(name, t["first"]) for name, t in res.tensors.items() if not t["equal"]]
+    assert not bad, (f"{len(bad)} of {len(res.tensors)} tensors differ; first in network "
+                     f"order: {bad[0][0]}: {bad[0][1]}")
+    assert len(res.op_cycles) == len(prog.descs)
+    # the final dma_out dumps the scratchpad before its own counter is written, so its
+    # count never reaches the dump
+    assert prog.names[-1] == "dma_out"
+    zero = [prog.names[i] for i, c in enumerate(res.op_cycles[:-1]) if c <= 0]
+    assert not zero, f"descriptors with no cycle count: {zero[:5]}"
+    assert sum(res.op_cycles) <= res.cycles

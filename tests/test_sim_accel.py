@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from netpkgs import untrained_package
+from netpkgs import check_accel_run, untrained_package
 
 from golden.accel_program import (
     AccelTopCfg,
@@ -45,23 +45,6 @@ def demo_package(tmp_path_factory):
 def small_package(tmp_path_factory):
     """One encoder block plus patch embedding and heads, 1 image."""
     return _package(tmp_path_factory, 1, 1)
-
-
-def _check_run(prog, res):
-    """Every assertion a finished, correct run must pass."""
-    assert res.finished, f"the accelerator did not finish; log: {res.log}"
-    assert set(res.tensors) == set(prog.expected)
-    assert "logits" in res.tensors
-    bad = [(name, t["first"]) for name, t in res.tensors.items() if not t["equal"]]
-    assert not bad, (f"{len(bad)} of {len(res.tensors)} tensors differ; first in network "
-                     f"order: {bad[0][0]}: {bad[0][1]}")
-    assert len(res.op_cycles) == len(prog.descs)
-    # the final dma_out dumps the scratchpad before its own counter is written, so its
-    # count never reaches the dump
-    assert prog.names[-1] == "dma_out"
-    zero = [prog.names[i] for i, c in enumerate(res.op_cycles[:-1]) if c <= 0]
-    assert not zero, f"descriptors with no cycle count: {zero[:5]}"
-    assert sum(res.op_cycles) <= res.cycles
 
 
 # ------------------------------------------------------------------------ fast tests
@@ -212,7 +195,7 @@ def test_demo_network_runs_every_image_on_verilator(simulator, demo_package, tmp
         res = run_program(prog, work, sim=simulator)
         print(f"image {image}: {len(prog.descs)} descriptors, {res.cycles} cycles, "
               f"{time.perf_counter() - t0:.1f} s")
-        _check_run(prog, res)
+        check_accel_run(prog, res)
         if image == 0:
             # the comparison is real: one wrong expected logit is found, and only it
             dump = read_hex(work / "dram_out.hex", prog.cfg.lanes, prog.cfg.ext_words)
@@ -235,7 +218,7 @@ def test_one_block_network_runs_on_icarus(simulator, small_package, tmp_path):
     res = run_program(prog, tmp_path / "run", sim=simulator)
     print(f"{len(prog.descs)} descriptors, {res.cycles} cycles, "
           f"{time.perf_counter() - t0:.1f} s (build {res.build_s:.1f} s)")
-    _check_run(prog, res)
+    check_accel_run(prog, res)
 
 
 @pytest.mark.sim
@@ -248,9 +231,9 @@ def test_buffer_reuse_runs_bit_exact_with_the_same_counters(simulator, small_pac
     plain = compile_network(small_package, image=0)
     reused = compile_network(small_package, image=0, reuse=True)
     res = run_program(reused, tmp_path / "reuse", sim=simulator)
-    _check_run(reused, res)
+    check_accel_run(reused, res)
     ref = run_program(plain, tmp_path / "plain", sim=simulator)
-    _check_run(plain, ref)
+    check_accel_run(plain, ref)
     assert res.op_cycles[:-1] == ref.op_cycles[:-1]
     print(f"scratchpad {plain.used * 4 / 1024:.1f} KiB -> {reused.used * 4 / 1024:.1f} KiB; "
           f"{len(reused.outputs)} of {len(plain.outputs)} tensors intact at the end")

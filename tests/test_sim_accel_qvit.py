@@ -1,0 +1,92 @@
+"""Q-ViT networks on the accelerator: per-head ``int_bmm`` on the MAC array.
+
+The package is a depth-1 Q-ViT digits model (no training: perturbed biases) whose heads
+get different widths (``q``: 3 and 6 bits, ``v``: 6 and 3, attention probabilities: 4 and
+7), so the per-head descriptors, the head-wise requantiser clamps and the zero-padded
+``attn @ v`` reduction (17 tokens on a 4-column array) are all exercised. The simulated
+run compares every tensor the program produces with the package (``==``).
+"""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+from netpkgs import check_accel_run, untrained_package
+
+from sim.accel_compile import compile_network
+from sim.accel_ops import _bmm_widths, _clamp_runs
+from sim.accel_run import run_program
+
+# per-head widths the untrained model is given (parameter name suffix -> widths)
+HEAD_BITS = {"attn.quant_q.bits": [3, 6], "attn.quant_k.bits": [4, 4],
+             "attn.quant_v.bits": [6, 3], "attn.quant_attn.bits": [4, 7],
+             "attn.q.w_quant.bits": [3, 6]}
+
+
+@pytest.fixture(scope="module")
+def qvit_package(tmp_path_factory):
+    """A one-block Q-ViT digits package of one image, head-wise widths of HEAD_BITS."""
+
+    def widths(name, p):
+        for suffix, bits in HEAD_BITS.items():
+            if name.endswith(suffix):
+                p.copy_(torch.tensor(bits, dtype=p.dtype))
+
+    return untrained_package(tmp_path_factory.mktemp("accel-qvit"), model="qvit_vit_digits",
+                             depth=1, setup=widths)
+
+
+# ------------------------------------------------------------------------ fast tests
+
+
+def test_qvit_package_compiles_with_one_mac_descriptor_per_head_width(qvit_package):
+    prog = compile_network(qvit_package)
+    mac = prog.cfg.units["mac"]
+    assert mac.cols == 4  # the 2x2 patch sets the columns
+    assert mac.max_k >= 20  # attn @ v: 17 tokens padded to whole columns
+    descs = {}
+    for name, d in zip(prog.names, prog.descs, strict=True):
+        descs.setdefault(name, []).append(d)
+    qk, av = descs["blocks.0.attn.qk"], descs["blocks.0.attn.av"]
+    # q @ k^T: heads at (a 3, b 4) and (a 6, b 4) bits, one descriptor each
+    assert [(d.unit, d.k) for d in qk] == [("mac", (4, 3, 1, 1)), ("mac", (4, 6, 1, 1))]
+    # attn @ v: the transposed, zero-padded copy of v, then one descriptor a head
+    # (unsigned probabilities as activations, signed v as weights)
+    assert [(d.unit, d.k) for d in av] == [("requant", (1, 6, 1)), ("mac", (6, 4, 1, 0)),
+                                           ("mac", (3, 7, 1, 0))]
+    assert all(d.rn[-1] == 5 for d in av[1:])  # 5 beats of 4 tokens per output
+    # head-wise clamps: one requantiser descriptor per head
+    assert len(descs["blocks.0.attn.q.codes"]) == 2
+    assert [d.k[1:] for d in descs["blocks.0.attn.a"]] == [(4, 0), (7, 0)]
+    assert set(prog.expected) >= {"logits"}
+
+
+def test_bmm_widths_send_unsigned_weights_one_bit_wider():
+    op = {"a_bits": [3, 6], "b_bits": 5, "a_signed": False, "b_signed": False}
+    assert _bmm_widths(op, 2) == [(6, 3, 1, 0), (6, 6, 1, 0)]
+    op = {"a_bits": 8, "b_bits": [4, 8], "a_signed": True, "b_signed": True}
+    assert _bmm_widths(op, 2) == [(4, 8, 1, 1), (8, 8, 1, 1)]
+
+
+def test_clamp_runs_split_one_axis_into_heads():
+    op = {"name": "r", "lo": np.array([[[0]], [[0]]]), "hi": np.array([[[15]], [[127]]])}
+    assert _clamp_runs(op, (2, 3, 3)) == [(0, 0, 1, 4, False), (0, 1, 1, 7, False)]
+    op = {"name": "r", "lo": [-4] * 4 + [-32] * 4, "hi": [3] * 4 + [31] * 4}
+    assert _clamp_runs(op, (3, 8)) == [(1, 0, 4, 3, True), (1, 4, 4, 6, True)]
+    assert _clamp_runs({"name": "r", "lo": -8, "hi": 7}, (3, 8)) == [(0, 0, 3, 4, True)]
+
+
+# ------------------------------------------------------------------------ simulated
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", ["verilator"], indirect=True)
+def test_qvit_network_runs_bit_exact_on_verilator(simulator, qvit_package, tmp_path):
+    prog = compile_network(qvit_package, image=0)
+    t0 = time.perf_counter()
+    res = run_program(prog, tmp_path / "run", sim=simulator)
+    print(f"{len(prog.descs)} descriptors, {res.cycles} cycles, "
+          f"{time.perf_counter() - t0:.1f} s")
+    check_accel_run(prog, res)
