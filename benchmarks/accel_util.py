@@ -112,10 +112,12 @@ def layer_utilisation(net, program, op_cycles: list[int]) -> list[dict]:
     return rows
 
 
-def deit_s_package(path: Path, *, seed: int = 0):
+def deit_s_package(path: Path, *, seed: int = 0, linears: bool = True):
     """Write a one-image network package with a threshold + ``binary_matmul`` pair per
     DeiT-S block linear (qkv, proj, fc1 in XNOR mode on the image codes; fc2 in AND mode on
-    the thresholded fc1 output); return the package.
+    the thresholded fc1 output; left out unless ``linears``) and the per-head ``q @ k^T``
+    of DeiT-S attention (6 heads of 197 x 64, q and k thresholded from head views of the
+    image); return the package.
 
     Values are random: the package exists for its shapes, but every output is the golden
     model's, so a run of it is still checked bit for bit.
@@ -135,7 +137,19 @@ def deit_s_package(path: Path, *, seed: int = 0):
                     "inputs": [src, f"{name}.in.theta", f"{name}.in.flip"],
                     "outputs": [f"{name}.in"], "out_bits": 1, "out_signed": False})
 
-    for name, _, n, k, mode in DEIT_S:
+    heads, dh = 6, dim // 6
+    ops.append({"name": "heads", "kind": "to_heads", "layer": 0, "head": None,
+                "inputs": ["image"], "outputs": ["heads"], "num_heads": heads})
+    for name in ("q", "k"):
+        params[f"{name}.theta"] = rng.integers(-32, 32, size=(heads, 1, dh), dtype=np.int64)
+        params[f"{name}.flip"] = rng.integers(0, 2, size=(heads, 1, dh), dtype=np.uint8)
+        ops.append({"name": name, "kind": "threshold", "layer": 0, "head": None,
+                    "inputs": ["heads", f"{name}.theta", f"{name}.flip"], "outputs": [name],
+                    "out_bits": 1, "out_signed": False})
+    ops.append({"name": "qk", "kind": "binary_matmul", "layer": 0, "head": None,
+                "mode": "xnor", "inputs": ["q", "k"], "outputs": ["qk"],
+                "acc_bound": [-dh, dh]})
+    for name, _, n, k, mode in DEIT_S if linears else ():
         src = "image" if name != "fc2" else "fc1"
         lo, hi = (-32, 32) if name != "fc2" else (-24, 24)
         thr(name, src, k, lo, hi)

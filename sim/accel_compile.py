@@ -15,7 +15,9 @@ Tiling and loop order, per op kind (``M`` tokens, ``K`` reduction, ``N`` outputs
 - binary/integer matmul on the ``R x C`` array: loops ``(m, n / R, k / C)``, the reduction
   innermost (output stationary: one ``R``-lane result per ``k / C`` beats); activation bits
   are read packed (groups of the threshold unit's lanes), weights as per-beat ``R x C``
-  tiles packed at ``w_bits``; ``q @ k^T`` takes ``R`` key rows as the weight tile;
+  tiles packed at ``w_bits``; ``q @ k^T`` takes ``R`` key rows as the weight tile (keys
+  wider than ``C`` columns are written chunk-major, ``[H, D / C, N, C]``, so a tile is one
+  vector read: :func:`sim.accel_ops.key_layout`);
 - elementwise units (threshold, requantiser, residual, GELU, GSB encoder): ``lanes``
   elements a beat along the last axis (or the flat tensor when the last axis is not a
   multiple of ``lanes``); per-channel parameters are packed per beat and stored once per
@@ -91,11 +93,13 @@ class View:
 @dataclass(frozen=True)
 class TensorLoc:
     """Where a produced tensor lies: its view; of a planes view, bit ``plane`` (``count``
-    None) or the ``count`` bits from ``plane`` on, stacked on a new leading axis."""
+    None) or the ``count`` bits from ``plane`` on, stacked on a new leading axis; ``shape``:
+    the package's shape when the view splits an axis (chunked keys)."""
 
     view: View
     plane: int | None = None
     count: int | None = None
+    shape: tuple | None = None
 
 
 @dataclass
@@ -175,7 +179,12 @@ def _strides(shape, pad_rows: bool, pad_last: int = 1) -> tuple[tuple, int]:
 
 
 # The op compilers live in sim.accel_ops; this module holds the shared machinery.
-from sim.accel_ops import OP_COMPILERS, accel_config_for, data_movement  # noqa: E402
+from sim.accel_ops import (  # noqa: E402
+    OP_COMPILERS,
+    accel_config_for,
+    data_movement,
+    key_layout,
+)
 
 
 class _Compiler:
@@ -185,6 +194,7 @@ class _Compiler:
         self.pre = _Space(0, self.L)
         self.act = _Space(act_base, self.L)
         self.views: dict[str, View] = {}
+        self.key_shapes: dict[str, tuple] = {}  # chunked keys (key_layout): package shape
         self.descs: list[tuple[str, object, OpDesc]] = []
 
     # -- tensors
@@ -257,6 +267,8 @@ class _Compiler:
         for op in reversed(ops):  # producers write straight into the buffers data moves make
             if op["kind"] in ("prepend", "merge_heads"):
                 data_movement(self, op, backward=True)
+        for op in ops:
+            key_layout(self, op)
         for op in ops:
             if op["kind"] in ("split_heads", "to_heads", "take_token", "prepend",
                               "merge_heads"):
@@ -432,7 +444,7 @@ def _loc(comp: _Compiler, op: dict, name: str) -> TensorLoc | None:
     if op["kind"] == "gsb_attn_planes":
         return TensorLoc(comp.views[name], 0, planes)
     view = comp.views.get(name)
-    return None if view is None else TensorLoc(view)
+    return None if view is None else TensorLoc(view, shape=comp.key_shapes.get(name))
 
 
 def _expected(net, op, name, image):
@@ -451,7 +463,7 @@ def read_back(program: Program, scratch: np.ndarray) -> dict:
             shape = v.shape[:-1] + (v.shape[-1] // v.group,)
             words = _gather(scratch, v.addr, shape, v.strides)
             bits = (words[..., None] >> np.arange(v.group)) & 1
-            out[name] = bits.reshape(v.shape)
+            out[name] = bits.reshape(loc.shape or v.shape)
             continue
         vals = _gather(scratch, v.addr, v.shape, v.strides)
         if loc.plane is None:

@@ -119,7 +119,8 @@ def _elementwise(c, op, *, slot, sources, out, ln, k=(), wbits=32, wsigned=True,
             operands.append(c.param_operand(full.reshape(*loops, ln), bits, loops))
     if structured:
         last = 1 if wpack else out.strides[-1]
-        ws = _pad(list(out.strides[:-1]) + [last if wpack else ln * last])
+        # a packed beat is one element of the output's last axis (keys may be column-major)
+        ws = _pad(list(out.strides[:-1]) + [out.strides[-1] if wpack else ln * last])
         vec = not wpack and last == 1 and out.addr % ln == 0 and all(x % ln == 0 for x in ws)
         wt = last
     else:
@@ -132,15 +133,22 @@ def _elementwise(c, op, *, slot, sources, out, ln, k=(), wbits=32, wsigned=True,
 
 def _threshold(c, op):
     from golden.cases_threshold import clamp_theta
+    from sim.accel_compile import View
 
     cfg = _unit_cfg(c, "threshold")
     x, theta, flip = op["inputs"]
     xv = c.view(x)
     out = c.out_view(op["outputs"][0], fmt="bits", group=cfg.lanes, pad_rows=True)
-    theta = clamp_theta(cfg, c.value(theta))
+    theta, flip = clamp_theta(cfg, c.value(theta)), c.value(flip)
+    if len(out.shape) == len(xv.shape) + 1:  # chunked keys (key_layout): split the last axis
+        chunk = out.shape[-1]
+        xv = View(xv.addr, xv.shape[:-1] + (xv.shape[-1] // chunk, chunk),
+                  xv.strides[:-1] + (chunk * xv.strides[-1], xv.strides[-1]), xv.fmt, xv.group)
+        theta, flip = (np.reshape(a, a.shape[:-1] + (a.shape[-1] // chunk, chunk))
+                       for a in (np.asarray(theta), np.asarray(flip)))
     _elementwise(c, op, slot="threshold", ln=cfg.lanes, out=out, wpack=True,
                  sources=[("act", xv, cfg.x_bits, 0), ("param", theta, cfg.x_bits + 1),
-                          ("param", c.value(flip), 1)])
+                          ("param", flip, 1)])
 
 
 def _clamp_runs(op, shape) -> list[tuple[int, int, int, int, bool]]:
@@ -356,7 +364,9 @@ def _binary(c, op):
         a = _act(av, loops=loops, loop_strides=[av.strides[0], av.strides[1], 0, vl], ln=vl,
                  stride=1,
                  ebits=g)
-        ks = [kv.strides[0], 0, R * kv.strides[1], vl]
+        # chunked keys (key_layout) step to the next chunk plane; row-major ones along the row
+        ks = [kv.strides[0], 0, R * kv.strides[1],
+              kv.strides[2] if len(kv.shape) == 4 else vl]
         if kv.strides[1] == vl and (R * vl) <= c.L:
             w = _act(kv, loops=loops, loop_strides=ks, ln=R * vl, stride=1, ebits=g)
         else:
@@ -376,6 +386,35 @@ def _binary(c, op):
     c.emit(op, OpDesc(unit=slot, rn=loops, last_level=NUM_LOOPS - 1,
                       beat_cycles=_beat_cycles([a, w]), ops=(a, w), wn=(1,) + loops[:3],
                       wbase=out.addr, ws=(0,) + ws[:3], wc=R, wvec=True, wbits=cfg.acc_bits))
+
+
+def key_layout(c, op) -> None:
+    """Lay out the keys of a ``q @ k^T`` (``op``) chunk-major when a key row spans several
+    ``C``-column chunks, so the ``R`` rows of one tile are one vector read instead of a row
+    a sub-cycle: the keys get a 4-D view ``[H, N, chunks, C]`` whose chunk axis is the
+    outermost in memory (its threshold writes it that way, see :func:`_threshold`); the
+    package's ``[H, N, D]`` shape is kept in ``c.key_shapes`` for the read-back. Only keys
+    a threshold produces, with no view yet, are laid out."""
+    from sim.accel_compile import ALIGN_ROWS, View
+
+    if op["kind"] != "binary_matmul" or "threshold" not in c.cfg.units:
+        return
+    w_name = op["inputs"][1]
+    slot = "binary_xnor" if op["mode"] == "xnor" else "binary_and"
+    producer = next((o for o in c.net.ops if w_name in o["outputs"]), None)
+    if (producer is None or producer["kind"] != "threshold" or w_name in c.views
+            or slot not in c.cfg.units):
+        return
+    g, C = c.cfg.units["threshold"].lanes, c.cfg.units[slot].cols
+    shape = tuple(int(x) for x in c.value(w_name).shape)
+    if len(shape) != 3 or C % g or shape[-1] % C or shape[-1] == C:
+        return
+    h, n, chunks, vl = shape[0], shape[1], shape[2] // C, C // g
+    rows = -(-n // ALIGN_ROWS) * ALIGN_ROWS
+    addr = c.act.alloc(h * chunks * rows * vl)
+    c.views[w_name] = View(addr, (h, n, chunks, C), (chunks * rows * vl, vl, rows * vl, 1),
+                           "bits", g)
+    c.key_shapes[w_name] = shape
 
 
 def _mac(c, op):

@@ -237,15 +237,18 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
                                   wc=1, wvec=True))
         emit(f"{p}.attn.qkv.in", _ew("threshold", (t, d), ln["threshold"], wpack=True))
         emit(f"{p}.attn.qkv", _binary("binary_xnor", cfg, t, 3 * d, d))
-        for name in ("q", "k"):
-            emit(f"{p}.attn.{name}", _ew("threshold", (h, t, dh), ln["threshold"], wpack=True))
+        xnor = cfg.units["binary_xnor"]
+        # keys wider than one array chunk are written chunk-major (sim.accel_ops.key_layout)
+        chunked = dh > xnor.cols and dh % xnor.cols == 0 and xnor.cols % thr.lanes == 0
+        emit(f"{p}.attn.q", _ew("threshold", (h, t, dh), ln["threshold"], wpack=True))
+        kshape = (h, t, dh // xnor.cols, xnor.cols) if chunked else (h, t, dh)
+        emit(f"{p}.attn.k", _ew("threshold", kshape, ln["threshold"], wpack=True))
         emit(f"{p}.attn.v", _ew("requant", (h, t, dh), ln["requant"]))
         emit(f"{p}.attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"],
                                        last_level=0))
-        # keys come as one vector of `rows` packed rows when a row is one beat wide, else
-        # one row a sub-cycle
-        xnor = cfg.units["binary_xnor"]
-        one = dh == xnor.cols and xnor.rows * xnor.cols // thr.lanes <= cfg.lanes
+        # keys come as one vector of `rows` packed rows when a row is one beat wide or the
+        # keys are chunked, else one row a sub-cycle
+        one = (dh == xnor.cols or chunked) and xnor.rows * xnor.cols // thr.lanes <= cfg.lanes
         emit(f"{p}.attn.qk", _binary("binary_xnor", cfg, t, t, dh, heads=h,
                                      bc=1 if one else xnor.rows))
         emit(f"{p}.attn.softmax", OpDesc(unit="softmax", rn=_loops([h, t, t]),
