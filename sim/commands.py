@@ -77,9 +77,13 @@ def cmd_synth(args) -> int:
     from hw.synth import synthesize
     from sim.units import unit_for
 
-    cfg = _array_cfg(args)
-    unit = unit_for(cfg.kind)
-    report = synthesize(unit.build(cfg), args.out, name=unit.top, device=args.device,
+    if args.golden is not None:
+        component, name, cfg = _accel_for_synth(args)
+    else:
+        cfg = _array_cfg(args)
+        unit = unit_for(cfg.kind)
+        component, name = unit.build(cfg), unit.top
+    report = synthesize(component, args.out, name=name, device=args.device,
                         freq_mhz=args.freq, nodsp=args.nodsp)
     table = Table(title=f"{report.unit} {cfg} on LFE5U-{args.device.upper()} "
                         f"(out of context{', no DSP' if args.nodsp else ''})")
@@ -89,7 +93,33 @@ def cmd_synth(args) -> int:
                   f"{report.fmax_mhz:.1f}", f"{report.yosys_s:.1f}", f"{report.nextpnr_s:.1f}")
     Console().print(table)
     print(f"report: {args.out / 'synth_report.json'}")
+    if not report.placed:
+        util = json.loads((args.out / "synth_report.json").read_text())["utilisation"]
+        over = [f"{bel} {u['used']:,}/{u['available']:,}" for bel, u in util.items()
+                if u["used"] > u["available"]]
+        print(f"does not fit LFE5U-{args.device.upper()}: {', '.join(over) or 'placement failed'}"
+              f" (nextpnr could not place it; see {args.out / 'nextpnr.log'})")
+        return 1
     return 0
+
+
+def _accel_for_synth(args):
+    """``(component, name, label)``: the accelerator sized for network package
+    ``args.golden`` (``args.depth`` scratchpad words, default what its program needs)."""
+    import dataclasses
+
+    from golden.netpkg import read_network
+    from hw.accel.top import Accelerator
+    from sim.accel_cli import check_golden_dir
+    from sim.accel_compile import compile_network
+
+    check_golden_dir(args.golden)
+    cfg = compile_network(read_network(args.golden), reuse=True).cfg
+    if args.depth is not None:
+        if args.depth < 1:
+            raise VitsimError(f"--depth must be at least 1 word, not {args.depth}")
+        cfg = dataclasses.replace(cfg, depth=args.depth)
+    return Accelerator(cfg), "accelerator", f"lanes={cfg.lanes} depth={cfg.depth}"
 
 
 def _softmax_case(cfg, args):
@@ -360,6 +390,10 @@ def register(sub) -> None:
     p.add_argument("--device", default="85k", help="ECP5 device (default 85k: LFE5U-85F)")
     p.add_argument("--freq", type=float, default=100.0, help="target clock in MHz")
     p.add_argument("--nodsp", action="store_true", help="keep multipliers in LUTs")
+    p.add_argument("--golden", type=Path, metavar="PKG", help="synthesise the whole "
+                   "accelerator sized for network package PKG (its buffer-reusing program)")
+    p.add_argument("--depth", type=int, metavar="WORDS",
+                   help="--golden: scratchpad words instead of what the program needs")
     _add_array_args(p)
     p.set_defaults(func=cmd_synth)
 

@@ -56,3 +56,20 @@ def check_accel_run(prog, res) -> None:
     zero = [prog.names[i] for i, c in enumerate(res.op_cycles[:-1]) if c <= 0]
     assert not zero, f"descriptors with no cycle count: {zero[:5]}"
     assert sum(res.op_cycles) <= res.cycles
+
+
+def run_checked(package: Path, work: Path, sim: str, **compile_kw):
+    """Compile image 0 of ``package``, run it on ``sim``, print its figures and
+    :func:`check_accel_run` it; return ``(program, result)``."""
+    import time
+
+    from sim.accel_compile import compile_network
+    from sim.accel_run import run_program
+
+    prog = compile_network(package, image=0, **compile_kw)
+    t0 = time.perf_counter()
+    res = run_program(prog, work, sim=sim)
+    print(f"{len(prog.descs)} descriptors, {res.cycles} cycles, "
+          f"{time.perf_counter() - t0:.1f} s (build {res.build_s:.1f} s)")
+    check_accel_run(prog, res)
+    return prog, res

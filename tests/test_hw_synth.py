@@ -30,3 +30,31 @@ def test_unknown_device_fails_before_any_work(tmp_path):
         synthesize(BinaryMatmulArray(BinaryArrayCfg(rows=1, cols=8, max_k=8)), tmp_path / "s",
                    name="binary_array", device="12k")
     assert not (tmp_path / "s").exists()
+
+
+# the end of a real nextpnr-ecp5 log of a design larger than the device
+OVERFLOW_LOG = """Info: Device utilisation:
+Info: \t          TRELLIS_IO:       0/    365     0%
+Info: \t              DP16KD:     104/    208    50%
+Info: \t          MULT18X18D:     109/    156    69%
+Info: \t          TRELLIS_FF:   17871/  83640    21%
+Info: \t        TRELLIS_COMB:   87680/  83640   104%
+Info: Running main analytical placer, max placement attempts per cell = 328109426.
+ERROR: Unable to find legal placement for all cells, design is probably at utilisation limit.
+0 warnings, 1 error
+"""
+
+
+def test_a_design_too_large_is_reported_with_its_counts():
+    from hw.synth import placement_overflow
+
+    util = placement_overflow(OVERFLOW_LOG)
+    assert util["TRELLIS_COMB"] == (87680, 83640) and util["DP16KD"] == (104, 208)
+    assert len(util) == 5
+    assert placement_overflow(OVERFLOW_LOG.replace("Unable to find legal", "Found")) is None
+
+
+def test_synth_of_the_accelerator_needs_a_network_package(tmp_path, capsys):
+    assert main(["synth", "--golden", str(tmp_path), "--out", str(tmp_path / "s")]) != 0
+    assert "not a network package" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

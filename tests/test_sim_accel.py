@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from netpkgs import check_accel_run, untrained_package
+from netpkgs import check_accel_run, run_checked, untrained_package
 
 from golden.accel_program import (
     AccelTopCfg,
@@ -213,12 +213,7 @@ def test_demo_network_runs_every_image_on_verilator(simulator, demo_package, tmp
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", ["icarus"], indirect=True)
 def test_one_block_network_runs_on_icarus(simulator, small_package, tmp_path):
-    prog = compile_network(small_package, image=0)
-    t0 = time.perf_counter()
-    res = run_program(prog, tmp_path / "run", sim=simulator)
-    print(f"{len(prog.descs)} descriptors, {res.cycles} cycles, "
-          f"{time.perf_counter() - t0:.1f} s (build {res.build_s:.1f} s)")
-    check_accel_run(prog, res)
+    run_checked(small_package, tmp_path / "run", simulator)
 
 
 @pytest.mark.sim

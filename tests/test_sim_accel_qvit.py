@@ -7,16 +7,14 @@ get different widths (``q``: 3 and 6 bits, ``v``: 6 and 3, attention probabiliti
 run compares every tensor the program produces with the package (``==``).
 """
 
-import time
 
 import numpy as np
 import pytest
 import torch
-from netpkgs import check_accel_run, untrained_package
+from netpkgs import run_checked, untrained_package
 
 from sim.accel_compile import compile_network
 from sim.accel_ops import _bmm_widths, _clamp_runs
-from sim.accel_run import run_program
 
 # per-head widths the untrained model is given (parameter name suffix -> widths)
 HEAD_BITS = {"attn.quant_q.bits": [3, 6], "attn.quant_k.bits": [4, 4],
@@ -84,9 +82,4 @@ def test_clamp_runs_split_one_axis_into_heads():
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", ["verilator"], indirect=True)
 def test_qvit_network_runs_bit_exact_on_verilator(simulator, qvit_package, tmp_path):
-    prog = compile_network(qvit_package, image=0)
-    t0 = time.perf_counter()
-    res = run_program(prog, tmp_path / "run", sim=simulator)
-    print(f"{len(prog.descs)} descriptors, {res.cycles} cycles, "
-          f"{time.perf_counter() - t0:.1f} s")
-    check_accel_run(prog, res)
+    run_checked(qvit_package, tmp_path / "run", simulator)
