@@ -64,11 +64,12 @@ _UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
 
 
 def placement_overflow(log: str) -> dict | None:
-    """``{bel: (used, available)}`` from a nextpnr log that ends in a failed placement (the
-    design exceeds the device); ``None`` when the log does not say so."""
-    if "Unable to find legal placement" not in log:
-        return None
-    return {m[1]: (int(m[2]), int(m[3])) for m in _UTIL.finditer(log)}
+    """``{bel: (used, available)}`` from a nextpnr log whose design exceeds the device (a
+    resource used beyond what the device has, or a failed placement); ``None`` when the
+    log does not say so."""
+    util = {m[1]: (int(m[2]), int(m[3])) for m in _UTIL.finditer(log)}
+    over = any(used > avail for used, avail in util.values())
+    return util if over or "Unable to find legal placement" in log else None
 
 
 def _tool(name: str) -> str:
