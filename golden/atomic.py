@@ -15,6 +15,12 @@ from pathlib import Path
 __all__ = ["atomic_dir", "atomic_write_text"]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike, *, overwrite: bool = True):
     """Yield a fresh temporary directory that becomes ``path`` when the block succeeds.
@@ -28,6 +34,7 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = True):
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists")
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result should not be
     try:
         yield tmp
         if path.exists():
@@ -48,6 +55,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
