@@ -57,17 +57,19 @@ def _pad(strides) -> tuple:
 
 
 def _act(view, *, loops, loop_strides, ln: int, stride: int, ebits: int,
-         shift: int = 0) -> Operand:
-    """``ln`` elements a beat ``stride`` apart from the beat address: one vector read when
-    they are consecutive and the beat addresses are multiples of ``ln``, else one element
-    a sub-cycle. A loop of one trip never moves the address, so its stride is dropped (it
-    must not spoil the alignment)."""
+         shift: int = 0, rows: int = 1, row_stride: int = 0) -> Operand:
+    """``ln`` elements a beat ``stride`` apart from the beat address (of each of ``rows``
+    rows ``row_stride`` apart: element ``r * ln + i`` of the beat): one vector read a row
+    when they are consecutive and the beat and row addresses are multiples of ``ln``, else
+    one element a sub-cycle. A loop of one trip never moves the address, so its stride is
+    dropped (it must not spoil the alignment)."""
     s = tuple(0 if n == 1 else x for n, x in zip(loops, _pad(loop_strides), strict=True))
-    aligned = view.addr % ln == 0 and all(x % ln == 0 for x in s)
+    aligned = view.addr % ln == 0 and row_stride % ln == 0 and all(x % ln == 0 for x in s)
     if stride == 1 and aligned and ln & (ln - 1) == 0:
         return Operand(base=view.addr, s=s, n_in=1, vl_log=ln.bit_length() - 1, ebits=ebits,
-                       shift=shift)
-    return Operand(base=view.addr, s=s, n_in=ln, d_in=stride, ebits=ebits, shift=shift)
+                       shift=shift, n_out=rows, d_out=row_stride)
+    return Operand(base=view.addr, s=s, n_in=ln, d_in=stride, ebits=ebits, shift=shift,
+                   n_out=rows, d_out=row_stride)
 
 
 def _beat_cycles(ops) -> int:
@@ -187,13 +189,8 @@ def _clamp_runs(op, shape) -> list[tuple[int, int, int, int, bool]]:
                    f"takes one width a descriptor, split along one axis")
     ax = axes[0] if axes else 0
     pairs = np.moveaxis(both, ax, 0).reshape(shape[ax] if shape else 1, -1, 2)[:, 0]
-    runs = []
-    for i, (lo_i, hi_i) in enumerate(pairs.tolist()):
-        if runs and tuple(runs[-1][3:]) == (lo_i, hi_i):
-            runs[-1][2] += 1
-        else:
-            runs.append([ax, i, 1, lo_i, hi_i])
-    return [(a, st, n) + _clamp_bits(op, lo_i, hi_i) for a, st, n, lo_i, hi_i in runs]
+    pairs = [tuple(pair) for pair in pairs.tolist()]
+    return [(ax, st, n) + _clamp_bits(op, *pairs[st]) for st, n in _runs(pairs)]
 
 
 def _slice(view, axis: int, start: int, count: int):
@@ -207,33 +204,24 @@ def _slice(view, axis: int, start: int, count: int):
 
 
 def _requant(c, op):
-    """Emit the requantiser descriptors of ``op``: one over the whole output when its clamp
-    is one, else one per run of heads sharing a clamp (:func:`_clamp_runs`), each over the
-    slice of the input, output and per-channel parameters. A slice whose last axis is not a
-    multiple of the lanes is written in whole beats (flat): the excess lands in the next
-    slice (rewritten by its later descriptor) or, for the last, must stay in the buffer's
-    region (else :class:`CompileError`)."""
-    from golden.cut import _clamp_bits
-
+    """Emit the requantiser descriptors of ``op``: one per run of heads sharing a clamp
+    (:func:`_clamp_runs`; one over the whole output when its clamp is one), each over the
+    slice of the input, output and per-channel parameters. When there are several, a
+    slice whose last axis is not a multiple of the lanes is written in whole beats (flat):
+    the excess lands in the next slice (rewritten by its later descriptor) or, for the
+    last, must stay in the buffer's region (else :class:`CompileError`)."""
     cfg = _unit_cfg(c, "requant")
     x, mult, bias = op["inputs"]
     out = c.out_view(op["outputs"][0])
-    if np.unique(np.asarray(op["lo"])).size == 1 and np.unique(np.asarray(op["hi"])).size == 1:
-        bits, signed = _clamp_bits(op, op["lo"], op["hi"])
-        _elementwise(c, op, slot="requant", ln=cfg.lanes, out=out, wbits=bits,
-                     wsigned=signed, k=(op["shift"], bits, int(signed)),
-                     sources=[("act", c.view(x), cfg.acc_bits, 0),
-                              ("param", c.value(mult), cfg.mult_bits),
-                              ("param", c.value(bias), cfg.bias_bits)])
-        return
     shape = out.shape
+    runs = _clamp_runs(op, shape)
     region_end = next(a + n for a, n in c.act.regions if a <= out.addr < a + n) \
         if out.addr >= c.act.base else None
-    for axis, start, count, bits, signed in _clamp_runs(op, shape):
+    for axis, start, count, bits, signed in runs:
         cut = (slice(None),) * axis + (slice(start, start + count),)
         part = _slice(out, axis, start, count)
         numel = int(np.prod(part.shape))
-        if (part.shape[-1] % cfg.lanes and region_end is not None
+        if (len(runs) > 1 and part.shape[-1] % cfg.lanes and region_end is not None
                 and part.addr + -(-numel // cfg.lanes) * cfg.lanes > region_end):
             raise _err(f"op {op['name']!r}: its last head's whole beats pass the end of "
                        f"its buffer")
@@ -489,39 +477,15 @@ def _bmm_widths(op, heads: int) -> list[tuple]:
                                                                     strict=True)]
 
 
-def _head_groups(widths) -> list[tuple[int, int]]:
-    """``(first head, count)`` of each run of consecutive equal entries of ``widths`` (one
-    descriptor each: the widths are per-descriptor constants)."""
-    runs = []
-    for h, wd in enumerate(widths):
-        if runs and widths[runs[-1][0]] == wd:
+def _runs(values) -> list[tuple[int, int]]:
+    """``(first index, count)`` of each run of consecutive equal entries of ``values``."""
+    runs: list[tuple[int, int]] = []
+    for i, v in enumerate(values):
+        if runs and values[runs[-1][0]] == v:
             runs[-1] = (runs[-1][0], runs[-1][1] + 1)
         else:
-            runs.append((h, 1))
+            runs.append((i, 1))
     return runs
-
-
-def _heads(view, first: int, count: int):
-    """``view`` ``[H, ...]`` restricted to heads ``first .. first + count - 1``."""
-    from sim.accel_compile import View
-
-    return View(view.addr + first * view.strides[0], (count,) + tuple(view.shape[1:]),
-                view.strides, view.fmt, view.group)
-
-
-def _rows_operand(view, *, loops, loop_strides, rows: int, row_stride: int, cols: int,
-                  ebits: int) -> Operand:
-    """A weight tile of ``rows`` rows ``row_stride`` apart, each ``cols`` consecutive
-    elements (element ``r * cols + c`` of the beat): one vector read a row when the rows
-    are aligned, else one element a sub-cycle."""
-    s = tuple(0 if n == 1 else x for n, x in zip(loops, _pad(loop_strides), strict=True))
-    aligned = (view.addr % cols == 0 and row_stride % cols == 0
-               and all(x % cols == 0 for x in s))
-    if view.strides[-1] == 1 and aligned and cols & (cols - 1) == 0:
-        return Operand(base=view.addr, s=s, n_in=1, vl_log=cols.bit_length() - 1,
-                       n_out=rows, d_out=row_stride, ebits=ebits)
-    return Operand(base=view.addr, s=s, n_in=cols, d_in=view.strides[-1], n_out=rows,
-                   d_out=row_stride, ebits=ebits)
 
 
 def _transpose_pad(c, op, vv, tp: int):
@@ -640,14 +604,14 @@ def _bmm(c, op):
                  (wdim, [wdim.strides[0], 0, R * wdim.strides[1], C])]
         w_row = wdim.strides[1]
     ws_full = [out.strides[0], out.strides[1], R * out.strides[2]]
-    for first, count in _head_groups(widths):
+    for first, count in _runs(widths):  # one descriptor each: widths are constants
         loops = _loops([count, m, tiles, kc])
         (a_view, a_str), (w_view, w_str) = steps
-        a = _act(_heads(a_view, first, count), loops=loops, loop_strides=a_str, ln=C,
+        a = _act(_slice(a_view, 0, first, count), loops=loops, loop_strides=a_str, ln=C,
                  stride=a_view.strides[-1], ebits=fb)
-        w = _rows_operand(_heads(w_view, first, count), loops=loops, loop_strides=w_str,
-                          rows=R, row_stride=w_row, cols=C, ebits=fb)
-        o = _heads(out, first, count)
+        w = _act(_slice(w_view, 0, first, count), loops=loops, loop_strides=w_str, ln=C,
+                 stride=w_view.strides[-1], ebits=fb, rows=R, row_stride=w_row)
+        o = _slice(out, 0, first, count)
         ws = tuple(0 if nl == 1 else x for nl, x in zip(loops[:3], ws_full, strict=True))
         vec = out.strides[2] == 1 and o.addr % R == 0 and all(x % R == 0 for x in ws)
         c.emit(op, OpDesc(unit="mac", rn=loops, last_level=NUM_LOOPS - 1,
