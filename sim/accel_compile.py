@@ -313,8 +313,8 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
     preload = comp.pre.top
     intact = _reuse(comp) if reuse else None
     n_ops = len(comp.descs) + 2
-    cnt_base = comp.act.top
-    used = cnt_base + -(-n_ops // L) * L
+    cnt_base = comp.act.alloc(n_ops)
+    used = comp.act.top
     dw = desc_words(cfg)
     data_word = 1 + n_ops * dw
     dump_word = data_word + preload // L
@@ -362,8 +362,9 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
 
 def _reuse(comp: _Compiler):
     """Move every activation region to an address shared with regions not live at the same
-    time; rewrite the descriptors and views; return ``intact(addr)``, whether the region
-    holding ``addr`` is still unchanged when the program ends.
+    time; rewrite the descriptors and views; return ``intact(*names)``: whether the region
+    of the first of the tensors ``names`` that has a view is unchanged when the program
+    ends.
 
     A region is live from the first descriptor that reads or writes it to the last one
     (operand bases and writer bases locate the region: a view never leaves its region).

@@ -109,6 +109,7 @@ def _accel_for_synth(args):
     import dataclasses
 
     from golden.netpkg import read_network
+    from golden.spec import ConfigError
     from hw.accel.top import Accelerator
     from sim.accel_cli import check_golden_dir
     from sim.accel_compile import compile_network
@@ -116,9 +117,10 @@ def _accel_for_synth(args):
     check_golden_dir(args.golden)
     cfg = compile_network(read_network(args.golden), reuse=True).cfg
     if args.depth is not None:
-        if args.depth < 1:
-            raise VitsimError(f"--depth must be at least 1 word, not {args.depth}")
-        cfg = dataclasses.replace(cfg, depth=args.depth)
+        try:  # the config bounds the depth
+            cfg = dataclasses.replace(cfg, depth=args.depth)
+        except ConfigError as exc:
+            raise VitsimError(f"--depth: {exc}") from None
     return Accelerator(cfg), "accelerator", f"lanes={cfg.lanes} depth={cfg.depth}"
 
 

@@ -133,9 +133,10 @@ def run_demo(*, out: Path, sim: str, epochs: int, seed: int, images: int,
     from golden.netpkg import read_network
     from sim.accel_compile import compile_network
 
-    first = compile_network(read_network(golden), image=0)
+    pkg = read_network(golden)
+    first = compile_network(pkg, image=0)
     # the verified program keeps every layer readable; a deployment shares buffers
-    reused = compile_network(read_network(golden), image=0, reuse=True)
+    reused = compile_network(pkg, image=0, reuse=True)
     verilog = accel_verilog(first.cfg, out_dir=out / "verilog")
     echo(f"      {len(first.descs)} descriptors per image; {verilog} "
          f"({verilog.stat().st_size / 1e6:.1f} MB)")
