@@ -165,8 +165,7 @@ def gsb_av(c, op):
         a = av.sub(0, head)
         vcol = Operand(base=v.addr, s=tiling.pad([v.strides[1]]), n_in=n, d_in=v.strides[0],
                        planes=R, pstride=cfg.max_n)
-        c.emit(op, OpDesc(unit="gsb_av", rn=cols.rn, last_level=cols.last_level,
-                          beat_cycles=n, ops=(vcol, wop), wn=cols.wn))
+        c.emit(op, OpDesc(unit="gsb_av", **cols.fields(), beat_cycles=n, ops=(vcol, wop)))
         arow = Operand(base=a.addr, s=tiling.pad([a.strides[0]]), n_in=n, d_in=a.strides[1],
                        planes=P, pstride=cfg.max_n)
         o = out.sub(0, head)
