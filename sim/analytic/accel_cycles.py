@@ -28,6 +28,7 @@ cycle):
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import prod
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, desc_words
@@ -79,17 +80,22 @@ def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
     return _cycles(desc, cfg, desc_words(cfg) + 4)
 
 
-def _latency(lat: dict | None, slot: str, u) -> int:
-    if lat is None:
+@lru_cache(maxsize=256)
+def _remembered_latency(u) -> int:
+    return u.latency
+
+
+def _latency(u) -> int:
+    """``u.latency``, remembered per unit config (frozen, so hashable): some are computed
+    from an adder tree's shape and take longer than the rest of a descriptor's count."""
+    try:
+        return _remembered_latency(u)
+    except TypeError:  # a config with an unhashable field
         return u.latency
-    if slot not in lat:
-        lat[slot] = u.latency
-    return lat[slot]
 
 
-def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int, lat: dict | None = None) -> int:
-    """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 4``) given;
-    ``lat``: the units' latencies by slot, filled as they are read (a cache)."""
+def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
+    """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 4``) given."""
     if desc.unit in ("dma_in", "dma_out"):
         # one word a cycle, the first issued on the first cycle, the last written a cycle
         # after its read; the state is left the cycle after the last write
@@ -104,16 +110,16 @@ def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int, lat: dict | None = None) 
                          f"cycle) stalls the unit; not modelled")
     c0 = bc + 1
     if desc.unit in PIPELINED:
-        t = _last_beat(c0, beats, bc) + _latency(lat, desc.unit, u)
+        t = _last_beat(c0, beats, bc) + _latency(u)
     elif desc.unit == "mac":
         # a beat is held for `passes` cycles and the next one taken on its last pass; the
         # last pass enters the `latency`-deep pipeline one edge after the hold stage
         p = u.passes(w_bits=desc.k[0], a_bits=desc.k[1])
-        t = _last_beat(c0, beats, max(bc, p)) + p + _latency(lat, desc.unit, u) - 1
+        t = _last_beat(c0, beats, max(bc, p)) + p + _latency(u) - 1
     elif desc.unit == "gsb_encoder":
         # pass 1 loads every beat as it comes; pass 2 reads the buffer back, a beat a cycle,
         # `latency` edges from the first read to the first planes
-        t = _last_beat(c0, beats, bc) + beats + _latency(lat, desc.unit, u)
+        t = _last_beat(c0, beats, bc) + beats + _latency(u)
     elif desc.unit == "gsb_av":
         if not outs:  # V columns: taken as they come, nothing written
             t = _last_beat(c0, beats, bc)
@@ -121,7 +127,7 @@ def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int, lat: dict | None = None) 
             # A rows: one (block, plane pair) issued a cycle, the next row taken with the
             # last issue; the last issue's sums leave `latency - 1` edges later
             work = outs // beats * u.a_planes * u.v_planes
-            t = _last_beat(c0, beats, max(bc, work)) + work + _latency(lat, desc.unit, u) - 1
+            t = _last_beat(c0, beats, max(bc, work)) + work + _latency(u) - 1
     elif desc.unit in ("layernorm", "softmax"):
         n = u.dim if desc.unit == "layernorm" else prod(desc.rn[desc.last_level:])
         if beats % n:
@@ -141,16 +147,15 @@ def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int, lat: dict | None = None) 
 
 def program_cycles(descs, cfg: AccelTopCfg) -> list[int]:
     """:func:`desc_cycles` of each descriptor of ``descs`` on ``cfg``, in order (the fetch
-    cost and each unit's latency computed once, and one count per distinct descriptor
-    object: the blocks of :func:`accel_descs` share theirs)."""
+    cost computed once, and one count per distinct descriptor object: the blocks of
+    :func:`accel_descs` share theirs)."""
     head = desc_words(cfg) + 4
     seen: dict[int, int] = {}
-    lat: dict = {}
     out = []
     for desc in descs:
         key = id(desc)
         if key not in seen:
-            seen[key] = _cycles(desc, cfg, head, lat)
+            seen[key] = _cycles(desc, cfg, head)
         out.append(seen[key])
     return out
 
