@@ -142,9 +142,6 @@ def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     return head + t
 
 
-# ------------------------------------------------------------------------ shapes only
-
-
 def program_cycles(descs, cfg: AccelTopCfg) -> list[int]:
     """:func:`desc_cycles` of each descriptor of ``descs`` on ``cfg``, in order (the fetch
     cost computed once, and one count per distinct descriptor object: the blocks of
@@ -160,18 +157,27 @@ def program_cycles(descs, cfg: AccelTopCfg) -> list[int]:
     return out
 
 
-def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4, k=()) -> OpDesc:
+# ------------------------------------------------------------------------ shapes only
+
+
+def _desc(unit: str, nest: tiling.Nest, *, beat_cycles=1, wvec=True, wpack=False,
+          k=()) -> OpDesc:
+    # the nest's fields spelled out: this runs for every descriptor of every configuration
+    return OpDesc(unit=unit, rn=nest.rn, wn=nest.wn, wc=nest.wc, last_level=nest.last_level,
+                  beat_cycles=beat_cycles, wvec=wvec, wpack=wpack, k=k)
+
+
+def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4) -> OpDesc:
     """An elementwise op over ``shape`` (:func:`sim.compiler.tiling.elementwise`), its
     writer vector or packed (the aligned case)."""
     nest, _ = tiling.elementwise(shape, ln, last_level=last_level)
-    return OpDesc(unit=unit, **nest.fields(), wvec=not wpack, wpack=wpack, k=k)
+    return _desc(unit, nest, wvec=not wpack, wpack=wpack)
 
 
 def _binary(unit: str, cfg: AccelTopCfg, outer: list, n: int, k: int, bc: int = 1) -> OpDesc:
     """A binary matmul (:func:`sim.compiler.tiling.matmul`)."""
     u = cfg.units[unit]
-    return OpDesc(unit=unit, **tiling.matmul(outer, n, k, u.rows, u.cols).fields(),
-                  beat_cycles=bc, wvec=True)
+    return _desc(unit, tiling.matmul(outer, n, k, u.rows, u.cols), beat_cycles=bc)
 
 
 def _require(ok: bool, what: str) -> None:
@@ -211,7 +217,7 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
     t, d, h, dh, hid = (vit.num_tokens, vit.embed_dim, vit.num_heads, vit.head_dim,
                         vit.hidden_dim)
     thr, xnor, av = cfg.units["threshold"], cfg.units["binary_xnor"], cfg.units["gsb_av"]
-    norm = OpDesc(unit="layernorm", **tiling.rows((t, d)).fields(), wvec=True)
+    norm = _desc("layernorm", tiling.rows((t, d)))
     # keys wider than one array chunk are written chunk-major (sim.compiler.matmul.key_layout)
     chunked = tiling.chunked_keys(dh, xnor.cols, thr.lanes)
     kshape = (h, t, dh // xnor.cols, xnor.cols) if chunked else (h, t, dh)
@@ -230,15 +236,13 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
         ("attn.v", _ew("requant", (h, t, dh), ln["requant"])),
         ("attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"], last_level=0)),
         ("attn.qk", _binary("binary_xnor", cfg, [h, t], t, dh, bc=1 if one else xnor.rows)),
-        ("attn.softmax", OpDesc(unit="softmax", **tiling.rows((h, t, t),
-                                                              last_level=NUM_LOOPS - 1).fields(),
-                                wvec=True)),
+        ("attn.softmax", _desc("softmax", tiling.rows((h, t, t), last_level=NUM_LOOPS - 1))),
         ("attn.shift", _ew("residual", (h, t, t), ln["residual"])),
         ("attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"], last_level=0)),
     ]
     # per head: V columns (a token a sub-cycle), then rows of A
-    vcols = OpDesc(unit="gsb_av", **cols.fields(), beat_cycles=t)
-    arow = OpDesc(unit="gsb_av", **arows.fields(), beat_cycles=t, wvec=True)
+    vcols = _desc("gsb_av", cols, beat_cycles=t, wvec=False)
+    arow = _desc("gsb_av", arows, beat_cycles=t)
     out += [("attn.av", x) for _ in range(h) for x in (vcols, arow)]
     out += [
         ("attn.proj.in", _ew("threshold", (t, d), ln["threshold"], wpack=True)),
@@ -299,20 +303,17 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     side, p = vit.img_size // vit.patch_size, vit.patch_size
     # one patch (patch_size rows of patch_size pixels) a beat: patch_size sub-cycles
     patch = tiling.matmul([side, side], d, p * p, mac.rows, mac.cols)
-    out = [("patch_embed", OpDesc(unit="mac", **patch.fields(), beat_cycles=p, wvec=True,
-                                  k=(embed_bits, 8))),
+    out = [("patch_embed", _desc("mac", patch, beat_cycles=p, k=(embed_bits, 8))),
            ("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))]
     block = _block(vit, cfg, ln)
     for i in range(vit.depth):
         out += [(f"blocks.{i}.{name}", desc) for name, desc in block]
     heads = ["head", "head_dist"] if vit.distilled else ["head"]
     for name in heads:
-        out += [(f"{name}.norm", OpDesc(unit="layernorm", **tiling.rows((d,)).fields(),
-                                        wvec=True)),
+        out += [(f"{name}.norm", _desc("layernorm", tiling.rows((d,)))),
                 (f"{name}.in", _ew("requant", (d,), ln["requant"])),
-                (name, OpDesc(unit="mac", **tiling.matmul([1], vit.num_classes, d, mac.rows,
-                                                          mac.cols).fields(),
-                              wvec=True, k=(embed_bits, embed_bits))),
+                (name, _desc("mac", tiling.matmul([1], vit.num_classes, d, mac.rows, mac.cols),
+                             k=(embed_bits, embed_bits))),
                 (f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))]
     if vit.distilled:
         out.append(("logits", _ew("residual", (vit.num_classes,), ln["residual"])))
