@@ -24,7 +24,7 @@ def accel_speed(program, work: Path, *, repeats: int) -> list[dict]:
 
     Parameters
     ----------
-    program : sim.accel_compile.Program
+    program : sim.compiler.Program
         The compiled program.
     work : Path
         Scratch directory (one subdirectory per run).
@@ -78,9 +78,9 @@ def layer_utilisation(net, program, op_cycles: list[int]) -> list[dict]:
 
     Parameters
     ----------
-    net : golden.cut._Net
+    net : golden.netpkg.NetworkData
         The decoded package ``program`` was compiled from.
-    program : sim.accel_compile.Program
+    program : sim.compiler.Program
         Its compiled program (``names`` maps descriptors to ops).
     op_cycles : list of int
         Cycles of each descriptor, read from the accelerator's counters.

@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     ap.add_argument("--against", type=Path, default=None,
                     help="a JSON written by --out: exit 1 where a digest differs")
     args = ap.parse_args(argv)
-    from sim.accel_compile import compile_network
+    from sim.compiler import compile_network
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vitsim-digest-"))
     rows = {}

@@ -110,13 +110,12 @@ def accel_main(args, console: Console) -> tuple[dict, bool]:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from accel_util import accel_speed, deit_s_package, layer_utilisation
 
-    from golden.cut import _Net
-    from golden.netpkg import read_network
-    from sim.accel_compile import compile_network
+    from golden.netpkg import NetworkData, read_network
     from sim.accel_run import run_program
+    from sim.compiler import compile_network
 
     pkg = read_network(args.accel)
-    net = _Net(pkg)
+    net = NetworkData(pkg)
     program = compile_network(pkg, image=args.image)
     record: dict = {"package": str(args.accel), "image": args.image}
     with tempfile.TemporaryDirectory(prefix="vitsim-accelspeed-") as tmp:
@@ -152,7 +151,7 @@ def accel_main(args, console: Console) -> tuple[dict, bool]:
     if args.deit:
         with tempfile.TemporaryDirectory(prefix="vitsim-deit-") as tmp:
             dpkg = deit_s_package(Path(tmp) / "deit_s")
-            dnet = _Net(dpkg)
+            dnet = NetworkData(dpkg)
             dprog = compile_network(dpkg)
             res = run_program(dprog, Path(tmp) / "run", harness=True)
         dutil = layer_utilisation(dnet, dprog, res.op_cycles)

@@ -3,7 +3,7 @@
 The accelerator (:class:`hw.accel.top.Accelerator`) is a sequencer, one scratchpad and the
 datapath units of :mod:`sim.units`. It runs a *program*: a list of descriptors, one per
 unit invocation, fetched one at a time from external memory. Nothing here imports
-amaranth or torch: the compiler (:mod:`sim.accel_compile`) and the RTL share this file.
+amaranth or torch: the compiler (:mod:`sim.compiler`) and the RTL share this file.
 
 Memory model
 ------------

@@ -51,8 +51,8 @@ from golden.cases import (
     write_residual_case,
 )
 from golden.errors import VitsimError
-from golden.kernels import acc_bits_for_range, code_range
-from golden.netpkg import load_network, read_network
+from golden.kernels import clamp_width, grid_width, signed_bits
+from golden.netpkg import NetworkData, read_network
 from golden.network import im2col, softmax_params_of
 from golden.package import Package
 from golden.spec import BinaryArrayCfg, ConfigError, MacArrayCfg, RequantCfg, ResidualCfg
@@ -70,14 +70,11 @@ class CutError(VitsimError):
     """An op has no hardware unit, or its operands do not fit any config of its unit."""
 
 
-class _Net:
-    """A decoded network package: ops by name, every tensor, declared widths."""
+class _Net(NetworkData):
+    """A decoded network package with its ops by name and its provenance."""
 
     def __init__(self, pkg: Package):
-        self.pkg = pkg
-        self.ops, env, self.outputs = load_network(pkg)
-        self.tensors = {**env, **self.outputs}
-        self.encoding = pkg.manifest["encoding"]
+        super().__init__(pkg)
         self.by_name = {op["name"]: op for op in self.ops}
         self.source = network_source(pkg)
 
@@ -85,19 +82,6 @@ class _Net:
         if name not in self.by_name:
             raise CutError(f"{self.pkg.path}: no op named {name!r}")
         return self.by_name[name]
-
-    def images(self) -> int:
-        return int(self.tensors["image"].shape[0])
-
-    def get(self, name: str, image: int) -> np.ndarray:
-        """Tensor ``name`` of one image (activations), or as stored (parameters)."""
-        arr = self.tensors[name]
-        return arr[image] if name == "image" or name in self.outputs else arr
-
-    def width(self, name: str) -> int:
-        """Signed width that holds tensor ``name`` as declared in the package."""
-        rec = self.encoding[name]
-        return rec["bits"] + (0 if rec["signed"] else 1)
 
 
 def network_source(pkg: Package) -> dict:
@@ -109,21 +93,9 @@ def network_source(pkg: Package) -> dict:
             "seed": pkg.manifest.get("seed"), "model": model.get("name")}
 
 
-def _width(bits: int, top: int, step: int = 8) -> int:
-    """``bits`` rounded up to a multiple of ``step`` but not past ``top`` (a width already
-    above ``top`` is kept, for the config to reject): configs on this coarse grid serve many
-    ops (one Verilog build each), as an accelerator's fixed units would."""
-    return min(-(-bits // step) * step, max(bits, top))
-
-
 def _divisor(n: int, cap: int) -> int:
     """The largest divisor of ``n`` that is at most ``cap``."""
     return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
-
-
-def _signed_bits(arr) -> int:
-    arr = np.asarray(arr)
-    return acc_bits_for_range(min(int(arr.min()), -1), max(int(arr.max()), 0))
 
 
 def _config(op: dict, cls, **fields):
@@ -208,7 +180,7 @@ def _mac(net, op, image, head, path, common):
     k, n = a.shape[1], w.shape[0]
     cfg = _config(op, MacArrayCfg, rows=_divisor(n, _CAPS["mac_rows"]),
                   cols=_divisor(k, _CAPS["mac_cols"]), digit_bits=2,
-                  max_bits=_width(max(a_bits, w_bits), 16), max_k=k)
+                  max_bits=grid_width(max(a_bits, w_bits), 16), max_k=k)
     return write_mac_array_case(cfg, path, a=a, w=w, w_bits=w_bits, a_bits=a_bits,
                                       a_signed=a_signed, w_signed=w_signed, expected=y,
                                       **common(head))
@@ -221,12 +193,10 @@ def _clamp_bits(op: dict, lo, hi) -> tuple[int, bool]:
         raise CutError(f"op {op['name']!r}: its clamps differ across the cut (cut one head); "
                        f"the requantiser takes one output width a beat")
     lo, hi = int(lo[0]), int(hi[0])
-    for bits in range(2, 64):
-        if (lo, hi) == code_range(bits):
-            return bits, True
-        if (lo, hi) == (0, (1 << bits) - 1):
-            return bits, False
-    raise CutError(f"op {op['name']!r}: clamp [{lo}, {hi}] is not the range of a width")
+    width = clamp_width(lo, hi)
+    if width is None:
+        raise CutError(f"op {op['name']!r}: clamp [{lo}, {hi}] is not the range of a width")
+    return width
 
 
 def _requant(net, op, image, head, path, common):
@@ -234,9 +204,9 @@ def _requant(net, op, image, head, path, common):
     y = _head_slice(op, net.get(op["outputs"][0], image), head)
     lanes, (acc, mult, bias, lo, hi) = _lanes(op, [x, mult, bias, op["lo"], op["hi"]], head)
     bits, signed = _clamp_bits(op, lo, hi)
-    cfg = _config(op, RequantCfg, lanes=lanes, acc_bits=_width(net.width(op["inputs"][0]), 32),
-                  out_bits=_width(bits, 31), mult_bits=_width(_signed_bits(mult), 32),
-                  bias_bits=_width(_signed_bits(bias), 60, 16))
+    cfg = _config(op, RequantCfg, lanes=lanes, acc_bits=grid_width(net.width(op["inputs"][0]), 32),
+                  out_bits=grid_width(bits, 31), mult_bits=grid_width(signed_bits(mult), 32),
+                  bias_bits=grid_width(signed_bits(bias), 60, 16))
     return write_requant_case(cfg, path, acc=acc, mult=mult, bias=bias,
                                     shift=op["shift"], bits=bits, signed=signed,
                                     expected=y.reshape(acc.shape), **common(head))
@@ -246,7 +216,7 @@ def _add(net, op, image, head, path, common):
     y = net.get(op["outputs"][0], image)
     a, b = (net.get(n, image) for n in op["inputs"])
     lanes, (y, a, b) = _lanes(op, [y, a, b], head)
-    in_bits = _width(max(net.width(n) for n in op["inputs"]), 32)
+    in_bits = grid_width(max(net.width(n) for n in op["inputs"]), 32)
     cfg = _config(op, ResidualCfg, lanes=lanes, in_bits=in_bits, out_bits=op["out_bits"])
     return write_residual_case(cfg, path, a=a, b=b, expected=y, **common(head))
 
@@ -258,7 +228,7 @@ def _layernorm(net, op, image, head, path, common):
     dim = op["dim"]
     x = net.get(op["inputs"][0], image).reshape(-1, dim)
     y = net.get(op["outputs"][0], image).reshape(-1, dim)
-    cfg = _config(op, LayerNormCfg, dim=dim, in_bits=_width(net.width(op["inputs"][0]), 16))
+    cfg = _config(op, LayerNormCfg, dim=dim, in_bits=grid_width(net.width(op["inputs"][0]), 16))
     return write_layernorm_case(cfg, path, x=x, expected=y, **common(None))
 
 
@@ -270,7 +240,7 @@ def _softmax(net, op, image, head, path, common):
     row_len = x.shape[-1]
     x = x.reshape(-1, row_len) << op["in_shift"]
     p = softmax_params_of(op)
-    x_bits = _width(net.width(op["inputs"][0]) + op["in_shift"], 32)
+    x_bits = grid_width(net.width(op["inputs"][0]) + op["in_shift"], 32)
     try:
         cfg = SoftmaxCfg.fitting([p], max_len=row_len, x_bits=x_bits, out_bits=p.out_bits)
     except (ConfigError, TypeError, ValueError) as exc:
@@ -287,7 +257,7 @@ def _gelu(net, op, image, head, path, common):
 
     x, y = net.get(op["inputs"][0], image), net.get(op["outputs"][0], image)
     lanes, (x, y) = _lanes(op, [x, y], head)
-    cfg = _config(op, GeluCfg, lanes=lanes, in_bits=_width(net.width(op["inputs"][0]), 24))
+    cfg = _config(op, GeluCfg, lanes=lanes, in_bits=grid_width(net.width(op["inputs"][0]), 24))
     try:
         cfg.check_params(gelu_params_of(op), op["clip"])
     except VitsimError as exc:
@@ -302,7 +272,7 @@ def _threshold(net, op, image, head, path, common):
     x, theta, flip = (net.get(n, image) for n in op["inputs"])
     y = net.get(op["outputs"][0], image)
     lanes, (x, theta, flip, y) = _lanes(op, [x, theta, flip, y], head)
-    cfg = _config(op, ThresholdCfg, lanes=lanes, x_bits=_width(net.width(op["inputs"][0]), 32))
+    cfg = _config(op, ThresholdCfg, lanes=lanes, x_bits=grid_width(net.width(op["inputs"][0]), 32))
     return write_threshold_case(cfg, path, x=x, theta=clamp_theta(cfg, theta),
                                       flip=flip, expected=y, **common(head))
 
@@ -320,7 +290,7 @@ def _encoder(net, op, image, head, path, common):
     else:
         planes = outs[0][:, image]
     lanes = _divisor(x.shape[-1], _CAPS["lanes"])
-    cfg = _config(op, GsbEncoderCfg, lanes=lanes, x_bits=_width(net.width(op["inputs"][0]), 32),
+    cfg = _config(op, GsbEncoderCfg, lanes=lanes, x_bits=grid_width(net.width(op["inputs"][0]), 32),
                   max_elems=int(x.size), ratios=tuple(tuple(r) for r in op["ratios"]))
     mode = "value" if op["kind"] == "gsb_value_planes" else "attn"
     theta = int(op.get("base_theta") or 0)
@@ -338,7 +308,7 @@ def _gsb_av(net, op, image, head, path, common):
     n, d = sign.shape
     cfg = _config(op, GsbAvCfg, lanes=_divisor(d, _CAPS["lanes"]), max_n=n, max_d=d,
                   a_planes=weights.shape[0], v_planes=weights.shape[1],
-                  w_bits=_width(_signed_bits(weights), 16))
+                  w_bits=grid_width(signed_bits(weights), 16))
     return write_gsb_av_case(cfg, path, a_planes=a, v_sign=sign, v_masks=masks,
                                    weights=weights, expected=y, **common(head))
 

@@ -19,11 +19,14 @@ __all__ = [
     "acc_bits_for_range",
     "and_popcount_matmul",
     "binary_matmul",
+    "clamp_width",
     "code_range",
     "dot_bound",
+    "grid_width",
     "int_matmul",
     "quantize_multiplier",
     "requantize",
+    "signed_bits",
     "xnor_popcount_matmul",
 ]
 
@@ -57,6 +60,38 @@ def code_range(bits: int, signed: bool = True) -> tuple[int, int]:
     if bits == 1:
         return (-1, 1) if signed else (0, 1)
     return (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+
+
+def signed_bits(arr) -> int:
+    """The smallest two's-complement width holding every value of ``arr`` (and -1, 0)."""
+    arr = np.asarray(arr)
+    return acc_bits_for_range(min(int(arr.min()), -1), max(int(arr.max()), 0))
+
+
+def clamp_width(lo: int, hi: int) -> tuple[int, bool] | None:
+    """``(bits, signed)`` of the width (2 to 63 bits) whose full code range is ``[lo, hi]``
+    (signed tried first), or None when no width has that range.
+
+    >>> clamp_width(-8, 7), clamp_width(0, 15), clamp_width(0, 10)
+    ((4, True), (4, False), None)
+    """
+    for bits in range(2, 64):
+        if (lo, hi) == code_range(bits):
+            return bits, True
+        if (lo, hi) == (0, (1 << bits) - 1):
+            return bits, False
+    return None
+
+
+def grid_width(bits: int, top: int, step: int = 8) -> int:
+    """``bits`` rounded up to a multiple of ``step`` but not past ``top`` (a width already
+    above ``top`` is kept, for the config to reject): unit configs sized on this coarse
+    grid serve many ops (one Verilog build each), as an accelerator's fixed units would.
+
+    >>> grid_width(5, 32), grid_width(30, 31), grid_width(40, 32), grid_width(9, 60, 16)
+    (8, 31, 40, 16)
+    """
+    return min(-(-bits // step) * step, max(bits, top))
 
 
 def dot_bound(k: int, *, a_bits: int, a_signed: bool, w_bits: int, w_signed: bool) -> tuple:

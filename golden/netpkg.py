@@ -25,7 +25,7 @@ from golden.kernels import acc_bits_for_range
 from golden.network import run_network
 from golden.package import Package, PackageError, read_package, write_package
 
-__all__ = ["NETWORK_KIND", "load_network", "read_network", "verify_network",
+__all__ = ["NETWORK_KIND", "NetworkData", "load_network", "read_network", "verify_network",
            "write_network_package"]
 
 NETWORK_KIND = "int_network"
@@ -126,6 +126,43 @@ def load_network(pkg: Package) -> tuple[list[dict], dict[str, np.ndarray], dict]
             raise PackageError(f"{where}: field 'tensors.{name}': output not recorded")
     env = {k: v for k, v in decoded.items() if k not in outs}
     return ops, env, {k: v for k, v in decoded.items() if k in outs}
+
+
+class NetworkData:
+    """A decoded network package: its op records, every tensor (parameters, ``image`` and
+    the recorded op outputs, images on axis 0) and the declared widths.
+
+    Attributes
+    ----------
+    pkg : Package
+    ops : list of dict
+        The op records, in program order.
+    tensors : dict
+        Every tensor by name, decoded to integers.
+    outputs : dict
+        The recorded op outputs by name (a subset of ``tensors``).
+    encoding : dict
+        The manifest's ``encoding`` record of every tensor.
+    """
+
+    def __init__(self, pkg: Package):
+        self.pkg = pkg
+        self.ops, env, self.outputs = load_network(pkg)
+        self.tensors = {**env, **self.outputs}
+        self.encoding = pkg.manifest["encoding"]
+
+    def images(self) -> int:
+        return int(self.tensors["image"].shape[0])
+
+    def get(self, name: str, image: int) -> np.ndarray:
+        """Tensor ``name`` of one image (activations), or as stored (parameters)."""
+        arr = self.tensors[name]
+        return arr[image] if name == "image" or name in self.outputs else arr
+
+    def width(self, name: str) -> int:
+        """Signed width that holds tensor ``name`` as declared in the package."""
+        rec = self.encoding[name]
+        return rec["bits"] + (0 if rec["signed"] else 1)
 
 
 def verify_network(pkg: Package) -> list[str]:

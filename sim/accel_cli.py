@@ -71,8 +71,8 @@ def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False
     ``reuse``: compile with buffer reuse (only the tensors intact at the end, the logits
     among them, are compared)."""
     from golden.netpkg import read_network
-    from sim.accel_compile import compile_network
     from sim.accel_run import run_program
+    from sim.compiler import compile_network
 
     pkg = read_network(pkg_dir)
     n_images = len((pkg.manifest.get("images") or {}).get("labels", [])) or 1
@@ -210,7 +210,7 @@ def cmd_simulate_golden(args) -> int:
     if args.waves_cycles < 1:
         raise VitsimError(f"--waves-cycles must be at least 1, not {args.waves_cycles}")
     if args.waves_op is not None:
-        from sim.accel_compile import compile_network
+        from sim.compiler import compile_network
 
         check_waves_op(compile_network(args.golden, image=0), args.waves_op)
     runs = simulate_golden(args.golden, sim=args.sim, work=work, reuse=args.reuse)
@@ -236,8 +236,8 @@ def cmd_simulate_golden(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from sim.accel_compile import compile_network
     from sim.accel_run import accel_verilog
+    from sim.compiler import compile_network
 
     program = compile_network(args.golden, image=args.image, reuse=args.reuse)
     record = {

@@ -24,7 +24,7 @@ import numpy as np
 from golden.accel_program import AccelTopCfg
 from golden.errors import VitsimError
 from golden.version import tool_version
-from sim.accel_compile import Program, read_back
+from sim.compiler import Program, read_back
 from sim.runner import ENV_RESULTS, _cache_root, build_sim, sim_runner
 from sim.toolchain import prepare
 

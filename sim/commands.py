@@ -112,7 +112,7 @@ def _accel_for_synth(args):
     from golden.spec import ConfigError
     from hw.accel.top import Accelerator
     from sim.accel_cli import check_golden_dir
-    from sim.accel_compile import compile_network
+    from sim.compiler import compile_network
 
     check_golden_dir(args.golden)
     cfg = compile_network(read_network(args.golden), reuse=True).cfg

@@ -131,7 +131,7 @@ def run_demo(*, out: Path, sim: str, epochs: int, seed: int, images: int,
     t = time.perf_counter()
     echo("[4/6] compile + Verilog")
     from golden.netpkg import read_network
-    from sim.accel_compile import compile_network
+    from sim.compiler import compile_network
 
     pkg = read_network(golden)
     first = compile_network(pkg, image=0)

@@ -163,11 +163,10 @@ def cmd_memory(args: argparse.Namespace) -> int:
                                     base_scheme=base, accel=accel)
     top = None
     if args.accel_package is not None:
-        from golden.cut import _Net
-        from golden.netpkg import read_network
-        from sim.accel_ops import accel_config_for
+        from golden.netpkg import NetworkData, read_network
+        from sim.compiler import accel_config_for
 
-        top = accel_config_for(_Net(read_network(args.accel_package)))
+        top = accel_config_for(NetworkData(read_network(args.accel_package)))
     report = analyze(vit, scheme, hw, top)
     report["model"]["name"] = chosen.get("model", args.model)
     if args.json:

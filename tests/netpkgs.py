@@ -63,8 +63,8 @@ def run_checked(package: Path, work: Path, sim: str, **compile_kw):
     :func:`check_accel_run` it; return ``(program, result)``."""
     import time
 
-    from sim.accel_compile import compile_network
     from sim.accel_run import run_program
+    from sim.compiler import compile_network
 
     prog = compile_network(package, image=0, **compile_kw)
     t0 = time.perf_counter()

@@ -17,10 +17,10 @@ from golden.accel_spec import AccelCfg
 from golden.cases_layernorm import LayerNormCfg
 from golden.model_cfg import GSBCfg, ViTCfg
 from golden.spec import ConfigError, MacArrayCfg, RequantCfg
-from sim.accel_compile import compile_network
 from sim.analytic import analyze, scheme_preset
 from sim.analytic.accel_cycles import PIPELINED, accel_descs, desc_cycles, layer_cycles
 from sim.cli import main
+from sim.compiler import compile_network
 
 TOP = AccelTopCfg(lanes=8, units={
     "requant": RequantCfg(lanes=8, acc_bits=24, out_bits=8),

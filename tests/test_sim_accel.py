@@ -21,9 +21,9 @@ from golden.accel_program import (
     encode_desc,
 )
 from golden.errors import VitsimError
-from sim.accel_compile import CompileError, compile_network
 from sim.accel_run import _scratch, compare, read_hex, run_program
 from sim.cli import main
+from sim.compiler import CompileError, compile_network
 
 FIELDS = {name: (bits, signed) for name, bits, signed in desc_fields()}
 

@@ -13,8 +13,9 @@ import pytest
 import torch
 from netpkgs import run_checked, untrained_package
 
-from sim.accel_compile import compile_network
-from sim.accel_ops import _bmm_widths, _clamp_runs
+from sim.compiler import compile_network
+from sim.compiler.bmm import bmm_widths
+from sim.compiler.elementwise import clamp_runs
 
 # per-head widths the untrained model is given (parameter name suffix -> widths)
 HEAD_BITS = {"attn.quant_q.bits": [3, 6], "attn.quant_k.bits": [4, 4],
@@ -62,17 +63,17 @@ def test_qvit_package_compiles_with_one_mac_descriptor_per_head_width(qvit_packa
 
 def test_bmm_widths_send_unsigned_weights_one_bit_wider():
     op = {"a_bits": [3, 6], "b_bits": 5, "a_signed": False, "b_signed": False}
-    assert _bmm_widths(op, 2) == [(6, 3, 1, 0), (6, 6, 1, 0)]
+    assert bmm_widths(op, 2) == [(6, 3, 1, 0), (6, 6, 1, 0)]
     op = {"a_bits": 8, "b_bits": [4, 8], "a_signed": True, "b_signed": True}
-    assert _bmm_widths(op, 2) == [(4, 8, 1, 1), (8, 8, 1, 1)]
+    assert bmm_widths(op, 2) == [(4, 8, 1, 1), (8, 8, 1, 1)]
 
 
 def test_clamp_runs_split_one_axis_into_heads():
     op = {"name": "r", "lo": np.array([[[0]], [[0]]]), "hi": np.array([[[15]], [[127]]])}
-    assert _clamp_runs(op, (2, 3, 3)) == [(0, 0, 1, 4, False), (0, 1, 1, 7, False)]
+    assert clamp_runs(op, (2, 3, 3)) == [(0, 0, 1, 4, False), (0, 1, 1, 7, False)]
     op = {"name": "r", "lo": [-4] * 4 + [-32] * 4, "hi": [3] * 4 + [31] * 4}
-    assert _clamp_runs(op, (3, 8)) == [(1, 0, 4, 3, True), (1, 4, 4, 6, True)]
-    assert _clamp_runs({"name": "r", "lo": -8, "hi": 7}, (3, 8)) == [(0, 0, 3, 4, True)]
+    assert clamp_runs(op, (3, 8)) == [(1, 0, 4, 3, True), (1, 4, 4, 6, True)]
+    assert clamp_runs({"name": "r", "lo": -8, "hi": 7}, (3, 8)) == [(0, 0, 3, 4, True)]
 
 
 # ------------------------------------------------------------------------ simulated

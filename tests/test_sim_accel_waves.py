@@ -12,9 +12,9 @@ import pytest
 from netpkgs import untrained_package
 
 from golden.package import read_package, write_package
-from sim.accel_compile import compile_network
 from sim.accel_run import WaveWindow, op_spans, trim_window
 from sim.cli import main
+from sim.compiler import compile_network
 from sim.runner import CLOCK_PS
 
 BAD_TENSOR = "patch_embed.out"

@@ -5,9 +5,10 @@ as :class:`hw.accel.top.Accelerator` writes it to ``cnt_addr``: from the first d
 fetch cycle to the cycle before the count is stored. :func:`accel_descs` builds, from
 shapes alone (a :class:`golden.model_cfg.ViTCfg`, the GSB groups and embedding width, and
 the :class:`golden.accel_program.AccelTopCfg` whose unit configs fix latencies, lanes and
-array geometry), the descriptors that :func:`sim.accel_compile.compile_network` emits for
-a GSB network's compute ops, carrying every field the count reads; :func:`layer_cycles`
-sums them per op name. No tensor data, torch or amaranth.
+array geometry), the descriptors that :func:`sim.compiler.compile_network` emits for a GSB
+network's compute ops, carrying every field the count reads, with the compiler's own tiling
+(:mod:`sim.compiler.tiling`); :func:`layer_cycles` sums them per op name. No tensor data,
+torch or amaranth.
 
 Timing, read off the RTL (``RUN``-relative cycle ``c``, ``c = 0`` the first ``RUN``
 cycle):
@@ -27,12 +28,15 @@ cycle):
 
 from __future__ import annotations
 
+from functools import lru_cache
 from math import prod
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, desc_words
 from golden.model_cfg import ViTCfg
+from sim.compiler import tiling
 
-__all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles"]
+__all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles",
+           "program_cycles"]
 
 #: Units that take a beat every cycle and hand its result over ``latency`` edges later.
 PIPELINED = frozenset({"binary_xnor", "binary_and", "requant", "residual", "threshold",
@@ -73,7 +77,25 @@ def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
         A unit the accelerator lacks, a scattered writer of more than one lane, or a row
         unit whose beats do not make whole rows.
     """
-    head = desc_words(cfg) + 4
+    return _cycles(desc, cfg, desc_words(cfg) + 4)
+
+
+@lru_cache(maxsize=256)
+def _remembered_latency(u) -> int:
+    return u.latency
+
+
+def _latency(u) -> int:
+    """``u.latency``, remembered per unit config (frozen, so hashable): some are computed
+    from an adder tree's shape and take longer than the rest of a descriptor's count."""
+    try:
+        return _remembered_latency(u)
+    except TypeError:  # a config with an unhashable field
+        return u.latency
+
+
+def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
+    """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 4``) given."""
     if desc.unit in ("dma_in", "dma_out"):
         # one word a cycle, the first issued on the first cycle, the last written a cycle
         # after its read; the state is left the cycle after the last write
@@ -88,16 +110,16 @@ def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
                          f"cycle) stalls the unit; not modelled")
     c0 = bc + 1
     if desc.unit in PIPELINED:
-        t = _last_beat(c0, beats, bc) + u.latency
+        t = _last_beat(c0, beats, bc) + _latency(u)
     elif desc.unit == "mac":
         # a beat is held for `passes` cycles and the next one taken on its last pass; the
         # last pass enters the `latency`-deep pipeline one edge after the hold stage
         p = u.passes(w_bits=desc.k[0], a_bits=desc.k[1])
-        t = _last_beat(c0, beats, max(bc, p)) + p + u.latency - 1
+        t = _last_beat(c0, beats, max(bc, p)) + p + _latency(u) - 1
     elif desc.unit == "gsb_encoder":
         # pass 1 loads every beat as it comes; pass 2 reads the buffer back, a beat a cycle,
         # `latency` edges from the first read to the first planes
-        t = _last_beat(c0, beats, bc) + beats + u.latency
+        t = _last_beat(c0, beats, bc) + beats + _latency(u)
     elif desc.unit == "gsb_av":
         if not outs:  # V columns: taken as they come, nothing written
             t = _last_beat(c0, beats, bc)
@@ -105,7 +127,7 @@ def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
             # A rows: one (block, plane pair) issued a cycle, the next row taken with the
             # last issue; the last issue's sums leave `latency - 1` edges later
             work = outs // beats * u.a_planes * u.v_planes
-            t = _last_beat(c0, beats, max(bc, work)) + work + u.latency - 1
+            t = _last_beat(c0, beats, max(bc, work)) + work + _latency(u) - 1
     elif desc.unit in ("layernorm", "softmax"):
         n = u.dim if desc.unit == "layernorm" else prod(desc.rn[desc.last_level:])
         if beats % n:
@@ -120,33 +142,42 @@ def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
     return head + t
 
 
+def program_cycles(descs, cfg: AccelTopCfg) -> list[int]:
+    """:func:`desc_cycles` of each descriptor of ``descs`` on ``cfg``, in order (the fetch
+    cost computed once, and one count per distinct descriptor object: the blocks of
+    :func:`accel_descs` share theirs)."""
+    head = desc_words(cfg) + 4
+    seen: dict[int, int] = {}
+    out = []
+    for desc in descs:
+        key = id(desc)
+        if key not in seen:
+            seen[key] = _cycles(desc, cfg, head)
+        out.append(seen[key])
+    return out
+
+
 # ------------------------------------------------------------------------ shapes only
 
 
-def _loops(dims) -> tuple:
-    dims = [int(d) for d in dims]
-    return (1,) * (NUM_LOOPS - len(dims)) + tuple(dims)
+def _desc(unit: str, nest: tiling.Nest, *, beat_cycles=1, wvec=True, wpack=False,
+          k=()) -> OpDesc:
+    # the nest's fields spelled out: this runs for every descriptor of every configuration
+    return OpDesc(unit=unit, rn=nest.rn, wn=nest.wn, wc=nest.wc, last_level=nest.last_level,
+                  beat_cycles=beat_cycles, wvec=wvec, wpack=wpack, k=k)
 
 
-def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4, k=()) -> OpDesc:
-    """An elementwise op over ``shape``: ``ln`` elements a beat along the last axis, or
-    over the flat tensor when the last axis is not a multiple of ``ln``."""
-    if shape[-1] % ln == 0:
-        loops = _loops([*shape[:-1], shape[-1] // ln])
-    else:
-        loops = _loops([-(-prod(shape) // ln)])
-    return OpDesc(unit=unit, rn=loops, last_level=last_level, wn=loops, wc=ln,
-                  wvec=not wpack, wpack=wpack, k=k)
+def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4) -> OpDesc:
+    """An elementwise op over ``shape`` (:func:`sim.compiler.tiling.elementwise`), its
+    writer vector or packed (the aligned case)."""
+    nest, _ = tiling.elementwise(shape, ln, last_level=last_level)
+    return _desc(unit, nest, wvec=not wpack, wpack=wpack)
 
 
-def _binary(unit: str, cfg: AccelTopCfg, m: int, n: int, k: int, heads: int = 0,
-            bc: int = 1) -> OpDesc:
-    """A binary matmul: output stationary, the reduction (``k / cols`` beats) innermost."""
+def _binary(unit: str, cfg: AccelTopCfg, outer: list, n: int, k: int, bc: int = 1) -> OpDesc:
+    """A binary matmul (:func:`sim.compiler.tiling.matmul`)."""
     u = cfg.units[unit]
-    dims = [m, -(-n // u.rows), k // u.cols]
-    loops = _loops([heads, *dims] if heads else dims)
-    return OpDesc(unit=unit, rn=loops, last_level=NUM_LOOPS - 1, beat_cycles=bc,
-                  wn=(1,) + loops[:3], wc=u.rows, wvec=True)
+    return _desc(unit, tiling.matmul(outer, n, k, u.rows, u.cols), beat_cycles=bc)
 
 
 def _require(ok: bool, what: str) -> None:
@@ -181,20 +212,72 @@ def _check(vit: ViTCfg, cfg: AccelTopCfg) -> None:
              "the attention matrix must fill whole encoder beats")
 
 
+def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
+    """``(name within the block, OpDesc)`` of one encoder block, in program order."""
+    t, d, h, dh, hid = (vit.num_tokens, vit.embed_dim, vit.num_heads, vit.head_dim,
+                        vit.hidden_dim)
+    thr, xnor, av = cfg.units["threshold"], cfg.units["binary_xnor"], cfg.units["gsb_av"]
+    norm = _desc("layernorm", tiling.rows((t, d)))
+    # keys wider than one array chunk are written chunk-major (sim.compiler.matmul.key_layout)
+    chunked = tiling.chunked_keys(dh, xnor.cols, thr.lanes)
+    kshape = (h, t, dh // xnor.cols, xnor.cols) if chunked else (h, t, dh)
+    # the R key rows of a tile are one vector read (as the compiler's binary decides), else
+    # one row a sub-cycle
+    vl = xnor.cols // thr.lanes
+    one = tiling.key_rows_one_read(vl if chunked else dh // thr.lanes, vl, xnor.rows,
+                                   cfg.lanes)
+    cols, arows = tiling.gsb_av(t, dh, av.lanes)
+    out = [
+        ("norm1", norm),
+        ("attn.qkv.in", _ew("threshold", (t, d), ln["threshold"], wpack=True)),
+        ("attn.qkv", _binary("binary_xnor", cfg, [t], 3 * d, d)),
+        ("attn.q", _ew("threshold", (h, t, dh), ln["threshold"], wpack=True)),
+        ("attn.k", _ew("threshold", kshape, ln["threshold"], wpack=True)),
+        ("attn.v", _ew("requant", (h, t, dh), ln["requant"])),
+        ("attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"], last_level=0)),
+        ("attn.qk", _binary("binary_xnor", cfg, [h, t], t, dh, bc=1 if one else xnor.rows)),
+        ("attn.softmax", _desc("softmax", tiling.rows((h, t, t), last_level=NUM_LOOPS - 1))),
+        ("attn.shift", _ew("residual", (h, t, t), ln["residual"])),
+        ("attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"], last_level=0)),
+    ]
+    # per head: V columns (a token a sub-cycle), then rows of A
+    vcols = _desc("gsb_av", cols, beat_cycles=t, wvec=False)
+    arow = _desc("gsb_av", arows, beat_cycles=t)
+    out += [("attn.av", x) for _ in range(h) for x in (vcols, arow)]
+    out += [
+        ("attn.proj.in", _ew("threshold", (t, d), ln["threshold"], wpack=True)),
+        ("attn.proj", _binary("binary_xnor", cfg, [t], d, d)),
+        ("attn.out", _ew("requant", (t, d), ln["requant"])),
+        ("res1", _ew("residual", (t, d), ln["residual"])),
+        ("norm2", norm),
+        ("mlp.fc1.in", _ew("threshold", (t, d), ln["threshold"], wpack=True)),
+        ("mlp.fc1", _binary("binary_xnor", cfg, [t], hid, d)),
+        ("mlp.fc1.out", _ew("requant", (t, hid), ln["requant"])),
+        ("mlp.gelu", _ew("gelu", (t, hid), ln["gelu"])),
+        ("mlp.fc2.in", _ew("threshold", (t, hid), ln["threshold"], wpack=True)),
+        ("mlp.fc2", _binary("binary_and", cfg, [t], d, hid)),
+        ("mlp.out", _ew("requant", (t, d), ln["requant"])),
+        ("res2", _ew("residual", (t, d), ln["residual"])),
+    ]
+    return out
+
+
 def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) -> list:
     """The compute descriptors of a stage-2 GSB network (per-image reductions), from shapes.
 
-    Mirrors :mod:`sim.accel_ops` on the network that :func:`models.int_export.
-    export_int_network` writes for ``vit``: same op names and order, same loops, beat
-    cycles and writer geometry; addresses, strides, operands and constants other than the
-    MAC widths are left at their defaults (the count does not read them). The program's
-    ``dma_in``/``dma_out`` are not included (their sizes depend on the packed parameters).
+    The loop nests, beats and writer geometry come from :mod:`sim.compiler.tiling`, the
+    code the compiler (:mod:`sim.compiler`) tiles with, on the network that
+    :func:`models.int_export.export_int_network` writes for ``vit``: same op names and
+    order, same loops, beat cycles and writer geometry; addresses, strides, operands and
+    constants other than the MAC widths are left at their defaults (the count does not read
+    them). The program's ``dma_in``/``dma_out`` are not included (their sizes depend on
+    the packed parameters). The blocks share their descriptor objects (they are equal).
 
     Parameters
     ----------
     vit : ViTCfg
     cfg : AccelTopCfg
-        Must have every unit of a GSB network (as :func:`sim.accel_ops.accel_config_for`).
+        Must have every unit of a GSB network (as :func:`sim.compiler.accel_config_for`).
     groups : int
         GSB groups (the attention and V planes; :attr:`golden.model_cfg.GSBCfg.groups`).
     embed_bits : int
@@ -212,83 +295,28 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
         writes (not modelled), or that it refuses.
     """
     _check(vit, cfg)
-    t, d, h, dh, hid = (vit.num_tokens, vit.embed_dim, vit.num_heads, vit.head_dim,
-                        vit.hidden_dim)
+    d = vit.embed_dim
     ln = {s: cfg.units[s].lanes for s in ("threshold", "requant", "residual", "gelu",
                                           "gsb_encoder")}
     mac, av = cfg.units["mac"], cfg.units["gsb_av"]
     _require(av.a_planes == groups and av.v_planes == groups, "gsb_av planes = groups")
-    out: list = []
-
-    def emit(name, desc):
-        out.append((name, desc))
-
-    side = vit.img_size // vit.patch_size
+    side, p = vit.img_size // vit.patch_size, vit.patch_size
     # one patch (patch_size rows of patch_size pixels) a beat: patch_size sub-cycles
-    mloops = (side, side, -(-d // mac.rows), 1)
-    emit("patch_embed", OpDesc(unit="mac", rn=mloops, last_level=NUM_LOOPS - 1,
-                               beat_cycles=vit.patch_size, wn=(1, *mloops[:3]), wc=mac.rows,
-                               wvec=True, k=(embed_bits, 8)))
-    emit("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))
-    thr = cfg.units["threshold"]
+    patch = tiling.matmul([side, side], d, p * p, mac.rows, mac.cols)
+    out = [("patch_embed", _desc("mac", patch, beat_cycles=p, k=(embed_bits, 8))),
+           ("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))]
+    block = _block(vit, cfg, ln)
     for i in range(vit.depth):
-        p = f"blocks.{i}"
-        emit(f"{p}.norm1", OpDesc(unit="layernorm", rn=_loops([t, d]), wn=_loops([t, d]),
-                                  wc=1, wvec=True))
-        emit(f"{p}.attn.qkv.in", _ew("threshold", (t, d), ln["threshold"], wpack=True))
-        emit(f"{p}.attn.qkv", _binary("binary_xnor", cfg, t, 3 * d, d))
-        xnor = cfg.units["binary_xnor"]
-        # keys wider than one array chunk are written chunk-major (sim.accel_ops.key_layout)
-        chunked = dh > xnor.cols and dh % xnor.cols == 0 and xnor.cols % thr.lanes == 0
-        emit(f"{p}.attn.q", _ew("threshold", (h, t, dh), ln["threshold"], wpack=True))
-        kshape = (h, t, dh // xnor.cols, xnor.cols) if chunked else (h, t, dh)
-        emit(f"{p}.attn.k", _ew("threshold", kshape, ln["threshold"], wpack=True))
-        emit(f"{p}.attn.v", _ew("requant", (h, t, dh), ln["requant"]))
-        emit(f"{p}.attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"],
-                                       last_level=0))
-        # keys come as one vector of `rows` packed rows when a row is one beat wide or the
-        # keys are chunked, else one row a sub-cycle
-        one = (dh == xnor.cols or chunked) and xnor.rows * xnor.cols // thr.lanes <= cfg.lanes
-        emit(f"{p}.attn.qk", _binary("binary_xnor", cfg, t, t, dh, heads=h,
-                                     bc=1 if one else xnor.rows))
-        emit(f"{p}.attn.softmax", OpDesc(unit="softmax", rn=_loops([h, t, t]),
-                                         last_level=NUM_LOOPS - 1, wn=_loops([h, t, t]),
-                                         wc=1, wvec=True))
-        emit(f"{p}.attn.shift", _ew("residual", (h, t, t), ln["residual"]))
-        emit(f"{p}.attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"],
-                                       last_level=0))
-        for _ in range(h):  # per head: V columns (a token a sub-cycle), then rows of A
-            emit(f"{p}.attn.av", OpDesc(unit="gsb_av", rn=_loops([dh]),
-                                        last_level=NUM_LOOPS - 1, beat_cycles=t))
-            emit(f"{p}.attn.av", OpDesc(unit="gsb_av", rn=_loops([t]),
-                                        last_level=NUM_LOOPS - 1, beat_cycles=t,
-                                        wn=_loops([t, -(-dh // av.lanes)]), wc=av.lanes,
-                                        wvec=True))
-        emit(f"{p}.attn.proj.in", _ew("threshold", (t, d), ln["threshold"], wpack=True))
-        emit(f"{p}.attn.proj", _binary("binary_xnor", cfg, t, d, d))
-        emit(f"{p}.attn.out", _ew("requant", (t, d), ln["requant"]))
-        emit(f"{p}.res1", _ew("residual", (t, d), ln["residual"]))
-        emit(f"{p}.norm2", OpDesc(unit="layernorm", rn=_loops([t, d]), wn=_loops([t, d]),
-                                  wc=1, wvec=True))
-        emit(f"{p}.mlp.fc1.in", _ew("threshold", (t, d), ln["threshold"], wpack=True))
-        emit(f"{p}.mlp.fc1", _binary("binary_xnor", cfg, t, hid, d))
-        emit(f"{p}.mlp.fc1.out", _ew("requant", (t, hid), ln["requant"]))
-        emit(f"{p}.mlp.gelu", _ew("gelu", (t, hid), ln["gelu"]))
-        emit(f"{p}.mlp.fc2.in", _ew("threshold", (t, hid), ln["threshold"], wpack=True))
-        emit(f"{p}.mlp.fc2", _binary("binary_and", cfg, t, d, hid))
-        emit(f"{p}.mlp.out", _ew("requant", (t, d), ln["requant"]))
-        emit(f"{p}.res2", _ew("residual", (t, d), ln["residual"]))
+        out += [(f"blocks.{i}.{name}", desc) for name, desc in block]
     heads = ["head", "head_dist"] if vit.distilled else ["head"]
     for name in heads:
-        emit(f"{name}.norm", OpDesc(unit="layernorm", rn=_loops([d]), wn=_loops([d]), wc=1,
-                                    wvec=True))
-        emit(f"{name}.in", _ew("requant", (d,), ln["requant"]))
-        hl = _loops([1, -(-vit.num_classes // mac.rows), d // mac.cols])
-        emit(name, OpDesc(unit="mac", rn=hl, last_level=NUM_LOOPS - 1, wn=(1, 1, 1, hl[2]),
-                          wc=mac.rows, wvec=True, k=(embed_bits, embed_bits)))
-        emit(f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))
+        out += [(f"{name}.norm", _desc("layernorm", tiling.rows((d,)))),
+                (f"{name}.in", _ew("requant", (d,), ln["requant"])),
+                (name, _desc("mac", tiling.matmul([1], vit.num_classes, d, mac.rows, mac.cols),
+                             k=(embed_bits, embed_bits))),
+                (f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))]
     if vit.distilled:
-        emit("logits", _ew("residual", (vit.num_classes,), ln["residual"]))
+        out.append(("logits", _ew("residual", (vit.num_classes,), ln["residual"])))
     return out
 
 
@@ -298,7 +326,9 @@ def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int)
     The sum of :func:`desc_cycles` over the op's descriptors of :func:`accel_descs` (the
     GSB A x V op has two per head); same parameters and errors.
     """
+    descs = accel_descs(vit, cfg, groups=groups, embed_bits=embed_bits)
     out: dict = {}
-    for name, desc in accel_descs(vit, cfg, groups=groups, embed_bits=embed_bits):
-        out[name] = out.get(name, 0) + desc_cycles(desc, cfg)
+    for (name, _), cycles in zip(descs, program_cycles([x for _, x in descs], cfg),
+                                 strict=True):
+        out[name] = out.get(name, 0) + cycles
     return out

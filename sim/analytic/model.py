@@ -168,18 +168,19 @@ def accel_layers(vit: ViTCfg, s: SchemeCfg, top) -> list:
         fall outside the modelled tiling (:func:`sim.analytic.accel_cycles.accel_descs`).
     """
     from golden.spec import ConfigError
-    from sim.analytic.accel_cycles import accel_descs, desc_cycles
+    from sim.analytic.accel_cycles import accel_descs, program_cycles
 
     if not s.groups or s.a_bits != 1:
         raise ConfigError(f"accelerator cycles need a GSB scheme, not {s.name!r}")
     try:
         descs = accel_descs(vit, top, groups=s.groups, embed_bits=s.embed_bits)
         rows: dict = {}
-        for name, desc in descs:
+        for (name, desc), cycles in zip(descs, program_cycles([d for _, d in descs], top),
+                                        strict=True):
             row = rows.setdefault(name, {"name": name, "unit": desc.unit, "descs": 0,
                                          "cycles": 0})
             row["descs"] += 1
-            row["cycles"] += desc_cycles(desc, top)
+            row["cycles"] += cycles
     except (ValueError, KeyError) as exc:
         raise ConfigError(f"accelerator cycles: {exc}") from None
     return list(rows.values())

@@ -1,0 +1,159 @@
+"""Compile a network golden package into a program of the accelerator (``vitsim compile``).
+
+Input: a network package (:mod:`golden.netpkg`) and one of its recorded images. Output: a
+:class:`sim.compiler.program.Program` -- the descriptors (:mod:`golden.accel_program`), the
+external-memory image that holds them and the preloaded scratchpad data, and where every
+produced tensor lies in the scratchpad so the bench can compare it with the package.
+
+Scratchpad layout: the *preload* region (``[0, preload)``: parameters packed at their field
+widths per beat, the image, the prepended token rows) comes in by one ``dma_in``; every
+op output then gets its own region (no reuse, so every layer can be read back at the end;
+with ``reuse``, regions are placed by liveness: :mod:`sim.compiler.reuse`); a final
+``dma_out`` copies the used scratchpad to external memory.
+
+Each op kind has one op compiler (:data:`OP_COMPILERS`); how each kind is cut into loops
+and beats is :mod:`sim.compiler.tiling`, the same code the accelerator-exact cycle model
+prices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.accel_program import AccelTopCfg, OpDesc, desc_words, encode_desc
+from golden.netpkg import NetworkData, read_network
+from sim.compiler import bmm, elementwise, matmul, rows
+from sim.compiler.context import Context
+from sim.compiler.movement import MOVES, data_movement
+from sim.compiler.program import CompileError, Program, TensorLoc, pow2_at_least
+from sim.compiler.reuse import reuse as place_by_liveness
+from sim.compiler.sizing import accel_config_for
+
+__all__ = ["OP_COMPILERS", "compile_network"]
+
+#: The op compiler of each network op kind that runs on a unit.
+OP_COMPILERS = {"threshold": elementwise.threshold, "requant": elementwise.requant,
+                "add": elementwise.add, "gelu": elementwise.gelu,
+                "gsb_value_planes": elementwise.encoder, "gsb_attn_planes": elementwise.encoder,
+                "layernorm": rows.layernorm, "softmax": rows.softmax,
+                "binary_matmul": matmul.binary, "patch_matmul": matmul.mac,
+                "int_matmul": matmul.mac, "int_bmm": bmm.bmm, "gsb_av": matmul.gsb_av}
+
+
+def _compile_ops(c: Context, ops: list[dict]) -> None:
+    for op in reversed(ops):  # producers write straight into the buffers data moves make
+        if op["kind"] in ("prepend", "merge_heads"):
+            data_movement(c, op, backward=True)
+    for op in ops:
+        matmul.key_layout(c, op)
+    for op in ops:
+        if op["kind"] in MOVES:
+            data_movement(c, op, backward=False)
+            continue
+        if op["kind"] not in OP_COMPILERS:
+            raise CompileError(f"op {op['name']!r}: no accelerator mapping for kind "
+                               f"{op['kind']!r}")
+        try:
+            OP_COMPILERS[op["kind"]](c, op)
+        except CompileError as exc:
+            if str(exc).startswith("op "):
+                raise
+            raise CompileError(f"op {op['name']!r}: {exc}") from None
+
+
+def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
+                    reuse: bool = False) -> Program:
+    """Compile every op of network package ``pkg`` for ``image``.
+
+    ``cfg`` (default: :func:`sim.compiler.sizing.accel_config_for` of the package) must
+    have a unit for every op kind. ``reuse`` places activation buffers by liveness
+    (:func:`sim.compiler.reuse.reuse`): the scratchpad shrinks to the preload plus the peak
+    of live activations, and the program's ``outputs``/``expected`` keep only the tensors
+    still intact when it ends (the logits always are). Raises :class:`CompileError`
+    naming the op that does not fit.
+    """
+    pkg = pkg if hasattr(pkg, "manifest") else read_network(pkg)
+    net = NetworkData(pkg)
+    if not 0 <= image < net.images():
+        raise CompileError(f"image must be between 0 and {net.images() - 1}, not {image}")
+    cfg = cfg or accel_config_for(net)
+    # pass 1 sizes the preload region; pass 2 places the activations after it
+    first = Context(net, image, cfg, act_base=0)
+    _compile_ops(first, net.ops)
+    comp = Context(net, image, cfg, act_base=first.pre.top)
+    _compile_ops(comp, net.ops)
+    L = cfg.lanes
+    preload = comp.pre.top
+    intact = place_by_liveness(comp) if reuse else None
+    n_ops = len(comp.descs) + 2
+    cnt_base = comp.act.alloc(n_ops)
+    used = comp.act.top
+    dw = desc_words(cfg)
+    data_word = 1 + n_ops * dw
+    dump_word = data_word + preload // L
+    ext_words = dump_word + used // L
+    # powers of two, so programs of one model share a Verilog build
+    cfg = AccelTopCfg(lanes=L, depth=pow2_at_least(max(used // L, cfg.depth)),
+                      units=cfg.units, ext_words=pow2_at_least(max(ext_words, cfg.ext_words)))
+    descs = [("dma_in", None, OpDesc(unit="dma_in", rn=(1, 1, 1, preload // L), wbase=0,
+                                     k=(data_word,)))]
+    descs += comp.descs
+    descs.append(("dma_out", None, OpDesc(unit="dma_out", rn=(1, 1, 1, used // L), wbase=0,
+                                          k=(dump_word,))))
+    final = []
+    for p, (name, layer, d) in enumerate(descs):
+        final.append((name, layer, OpDesc(**{**d.__dict__, "cnt_addr": cnt_base + p})))
+
+    ext = np.zeros((ext_words, L), dtype=np.uint32)
+    ext[0, 0] = n_ops
+    for p, (_, _, d) in enumerate(final):
+        word = encode_desc(d)
+        for w in range(dw):
+            chunk = (word >> (w * cfg.word_bits)) & ((1 << cfg.word_bits) - 1)
+            ext[1 + p * dw + w] = [(chunk >> (32 * e)) & 0xFFFFFFFF for e in range(L)]
+    scratch = np.zeros(preload, dtype=np.int64)
+    for addr, values in comp.pre.data:
+        scratch[addr:addr + values.size] = values
+    ext[data_word:dump_word] = (scratch & 0xFFFFFFFF).astype(np.uint32).reshape(-1, L)
+
+    outputs, expected = {}, {}
+    for op in net.ops:
+        for name in op["outputs"]:
+            loc = _loc(comp, op, name)
+            if loc is not None and (intact is None or intact(name, op["outputs"][0])):
+                outputs[name] = loc
+                expected[name] = _expected(net, op, name, image)
+    return Program(cfg=cfg, descs=[d for _, _, d in final], names=[n for n, _, _ in final],
+                   layers=[la for _, la, _ in final], ext=ext, dump_word=dump_word,
+                   used=used, preload=preload, outputs=outputs, cnt_base=cnt_base,
+                   expected=expected,
+                   meta={"model": (net.pkg.manifest.get("model") or {}).get("name"),
+                         "image": image, "package": str(net.pkg.path),
+                         "label": _label(net, image), "reuse": reuse,
+                         "op_outputs": {op["name"]: op["outputs"] for op in net.ops}})
+
+
+def _label(net, image):
+    images = net.pkg.manifest.get("images") or {}
+    labels = images.get("labels")
+    return None if labels is None else int(labels[image])
+
+
+def _loc(comp: Context, op: dict, name: str) -> TensorLoc | None:
+    planes = 1 + len(op.get("ratios", ()))  # bits of a GSB encoder output element
+    if op["kind"] == "gsb_value_planes":  # bit 0: the sign, bits 1..: the masks
+        base = comp.views[op["outputs"][0]]
+        if name == op["outputs"][0]:
+            return TensorLoc(base, 0)
+        return TensorLoc(base, 1, planes - 1)
+    if op["kind"] == "gsb_attn_planes":
+        return TensorLoc(comp.views[name], 0, planes)
+    view = comp.views.get(name)
+    return None if view is None else TensorLoc(view, shape=comp.key_shapes.get(name))
+
+
+def _expected(net, op, name, image):
+    arr = net.tensors[name]
+    planes_first = op["kind"] == "gsb_attn_planes" or (
+        op["kind"] == "gsb_value_planes" and name != op["outputs"][0])
+    return np.asarray(arr[:, image] if planes_first else arr[image])  # planes lead

@@ -1,0 +1,98 @@
+"""The state of one compilation that the op compilers share (:class:`Context`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, Operand
+from sim.compiler.program import CompileError, Space, View, pack_words, pow2_at_least, row_major
+
+__all__ = ["Context"]
+
+
+class Context:
+    """One pass of the compiler over a network: the two scratchpad spaces (``pre``: the
+    preloaded parameters, image and token rows; ``act``: the activations from
+    ``act_base`` on), the view of every tensor placed so far, and the descriptors emitted,
+    as ``(op name, layer, OpDesc)``."""
+
+    def __init__(self, net, image: int, cfg: AccelTopCfg, act_base: int):
+        self.net, self.image, self.cfg = net, image, cfg
+        self.L = cfg.lanes
+        self.pre = Space(0, self.L)
+        self.act = Space(act_base, self.L)
+        self.views: dict[str, View] = {}
+        self.key_shapes: dict[str, tuple] = {}  # chunked keys (key_layout): package shape
+        self.descs: list[tuple[str, object, OpDesc]] = []
+
+    # -- tensors
+    def value(self, name: str) -> np.ndarray:
+        return np.asarray(self.net.get(name, self.image))
+
+    def is_param(self, name: str) -> bool:
+        return name not in self.net.outputs and name != "image"
+
+    def unit_cfg(self, slot: str):
+        """The config of unit ``slot`` (:class:`CompileError` when there is none)."""
+        if slot not in self.cfg.units:
+            raise CompileError(f"the accelerator has no {slot} unit")
+        return self.cfg.units[slot]
+
+    def new_view(self, shape, *, fmt="int", group=1, pad_rows=False, pad_last=1) -> View:
+        """A new activation region; ``pad_last``: the last axis padded to a multiple (a
+        matmul's last output tile lands in the padding)."""
+        shape = tuple(int(s) for s in shape)
+        store = shape[:-1] + (shape[-1] // group,) if fmt == "bits" else shape
+        strides, n = row_major(store, pad_rows, pad_last)
+        addr = self.act.alloc(n)
+        return View(addr, shape, strides, fmt, group)
+
+    def view(self, name: str) -> View:
+        """The view of an activation tensor (the image is preloaded on first use)."""
+        if name not in self.views:
+            if name != "image":
+                raise CompileError(f"tensor {name!r} is read before any op writes it")
+            img = self.value("image")
+            addr = self.pre.put(img)
+            strides, _ = row_major(img.shape, False)
+            self.views[name] = View(addr, tuple(img.shape), strides)
+        return self.views[name]
+
+    def out_view(self, name: str, **kw) -> View:
+        """The view an op writes ``name`` into (an alias set up by a later data move, or a
+        new region)."""
+        if name not in self.views:
+            self.views[name] = self.new_view(self.value(name).shape, **kw)
+        return self.views[name]
+
+    def emit(self, op: dict, desc: OpDesc) -> None:
+        if desc.unit not in ("dma_in", "dma_out") and desc.unit not in self.cfg.units:
+            raise CompileError(f"op {op['name']!r}: the accelerator has no {desc.unit} unit")
+        self.descs.append((op["name"], op.get("layer"), desc))
+
+    # -- parameters
+    def param_operand(self, beats: np.ndarray, bits: int, loops: tuple) -> Operand:
+        """A parameter operand: ``beats[loops..., lanes]`` values packed at ``bits`` per
+        beat, stored once per distinct beat (stride 0 along loops it does not vary over)."""
+        words = pack_words(beats.reshape(*loops, beats.shape[-1]), bits)
+        epb = words.shape[-1]
+        vl = pow2_at_least(epb)
+        if vl > self.L:
+            raise CompileError(f"a parameter beat of {epb} elements exceeds {self.L} lanes")
+        keep = []
+        for axis in range(NUM_LOOPS):
+            if loops[axis] > 1 and not np.all(words == np.take(words, [0], axis=axis)):
+                keep.append(axis)
+            else:
+                words = np.take(words, [0], axis=axis)
+        words = np.concatenate([words, np.zeros(words.shape[:-1] + (vl - epb,), np.int64)],
+                               axis=-1)
+        strides = [0] * NUM_LOOPS
+        acc = vl
+        for axis in reversed(range(NUM_LOOPS)):
+            if axis in keep:
+                strides[axis] = acc
+                acc *= loops[axis]
+        addr = self.pre.put(words)
+        return Operand(base=addr, s=tuple(strides), n_in=1, vl_log=vl.bit_length() - 1,
+                       ebits=32)

@@ -1,0 +1,136 @@
+"""The tiling of every op kind, from shapes alone: loop nests, beats and writer geometry.
+
+One piece of code decides how an op is cut into beats; the compiler
+(:mod:`sim.compiler`) fills in addresses, strides and operands around it, and the
+accelerator-exact cycle model (:mod:`sim.analytic.accel_cycles`) prices it without any
+tensor data. A :class:`Nest` holds the descriptor fields a nest fixes: the reader's loops
+``rn`` (``NUM_LOOPS`` trip counts, outermost first, the innermost loop one beat), the
+writer's loops ``wn`` and lanes ``wc`` (elements a written beat), and ``last_level`` (the
+loop whose end closes a row or a reduction).
+
+Per kind (``M`` tokens, ``K`` reduction, ``N`` outputs, ``R x C`` array):
+
+- elementwise units: ``lanes`` elements a beat along the last axis, or over the flat
+  tensor when the last axis is not a multiple of ``lanes`` (:func:`elementwise`);
+- matmuls (binary array, MAC array, per-head ``int_bmm``): loops ``(outer..., N / R,
+  K / C)``, the reduction innermost (output stationary: one ``R``-lane result per
+  ``K / C`` beats), the writer's loops the reader's without the reduction
+  (:func:`matmul`);
+- LayerNorm and softmax: one element a beat, a row at a time (:func:`rows`);
+- GSB A.V, per head: the ``D`` V columns (a beat each), then the ``N`` rows of A, each
+  written as ``ceil(D / lanes)`` blocks (:func:`gsb_av`);
+- keys of ``q @ k^T`` wider than one ``C``-column chunk are laid out chunk-major
+  (:func:`chunked_keys`), so that ``R`` key rows are one vector read
+  (:func:`key_rows_one_read`).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from golden.accel_program import NUM_LOOPS
+from sim.compiler.program import CompileError
+
+__all__ = ["Nest", "chunked_keys", "elementwise", "gsb_av", "key_rows_one_read", "loops",
+           "matmul", "pad", "rows", "runs"]
+
+_DEFAULT_LAST = 4  # OpDesc's default last_level: no row or reduction closes
+_NO_WRITE = (0,) * NUM_LOOPS
+
+
+class Nest(NamedTuple):
+    """The descriptor fields a loop nest fixes (see the module doc)."""
+
+    rn: tuple
+    wn: tuple
+    wc: int
+    last_level: int = _DEFAULT_LAST
+
+    def fields(self) -> dict:
+        """The nest as :class:`golden.accel_program.OpDesc` keyword arguments."""
+        return {"rn": self.rn, "wn": self.wn, "wc": self.wc, "last_level": self.last_level}
+
+
+def loops(dims) -> tuple:
+    """``dims`` (outermost first) as ``NUM_LOOPS`` trip counts, unused outer loops 1.
+
+    Raises
+    ------
+    CompileError
+        More dimensions than the sequencer has loops.
+    """
+    dims = [int(d) for d in dims]
+    if len(dims) > NUM_LOOPS:
+        raise CompileError(f"{len(dims)} loop levels; the sequencer has {NUM_LOOPS}")
+    return (1,) * (NUM_LOOPS - len(dims)) + tuple(dims)
+
+
+def pad(strides) -> tuple:
+    """Loop strides (outermost first) as ``NUM_LOOPS`` strides, unused outer loops 0."""
+    return (0,) * (NUM_LOOPS - len(strides)) + tuple(int(s) for s in strides)
+
+
+def runs(values) -> list[tuple[int, int]]:
+    """``(first index, count)`` of each run of consecutive equal entries of ``values``."""
+    out: list[tuple[int, int]] = []
+    for i, v in enumerate(values):
+        if out and values[out[-1][0]] == v:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((i, 1))
+    return out
+
+
+def elementwise(shape, lanes: int, *, last_level: int = _DEFAULT_LAST) -> tuple[Nest, bool]:
+    """An elementwise unit over ``shape``: ``(nest, structured)``; ``structured``: beats run
+    along the last axis (it is a multiple of ``lanes``), else over the flat tensor (the
+    last beat padded)."""
+    if shape[-1] % lanes == 0:
+        rn = loops([*shape[:-1], shape[-1] // lanes])
+        structured = True
+    else:
+        numel = 1
+        for n in shape:
+            numel *= int(n)
+        rn = loops([-(-numel // lanes)])
+        structured = False
+    return Nest(rn, rn, lanes, last_level), structured
+
+
+def matmul(outer, n: int, k: int, rows_: int, cols: int) -> Nest:
+    """A matmul of ``n`` outputs and reduction ``k`` (a multiple of ``cols``) on an
+    ``rows_ x cols`` array, for every index of the ``outer`` loops: loops
+    ``(*outer, ceil(n / rows_), k / cols)``; a written beat is ``rows_`` outputs, once per
+    reduction."""
+    rn = loops([*outer, -(-n // rows_), k // cols])
+    return Nest(rn, (1,) + rn[:3], rows_, NUM_LOOPS - 1)
+
+
+def rows(shape, *, last_level: int = _DEFAULT_LAST) -> Nest:
+    """A row unit (LayerNorm, softmax) over ``shape``: one element a beat, a row (the last
+    axis) at a time, one element written a beat."""
+    rn = loops(shape)
+    return Nest(rn, rn, 1, last_level)
+
+
+def gsb_av(n: int, d: int, lanes: int) -> tuple[Nest, Nest]:
+    """The two descriptors of one head of GSB A.V (``n`` tokens, head width ``d``): the V
+    columns (a column a beat, nothing written), then the rows of A (a row a beat, written
+    as ``ceil(d / lanes)`` blocks of ``lanes``)."""
+    cols = Nest(loops([d]), _NO_WRITE, 0, NUM_LOOPS - 1)
+    arows = Nest(loops([n]), loops([n, -(-d // lanes)]), lanes, NUM_LOOPS - 1)
+    return cols, arows
+
+
+def chunked_keys(d: int, cols: int, lanes: int) -> bool:
+    """Whether keys of width ``d`` (bits, packed ``lanes`` to an element) are laid out
+    chunk-major ``[H, N, d / cols, cols]`` for an array of ``cols`` columns: when a key row
+    spans several whole chunks of whole packed elements."""
+    return cols % lanes == 0 and d % cols == 0 and d != cols
+
+
+def key_rows_one_read(row_stride: int, vl: int, rows_: int, lanes: int) -> bool:
+    """Whether the ``rows_`` key rows of a ``q @ k^T`` weight tile (``vl`` packed elements
+    each, ``row_stride`` apart) are one vector read of at most ``lanes`` elements (else one
+    row a sub-cycle)."""
+    return row_stride == vl and rows_ * vl <= lanes

@@ -1,0 +1,59 @@
+"""The shared tiling (:mod:`sim.compiler.tiling`): the loop nests both the compiler and the
+accelerator-exact cycle model build their descriptors from."""
+
+import pytest
+
+from golden.accel_program import NUM_LOOPS, OpDesc
+from sim.compiler import CompileError, tiling
+
+
+def test_loops_fill_the_outer_levels_and_refuse_too_many():
+    assert tiling.loops([3, 5]) == (1,) * (NUM_LOOPS - 2) + (3, 5)
+    assert tiling.pad([7]) == (0,) * (NUM_LOOPS - 1) + (7,)
+    with pytest.raises(CompileError, match=f"{NUM_LOOPS + 1} loop levels; the sequencer "
+                                           f"has {NUM_LOOPS}"):
+        tiling.loops([1] * (NUM_LOOPS + 1))
+
+
+def test_elementwise_beats_run_along_the_last_axis_or_the_flat_tensor():
+    nest, structured = tiling.elementwise((3, 16), 8)
+    assert structured and nest.rn == tiling.loops([3, 2]) and nest.wn == nest.rn
+    assert nest.wc == 8
+    nest, structured = tiling.elementwise((3, 12), 8)  # 36 elements: 5 beats, the last padded
+    assert not structured and nest.rn == tiling.loops([5])
+
+
+def test_matmul_writes_one_beat_of_rows_per_reduction():
+    nest = tiling.matmul([2, 5], 9, 64, 4, 32)  # 9 outputs on 4 rows: 3 tiles, 2 beats each
+    assert nest.rn == (2, 5, 3, 2)
+    assert nest.wn == (1, 2, 5, 3) and nest.wc == 4 and nest.last_level == NUM_LOOPS - 1
+
+
+def test_rows_and_gsb_av():
+    nest = tiling.rows((2, 10), last_level=NUM_LOOPS - 1)
+    assert nest.rn == nest.wn == tiling.loops([2, 10]) and nest.wc == 1
+    cols, arows = tiling.gsb_av(17, 20, 8)
+    assert cols.rn == tiling.loops([20]) and cols.wn == (0,) * NUM_LOOPS
+    assert arows.rn == tiling.loops([17]) and arows.wn == tiling.loops([17, 3])
+    assert arows.wc == 8
+
+
+def test_nest_fields_make_a_descriptor():
+    nest = tiling.matmul([1], 4, 32, 4, 32)
+    desc = OpDesc(unit="mac", **nest.fields())
+    assert (desc.rn, desc.wn, desc.wc, desc.last_level) == tuple(nest)
+
+
+def test_keys_chunk_major_only_when_a_row_spans_whole_chunks():
+    assert tiling.chunked_keys(64, 32, 8)
+    assert not tiling.chunked_keys(32, 32, 8)  # one chunk: row-major is one read already
+    assert not tiling.chunked_keys(48, 32, 8)  # not whole chunks
+    assert not tiling.chunked_keys(64, 36, 8)  # a chunk is not whole packed elements
+    assert tiling.key_rows_one_read(4, 4, 8, 32)
+    assert not tiling.key_rows_one_read(8, 4, 8, 32)  # rows apart: a row a sub-cycle
+    assert not tiling.key_rows_one_read(4, 4, 8, 16)  # wider than the scratchpad word
+
+
+def test_runs():
+    assert tiling.runs([3, 3, 5, 3]) == [(0, 2), (2, 1), (3, 1)]
+    assert tiling.runs([]) == []
