@@ -1,15 +1,17 @@
 """``vitsim import``: a state dict trained elsewhere (timm, GSB or Q-ViT code) -> checkpoint.
 
-The ``.pth`` is read with ``torch.load(..., weights_only=True)`` (tensors and plain
-containers only; ``argparse.Namespace``, which DeiT-style training scripts save under
-``args``, is the one class allowed besides). A dict holding the weights under ``model`` or
-``state_dict`` (as those scripts save it) is unwrapped, and a ``module.`` prefix on every
-name (DistributedDataParallel) is dropped. Every parameter and buffer of the named vitsim
-model is then taken from the foreign names of the layout (:mod:`models.import_layouts`);
-a missing name, a name left over or a shape that differs stops the import with one line
-naming the key, before anything is written. The result is an ordinary checkpoint
-(:func:`models.checkpoint.save_checkpoint`, written atomically) for ``vitsim eval``,
-``golden``, ``compile`` and ``simulate``.
+The ``.pth`` is read with ``torch.load(..., weights_only=True)``: tensors and plain
+containers only, plus three classes that DeiT-style training scripts save under ``args``
+(``argparse.Namespace``, and ``torch.nn.GELU``/``torch.nn.ReLU``, which the Q-ViT script
+stores as ``args.act_layer``); their unpickling runs no code. A dict holding the weights
+under ``model`` or ``state_dict`` (as those scripts save it) is unwrapped, and a
+``module.`` prefix on every name (DistributedDataParallel) is dropped.
+
+Every parameter and buffer of the named vitsim model is then taken from its foreign name
+in the layout (:mod:`models.import_layouts`); a missing name, a name left over or a shape
+that differs stops the import with one line naming the key, before anything is written.
+The result is an ordinary checkpoint (:func:`models.checkpoint.save_checkpoint`, written
+atomically) for ``vitsim eval``, ``golden``, ``compile`` and ``simulate``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,20 @@ import argparse
 import hashlib
 import json
 import os
+import pickle
+import re
 
 from golden.errors import VitsimError
 from models.import_layouts import LAYOUTS, SCHEMES, source_of
 
 __all__ = ["convert_state", "import_checkpoint", "read_state_dict", "register"]
+
+
+def _safe_globals() -> list:
+    """The classes besides tensors that a ``.pth`` may hold (see the module docstring)."""
+    import torch
+
+    return [argparse.Namespace, torch.nn.GELU, torch.nn.ReLU]
 
 
 def _shape(t) -> list[int]:
@@ -35,20 +46,25 @@ def read_state_dict(path: str) -> dict:
     Raises
     ------
     VitsimError
-        Missing file, a file that is not a weights-only torch file, or one that holds no
-        state dict (also under ``model``/``state_dict``).
+        Missing file, a file that is not a torch file, one holding Python objects that a
+        weights-only load refuses, or one that holds no state dict (also under
+        ``model``/``state_dict``).
     """
     import torch
 
     if not os.path.isfile(path):
         raise VitsimError(f"{path}: no such file")
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
+        with torch.serialization.safe_globals(_safe_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many kinds on a bad or unsafe file
-        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
-        raise VitsimError(f"{path}: not a weights-only torch file ({type(exc).__name__}"
-                          f"{': ' + reason if reason else ''})") from None
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found is None:
+            raise VitsimError(f"{path}: not a torch file (UnpicklingError)") from None
+        raise VitsimError(f"{path}: holds Python objects ({found.group(1)}) that a "
+                          "weights-only load refuses to unpickle") from None
+    except Exception as exc:  # torch raises many kinds on a file that is not its own
+        raise VitsimError(f"{path}: not a torch file ({type(exc).__name__})") from None
     for key in ("model", "state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]

@@ -155,7 +155,10 @@ def test_import_then_eval_forward_equals_the_same_weights(layout, tmp_path, caps
     model_name, build, cfg = CASES[layout]
     sd = build()
     pth, out = tmp_path / f"{layout}.pth", tmp_path / "ckpt"
-    torch.save({"model": sd, "epoch": 3, "args": argparse.Namespace(lr=5e-4)}, pth)
+    # as the DeiT-style scripts save it: Q-ViT's args hold act_layer = nn.GELU (a class)
+    args = argparse.Namespace(lr=5e-4, act_layer=torch.nn.GELU, output_dir="out")
+    torch.save({"model": sd, "optimizer": {"state": {}, "param_groups": []}, "epoch": 3,
+                "args": args}, pth)
     assert main(_argv(layout, model_name, pth, out, cfg)) == 0
     assert f"{model_name}: " in capsys.readouterr().out
     meta = read_config(str(out))
@@ -222,11 +225,12 @@ def test_gsb_scales_are_stacked_in_plane_order(tmp_path):
     assert all(bool(m.initialized) for m in model.modules() if hasattr(m, "initialized"))
 
 
-def test_imported_checkpoint_writes_a_golden_package(tmp_path, capsys):
+@pytest.mark.parametrize("layout", list(CASES))
+def test_imported_checkpoint_writes_and_verifies_a_golden_package(layout, tmp_path, capsys):
     torch.manual_seed(4)
-    torch.save(_qvit_layout(), tmp_path / "q.pth")
-    assert main(_argv("qvit", "qvit_vit_digits", tmp_path / "q.pth", tmp_path / "c",
-                      ["depth=1"])) == 0
+    model_name, build, cfg = CASES[layout]
+    torch.save(build(), tmp_path / "in.pth")
+    assert main(_argv(layout, model_name, tmp_path / "in.pth", tmp_path / "c", cfg)) == 0
     pkg = tmp_path / "pkg"
     assert main(["golden", "--ckpt", str(tmp_path / "c"), "--out", str(pkg),
                  "--images", "1"]) == 0
@@ -258,6 +262,9 @@ BAD = [  # id, layout, model, --cfg, how the file is made, message
     ("qvit-embed-bits", "qvit", "qvit_vit_digits", ["depth=1"],
      lambda sd: {**sd, "head.nbits": torch.tensor([6.0])},
      "parameter 'head.nbits' rounds to 6 bits, the model has embed_bits=8"),
+    ("qvit-use-offset", "qvit", "qvit_vit_digits", ["depth=1"],
+     lambda sd: {**sd, "blocks.0.attn.quant_input.beta": torch.zeros(7)},
+     "unexpected parameter 'blocks.0.attn.quant_input.beta' for this model in the qvit layout"),
     ("gsb-missing-plane", "gsb", "gsb_vit_digits", ["depth=1"],
      _drop("blocks.0.attn.clip_value3"),
      "missing parameter 'blocks.0.attn.clip_value3' (vitsim 'blocks.0.attn.v_quant.alpha')"),
@@ -270,8 +277,8 @@ BAD = [  # id, layout, model, --cfg, how the file is made, message
      "not a state dict (entry 'a' is a int, not a tensor)"),
     ("pickled-code", "timm", "fp_vit_digits", ["depth=1"],
      lambda sd: {"model": sd, "when": os.stat_result((0,) * 10)},
-     "not a weights-only torch file (UnpicklingError"),
-    ("text-file", "timm", "fp_vit_digits", ["depth=1"], None, "not a weights-only torch file"),
+     "holds Python objects (os.stat_result) that a weights-only load refuses to unpickle"),
+    ("text-file", "timm", "fp_vit_digits", ["depth=1"], None, "not a torch file ("),
     ("no-file", "timm", "fp_vit_digits", ["depth=1"], "missing", "no such file"),
 ]
 
