@@ -187,20 +187,25 @@ def mse_scale(
         qn = 0.0
     beta = x.min() if offset else torch.zeros((), dtype=x.dtype)
     alpha = max(float((x - beta).abs().max()) / qp, eps)
+    q = torch.empty_like(x)  # the codes, rewritten in place: hundreds of steps
     for _ in range(max_iter):
-        q = torch.round(torch.clamp((x - beta) / alpha, qn, qp))
+        if offset:
+            torch.sub(x, beta, out=q).div_(alpha)
+        else:
+            torch.div(x, alpha, out=q)
+        q.clamp_(qn, qp).round_()
         if offset:
             qc = q - q.mean()
-            qq = float((qc * qc).sum())
+            qq = float(torch.dot(qc, qc))
             if qq == 0:
                 break
-            new = max(float((qc * x).sum()) / qq, eps)
+            new = max(float(torch.dot(qc, x)) / qq, eps)
             beta = x.mean() - new * q.mean()
         else:
-            qq = float((q * q).sum())
+            qq = float(torch.dot(q, q))
             if qq == 0:
                 break
-            new = max(float((x * q).sum()) / qq, eps)
+            new = max(float(torch.dot(x, q)) / qq, eps)
         done = abs(new - alpha) < tol * abs(new)
         alpha = new
         if done:
