@@ -180,7 +180,8 @@ def test_import_then_eval_forward_equals_the_same_weights(layout, tmp_path, caps
 def test_qvit_quantizer_tables_land_on_their_quantizers(tmp_path):
     torch.manual_seed(2)
     sd = _qvit_layout()
-    torch.save(sd, tmp_path / "q.pth")
+    # saved from a DistributedDataParallel wrapper: every name starts with "module."
+    torch.save({f"module.{k}": v for k, v in sd.items()}, tmp_path / "q.pth")
     assert main(_argv("qvit", "qvit_vit_digits", tmp_path / "q.pth", tmp_path / "c",
                       ["depth=1"])) == 0
     meta = read_config(str(tmp_path / "c"))
