@@ -1,5 +1,7 @@
 """``vitsim train`` and ``vitsim eval``: train fp/binary/GSB/LSQ/Q-ViT ViTs, report top-1.
 
+``vitsim import`` (:mod:`models.import_ckpt`) is registered here too.
+
 ``eval`` of an lsq/qvit checkpoint also prints the per-layer, per-head bit map as a table
 and, with ``--bit-map-out DIR``, writes it as ``bit_map.png`` (heat map) and
 ``bit_map.json`` into ``DIR``, atomically.
@@ -88,6 +90,10 @@ def register(subparsers) -> None:
                    help="lsq/qvit: write bit_map.png (heat map) and bit_map.json here "
                    "(one --ckpt only)")
     e.set_defaults(func=_eval)
+
+    from models.import_ckpt import register as register_import
+
+    register_import(subparsers)
 
 
 def _threads(n: int | None) -> None:

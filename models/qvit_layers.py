@@ -91,7 +91,7 @@ class QViTQuantizer(nn.Module):
         return [int(b) for b in torch.round(self.bits.detach().clamp(2, 8))]
 
     #: Elements of a tensor used for the MSE initialisation (evenly strided beyond this):
-    #: the fixed-point iteration often runs to its cap of 100 steps, 7 widths each.
+    #: the fixed-point iteration takes up to several hundred steps, 7 widths each.
     max_samples = 1 << 16
 
     @torch.no_grad()

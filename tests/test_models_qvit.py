@@ -81,8 +81,8 @@ def test_unsigned_with_offset_clips_on_both_sides():
     _close(gx, [0.0, 2.0, 3.0, 0.0, 0.0])
     # dalpha: 0*1 + (1 - 1.2)*2 + (2 - 2)*3 + 3*4 + 3*5 = 26.6, g = 1 / sqrt(5 * 3)
     _close(gs, [26.6 / math.sqrt(15), 0, 0, 0, 0, 0, 0])
-    # dbeta: clipped elements (either side) 1 + 4 + 5 = 10, times g
-    _close(go, [10 / math.sqrt(15), 0, 0, 0, 0, 0, 0])
+    # dbeta: clipped elements (either side) 1 + 4 + 5 = 10, with no gradient scale g
+    _close(go, [10.0, 0, 0, 0, 0, 0, 0])
     # dbits (unsigned, only the upper bound moves): alpha * 2^b * ln2 * (4 + 5)
     _close(gb, [9 * LN2])
 
@@ -167,6 +167,90 @@ def test_mse_scale_with_offset_is_the_least_squares_fit_of_the_codes():
     # the codes at (1, -0.875) are again [0, 1, 2, 3], so that is the fixed point.
     alpha, beta = qvit.mse_scale(T([-1.0, 0.25, 1.25, 2.0]), 2, signed=False, offset=True)
     assert abs(alpha - 1.0) < 1e-7 and abs(beta + 0.875) < 1e-7
+
+
+def _reference_quantize(x, alpha_tab, beta_tab, bits, *, signed):
+    """The authors' QuantAct / QuantMultiHeadAct forward, written with plain torch ops.
+
+    Straight-through rounding ``round_pass`` and the LSQ ``grad_scale`` applied to the
+    scale only (the offset is used as is); heads on axis 1 of ``x``.
+    """
+    def round_pass(t):
+        return (t.round() - t).detach() + t
+
+    def grad_scale(t, s):
+        return (t - t * s).detach() + t * s
+
+    nb = round_pass(bits.clamp(2, 8))
+    qn, qp = (-(2 ** (nb - 1)), 2 ** (nb - 1) - 1) if signed else (0 * nb, 2**nb - 1)
+    heads = bits.numel()
+    with torch.no_grad():
+        g = 1.0 / torch.sqrt(x.numel() / heads * qp)
+    idx = nb.detach().long() - 2
+    view = (1, heads, 1, 1)
+    alpha = grad_scale(alpha_tab[idx], g).reshape(view)
+    beta = beta_tab[idx].reshape(view) if beta_tab is not None else 0.0
+    u = (x - beta) / alpha
+    code = round_pass(torch.minimum(torch.maximum(u, qn.reshape(view)), qp.reshape(view)))
+    return code * alpha + beta
+
+
+@pytest.mark.parametrize("signed, offset, bits", [
+    (False, True, [3.3]),  # the GELU output: unsigned with offset beta
+    (True, False, [4.0]),
+    (True, False, [2.6, 5.2]),  # head-wise: two widths, two scale entries
+])
+def test_gradients_equal_the_authors_straight_through_formulation(signed, offset, bits):
+    # Every gradient (x, scale table, offset table, widths) from autograd through the
+    # reference expression above; float64, agreement to 1e-12 (summation order only).
+    # Random data never lands exactly on a clipping bound (where torch.maximum would
+    # split the gradient).
+    gen = torch.Generator().manual_seed(5)
+    heads = len(bits)
+    x0 = torch.randn(2, heads, 6, 8, generator=gen, dtype=torch.float64) * 1.5
+    grad = torch.randn(x0.shape, generator=gen, dtype=torch.float64)
+    a0 = torch.rand(7, generator=gen, dtype=torch.float64) * 0.4 + 0.1
+    b0 = -torch.rand(7, generator=gen, dtype=torch.float64) * 0.5 if offset else None
+    bits0 = torch.tensor(bits, dtype=torch.float64)
+    grads = []
+    for fn in ("ours", "reference"):
+        x, a, nb = (t.clone().requires_grad_(True) for t in (x0, a0, bits0))
+        b = b0.clone().requires_grad_(True) if offset else None
+        if fn == "ours":
+            out = qvit.quantize(x, a, nb, signed=signed, offsets=b, axis=1)
+        else:
+            out = _reference_quantize(x, a, b, nb, signed=signed)
+        out.backward(grad)
+        grads.append([out.detach(), x.grad, a.grad, nb.grad] + ([b.grad] if offset else []))
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-12)
+    assert grads[0][2].abs().sum() > 0 and grads[0][3].abs().sum() > 0
+    if offset:  # an unscaled offset gradient: one G per clipped element
+        assert grads[0][4].abs().sum() > 1.0
+
+
+def _authors_mse_steps(x, bits, *, signed):
+    """The authors' ``quantize_by_mse`` loop (no cap), float64: ``(alpha, steps)``."""
+    qn, qp = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    alpha, old, steps = float(x.abs().max()) / qp, -1.0, 0
+    while abs((alpha - old) / alpha) >= 1e-5:
+        q = (x / alpha).clamp(qn, qp).round()
+        old, alpha = alpha, float(x.dot(q) / q.dot(q))
+        steps += 1
+    return alpha, steps
+
+
+def test_mse_scale_iterates_to_the_authors_convergence_criterion_past_100_steps():
+    # 8192 standard-normal quantiles (no random generator): 6-bit signed codes need a few
+    # hundred fixed-point steps, more than the 100 the old cap allowed.
+    x = torch.special.ndtri((torch.arange(8192, dtype=torch.float64) + 0.5) / 8192)
+    want, steps = _authors_mse_steps(x, 6, signed=True)
+    assert steps > 100
+    alpha, beta = qvit.mse_scale(x, 6, signed=True)
+    assert beta == 0.0 and abs(alpha - want) <= 1e-12 * want
+    q = (x / alpha).clamp(-32, 31).round()
+    again = float(x.dot(q) / q.dot(q))
+    assert abs(again - alpha) < 1e-5 * again  # one more step: converged
 
 
 def test_init_tables_fill_every_width():
