@@ -7,12 +7,14 @@ from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.cases_gelu import GeluCfg
-from golden.nonlinear import _GELU_SHIFT
+from golden.nonlinear import GELU_SHIFT
+from golden.unit_spec import attach
 from hw.stream_unit import StreamUnit
 
 __all__ = ["Gelu"]
 
 
+@attach("gelu", "component")
 class Gelu(StreamUnit):
     """Compute ``clamp(x * (erf + one), -clip, clip)`` on ``lanes`` elements a beat.
 
@@ -41,13 +43,7 @@ class Gelu(StreamUnit):
     config_class = GeluCfg
 
     def _members(self, cfg) -> dict:
-        in_layout = data.StructLayout({
-            "x": data.ArrayLayout(signed(cfg.in_bits), cfg.lanes),
-            "b": signed(cfg.b_bits),
-            "c": signed(cfg.c_bits),
-            "one": signed(cfg.one_bits),
-            "clip": unsigned(cfg.clip_bits),
-        })
+        in_layout = self.in_layout(cfg)
         return {
             "i_stream": In(stream.Signature(in_layout)),
             "o_stream": Out(stream.Signature(data.ArrayLayout(signed(cfg.out_bits),
@@ -112,7 +108,7 @@ class Gelu(StreamUnit):
         with m.If(advance):
             m.d.sync += clip3.eq(clip2)
             for lane in lanes:
-                m.d.sync += t3[lane].eq((erf[lane] >> _GELU_SHIFT) + one2)
+                m.d.sync += t3[lane].eq((erf[lane] >> GELU_SHIFT) + one2)
         carry(x3, x2, v3, v2)
 
         # Stage 4: the product x * (erf + one).
