@@ -1,10 +1,10 @@
 """GELU unit: its config, its golden cases and its stream format.
 
-The unit (``hw.gelu.Gelu``) computes :func:`golden.nonlinear.int_gelu` elementwise, then
-clamps to ``[-clip, clip]``. The integer constants ``b``, ``c``, ``one`` of
-:class:`golden.nonlinear.GeluParams` and ``clip`` travel with every beat, so one instance
-serves every layer's scale. Importing this module registers the config kind ``"gelu"`` and
-its case verifier.
+The unit (``hw.gelu.Gelu``) computes :func:`golden.nonlinear.clipped_gelu` elementwise
+(``int_gelu``, then a clamp to ``[-clip, clip]``). The integer constants ``b``, ``c``,
+``one`` of :class:`golden.nonlinear.GeluParams` and ``clip`` travel with every beat, so one
+instance serves every layer's scale. Importing this module registers the ``"gelu"`` unit
+(:mod:`golden.units` imports it).
 """
 
 from __future__ import annotations

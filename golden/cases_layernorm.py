@@ -1,8 +1,8 @@
 """LayerNorm unit: its config and cycle model, its golden cases and its stream format.
 
 The unit (``hw.layernorm.LayerNorm``) computes :func:`golden.nonlinear.int_layernorm` over
-rows of ``dim`` elements, one element a beat. Importing this module registers the config
-kind ``"layernorm"`` and its case verifier.
+rows of ``dim`` elements, one element a beat. Importing this module registers the
+``"layernorm"`` unit (:mod:`golden.units` imports it).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ bit ``x >= theta`` or, where ``flip`` is set, ``x <= theta`` -- the signed ``sig
 and unsigned ``x / alpha > 0.5`` binarisers of a binary ViT after export folds their float
 scale and shift into one integer threshold per channel. ``theta`` and ``flip`` travel with
 every beat, per lane, so one instance serves every channel and layer. Importing this module
-registers the config kind ``"threshold"`` and its case verifier.
+registers the ``"threshold"`` unit (:mod:`golden.units` imports it).
 """
 
 from __future__ import annotations

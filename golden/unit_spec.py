@@ -29,8 +29,9 @@ __all__ = ["CONST_NAMES", "ROLES", "Payload", "PayloadField", "RegistryError", "
 
 #: Descriptor constant slots, in order: ``OpDesc.k[i]`` feeds the field bound to ``k<i>``.
 CONST_NAMES = tuple(f"k{i}" for i in range(8))
-#: What a layer may attach to a unit, and which layer does.
-ROLES = {"component": "hw", "bench": "sim", "cli_case": "sim"}
+#: What a layer may attach to a unit -> the module that imports every attaching module
+#: (named in error messages only; nothing is imported by name).
+ROLES = {"component": "hw.units", "bench": "sim.units", "cli_case": "sim.commands"}
 
 Rule = int | str | Callable[[Any], int]
 
@@ -258,16 +259,17 @@ def attach(kind: str, role: str, obj=None):
 
 def attached(kind: str, role: str):
     """What the ``role``'s layer attached to unit ``kind`` (:class:`RegistryError` naming
-    the kind, the role and its layer when nothing is). The caller imports its layer's
-    unit modules first (``hw.units``, ``sim.units``)."""
+    the kind, the role and its layer when nothing is). The caller imports the role's
+    module of :data:`ROLES` first (``hw.units``, ``sim.units``, ``sim.commands``)."""
     if role not in ROLES:
         raise RegistryError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     try:
         return _ATTACHED[role][kind]
     except KeyError:
-        raise RegistryError(f"unit {kind!r} has no {role} attached in {ROLES[role]}/ "
-                            f"(attached: {', '.join(sorted(_ATTACHED[role])) or 'none'})"
-                            ) from None
+        layer = ROLES[role].split(".")[0]
+        raise RegistryError(f"unit {kind!r} has no {role} attached in {layer}/ (after "
+                            f"importing {ROLES[role]}; attached: "
+                            f"{', '.join(sorted(_ATTACHED[role])) or 'none'})") from None
 
 
 def attached_kinds(role: str) -> frozenset[str]:

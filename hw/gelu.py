@@ -18,7 +18,7 @@ __all__ = ["Gelu"]
 class Gelu(StreamUnit):
     """Compute ``clamp(x * (erf + one), -clip, clip)`` on ``lanes`` elements a beat.
 
-    ``erf = (sgn(x) * ((min(|x|, -b) + b)**2 + c)) >> 14``, the arithmetic shift flooring,
+    ``erf = (sgn(x) * ((min(|x|, -b) + b)**2 + c)) >> GELU_SHIFT`` (14), the shift flooring,
     exactly as :func:`golden.nonlinear.int_gelu`. The constants ``b``, ``c``, ``one`` and
     ``clip`` travel with every beat, so one instance serves every layer's scale. Results
     leave as ``cfg.out_bits``-bit two's complement; the config's static bound guarantees
@@ -28,7 +28,7 @@ class Gelu(StreamUnit):
     Timing: five register stages (see :attr:`golden.cases_gelu.GeluCfg.latency`), one
     beat per cycle; a stalled ``o_stream`` stops the pipeline.
 
-    Reference: :func:`golden.cases_gelu.clipped_gelu` (``int_gelu`` then the clamp).
+    Reference: :func:`golden.nonlinear.clipped_gelu` (``int_gelu`` then the clamp).
 
     Parameters
     ----------
@@ -93,7 +93,7 @@ class Gelu(StreamUnit):
                 m.d.sync += sq2[lane].eq(s1[lane] * s1[lane])
         carry(x2, x1, v2, v1)
 
-        # Stage 3: erf + one = ((sgn(x) * (sq + c)) >> 14) + one.
+        # Stage 3: erf + one = ((sgn(x) * (sq + c)) >> GELU_SHIFT) + one.
         v3 = Signal()
         x3 = stage("x3_", signed(cfg.in_bits))
         t3 = stage("t3_", signed(cfg.erf_bits))

@@ -209,6 +209,7 @@ def _cut_cases(args) -> int:
 def cmd_golden(args) -> int:
     from golden.cases import verify_package
     from golden.package import read_package
+    from golden.units import unit
 
     if args.verify is not None:
         problems = verify_package(read_package(args.verify))
@@ -231,8 +232,6 @@ def cmd_golden(args) -> int:
               f"({right} classified right in integer mode), {len(pkg.tensors)} tensors")
         return 0
     cfg = _array_cfg(args)
-    from golden.units import unit
-
     kwargs = attached(cfg.kind, "cli_case")(cfg, args)
     pkg = unit(cfg.kind).case(cfg, args.out, **kwargs, seed=args.seed, stimulus=args.stimulus)
     op = pkg.manifest["ops"][0]
