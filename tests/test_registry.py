@@ -1,3 +1,4 @@
+# amaranth: UnusedElaboratable=no
 """The unit registry: every unit is in every layer, and the tables derived from it are the
 ones the hardware and the programs were built with."""
 
@@ -182,3 +183,18 @@ def test_the_compiler_fills_the_constants_in_the_registry_order(tmp_path):
     assert {s for s, n in checked.items() if n} == with_consts & set(checked)
     assert {"mac", "requant", "softmax", "gelu", "gsb_encoder"} <= set(checked), checked
     assert checked["softmax"] and checked["gelu"] and checked["gsb_encoder"], checked
+
+
+def test_hw_finds_its_units_without_sim():
+    """The accelerator builds its units through ``hw.units``: no ``sim`` module is loaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from golden.accel_program import AccelTopCfg; "
+            "from golden.spec import ResidualCfg; from hw.accel.top import Accelerator; "
+            "Accelerator(AccelTopCfg(lanes=4, depth=64, units={'residual': "
+            "ResidualCfg(lanes=4)}, ext_words=64)); "
+            "print(sorted(m for m in sys.modules if m == 'sim' or m.startswith('sim.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
