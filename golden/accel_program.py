@@ -1,9 +1,10 @@
 """The accelerator's program: its config, its layer descriptors and their bit encoding.
 
 The accelerator (:class:`hw.accel.top.Accelerator`) is a sequencer, one scratchpad and the
-datapath units of :mod:`sim.units`. It runs a *program*: a list of descriptors, one per
-unit invocation, fetched one at a time from external memory. Nothing here imports
-amaranth or torch: the compiler (:mod:`sim.compiler`) and the RTL share this file.
+datapath units of the unit registry (:mod:`golden.units`). It runs a *program*: a list of
+descriptors, one per unit invocation, fetched one at a time from external memory. Nothing
+here imports amaranth or torch: the compiler (:mod:`sim.compiler`) and the RTL share this
+file.
 
 Memory model
 ------------
@@ -57,6 +58,7 @@ from typing import ClassVar
 
 from golden.errors import VitsimError
 from golden.spec import ConfigError, _check_int
+from golden.units import slot_ids, slot_kinds
 
 __all__ = ["ELEM_BITS", "NUM_CONSTS", "NUM_LOOPS", "NUM_OPERANDS", "UNIT_IDS", "AccelTopCfg",
            "OpDesc", "Operand", "decode_desc", "desc_fields", "desc_words", "encode_desc"]
@@ -67,15 +69,11 @@ NUM_OPERANDS = 3
 NUM_CONSTS = 8
 COUNT_BITS = 16
 ADDR_BITS = 24
-#: Unit ids of the descriptor's ``unit`` field; 0 is "no op".
-UNIT_IDS = {"dma_in": 1, "dma_out": 2, "binary_xnor": 3, "binary_and": 4, "mac": 5,
-            "requant": 6, "residual": 7, "threshold": 8, "layernorm": 9, "softmax": 10,
-            "gelu": 11, "gsb_encoder": 12, "gsb_av": 13}
+#: Unit ids of the descriptor's ``unit`` field (0 is "no op"): the DMA ops', then each
+#: registered unit's slots (:mod:`golden.units`). A hardware encoding: ids never change.
+UNIT_IDS = slot_ids()
 #: The config kind of each compute unit slot of the accelerator.
-UNIT_KINDS = {"binary_xnor": "binary_array", "binary_and": "binary_array", "mac": "mac_array",
-              "requant": "requant", "residual": "residual", "threshold": "threshold",
-              "layernorm": "layernorm", "softmax": "softmax", "gelu": "gelu",
-              "gsb_encoder": "gsb_encoder", "gsb_av": "gsb_av"}
+UNIT_KINDS = slot_kinds()
 
 
 @dataclass(frozen=True)

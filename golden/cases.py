@@ -22,8 +22,14 @@ from golden.spec import (
     RequantCfg,
     ResidualCfg,
     config_from_dict,
-    known_configs,
 )
+from golden.streams import (
+    BINARY_ARRAY_PAYLOAD,
+    MAC_ARRAY_PAYLOAD,
+    REQUANT_PAYLOAD,
+    RESIDUAL_PAYLOAD,
+)
+from golden.unit_spec import UnitSpec, register_unit
 from golden.version import producer
 
 __all__ = [
@@ -41,7 +47,6 @@ __all__ = [
     "load_requant_case",
     "load_residual_case",
     "mac_array_case",
-    "register_verifier",
     "requant_case",
     "residual_case",
     "verify_package",
@@ -467,32 +472,42 @@ def _verify_residual(pkg: Package):
     return op, residual_add(a, b, out_bits=cfg.out_bits), y
 
 
-_VERIFIERS = {BinaryArrayCfg.kind: _verify_binary, RequantCfg.kind: _verify_requant,
-              MacArrayCfg.kind: _verify_mac, ResidualCfg.kind: _verify_residual}
-
-
-def register_verifier(kind: str, verify) -> None:
-    """Register ``verify(pkg) -> (op, recomputed, recorded)`` for cases of config ``kind``.
-
-    The unit-case modules of :data:`golden.spec.EXTRA_CONFIG_MODULES` call it on import.
-    """
-    if _VERIFIERS.get(kind, verify) is not verify:
-        raise ValueError(f"a verifier for {kind!r} is already registered")
-    _VERIFIERS[kind] = verify
+register_unit(UnitSpec(
+    kind=BinaryArrayCfg.kind, config=BinaryArrayCfg, kernel=binary_matmul,
+    payload=BINARY_ARRAY_PAYLOAD, op_kinds=("binary_matmul",),
+    slots={"binary_xnor": 3, "binary_and": 4}, top="binary_array",
+    example={"rows": 8, "cols": 64, "mode": "xnor", "max_k": 512},
+    case=binary_array_case, write_case=write_binary_array_case, verify=_verify_binary))
+register_unit(UnitSpec(
+    kind=MacArrayCfg.kind, config=MacArrayCfg, kernel=int_matmul, payload=MAC_ARRAY_PAYLOAD,
+    op_kinds=("patch_matmul", "int_matmul", "int_bmm", "group_matmul"), slots={"mac": 5},
+    top="mac_array", example={"rows": 4, "cols": 16, "max_k": 256},
+    case=mac_array_case, write_case=write_mac_array_case, verify=_verify_mac))
+register_unit(UnitSpec(
+    kind=RequantCfg.kind, config=RequantCfg, kernel=requantize, payload=REQUANT_PAYLOAD,
+    op_kinds=("requant",), slots={"requant": 6}, top="requantizer",
+    example={"lanes": 4, "acc_bits": 24, "out_bits": 8},
+    case=requant_case, write_case=write_requant_case, verify=_verify_requant))
+register_unit(UnitSpec(
+    kind=ResidualCfg.kind, config=ResidualCfg, kernel=residual_add, payload=RESIDUAL_PAYLOAD,
+    op_kinds=("add",), slots={"residual": 7}, top="residual",
+    example={"lanes": 16, "in_bits": 16, "out_bits": 16},
+    case=residual_case, write_case=write_residual_case, verify=_verify_residual))
 
 
 def verify_package(pkg: Package) -> list[str]:
     """Re-run the golden kernels on a package's inputs; return one line per failing op."""
-    known_configs()  # imports the unit-case modules, which register their verifiers
+    from golden.units import units  # the unit modules import this one
+
     kind = pkg.manifest.get("config", {}).get("kind")
     if kind == "int_network":
         from golden.netpkg import verify_network
 
         return verify_network(pkg)
-    if kind not in _VERIFIERS:
+    if kind not in units():
         raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': no golden "
                            f"kernel verifies {kind!r} cases")
-    op, got, y = _VERIFIERS[kind](pkg)
+    op, got, y = units()[kind].verify(pkg)
     if got.shape == y.shape and np.array_equal(got, y):
         return []
     bad = np.argwhere(got != y)[0] if got.shape == y.shape else None

@@ -1,10 +1,10 @@
 """GELU unit: its config, its golden cases and its stream format.
 
-The unit (``hw.gelu.Gelu``) computes :func:`golden.nonlinear.int_gelu` elementwise, then
-clamps to ``[-clip, clip]``. The integer constants ``b``, ``c``, ``one`` of
-:class:`golden.nonlinear.GeluParams` and ``clip`` travel with every beat, so one instance
-serves every layer's scale. Importing this module registers the config kind ``"gelu"`` and
-its case verifier.
+The unit (``hw.gelu.Gelu``) computes :func:`golden.nonlinear.clipped_gelu` elementwise
+(``int_gelu``, then a clamp to ``[-clip, clip]``). The integer constants ``b``, ``c``,
+``one`` of :class:`golden.nonlinear.GeluParams` and ``clip`` travel with every beat, so one
+instance serves every layer's scale. Importing this module registers the ``"gelu"`` unit
+(:mod:`golden.units` imports it).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from golden.bitpack import rows_from_words, words_from_rows
+from golden.bitpack import rows_from_words
 from golden.cases import (
     EXPLICIT,
     _case_manifest,
@@ -23,15 +23,16 @@ from golden.cases import (
     case_op,
     check_expected,
     check_fits,
-    register_verifier,
 )
 from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range, code_range
-from golden.nonlinear import _GELU_SHIFT, GeluParams, gelu_params, int_gelu
+from golden.nonlinear import GELU_SHIFT, GeluParams, clipped_gelu, gelu_params
 from golden.package import Package, PackageError, read_package, write_package
-from golden.spec import _BeatStream, _check_int, _Config, register_config
+from golden.spec import _BeatStream, _check_int, _Config
+from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
+    "GELU_PAYLOAD",
     "GELU_STIMULI",
     "GeluCfg",
     "clipped_gelu",
@@ -43,7 +44,6 @@ __all__ = [
 ]
 
 
-@register_config
 @dataclass(frozen=True, kw_only=True)
 class GeluCfg(_BeatStream, _Config):
     """Geometry of the GELU unit (``hw.gelu.Gelu``).
@@ -92,7 +92,7 @@ class GeluCfg(_BeatStream, _Config):
         c_lo, c_hi = code_range(self.c_bits)
         big = max(-c_lo, (1 << (2 * self.b_bits - 2)) + c_hi)
         one_lo, one_hi = code_range(self.one_bits)
-        return (-big >> _GELU_SHIFT) + one_lo, (big >> _GELU_SHIFT) + one_hi
+        return (-big >> GELU_SHIFT) + one_lo, (big >> GELU_SHIFT) + one_hi
 
     @property
     def out_bound(self) -> int:
@@ -141,9 +141,15 @@ class GeluCfg(_BeatStream, _Config):
         return f"gelu_l{self.lanes}i{self.in_bits}o{self.out_bits}"
 
 
-def clipped_gelu(x: np.ndarray, p: GeluParams, clip: int) -> np.ndarray:
-    """The unit's reference: :func:`golden.nonlinear.int_gelu` clamped to ``[-clip, clip]``."""
-    return np.clip(int_gelu(x, p), -clip, clip)
+#: ``Gelu``'s ``i_stream``: ``lanes`` signed inputs, then the constants (``b``, ``c``,
+#: ``one`` two's complement, ``clip`` unsigned), the same every beat.
+GELU_PAYLOAD = Payload((
+    PayloadField("x", "in_bits", signed=True, dims=("lanes",), bind=0),
+    PayloadField("b", "b_bits", signed=True, bind="k0"),
+    PayloadField("c", "c_bits", signed=True, bind="k1"),
+    PayloadField("one", "one_bits", signed=True, bind="k2"),
+    PayloadField("clip", "clip_bits", bind="k3"),
+))
 
 
 #: GELU stimuli: random inputs (half over the full range, half near the erf knee
@@ -237,14 +243,9 @@ def gelu_beats(cfg: GeluCfg, x: np.ndarray, p: GeluParams, clip: int) -> list[in
     two's complement, and ``clip`` (``clip_bits``, unsigned).
     """
     cfg.check_params(p, clip)
-    fields = ((p.b, cfg.b_bits), (p.c, cfg.c_bits), (p.one, cfg.one_bits),
-              (clip, cfg.clip_bits))
-    params, at = 0, 0
-    for value, bits in fields:
-        params |= (value & ((1 << bits) - 1)) << at
-        at += bits
-    params <<= cfg.lanes * cfg.in_bits
-    return [w | params for w in words_from_rows(np.asarray(x), cfg.in_bits)]
+    x = np.asarray(x)
+    return GELU_PAYLOAD.pack(cfg, x.shape[0], {"x": x, "b": p.b, "c": p.c, "one": p.one,
+                                               "clip": clip})
 
 
 def gelu_results(cfg: GeluCfg, words: list[int]) -> np.ndarray:
@@ -253,4 +254,7 @@ def gelu_results(cfg: GeluCfg, words: list[int]) -> np.ndarray:
     return rows_from_words(words, cfg.lanes, cfg.out_bits, signed=True)
 
 
-register_verifier(GeluCfg.kind, _verify_gelu)
+register_unit(UnitSpec(
+    kind=GeluCfg.kind, config=GeluCfg, kernel=clipped_gelu, payload=GELU_PAYLOAD,
+    op_kinds=("gelu",), slots={"gelu": 11}, top="gelu", example={"lanes": 4},
+    case=gelu_case, write_case=write_gelu_case, verify=_verify_gelu))

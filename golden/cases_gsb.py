@@ -5,8 +5,8 @@
 :class:`GsbAvCfg` sizes ``hw.gsb_av.GsbAv`` (reference :func:`golden.intops.gsb_av`).
 :func:`gsb_encoder_case` and :func:`gsb_av_case` write golden cases; the ``*_beats`` and
 ``*_results`` functions are the payload layouts that the Amaranth tests and the cocotb
-benches share. Importing this module registers both config kinds and their verifiers
-(``golden.spec`` imports it lazily, see ``EXTRA_CONFIG_MODULES``).
+benches share. Importing this module registers both units (:mod:`golden.units` imports
+it).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from golden.bitpack import pack_bits, unpack_bits, words_from_rows
+from golden.bitpack import pack_bits, unpack_bits
 from golden.cases import (
     EXPLICIT,
     _case_config,
@@ -25,16 +25,18 @@ from golden.cases import (
     case_op,
     check_expected,
     check_fits,
-    register_verifier,
 )
 from golden.errors import VitsimError
 from golden.intops import gsb_attn_planes, gsb_av, gsb_value_planes
 from golden.kernels import acc_bits_for_range, code_range
 from golden.package import Package, read_package, write_package
-from golden.spec import ConfigError, _check_choice, _check_int, _Config, register_config
+from golden.spec import ConfigError, _check_choice, _check_int, _Config
 from golden.streams import gsb_av_results, gsb_encoder_results
+from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
+    "GSB_AV_PAYLOAD",
+    "GSB_ENCODER_PAYLOAD",
     "GSB_AV_STIMULI", "GSB_ENCODER_STIMULI", "GsbAvCfg", "GsbEncoderCfg", "gsb_av_beats",
     "gsb_av_case", "gsb_av_results", "gsb_encoder_beats", "gsb_encoder_case",
     "gsb_encoder_expected", "gsb_encoder_results", "load_gsb_av_case", "load_gsb_encoder_case",
@@ -49,7 +51,6 @@ def _check_count(name: str, value) -> None:
         raise ConfigError(f"{name} must be a positive integer, not {value!r}")
 
 
-@register_config
 @dataclass(frozen=True, kw_only=True)
 class GsbEncoderCfg(_Config):
     """Geometry of the GSB threshold encoder (``hw.gsb_encoder.GsbEncoder``).
@@ -140,7 +141,6 @@ class GsbEncoderCfg(_Config):
         return f"gsbenc_l{self.lanes}x{self.x_bits}e{self.max_elems}r{rs}"
 
 
-@register_config
 @dataclass(frozen=True, kw_only=True)
 class GsbAvCfg(_Config):
     """Geometry of the GSB attention x V unit (``hw.gsb_av.GsbAv``), one head at a time.
@@ -227,8 +227,14 @@ class GsbAvCfg(_Config):
 # ---------------------------------------------------------------- encoder streams and cases
 
 
-def _field(value: int, bits: int) -> int:
-    return int(value) & ((1 << bits) - 1)
+#: ``GsbEncoder``'s ``i_stream``: ``lanes`` signed elements, the base threshold (one bit
+#: wider), ``two_tailed`` and ``last`` on an image's final beat.
+GSB_ENCODER_PAYLOAD = Payload((
+    PayloadField("x", "x_bits", signed=True, dims=("lanes",), bind=0),
+    PayloadField("theta", lambda cfg: cfg.x_bits + 1, signed=True, bind="k0"),
+    PayloadField("two_tailed", 1, bind="k1"),
+    PayloadField("last", 1, bind="last"),
+))
 
 
 def gsb_encoder_beats(cfg: GsbEncoderCfg, x: np.ndarray, *, two_tailed: bool,
@@ -250,15 +256,13 @@ def gsb_encoder_beats(cfg: GsbEncoderCfg, x: np.ndarray, *, two_tailed: bool,
     lo, hi = code_range(cfg.x_bits)
     if not lo - 1 <= theta <= hi:
         raise VitsimError(f"theta must lie in [{lo - 1}, {hi}] (clamp it), not {theta!r}")
-    at = cfg.lanes * cfg.x_bits
-    tail = (_field(theta, cfg.x_bits + 1) | (int(two_tailed) << (cfg.x_bits + 1))) << at
-    last_at = at + cfg.x_bits + 2
     out = []
     for img in flat:
         pad = np.full(beats * cfg.lanes - len(img), img[0])
-        words = words_from_rows(np.concatenate([img, pad]).reshape(beats, cfg.lanes),
-                                cfg.x_bits)
-        out += [w | tail | (int(b == beats - 1) << last_at) for b, w in enumerate(words)]
+        last = (np.arange(beats) == beats - 1).astype(np.int64)
+        out += GSB_ENCODER_PAYLOAD.pack(cfg, beats, {
+            "x": np.concatenate([img, pad]).reshape(beats, cfg.lanes), "theta": theta,
+            "two_tailed": int(two_tailed), "last": last})
     return out
 
 
@@ -357,10 +361,18 @@ def _verify_encoder(pkg: Package):
     return op, gsb_encoder_expected(cfg, x, two_tailed=op["two_tailed"], theta=theta), planes
 
 
-register_verifier(GsbEncoderCfg.kind, _verify_encoder)
-
 
 # ---------------------------------------------------------------- A x V streams and cases
+
+
+#: ``GsbAv``'s ``i_stream``: the bit field (``max_n`` bits per plane), the plane-pair
+#: weights ``W[p, r]`` (``p``-major, read from the first V beat) and ``last``.
+GSB_AV_PAYLOAD = Payload((
+    PayloadField("bits", lambda cfg: cfg.max_n * max(cfg.a_planes, cfg.v_planes), bind=0),
+    PayloadField("w", "w_bits", signed=True, dims=(lambda cfg: cfg.a_planes * cfg.v_planes,),
+                 bind=1),
+    PayloadField("last", 1, bind="last"),
+))
 
 
 def gsb_av_beats(cfg: GsbAvCfg, a_planes, v_sign, v_masks, weights) -> list[int]:
@@ -384,19 +396,22 @@ def gsb_av_beats(cfg: GsbAvCfg, a_planes, v_sign, v_masks, weights) -> list[int]
         raise VitsimError(f"planes must be a_planes [{p_}, {n}, {n}], v_masks "
                           f"[{r_ - 1}, {n}, {d}], weights [{p_}, {r_}]")
     check_fits("weights", weights, cfg.w_bits, "w_bits")
-    field = cfg.max_n * max(p_, r_)
-    w_word = words_from_rows(weights.reshape(1, -1), cfg.w_bits)[0] << field
-    last_at = field + p_ * r_ * cfg.w_bits
 
-    def word(planes_row, last):  # planes_row [k, n] bits
-        bits = 0
+    def bits(planes_row):  # planes_row [k, n] bits: plane k at [k*max_n, k*max_n + n)
+        word = 0
         for k, row in enumerate(planes_row):
-            bits |= int(sum(int(b) << t for t, b in enumerate(row))) << (k * cfg.max_n)
-        return bits | (int(last) << last_at)
+            word |= int(sum(int(b) << t for t, b in enumerate(row))) << (k * cfg.max_n)
+        return word
 
     v_all = np.concatenate([v_sign[None], v_masks])  # [R, n, d]
-    out = [word(v_all[:, :, j], j == d - 1) | w_word for j in range(d)]
-    return out + [word(a_planes[:, i, :], i == n - 1) for i in range(n)]
+    w = np.zeros((d + n, p_ * r_), dtype=np.int64)
+    w[:d] = weights.reshape(1, -1)
+    last = np.zeros(d + n, dtype=np.int64)
+    last[[d - 1, d + n - 1]] = 1
+    return GSB_AV_PAYLOAD.pack(cfg, d + n, {
+        "bits": [bits(v_all[:, :, j]) for j in range(d)] + [bits(a_planes[:, i, :])
+                                                             for i in range(n)],
+        "w": w, "last": last})
 
 
 #: A x V stimuli: random planes and weights; real encodings (random integer A and V through
@@ -485,4 +500,15 @@ def _verify_av(pkg: Package):
     return op, gsb_av(a, sign, masks, w), y
 
 
-register_verifier(GsbAvCfg.kind, _verify_av)
+
+register_unit(UnitSpec(
+    kind=GsbEncoderCfg.kind, config=GsbEncoderCfg, kernel=gsb_encoder_expected,
+    payload=GSB_ENCODER_PAYLOAD, op_kinds=("gsb_value_planes", "gsb_attn_planes"),
+    slots={"gsb_encoder": 12}, top="gsb_encoder", example={"lanes": 8, "max_elems": 2048},
+    case=gsb_encoder_case, write_case=write_gsb_encoder_case, verify=_verify_encoder,
+    out_field="planes"))
+register_unit(UnitSpec(
+    kind=GsbAvCfg.kind, config=GsbAvCfg, kernel=gsb_av, payload=GSB_AV_PAYLOAD,
+    op_kinds=("gsb_av",), slots={"gsb_av": 13}, top="gsb_av",
+    example={"lanes": 8, "max_n": 32, "max_d": 32},
+    case=gsb_av_case, write_case=write_gsb_av_case, verify=_verify_av))

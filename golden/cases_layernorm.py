@@ -1,8 +1,8 @@
 """LayerNorm unit: its config and cycle model, its golden cases and its stream format.
 
 The unit (``hw.layernorm.LayerNorm``) computes :func:`golden.nonlinear.int_layernorm` over
-rows of ``dim`` elements, one element a beat. Importing this module registers the config
-kind ``"layernorm"`` and its case verifier.
+rows of ``dim`` elements, one element a beat. Importing this module registers the
+``"layernorm"`` unit (:mod:`golden.units` imports it).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from golden.bitpack import rows_from_words, words_from_rows
+from golden.bitpack import rows_from_words
 from golden.cases import (
     EXPLICIT,
     _case_manifest,
@@ -20,14 +20,15 @@ from golden.cases import (
     case_config,
     case_op,
     check_expected,
-    register_verifier,
 )
 from golden.errors import VitsimError
 from golden.nonlinear import LayerNormParams, int_layernorm, layernorm_params
 from golden.package import Package, PackageError, read_package, write_package
-from golden.spec import ConfigError, _check_int, _Config, register_config
+from golden.spec import ConfigError, _check_int, _Config
+from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
+    "LAYERNORM_PAYLOAD",
     "FACTOR_BITS",
     "LAYERNORM_STIMULI",
     "LayerNormCfg",
@@ -42,7 +43,6 @@ __all__ = [
 FACTOR_BITS = 31
 
 
-@register_config
 @dataclass(frozen=True, kw_only=True)
 class LayerNormCfg(_Config):
     """Geometry and cycle model of the LayerNorm unit (``hw.layernorm.LayerNorm``).
@@ -206,13 +206,17 @@ def _verify_layernorm(pkg: Package):
     return op, int_layernorm(x, cfg.params), y
 
 
+#: ``LayerNorm``'s ``i_stream``: one signed element a beat (the whole payload).
+LAYERNORM_PAYLOAD = Payload((PayloadField(None, "in_bits", signed=True, dims=(1,), bind=0),))
+
+
 def layernorm_beats(cfg: LayerNormCfg, x: np.ndarray) -> list[int]:
     """Return the ``i_stream`` payloads of ``LayerNorm`` for ``x [rows, dim]``: one element a
     beat, row-major, as an ``in_bits``-bit two's complement code."""
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] != cfg.dim:
         raise VitsimError(f"x must have shape [rows, {cfg.dim}], not {list(x.shape)}")
-    return words_from_rows(x.reshape(-1, 1), cfg.in_bits)
+    return LAYERNORM_PAYLOAD.pack(cfg, x.size, {None: x.reshape(-1, 1)})
 
 
 def layernorm_results(cfg: LayerNormCfg, words: list[int]) -> np.ndarray:
@@ -221,4 +225,10 @@ def layernorm_results(cfg: LayerNormCfg, words: list[int]) -> np.ndarray:
     return rows_from_words(words, 1, cfg.out_bits, signed=True).reshape(-1, cfg.dim)
 
 
-register_verifier(LayerNormCfg.kind, _verify_layernorm)
+
+
+register_unit(UnitSpec(
+    kind=LayerNormCfg.kind, config=LayerNormCfg, kernel=int_layernorm,
+    payload=LAYERNORM_PAYLOAD, op_kinds=("layernorm",), slots={"layernorm": 9},
+    top="layernorm", example={"dim": 64},
+    case=layernorm_case, write_case=write_layernorm_case, verify=_verify_layernorm))

@@ -3,8 +3,8 @@
 :class:`SoftmaxCfg` sizes ``hw.softmax.Softmax``; :func:`softmax_case` writes a golden case
 whose expected output is :func:`golden.nonlinear.int_softmax`; :func:`softmax_beats` and
 :func:`softmax_results` are the payload layouts the Amaranth tests, the cocotb bench and
-any harness share. Importing this module registers the ``"softmax"`` config kind and its
-verifier (``golden.spec`` imports it lazily, see ``EXTRA_CONFIG_MODULES``).
+any harness share. Importing this module registers the ``"softmax"`` unit
+(:mod:`golden.units` imports it).
 """
 
 from __future__ import annotations
@@ -23,15 +23,16 @@ from golden.cases import (
     case_op,
     check_expected,
     check_fits,
-    register_verifier,
 )
 from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range, code_range
 from golden.nonlinear import SoftmaxParams, int_softmax, softmax_params
 from golden.package import Package, read_package, write_package
-from golden.spec import ConfigError, _check_int, _Config, register_config
+from golden.spec import ConfigError, _check_int, _Config
+from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
+    "SOFTMAX_PAYLOAD",
     "SOFTMAX_STIMULI",
     "SoftmaxCfg",
     "load_softmax_case",
@@ -47,7 +48,6 @@ OUT_BITS_BITS = 5  # run-time output width, 2..16
 DIV_STEPS = 18  # quotient bits of 2**32 // sum: sum >= 2**15, so the factor is <= 2**17
 
 
-@register_config
 @dataclass(frozen=True, kw_only=True)
 class SoftmaxCfg(_Config):
     """Geometry of the integer softmax unit (``hw.softmax.Softmax``).
@@ -186,8 +186,18 @@ class SoftmaxCfg(_Config):
         return f"sm_l{self.max_len}x{self.x_bits}s{self.scale_exp}o{self.out_bits}"
 
 
-def _field(value: int, bits: int) -> int:
-    return int(value) & ((1 << bits) - 1)
+#: ``Softmax``'s ``i_stream``: one logit a beat, then the row's constants (read from its
+#: first beat) and ``last`` on a row's final beat.
+SOFTMAX_PAYLOAD = Payload((
+    PayloadField("x", "x_bits", signed=True, bind=0),
+    PayloadField("x0", "x0_bits", signed=True, bind="k0"),
+    PayloadField("b", "b_bits", bind="k1"),
+    PayloadField("c", "c_bits", bind="k2"),
+    PayloadField("n", "n_bits", signed=True, bind="k3"),
+    PayloadField("floor_q", FLOOR_Q_BITS, bind="k4"),
+    PayloadField("out_bits", OUT_BITS_BITS, bind="k5"),
+    PayloadField("last", 1, bind="last"),
+))
 
 
 def softmax_beats(cfg: SoftmaxCfg, x: np.ndarray, p: SoftmaxParams) -> list[int]:
@@ -201,19 +211,12 @@ def softmax_beats(cfg: SoftmaxCfg, x: np.ndarray, p: SoftmaxParams) -> list[int]
     x = np.asarray(x, dtype=np.int64)
     cfg.check_params(p)
     cfg.check_row_len(x.shape[-1])
-    params, at = 0, 0
-    for value, bits in ((p.x0, cfg.x0_bits), (p.b, cfg.b_bits), (p.c, cfg.c_bits),
-                        (p.n, cfg.n_bits), (p.floor_q, FLOOR_Q_BITS),
-                        (p.out_bits, OUT_BITS_BITS)):
-        params |= _field(value, bits) << at
-        at += bits
-    last_at = cfg.x_bits + at
-    beats = []
-    for row in x.reshape(-1, x.shape[-1]):
-        for i, v in enumerate(row):
-            last = int(i == len(row) - 1)
-            beats.append(_field(v, cfg.x_bits) | (params << cfg.x_bits) | (last << last_at))
-    return beats
+    rows = x.reshape(-1, x.shape[-1])
+    last = np.zeros(rows.shape, dtype=np.int64)
+    last[:, -1] = 1
+    return SOFTMAX_PAYLOAD.pack(cfg, rows.size, {
+        "x": rows, "x0": p.x0, "b": p.b, "c": p.c, "n": p.n, "floor_q": p.floor_q,
+        "out_bits": p.out_bits, "last": last})
 
 
 def softmax_results(cfg: SoftmaxCfg, words: list[int], *, row_len: int) -> np.ndarray:
@@ -315,4 +318,11 @@ def _verify_softmax(pkg: Package):
     return op, int_softmax(x, p), y
 
 
-register_verifier(SoftmaxCfg.kind, _verify_softmax)
+
+
+register_unit(UnitSpec(
+    kind=SoftmaxCfg.kind, config=SoftmaxCfg, kernel=int_softmax, payload=SOFTMAX_PAYLOAD,
+    op_kinds=("softmax",), slots={"softmax": 10}, top="softmax",
+    example={"max_len": 32, "out_bits": 16},
+    case=softmax_case, write_case=write_softmax_case, verify=_verify_softmax,
+    out_field="y"))

@@ -5,7 +5,7 @@ bit ``x >= theta`` or, where ``flip`` is set, ``x <= theta`` -- the signed ``sig
 and unsigned ``x / alpha > 0.5`` binarisers of a binary ViT after export folds their float
 scale and shift into one integer threshold per channel. ``theta`` and ``flip`` travel with
 every beat, per lane, so one instance serves every channel and layer. Importing this module
-registers the config kind ``"threshold"`` and its case verifier.
+registers the ``"threshold"`` unit (:mod:`golden.units` imports it).
 """
 
 from __future__ import annotations
@@ -24,15 +24,16 @@ from golden.cases import (
     case_op,
     check_expected,
     check_fits,
-    register_verifier,
 )
 from golden.errors import VitsimError
 from golden.intops import threshold
 from golden.kernels import code_range
 from golden.package import Package, read_package, write_package
-from golden.spec import _BeatStream, _check_int, _Config, register_config
+from golden.spec import _BeatStream, _check_int, _Config
+from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
+    "THRESHOLD_PAYLOAD",
     "THRESHOLD_STIMULI",
     "ThresholdCfg",
     "clamp_theta",
@@ -44,7 +45,6 @@ __all__ = [
 ]
 
 
-@register_config
 @dataclass(frozen=True, kw_only=True)
 class ThresholdCfg(_BeatStream, _Config):
     """Geometry of the threshold unit (``hw.threshold.Threshold``).
@@ -98,6 +98,15 @@ def clamp_theta(cfg: ThresholdCfg, theta) -> np.ndarray:
     return np.clip(np.asarray(theta, dtype=np.int64), lo - 1, hi + 1)
 
 
+#: ``Threshold``'s ``i_stream``: ``lanes`` signed inputs, ``lanes`` signed thresholds, then
+#: one flip bit per lane (lane ``l`` at bit ``l`` of ``flip``).
+THRESHOLD_PAYLOAD = Payload((
+    PayloadField("x", "x_bits", signed=True, dims=("lanes",), bind=0),
+    PayloadField("theta", "theta_bits", signed=True, dims=("lanes",), bind=1),
+    PayloadField("flip", "lanes", bind=2),
+))
+
+
 def threshold_beats(cfg: ThresholdCfg, x, theta, flip) -> list[int]:
     """Return the ``i_stream`` payloads of ``Threshold`` for ``x, theta, flip [beats, lanes]``.
 
@@ -118,12 +127,8 @@ def threshold_beats(cfg: ThresholdCfg, x, theta, flip) -> list[int]:
                           f"clamp_theta)")
     if flip.size and not np.isin(flip, (0, 1)).all():
         raise VitsimError("flip must be 0 or 1")
-    at_theta = cfg.lanes * cfg.x_bits
-    at_flip = at_theta + cfg.lanes * cfg.theta_bits
-    return [a | (t << at_theta) | (f << at_flip)
-            for a, t, f in zip(words_from_rows(x, cfg.x_bits),
-                               words_from_rows(theta, cfg.theta_bits),
-                               words_from_rows(flip, 1), strict=True)]
+    return THRESHOLD_PAYLOAD.pack(cfg, x.shape[0], {
+        "x": x, "theta": theta, "flip": words_from_rows(flip, 1)})
 
 
 def threshold_results(cfg: ThresholdCfg, words: list[int]) -> np.ndarray:
@@ -197,4 +202,10 @@ def _verify_threshold(pkg: Package):
     return op, threshold(x, theta, flip.astype(bool)), y
 
 
-register_verifier(ThresholdCfg.kind, _verify_threshold)
+
+
+register_unit(UnitSpec(
+    kind=ThresholdCfg.kind, config=ThresholdCfg, kernel=threshold, payload=THRESHOLD_PAYLOAD,
+    op_kinds=("threshold",), slots={"threshold": 8}, top="threshold",
+    example={"lanes": 8, "x_bits": 32},
+    case=threshold_case, write_case=write_threshold_case, verify=_verify_threshold))

@@ -56,6 +56,7 @@ from golden.netpkg import NetworkData, read_network
 from golden.network import im2col, softmax_params_of
 from golden.package import Package
 from golden.spec import BinaryArrayCfg, ConfigError, MacArrayCfg, RequantCfg, ResidualCfg
+from golden.units import unit_for_op
 
 __all__ = ["NO_UNIT", "PER_HEAD", "CutError", "cut_network", "cut_op", "network_source"]
 
@@ -63,7 +64,18 @@ __all__ = ["NO_UNIT", "PER_HEAD", "CutError", "cut_network", "cut_op", "network_
 NO_UNIT = frozenset({"split_heads", "to_heads", "merge_heads", "prepend", "take_token"})
 #: Op kinds cut one head at a time (``head=None`` means head 0).
 PER_HEAD = frozenset({"int_bmm", "gsb_av"})
+#: Unit kind -> ``cut(net, op, image, head, path, common)`` writing that unit's case; the
+#: op kinds each unit serves come from the registry (:func:`golden.units.unit_for_op`).
+_CUTTERS: dict = {}
 _CAPS = {"binary_rows": 4, "binary_cols": 16, "mac_rows": 4, "mac_cols": 32, "lanes": 8}
+
+
+def _cutter(kind: str):
+    """Register the decorated function as the cutter of unit ``kind``."""
+    def deco(fn):
+        _CUTTERS[kind] = fn
+        return fn
+    return deco
 
 
 class CutError(VitsimError):
@@ -132,6 +144,7 @@ def _lanes(op, arrays, head, cap=_CAPS["lanes"]):
 # ---------------------------------------------------------------- one cutter per op kind
 
 
+@_cutter("binary_array")
 def _binary(net, op, image, head, path, common):
     a, w = (net.get(n, image) for n in op["inputs"])
     y = net.get(op["outputs"][0], image)
@@ -151,6 +164,7 @@ def _per_head_bits(bits, head: int) -> int:
     return int(bits) if np.ndim(bits) == 0 else int(bits[head])
 
 
+@_cutter("mac_array")
 def _mac(net, op, image, head, path, common):
     kind, y = op["kind"], net.get(op["outputs"][0], image)
     a_signed, w_signed = True, True
@@ -199,6 +213,7 @@ def _clamp_bits(op: dict, lo, hi) -> tuple[int, bool]:
     return width
 
 
+@_cutter("requant")
 def _requant(net, op, image, head, path, common):
     x, mult, bias = (net.get(n, image) for n in op["inputs"])
     y = _head_slice(op, net.get(op["outputs"][0], image), head)
@@ -212,6 +227,7 @@ def _requant(net, op, image, head, path, common):
                                     expected=y.reshape(acc.shape), **common(head))
 
 
+@_cutter("residual")
 def _add(net, op, image, head, path, common):
     y = net.get(op["outputs"][0], image)
     a, b = (net.get(n, image) for n in op["inputs"])
@@ -221,6 +237,7 @@ def _add(net, op, image, head, path, common):
     return write_residual_case(cfg, path, a=a, b=b, expected=y, **common(head))
 
 
+@_cutter("layernorm")
 def _layernorm(net, op, image, head, path, common):
     from golden.cases_layernorm import LayerNormCfg, write_layernorm_case
 
@@ -232,6 +249,7 @@ def _layernorm(net, op, image, head, path, common):
     return write_layernorm_case(cfg, path, x=x, expected=y, **common(None))
 
 
+@_cutter("softmax")
 def _softmax(net, op, image, head, path, common):
     from golden.cases_softmax import SoftmaxCfg, write_softmax_case
 
@@ -251,6 +269,7 @@ def _softmax(net, op, image, head, path, common):
                                     **common(head))
 
 
+@_cutter("gelu")
 def _gelu(net, op, image, head, path, common):
     from golden.cases_gelu import GeluCfg, write_gelu_case
     from golden.network import gelu_params_of
@@ -266,6 +285,7 @@ def _gelu(net, op, image, head, path, common):
                                  expected=y, **common(head))
 
 
+@_cutter("threshold")
 def _threshold(net, op, image, head, path, common):
     from golden.cases_threshold import ThresholdCfg, clamp_theta, write_threshold_case
 
@@ -277,6 +297,7 @@ def _threshold(net, op, image, head, path, common):
                                       flip=flip, expected=y, **common(head))
 
 
+@_cutter("gsb_encoder")
 def _encoder(net, op, image, head, path, common):
     from golden.cases_gsb import GsbEncoderCfg, write_gsb_encoder_case
 
@@ -298,6 +319,7 @@ def _encoder(net, op, image, head, path, common):
                                         expected=planes[:, None], **common(None))
 
 
+@_cutter("gsb_av")
 def _gsb_av(net, op, image, head, path, common):
     from golden.cases_gsb import GsbAvCfg, write_gsb_av_case
 
@@ -313,17 +335,11 @@ def _gsb_av(net, op, image, head, path, common):
                                    weights=weights, expected=y, **common(head))
 
 
-_CUTTERS = {"binary_matmul": _binary, "patch_matmul": _mac, "int_matmul": _mac,
-            "int_bmm": _mac, "group_matmul": _mac, "requant": _requant, "add": _add,
-            "layernorm": _layernorm, "softmax": _softmax, "gelu": _gelu,
-            "threshold": _threshold, "gsb_value_planes": _encoder,
-            "gsb_attn_planes": _encoder, "gsb_av": _gsb_av}
-
-
 def _cut(net: _Net, op: dict, out, *, image: int, head) -> Package:
     if op["kind"] in NO_UNIT:
         raise CutError(f"op {op['name']!r}: {op['kind']} only moves data; no unit computes it")
-    if op["kind"] not in _CUTTERS:
+    spec = unit_for_op(op["kind"])
+    if spec is None:
         raise CutError(f"op {op['name']!r}: no unit computes kind {op['kind']!r}")
     if not isinstance(image, int) or not 0 <= image < net.images():
         raise CutError(f"image must be between 0 and {net.images() - 1}, not {image!r}")
@@ -338,7 +354,7 @@ def _cut(net: _Net, op: dict, out, *, image: int, head) -> Package:
                 "stimulus": "network"}
 
     try:
-        return _CUTTERS[op["kind"]](net, op, image, head, Path(out), common)
+        return _CUTTERS[spec.kind](net, op, image, head, Path(out), common)
     except IndexError:
         raise CutError(f"op {op['name']!r}: no head {head} in its tensors") from None
 

@@ -20,7 +20,7 @@ threshold         :func:`golden.intops.threshold`
 add               :func:`golden.residual.residual_add` (saturating; residual, bias)
 layernorm         :func:`golden.nonlinear.int_layernorm`
 softmax           ``x << in_shift`` then :func:`golden.nonlinear.int_softmax`
-gelu              :func:`golden.nonlinear.int_gelu`, then a clamp to ``[-clip, clip]``
+gelu              :func:`golden.nonlinear.clipped_gelu` (int_gelu, then the clamp)
 gsb_value_planes  :func:`golden.intops.gsb_value_planes`
 gsb_attn_planes   :func:`golden.intops.gsb_attn_planes`
 gsb_av            :func:`golden.intops.gsb_av`
@@ -53,7 +53,7 @@ from golden.kernels import int_matmul, requantize
 from golden.nonlinear import (
     GeluParams,
     SoftmaxParams,
-    int_gelu,
+    clipped_gelu,
     int_layernorm,
     int_softmax,
     layernorm_params,
@@ -125,8 +125,7 @@ def _softmax(op, x):
 
 
 def _gelu(op, x):
-    y = int_gelu(x, gelu_params_of(op))
-    return np.clip(y, -op["clip"], op["clip"])
+    return clipped_gelu(x, gelu_params_of(op), op["clip"])
 
 
 def _prepend(op, x, tokens):

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "GELU_SHIFT",
     "GeluParams",
     "LayerNormParams",
     "SoftmaxParams",
+    "clipped_gelu",
     "gelu_params",
     "int_exp",
     "int_gelu",
@@ -34,7 +36,7 @@ __all__ = [
 # I-BERT second-order polynomial coefficients.
 _EXP_A, _EXP_B, _EXP_C = 0.35815147, 0.96963238 / 0.35815147, 1.0 / 0.35815147
 _ERF_A, _ERF_B = -0.2888, -1.769
-_GELU_SHIFT = 14  # I-BERT's "const": y is scaled down by 2**14 before the product
+GELU_SHIFT = 14  # I-BERT's "const": y is scaled down by 2**14 before the product
 
 
 def isqrt(n: np.ndarray) -> np.ndarray:
@@ -148,14 +150,15 @@ def gelu_params(scale: float) -> GeluParams:
     s1 = scale / math.sqrt(2)
     b = math.floor(_ERF_B / s1)
     c = math.floor(1 / _ERF_A / s1**2)
-    s_y = _ERF_A * s1**2 * 2**_GELU_SHIFT
+    s_y = _ERF_A * s1**2 * 2**GELU_SHIFT
     return GeluParams(b=b, c=c, one=math.floor(1 / s_y), out_scale=scale * s_y / 2)
 
 
 def int_gelu(x: np.ndarray, p: GeluParams) -> np.ndarray:
     """Integer GELU: ``out ~ gelu(x*S) / out_scale`` (I-BERT i-GELU).
 
-    ``erf`` by ``sgn(x) * ((min(|x|, -b) + b)**2 + c)``, scaled down by ``2**14``, then
+    ``erf`` by ``sgn(x) * ((min(|x|, -b) + b)**2 + c)``, scaled down by ``2**GELU_SHIFT``
+    (``2**14``), then
     ``out = x * (erf + one)``. Exact int64 for ``|x| < 2**24``. The float polynomial is
     within 0.018 of GELU; in integers the error also depends on the scale (I-BERT needs a
     fine input scale: the tests bound it at ``S = 2**-10`` over ``[-6, 6]``).
@@ -164,8 +167,14 @@ def int_gelu(x: np.ndarray, p: GeluParams) -> np.ndarray:
     sgn = np.sign(x)
     clipped = np.minimum(np.abs(x), -p.b)
     erf = sgn * ((clipped + p.b) ** 2 + p.c)
-    erf = erf >> _GELU_SHIFT
+    erf = erf >> GELU_SHIFT
     return x * (erf + p.one)
+
+
+def clipped_gelu(x: np.ndarray, p: GeluParams, clip: int) -> np.ndarray:
+    """GELU as the network op and the GELU unit compute it: :func:`int_gelu` clamped to
+    ``[-clip, clip]``."""
+    return np.clip(int_gelu(x, p), -clip, clip)
 
 
 @dataclass(frozen=True)

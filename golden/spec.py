@@ -24,7 +24,6 @@ __all__ = [
     "ResidualCfg",
     "config_from_dict",
     "known_configs",
-    "register_config",
 ]
 
 
@@ -457,34 +456,12 @@ class ResidualCfg(_BeatStream, _Config):
         return f"res_l{self.lanes}i{self.in_bits}o{self.out_bits}"
 
 
-_CONFIGS = {cls.kind: cls for cls in (QuantSpec, BinaryArrayCfg, RequantCfg, MacArrayCfg,
-                                      ResidualCfg)}
-
-#: Modules that define further unit configs; each calls :func:`register_config` on import.
-#: They are imported on first lookup, so ``golden.spec`` itself stays small.
-EXTRA_CONFIG_MODULES = ("golden.cases_softmax", "golden.cases_layernorm", "golden.cases_gelu",
-                        "golden.cases_gsb", "golden.cases_threshold")
-
-
-def register_config(cls: type) -> type:
-    """Make ``cls`` (a :class:`_Config` with a ``kind``) known to :func:`config_from_dict`."""
-    if _CONFIGS.get(cls.kind, cls) is not cls:
-        raise ValueError(f"config kind {cls.kind!r} is already registered")
-    _CONFIGS[cls.kind] = cls
-    return cls
-
-
 def known_configs() -> dict[str, type]:
-    """Every config class by kind, the extra modules' included."""
-    import importlib
+    """Every config class by kind: :class:`QuantSpec` and each registered unit's config
+    (:mod:`golden.units`)."""
+    from golden.units import units  # the unit modules import this one
 
-    for module in EXTRA_CONFIG_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-    return dict(_CONFIGS)
+    return {QuantSpec.kind: QuantSpec, **{kind: u.config for kind, u in units().items()}}
 
 
 def config_from_dict(data: dict, *, source: str = "config") -> _Config:

@@ -11,8 +11,13 @@ import numpy as np
 
 from golden.bitpack import rows_from_words, words_from_rows
 from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
+from golden.unit_spec import Payload, PayloadField
 
 __all__ = [
+    "BINARY_ARRAY_PAYLOAD",
+    "MAC_ARRAY_PAYLOAD",
+    "REQUANT_PAYLOAD",
+    "RESIDUAL_PAYLOAD",
     "binary_array_beats",
     "gsb_av_results",
     "gsb_encoder_results",
@@ -27,6 +32,45 @@ __all__ = [
 ]
 
 
+#: ``BinaryMatmulArray``'s ``i_stream``: the activation chunk, ``rows`` weight chunks of
+#: ``cols`` bits (element ``i`` of a chunk at its bit ``i``), the reduction's ``last``.
+BINARY_ARRAY_PAYLOAD = Payload((
+    PayloadField("a", "cols", bind=0),
+    PayloadField("w", "cols", dims=("rows",), bind=1),
+    PayloadField("last", 1, bind="last"),
+))
+
+#: ``MacArray``'s ``i_stream``: ``cols`` activation fields, ``rows x cols`` weight fields
+#: (lane-major), each ``field_bits`` wide (two's complement, sign-extended), then the
+#: run-time widths and signedness, and ``last``.
+MAC_ARRAY_PAYLOAD = Payload((
+    PayloadField("a", "field_bits", dims=("cols",), bind=0),
+    PayloadField("w", "field_bits", dims=("rows", "cols"), bind=1),
+    PayloadField("w_bits", 5, bind="k0"),
+    PayloadField("a_bits", 5, bind="k1"),
+    PayloadField("w_signed", 1, bind="k2"),
+    PayloadField("a_signed", 1, bind="k3"),
+    PayloadField("last", 1, bind="last"),
+))
+
+#: ``Requantizer``'s ``i_stream``: ``lanes`` accumulators, multipliers and biases (two's
+#: complement), then the beat's ``shift``, output ``bits`` and ``signed``.
+REQUANT_PAYLOAD = Payload((
+    PayloadField("acc", "acc_bits", signed=True, dims=("lanes",), bind=0),
+    PayloadField("mult", "mult_bits", signed=True, dims=("lanes",), bind=1),
+    PayloadField("bias", "bias_bits", signed=True, dims=("lanes",), bind=2),
+    PayloadField("shift", 6, bind="k0"),
+    PayloadField("bits", 5, bind="k1"),
+    PayloadField("signed", 1, bind="k2"),
+))
+
+#: ``ResidualAdd``'s ``i_stream``: ``lanes`` signed operands ``a``, then ``lanes`` ``b``.
+RESIDUAL_PAYLOAD = Payload((
+    PayloadField("a", "in_bits", signed=True, dims=("lanes",), bind=0),
+    PayloadField("b", "in_bits", signed=True, dims=("lanes",), bind=1),
+))
+
+
 def binary_array_beats(cfg: BinaryArrayCfg, a_bits: np.ndarray, w_bits: np.ndarray) -> list[int]:
     """Return the ``i_stream`` payloads of ``BinaryMatmulArray`` for ``a [m, k] x w [n, k]^T``.
 
@@ -38,33 +82,35 @@ def binary_array_beats(cfg: BinaryArrayCfg, a_bits: np.ndarray, w_bits: np.ndarr
     """
     m, k = a_bits.shape
     cfg.cycles(m=m, n=w_bits.shape[0], k=k)  # validates the tiling
-    return _tile_beats(cfg, a_bits, w_bits, field_bits=1, params=0, params_bits=0)
+    return _tile_beats(cfg, BINARY_ARRAY_PAYLOAD, a_bits, w_bits, {})
 
 
-def _tile_beats(cfg, a: np.ndarray, w: np.ndarray, *, field_bits: int, params: int,
-                params_bits: int) -> list[int]:
+def _tile_beats(cfg, payload: Payload, a: np.ndarray, w: np.ndarray, consts: dict
+                ) -> list[int]:
     """Beats of an array unit: per activation row, per weight tile, the reduction's beats.
 
-    Payload, LSB first: ``cols`` activation fields, ``rows x cols`` weight fields (lane-
-    major), each ``field_bits`` wide; then ``params`` (``params_bits`` wide) and ``last``.
+    Field offsets come from ``payload``: the activation chunk ``a``, the ``rows`` weight
+    chunks ``w`` (lane-major), the ``consts`` fields (the same every beat) and ``last``.
     """
     m, k = a.shape
     n = w.shape[0]
     beats = cfg.beats(k)
-    chunk = cfg.cols * field_bits
+    at = payload.offsets(cfg)
+    chunk = at["a"][1] * at["a"][2]  # bits of one activation (or weight-lane) chunk
+    field_bits = chunk // cfg.cols
     a_words = np.array(words_from_rows(np.asarray(a).reshape(m * beats, cfg.cols), field_bits),
                        dtype=object).reshape(m, beats)
     w_words = np.array(words_from_rows(np.asarray(w).reshape(n * beats, cfg.cols), field_bits),
                        dtype=object).reshape(n, beats)
-    tail_at = chunk * (cfg.rows + 1)
+    params = payload.pack(cfg, 1, consts)[0]
+    last_at, w_at = at["last"][0], at["w"][0]
     out = []
     for i in range(m):
         for t in range(n // cfg.rows):
             for b in range(beats):
-                word = a_words[i, b] | (params << tail_at)
-                word |= int(b == beats - 1) << (tail_at + params_bits)
+                word = a_words[i, b] | params | (int(b == beats - 1) << last_at)
                 for r in range(cfg.rows):
-                    word |= w_words[t * cfg.rows + r, b] << (chunk * (r + 1))
+                    word |= w_words[t * cfg.rows + r, b] << (w_at + chunk * r)
                 out.append(int(word))
     return out
 
@@ -104,14 +150,9 @@ def requant_beats(cfg: RequantCfg, acc: np.ndarray, *, mult, bias=0, shift: int,
     acc = np.asarray(acc, dtype=np.int64)
     mult = np.broadcast_to(np.asarray(mult, dtype=np.int64), acc.shape)
     bias = np.broadcast_to(np.asarray(bias, dtype=np.int64), acc.shape)
-    at_mult = cfg.lanes * cfg.acc_bits
-    at_bias = at_mult + cfg.lanes * cfg.mult_bits
-    at_params = at_bias + cfg.lanes * cfg.bias_bits
-    params = (shift | (bits << 6) | (int(signed) << 11)) << at_params
-    return [a | (w << at_mult) | (b << at_bias) | params
-            for a, w, b in zip(words_from_rows(acc, cfg.acc_bits),
-                               words_from_rows(mult, cfg.mult_bits),
-                               words_from_rows(bias, cfg.bias_bits), strict=True)]
+    return REQUANT_PAYLOAD.pack(cfg, acc.shape[0], {
+        "acc": acc, "mult": mult, "bias": bias, "shift": shift, "bits": bits,
+        "signed": int(signed)})
 
 
 def requant_results(cfg: RequantCfg, words: list[int], *, signed: bool) -> np.ndarray:
@@ -131,8 +172,9 @@ def mac_array_beats(cfg: MacArrayCfg, a: np.ndarray, w: np.ndarray, *, w_bits: i
     """
     m, k = a.shape
     cfg.cycles(m=m, n=w.shape[0], k=k, w_bits=w_bits, a_bits=a_bits)  # tiling and widths
-    params = (w_bits | (a_bits << 5) | (int(w_signed) << 10) | (int(a_signed) << 11))
-    return _tile_beats(cfg, a, w, field_bits=cfg.field_bits, params=params, params_bits=12)
+    return _tile_beats(cfg, MAC_ARRAY_PAYLOAD, a, w, {
+        "w_bits": w_bits, "a_bits": a_bits, "w_signed": int(w_signed),
+        "a_signed": int(a_signed)})
 
 
 def residual_beats(cfg: ResidualCfg, a: np.ndarray, b: np.ndarray) -> list[int]:
@@ -141,10 +183,8 @@ def residual_beats(cfg: ResidualCfg, a: np.ndarray, b: np.ndarray) -> list[int]:
     Payload bits, LSB first, two's complement: lane ``l`` of ``a`` at
     ``[l*in_bits, (l+1)*in_bits)``, then the ``lanes`` fields of ``b``.
     """
-    at_b = cfg.lanes * cfg.in_bits
-    return [x | (y << at_b) for x, y in zip(words_from_rows(np.asarray(a), cfg.in_bits),
-                                            words_from_rows(np.asarray(b), cfg.in_bits),
-                                            strict=True)]
+    a = np.asarray(a)
+    return RESIDUAL_PAYLOAD.pack(cfg, a.shape[0], {"a": a, "b": b})
 
 
 def residual_results(cfg: ResidualCfg, words: list[int]) -> np.ndarray:

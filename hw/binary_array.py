@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, ResetSignal, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, ResetSignal, Signal, signed
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.spec import BinaryArrayCfg
+from golden.unit_spec import attach
 from hw.adder_tree import column_sum, compress
 from hw.stream_unit import StreamUnit
 
@@ -24,6 +25,7 @@ def _sext(value, width: int):
     return Cat(value, *[value[-1]] * (width - len(value)))
 
 
+@attach("binary_array", "component")
 class BinaryMatmulArray(StreamUnit):
     """Binary matrix-vector array: ``rows`` dot products of binary vectors, ``cols`` bits a beat.
 
@@ -71,11 +73,7 @@ class BinaryMatmulArray(StreamUnit):
     config_class = BinaryArrayCfg
 
     def _members(self, cfg) -> dict:
-        in_layout = data.StructLayout({
-            "a": unsigned(cfg.cols),
-            "w": data.ArrayLayout(unsigned(cfg.cols), cfg.rows),
-            "last": unsigned(1),
-        })
+        in_layout = self.in_layout(cfg)
         out_layout = data.ArrayLayout(signed(cfg.acc_bits), cfg.rows)
         return {
             "i_stream": In(stream.Signature(in_layout)),

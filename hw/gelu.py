@@ -7,16 +7,18 @@ from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.cases_gelu import GeluCfg
-from golden.nonlinear import _GELU_SHIFT
+from golden.nonlinear import GELU_SHIFT
+from golden.unit_spec import attach
 from hw.stream_unit import StreamUnit
 
 __all__ = ["Gelu"]
 
 
+@attach("gelu", "component")
 class Gelu(StreamUnit):
     """Compute ``clamp(x * (erf + one), -clip, clip)`` on ``lanes`` elements a beat.
 
-    ``erf = (sgn(x) * ((min(|x|, -b) + b)**2 + c)) >> 14``, the arithmetic shift flooring,
+    ``erf = (sgn(x) * ((min(|x|, -b) + b)**2 + c)) >> GELU_SHIFT`` (14), the shift flooring,
     exactly as :func:`golden.nonlinear.int_gelu`. The constants ``b``, ``c``, ``one`` and
     ``clip`` travel with every beat, so one instance serves every layer's scale. Results
     leave as ``cfg.out_bits``-bit two's complement; the config's static bound guarantees
@@ -26,7 +28,7 @@ class Gelu(StreamUnit):
     Timing: five register stages (see :attr:`golden.cases_gelu.GeluCfg.latency`), one
     beat per cycle; a stalled ``o_stream`` stops the pipeline.
 
-    Reference: :func:`golden.cases_gelu.clipped_gelu` (``int_gelu`` then the clamp).
+    Reference: :func:`golden.nonlinear.clipped_gelu` (``int_gelu`` then the clamp).
 
     Parameters
     ----------
@@ -41,13 +43,7 @@ class Gelu(StreamUnit):
     config_class = GeluCfg
 
     def _members(self, cfg) -> dict:
-        in_layout = data.StructLayout({
-            "x": data.ArrayLayout(signed(cfg.in_bits), cfg.lanes),
-            "b": signed(cfg.b_bits),
-            "c": signed(cfg.c_bits),
-            "one": signed(cfg.one_bits),
-            "clip": unsigned(cfg.clip_bits),
-        })
+        in_layout = self.in_layout(cfg)
         return {
             "i_stream": In(stream.Signature(in_layout)),
             "o_stream": Out(stream.Signature(data.ArrayLayout(signed(cfg.out_bits),
@@ -97,7 +93,7 @@ class Gelu(StreamUnit):
                 m.d.sync += sq2[lane].eq(s1[lane] * s1[lane])
         carry(x2, x1, v2, v1)
 
-        # Stage 3: erf + one = ((sgn(x) * (sq + c)) >> 14) + one.
+        # Stage 3: erf + one = ((sgn(x) * (sq + c)) >> GELU_SHIFT) + one.
         v3 = Signal()
         x3 = stage("x3_", signed(cfg.in_bits))
         t3 = stage("t3_", signed(cfg.erf_bits))
@@ -112,7 +108,7 @@ class Gelu(StreamUnit):
         with m.If(advance):
             m.d.sync += clip3.eq(clip2)
             for lane in lanes:
-                m.d.sync += t3[lane].eq((erf[lane] >> _GELU_SHIFT) + one2)
+                m.d.sync += t3[lane].eq((erf[lane] >> GELU_SHIFT) + one2)
         carry(x3, x2, v3, v2)
 
         # Stage 4: the product x * (erf + one).

@@ -8,6 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.cases_gsb import GsbAvCfg
+from golden.unit_spec import attach
 from hw.adder_tree import popcount, tree_sum
 from hw.stream_unit import StreamUnit
 
@@ -16,6 +17,7 @@ __all__ = ["POP_CHUNK", "GsbAv"]
 POP_CHUNK = 16  # bits per registered partial popcount
 
 
+@attach("gsb_av", "component")
 class GsbAv(StreamUnit):
     """``y = sum_{p,r} W[p, r] * (A_p @ S_r)`` for one head, ``lanes`` columns at a time.
 
@@ -68,11 +70,7 @@ class GsbAv(StreamUnit):
     config_class = GsbAvCfg
 
     def _members(self, cfg) -> dict:
-        in_layout = data.StructLayout({
-            "bits": unsigned(cfg.max_n * max(cfg.a_planes, cfg.v_planes)),
-            "w": data.ArrayLayout(signed(cfg.w_bits), cfg.a_planes * cfg.v_planes),
-            "last": unsigned(1),
-        })
+        in_layout = self.in_layout(cfg)
         return {"i_stream": In(stream.Signature(in_layout)),
                 "o_stream": Out(stream.Signature(data.ArrayLayout(signed(cfg.acc_bits),
                                                                   cfg.lanes)))}

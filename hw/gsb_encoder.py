@@ -8,6 +8,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.cases_gsb import GsbEncoderCfg
+from golden.unit_spec import attach
 from hw.stream_unit import StreamUnit
 
 __all__ = ["GsbEncoder"]
@@ -21,6 +22,7 @@ def _tree(values: list, pick) -> object:
     return values[0]
 
 
+@attach("gsb_encoder", "component")
 class GsbEncoder(StreamUnit):
     """GSB threshold encoder over one image's tensor at a time, ``lanes`` elements a beat.
 
@@ -66,12 +68,7 @@ class GsbEncoder(StreamUnit):
     config_class = GsbEncoderCfg
 
     def _members(self, cfg) -> dict:
-        in_layout = data.StructLayout({
-            "x": data.ArrayLayout(signed(cfg.x_bits), cfg.lanes),
-            "theta": signed(cfg.x_bits + 1),
-            "two_tailed": unsigned(1),
-            "last": unsigned(1),
-        })
+        in_layout = self.in_layout(cfg)
         out_layout = data.StructLayout({
             "planes": data.ArrayLayout(unsigned(cfg.planes), cfg.lanes),
             "last": unsigned(1),

@@ -8,11 +8,13 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.cases_layernorm import FACTOR_BITS, LayerNormCfg
+from golden.unit_spec import attach
 from hw.stream_unit import StreamUnit
 
 __all__ = ["LayerNorm"]
 
 
+@attach("layernorm", "component")
 class LayerNorm(StreamUnit):
     """Normalise rows of ``dim`` integers: ``out = ((x - mean) * factor) >> (1 + guard)``.
 
@@ -52,7 +54,7 @@ class LayerNorm(StreamUnit):
 
     def _members(self, cfg) -> dict:
         return {
-            "i_stream": In(stream.Signature(data.ArrayLayout(signed(cfg.in_bits), 1))),
+            "i_stream": In(stream.Signature(self.in_layout(cfg))),
             "o_stream": Out(stream.Signature(data.ArrayLayout(signed(cfg.out_bits), 1))),
         }
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.spec import MacArrayCfg
+from golden.unit_spec import attach
 from hw.stream_unit import StreamUnit
 
 __all__ = ["MacArray"]
@@ -23,6 +24,7 @@ def digit_product(x, y, d: int):
     return total.as_signed()[:width].as_signed()
 
 
+@attach("mac_array", "component")
 class MacArray(StreamUnit):
     """Mixed-bit matrix-vector array: ``rows`` dot products, ``cols`` elements a beat,
     operand widths 1..``max_bits`` and signedness chosen per beat at run time.
@@ -67,16 +69,7 @@ class MacArray(StreamUnit):
     config_class = MacArrayCfg
 
     def _members(self, cfg) -> dict:
-        field = unsigned(cfg.field_bits)
-        self._in_layout = data.StructLayout({
-            "a": data.ArrayLayout(field, cfg.cols),
-            "w": data.ArrayLayout(data.ArrayLayout(field, cfg.cols), cfg.rows),
-            "w_bits": unsigned(5),
-            "a_bits": unsigned(5),
-            "w_signed": unsigned(1),
-            "a_signed": unsigned(1),
-            "last": unsigned(1),
-        })
+        self._in_layout = self.in_layout(cfg)
         return {
             "i_stream": In(stream.Signature(self._in_layout)),
             "o_stream": Out(stream.Signature(data.ArrayLayout(signed(cfg.acc_bits),

@@ -8,11 +8,13 @@ from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.spec import RequantCfg
+from golden.unit_spec import attach
 from hw.stream_unit import StreamUnit
 
 __all__ = ["Requantizer"]
 
 
+@attach("requant", "component")
 class Requantizer(StreamUnit):
     """Requantise ``lanes`` accumulators a beat:
     ``clamp((acc*mult + bias + 2**(shift-1)) >> shift, lo, hi)``.
@@ -57,14 +59,7 @@ class Requantizer(StreamUnit):
     config_class = RequantCfg
 
     def _members(self, cfg) -> dict:
-        in_layout = data.StructLayout({
-            "acc": data.ArrayLayout(signed(cfg.acc_bits), cfg.lanes),
-            "mult": data.ArrayLayout(signed(cfg.mult_bits), cfg.lanes),
-            "bias": data.ArrayLayout(signed(cfg.bias_bits), cfg.lanes),
-            "shift": unsigned(6),
-            "bits": unsigned(5),
-            "signed": unsigned(1),
-        })
+        in_layout = self.in_layout(cfg)
         return {
             "i_stream": In(stream.Signature(in_layout)),
             "o_stream": Out(stream.Signature(data.ArrayLayout(unsigned(cfg.out_bits),

@@ -8,11 +8,13 @@ from amaranth.lib.wiring import In, Out
 
 from golden.kernels import code_range
 from golden.spec import ResidualCfg
+from golden.unit_spec import attach
 from hw.stream_unit import StreamUnit
 
 __all__ = ["ResidualAdd"]
 
 
+@attach("residual", "component")
 class ResidualAdd(StreamUnit):
     """Add ``lanes`` pairs of signed operands a beat, saturating to ``out_bits`` signed:
     ``clip(a + b, -2**(out_bits-1), 2**(out_bits-1) - 1)``.
@@ -36,9 +38,8 @@ class ResidualAdd(StreamUnit):
     config_class = ResidualCfg
 
     def _members(self, cfg) -> dict:
-        operands = data.ArrayLayout(signed(cfg.in_bits), cfg.lanes)
-        return {
-            "i_stream": In(stream.Signature(data.StructLayout({"a": operands, "b": operands}))),
+                return {
+            "i_stream": In(stream.Signature(self.in_layout(cfg))),
             "o_stream": Out(stream.Signature(data.ArrayLayout(signed(cfg.out_bits),
                                                               cfg.lanes))),
         }

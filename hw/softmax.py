@@ -11,14 +11,15 @@ from golden.cases_softmax import (
     DIV_STEPS,
     EXP_BITS,
     FLOOR_Q_BITS,
-    OUT_BITS_BITS,
     SoftmaxCfg,
 )
+from golden.unit_spec import attach
 from hw.stream_unit import StreamUnit
 
 __all__ = ["Softmax"]
 
 
+@attach("softmax", "component")
 class Softmax(StreamUnit):
     """Integer softmax over rows of up to ``max_len`` logits, one logit a beat.
 
@@ -71,16 +72,7 @@ class Softmax(StreamUnit):
     config_class = SoftmaxCfg
 
     def _members(self, cfg) -> dict:
-        in_layout = data.StructLayout({
-            "x": signed(cfg.x_bits),
-            "x0": signed(cfg.x0_bits),
-            "b": unsigned(cfg.b_bits),
-            "c": unsigned(cfg.c_bits),
-            "n": signed(cfg.n_bits),
-            "floor_q": unsigned(FLOOR_Q_BITS),
-            "out_bits": unsigned(OUT_BITS_BITS),
-            "last": unsigned(1),
-        })
+        in_layout = self.in_layout(cfg)
         out_layout = data.StructLayout({"y": unsigned(cfg.out_bits), "last": unsigned(1)})
         return {"i_stream": In(stream.Signature(in_layout)),
                 "o_stream": Out(stream.Signature(out_layout))}

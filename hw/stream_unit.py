@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
-from amaranth.lib import wiring
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data, wiring
 
-__all__ = ["StreamUnit"]
+from golden.unit_spec import Payload
+
+__all__ = ["StreamUnit", "payload_layout"]
+
+
+def payload_layout(payload: Payload, cfg):
+    """The Amaranth layout of a golden :class:`golden.unit_spec.Payload` for ``cfg``: a
+    ``StructLayout`` of its fields in order (a field's elements ``signed``/``unsigned`` of
+    its width, nested in one ``ArrayLayout`` per dimension, outermost first), or the one
+    unnamed field's own layout."""
+    def shape(f):
+        out = signed(f.width(cfg)) if f.signed else unsigned(f.width(cfg))
+        for n in reversed(f.counts(cfg)):
+            out = data.ArrayLayout(out, n)
+        return out
+
+    if payload.fields[0].name is None:
+        return shape(payload.fields[0])
+    return data.StructLayout({f.name: shape(f) for f in payload.fields})
 
 
 class StreamUnit(wiring.Component):
@@ -13,7 +31,9 @@ class StreamUnit(wiring.Component):
 
     Subclasses set ``config_class`` and implement ``_members(cfg)``, returning their
     signature members; the config is checked before anything reads it, then kept, and
-    ``cfg`` and ``latency`` read it (the latency has one source: the config).
+    ``cfg`` and ``latency`` read it (the latency has one source: the config). The
+    ``i_stream`` payload is :meth:`in_layout`: the unit's golden payload declaration
+    (:attr:`golden.unit_spec.UnitSpec.payload`).
     """
 
     config_class: type
@@ -26,6 +46,13 @@ class StreamUnit(wiring.Component):
 
     def _members(self, cfg) -> dict:
         raise NotImplementedError
+
+    @classmethod
+    def in_layout(cls, cfg):
+        """The ``i_stream`` payload layout, from the unit's registry entry."""
+        from golden.units import unit
+
+        return payload_layout(unit(cls.config_class.kind).payload, cfg)
 
     @property
     def cfg(self):

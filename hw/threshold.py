@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, signed, unsigned
+from amaranth.hdl import Module, Mux, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.cases_threshold import ThresholdCfg
+from golden.unit_spec import attach
 from hw.stream_unit import StreamUnit
 
 __all__ = ["Threshold"]
 
 
+@attach("threshold", "component")
 class Threshold(StreamUnit):
     """Binarise ``lanes`` signed inputs a beat: bit ``x >= theta``, or ``x <= theta`` where the
     lane's ``flip`` bit is set, each lane with its own ``theta`` and ``flip`` from the beat.
@@ -33,11 +35,7 @@ class Threshold(StreamUnit):
     config_class = ThresholdCfg
 
     def _members(self, cfg) -> dict:
-        layout = data.StructLayout({
-            "x": data.ArrayLayout(signed(cfg.x_bits), cfg.lanes),
-            "theta": data.ArrayLayout(signed(cfg.theta_bits), cfg.lanes),
-            "flip": unsigned(cfg.lanes),
-        })
+        layout = self.in_layout(cfg)
         return {"i_stream": In(stream.Signature(layout)),
                 "o_stream": Out(stream.Signature(data.ArrayLayout(unsigned(1), cfg.lanes)))}
 

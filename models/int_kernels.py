@@ -4,7 +4,8 @@ Written from the golden contracts (``golden/kernels.py``, ``golden/nonlinear.py`
 ``golden/intops.py``), not by calling them: the tests compare the two implementations with
 ``==`` on every intermediate tensor of whole networks. Everything is int64 (bit planes
 uint8) on any device; binary products use ``±1`` integer matmuls rather than popcounts,
-so an error in either formulation shows up as a mismatch.
+so an error in either formulation shows up as a mismatch. Constants that define the
+arithmetic (GELU's shift) are read from golden, never restated.
 
 :data:`TORCH_OPS` maps each kind to ``fn(op, *inputs)`` exactly as :data:`golden.network.OPS`.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from golden.nonlinear import GELU_SHIFT
 
 __all__ = ["TORCH_OPS", "int_layernorm", "int_softmax", "isqrt", "requantize"]
 
@@ -96,7 +99,7 @@ def _gelu(op: dict, x: Tensor) -> Tensor:
     x = x.to(_I64)
     clipped = torch.clamp(x.abs(), max=-op["b"])
     erf = torch.sign(x) * ((clipped + op["b"]) ** 2 + op["c"])
-    erf = erf >> 14
+    erf = erf >> GELU_SHIFT
     return torch.clamp(x * (erf + op["one"]), -op["clip"], op["clip"])
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from golden.errors import VitsimError
+from golden.unit_spec import attach, attached
 
 __all__ = ["register"]
 
@@ -124,59 +125,59 @@ def _accel_for_synth(args):
     return Accelerator(cfg), "accelerator", f"lanes={cfg.lanes} depth={cfg.depth}"
 
 
-def _softmax_case(cfg, args):
-    from golden.cases_softmax import softmax_case
-
-    return softmax_case(cfg, args.out, rows=args.m, row_len=args.k or cfg.max_len,
-                        scale=args.scale, out_bits=args.bits, seed=args.seed,
-                        stimulus=args.stimulus)
+# The flags of ``vitsim golden --config FILE`` as each unit's seeded case writer
+# (:attr:`golden.unit_spec.UnitSpec.case`) takes them; ``--seed`` and ``--stimulus`` go to
+# every one.
 
 
-def _layernorm_case(cfg, args):
-    from golden.cases_layernorm import layernorm_case
-
-    return layernorm_case(cfg, args.out, rows=args.m, seed=args.seed, stimulus=args.stimulus)
-
-
-def _gelu_case(cfg, args):
-    from golden.cases_gelu import gelu_case
-
-    return gelu_case(cfg, args.out, beats=args.m, scale=args.scale, seed=args.seed,
-                     stimulus=args.stimulus)
+@attach("binary_array", "cli_case")
+def _binary_array_case(cfg, args) -> dict:
+    return dict(m=args.m, n=args.n or cfg.rows, k=args.k or cfg.max_k)
 
 
-def _residual_case(cfg, args):
-    from golden.cases import residual_case
-
-    return residual_case(cfg, args.out, beats=args.m, seed=args.seed, stimulus=args.stimulus)
-
-
-def _gsb_encoder_case(cfg, args):
-    from golden.cases_gsb import gsb_encoder_case
-
-    return gsb_encoder_case(cfg, args.out, shape=(args.m, args.n or 1, args.k or cfg.lanes),
-                            mode="attn" if args.gsb_attention else "value",
-                            theta=args.theta, seed=args.seed, stimulus=args.stimulus)
+@attach("mac_array", "cli_case")
+def _mac_array_case(cfg, args) -> dict:
+    return dict(m=args.m, n=args.n or cfg.rows, k=args.k or cfg.max_k, w_bits=args.w_bits,
+                a_bits=args.a_bits, a_signed=not args.a_unsigned)
 
 
-def _gsb_av_case(cfg, args):
-    from golden.cases_gsb import gsb_av_case
-
-    return gsb_av_case(cfg, args.out, n=args.m, d=args.k or cfg.max_d, seed=args.seed,
-                       stimulus=args.stimulus)
-
-
-def _threshold_case(cfg, args):
-    from golden.cases_threshold import threshold_case
-
-    return threshold_case(cfg, args.out, beats=args.m, seed=args.seed, stimulus=args.stimulus)
+@attach("requant", "cli_case")
+def _requant_case(cfg, args) -> dict:
+    return dict(beats=args.m, mult=args.mult, shift=args.shift, bits=args.bits,
+                signed=not args.out_unsigned)
 
 
-#: Unit kinds whose cases ``vitsim golden --config`` writes with the flags above.
-_NONLINEAR_CASES = {"softmax": _softmax_case, "layernorm": _layernorm_case,
-                    "gelu": _gelu_case, "residual": _residual_case,
-                    "gsb_encoder": _gsb_encoder_case, "gsb_av": _gsb_av_case,
-                    "threshold": _threshold_case}
+@attach("softmax", "cli_case")
+def _softmax_case(cfg, args) -> dict:
+    return dict(rows=args.m, row_len=args.k or cfg.max_len, scale=args.scale,
+                out_bits=args.bits)
+
+
+@attach("layernorm", "cli_case")
+def _layernorm_case(cfg, args) -> dict:
+    return dict(rows=args.m)
+
+
+@attach("gelu", "cli_case")
+def _gelu_case(cfg, args) -> dict:
+    return dict(beats=args.m, scale=args.scale)
+
+
+@attach("residual", "cli_case")
+@attach("threshold", "cli_case")
+def _beats_case(cfg, args) -> dict:
+    return dict(beats=args.m)
+
+
+@attach("gsb_encoder", "cli_case")
+def _gsb_encoder_case(cfg, args) -> dict:
+    return dict(shape=(args.m, args.n or 1, args.k or cfg.lanes),
+                mode="attn" if args.gsb_attention else "value", theta=args.theta)
+
+
+@attach("gsb_av", "cli_case")
+def _gsb_av_case(cfg, args) -> dict:
+    return dict(n=args.m, d=args.k or cfg.max_d)
 
 
 def _cut_cases(args) -> int:
@@ -206,8 +207,9 @@ def _cut_cases(args) -> int:
 
 
 def cmd_golden(args) -> int:
-    from golden.cases import binary_array_case, mac_array_case, requant_case, verify_package
+    from golden.cases import verify_package
     from golden.package import read_package
+    from golden.units import unit
 
     if args.verify is not None:
         problems = verify_package(read_package(args.verify))
@@ -230,25 +232,10 @@ def cmd_golden(args) -> int:
               f"({right} classified right in integer mode), {len(pkg.tensors)} tensors")
         return 0
     cfg = _array_cfg(args)
-    common = dict(seed=args.seed, stimulus=args.stimulus)
-    if cfg.kind in _NONLINEAR_CASES:
-        pkg = _NONLINEAR_CASES[cfg.kind](cfg, args)
-        op = pkg.manifest["ops"][0]
-        print(f"wrote {args.out}: {op['name']} ({cfg.kind} {cfg}), {op.get('cycles')} cycles "
-              f"by the model")
-        return 0
-    if cfg.kind == "requant":
-        pkg = requant_case(cfg, args.out, beats=args.m, mult=args.mult, shift=args.shift,
-                           bits=args.bits, signed=not args.out_unsigned, **common)
-    else:
-        shape = dict(m=args.m, n=args.n or cfg.rows, k=args.k or cfg.max_k)
-        if cfg.kind == "mac_array":
-            pkg = mac_array_case(cfg, args.out, w_bits=args.w_bits, a_bits=args.a_bits,
-                                 a_signed=not args.a_unsigned, **shape, **common)
-        else:
-            pkg = binary_array_case(cfg, args.out, **shape, **common)
+    kwargs = attached(cfg.kind, "cli_case")(cfg, args)
+    pkg = unit(cfg.kind).case(cfg, args.out, **kwargs, seed=args.seed, stimulus=args.stimulus)
     op = pkg.manifest["ops"][0]
-    print(f"wrote {args.out}: {op['name']} ({cfg.kind} {cfg}), {op['cycles']} cycles by the "
+    print(f"wrote {args.out}: {op['name']} ({cfg.kind} {cfg}), {op.get('cycles')} cycles by the "
           f"model")
     return 0
 

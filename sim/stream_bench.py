@@ -8,12 +8,14 @@ decoded result with the golden tensor by ``==``, measures cycles and writes the 
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
 import cocotb
 import numpy as np
 
+from golden.unit_spec import attach
 from sim.report import first_mismatch, format_mismatch
 from sim.runner import CLOCK_PS
 from sim.stream import StreamSink, StreamSource, random_pauses
@@ -68,14 +70,16 @@ async def run_stream_case(tb: TB, name: str, *, beats: list[int], n_out: int,
         assert cycles == model_cycles, f"measured {cycles} cycles, model says {model_cycles}"
 
 
-def stream_tests(run):
-    """Return the ``check`` and ``speed`` cocotb tests of a bench built on ``run``.
+def stream_tests(run, *, unit: str):
+    """Return the ``check`` and ``speed`` cocotb tests of a bench built on ``run``, and
+    attach ``run``'s module as unit kind ``unit``'s bench (:mod:`sim.units`).
 
     ``run(dut, name, *, idle, backpressure)`` is the bench's coroutine (usually a call to
     :func:`run_stream_case`). ``check`` runs the four idle/backpressure combinations;
     ``speed`` runs once with no gaps, so its cycles must equal the cycle model. A bench
-    module binds them at module level: ``check, speed = stream_tests(_run)``.
+    module binds them at module level: ``check, speed = stream_tests(_run, unit=KIND)``.
     """
+    attach(unit, "bench", sys.modules[run.__module__])
 
     @cocotb.test()
     @cocotb.parametrize(idle=[False, True], backpressure=[False, True])

@@ -1,52 +1,65 @@
-"""The hardware units vitsim can generate and simulate, keyed by their config ``kind``.
+"""The hardware units vitsim can generate and simulate, keyed by their unit kind.
 
-One table ties a config class to its Amaranth component, its Verilog top name and its
-cocotb bench, so the command line, the tests and the benchmarks never restate the pairing.
+A view of the unit registry (:mod:`golden.units`) with each layer's part attached: the
+golden entry (config, Verilog top name, example config), the hw Component
+(:mod:`hw.units`) and the cocotb bench. Each bench module attaches itself with
+``attach(KIND, "bench", module)``; importing this module imports every bench, so adding a
+unit's bench is its file plus one import line here. The command line, the tests and the
+benchmarks read :data:`UNITS` and never restate the pairing.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
+import sim.benches.binary_array_bench  # noqa: F401
+import sim.benches.gelu_bench  # noqa: F401
+import sim.benches.gsb_av_bench  # noqa: F401
+import sim.benches.gsb_encoder_bench  # noqa: F401
+import sim.benches.layernorm_bench  # noqa: F401
+import sim.benches.mac_array_bench  # noqa: F401
+import sim.benches.requantizer_bench  # noqa: F401
+import sim.benches.residual_bench  # noqa: F401
+import sim.benches.softmax_bench  # noqa: F401
+import sim.benches.threshold_bench  # noqa: F401
 from golden.errors import VitsimError
+from golden.unit_spec import UnitSpec, attached, attached_kinds
+from golden.units import units
+from hw.units import component_for
 
-__all__ = ["EXAMPLES", "UNITS", "Unit", "example_config", "unit_for"]
+__all__ = ["EXAMPLES", "UNITS", "Unit", "bench_kinds", "example_config", "unit_for"]
 
 
 @dataclass(frozen=True)
 class Unit:
-    """One generatable, simulatable unit."""
+    """One generatable, simulatable unit: its registry entry, Component and bench."""
 
-    kind: str  # config kind (golden.spec), also the name used on the command line
-    component: str  # "module:Class" of the Amaranth component
-    top: str  # Verilog module name
-    bench: str  # cocotb bench module
+    spec: UnitSpec
+    component: type  # the Amaranth Component class
+    bench: str  # the cocotb bench module's name (cocotb imports it by name)
+
+    @property
+    def kind(self) -> str:
+        """The unit kind (its config kind, its command-line name)."""
+        return self.spec.kind
+
+    @property
+    def top(self) -> str:
+        """Verilog module name."""
+        return self.spec.top
 
     def build(self, cfg):
-        """Instantiate the component for ``cfg`` (imports amaranth on first use)."""
-        module, cls = self.component.split(":")
-        return getattr(importlib.import_module(module), cls)(cfg)
+        """Instantiate the Component for ``cfg``."""
+        return self.component(cfg)
 
 
-UNITS = {
-    u.kind: u
-    for u in (
-        Unit("binary_array", "hw.binary_array:BinaryMatmulArray", "binary_array",
-             "sim.benches.binary_array_bench"),
-        Unit("requant", "hw.requantizer:Requantizer", "requantizer",
-             "sim.benches.requantizer_bench"),
-        Unit("mac_array", "hw.mac_array:MacArray", "mac_array", "sim.benches.mac_array_bench"),
-        Unit("softmax", "hw.softmax:Softmax", "softmax", "sim.benches.softmax_bench"),
-        Unit("layernorm", "hw.layernorm:LayerNorm", "layernorm", "sim.benches.layernorm_bench"),
-        Unit("gelu", "hw.gelu:Gelu", "gelu", "sim.benches.gelu_bench"),
-        Unit("residual", "hw.residual:ResidualAdd", "residual", "sim.benches.residual_bench"),
-        Unit("gsb_encoder", "hw.gsb_encoder:GsbEncoder", "gsb_encoder",
-             "sim.benches.gsb_encoder_bench"),
-        Unit("gsb_av", "hw.gsb_av:GsbAv", "gsb_av", "sim.benches.gsb_av_bench"),
-        Unit("threshold", "hw.threshold:Threshold", "threshold", "sim.benches.threshold_bench"),
-    )
-}
+def bench_kinds() -> frozenset[str]:
+    """The unit kinds that have a cocotb bench attached."""
+    return attached_kinds("bench")
+
+
+UNITS = {kind: Unit(spec, component_for(kind), attached(kind, "bench").__name__)
+         for kind, spec in units().items()}
 
 
 def unit_for(kind: str) -> Unit:
@@ -59,18 +72,7 @@ def unit_for(kind: str) -> Unit:
 
 #: A representative config of each unit (the digits ViT's shapes), for ``vitsim synth UNIT``
 #: and ``vitsim verilog UNIT``; ``--config FILE`` gives any other.
-EXAMPLES = {
-    "binary_array": {"rows": 8, "cols": 64, "mode": "xnor", "max_k": 512},
-    "mac_array": {"rows": 4, "cols": 16, "max_k": 256},
-    "requant": {"lanes": 4, "acc_bits": 24, "out_bits": 8},
-    "residual": {"lanes": 16, "in_bits": 16, "out_bits": 16},
-    "softmax": {"max_len": 32, "out_bits": 16},
-    "layernorm": {"dim": 64},
-    "gelu": {"lanes": 4},
-    "gsb_encoder": {"lanes": 8, "max_elems": 2048},
-    "gsb_av": {"lanes": 8, "max_n": 32, "max_d": 32},
-    "threshold": {"lanes": 8, "x_bits": 32},
-}
+EXAMPLES = {kind: dict(u.spec.example) for kind, u in UNITS.items()}
 
 
 def example_config(kind: str):

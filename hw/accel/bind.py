@@ -3,35 +3,26 @@
 Every unit slot of :data:`golden.accel_program.UNIT_KINDS` names, per field of its
 ``i_stream`` payload, where the field comes from: operand vector ``0..2`` (its low bits),
 constant ``k0..k7`` (its low bits) or the beat's ``last`` flag; and which field of its
-``o_stream`` payload holds the output lanes. The widths come from the unit's own layouts,
-so the table never restates a unit's geometry.
+``o_stream`` payload holds the output lanes. Both are read from the unit's registry entry
+(its payload declaration); the widths come from the unit's own layouts, so nothing here
+restates a unit's geometry.
 """
 
 from __future__ import annotations
 
 from amaranth.lib import data
 
+from golden.accel_program import UNIT_KINDS
+from golden.units import unit
+
 __all__ = ["BIND", "OUT_FIELD", "field_widths", "out_geometry"]
 
-_BINARY = {"a": 0, "w": 1, "last": "last"}
 #: payload field -> 0..2 (operand), "k<i>" (constant) or "last"; None: the whole payload.
-BIND = {
-    "binary_xnor": _BINARY,
-    "binary_and": _BINARY,
-    "mac": {"a": 0, "w": 1, "w_bits": "k0", "a_bits": "k1", "w_signed": "k2",
-            "a_signed": "k3", "last": "last"},
-    "requant": {"acc": 0, "mult": 1, "bias": 2, "shift": "k0", "bits": "k1", "signed": "k2"},
-    "residual": {"a": 0, "b": 1},
-    "threshold": {"x": 0, "theta": 1, "flip": 2},
-    "layernorm": {None: 0},
-    "softmax": {"x": 0, "x0": "k0", "b": "k1", "c": "k2", "n": "k3", "floor_q": "k4",
-                "out_bits": "k5", "last": "last"},
-    "gelu": {"x": 0, "b": "k0", "c": "k1", "one": "k2", "clip": "k3"},
-    "gsb_encoder": {"x": 0, "theta": "k0", "two_tailed": "k1", "last": "last"},
-    "gsb_av": {"bits": 0, "w": 1, "last": "last"},
-}
+#: From each slot's unit payload declaration (:attr:`golden.unit_spec.PayloadField.bind`).
+BIND = {slot: unit(kind).payload.bind() for slot, kind in UNIT_KINDS.items()}
 #: The ``o_stream`` payload field holding the output lanes (None: the whole payload).
-OUT_FIELD = {"softmax": "y", "gsb_encoder": "planes"}
+OUT_FIELD = {slot: unit(kind).out_field for slot, kind in UNIT_KINDS.items()
+             if unit(kind).out_field is not None}
 
 
 def field_widths(layout) -> dict:

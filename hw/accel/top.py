@@ -30,10 +30,9 @@ MAX_PLANES = 4
 
 
 def _build_units(cfg: AccelTopCfg) -> dict:
-    from golden.accel_program import UNIT_KINDS
-    from sim.units import UNITS
+    from hw.units import build_unit
 
-    return {slot: UNITS[UNIT_KINDS[slot]].build(ucfg) for slot, ucfg in cfg.units.items()}
+    return {slot: build_unit(ucfg) for slot, ucfg in cfg.units.items()}
 
 
 def operand_widths(units: dict) -> list[int]:

@@ -23,4 +23,4 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
         model_cycles=cfg.cycles(m=m, n=n, k=k), idle=idle, backpressure=backpressure)
 
 
-check, speed = stream_tests(_run)
+check, speed = stream_tests(_run, unit="binary_array")

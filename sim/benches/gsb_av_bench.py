@@ -25,4 +25,4 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
         model_cycles=cfg.cycles(n=n, d=d), idle=idle, backpressure=backpressure)
 
 
-check, speed = stream_tests(_run)
+check, speed = stream_tests(_run, unit="gsb_av")

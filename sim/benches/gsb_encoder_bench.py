@@ -34,4 +34,4 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
         backpressure=backpressure)
 
 
-check, speed = stream_tests(_run)
+check, speed = stream_tests(_run, unit="gsb_encoder")

@@ -27,4 +27,4 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
         backpressure=backpressure)
 
 
-check, speed = stream_tests(_run)
+check, speed = stream_tests(_run, unit="mac_array")

@@ -23,4 +23,4 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
         model_cycles=cfg.cycles(beats=len(beats)), idle=idle, backpressure=backpressure)
 
 
-check, speed = stream_tests(_run)
+check, speed = stream_tests(_run, unit="residual")
