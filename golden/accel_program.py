@@ -128,7 +128,7 @@ class AccelTopCfg:
     @classmethod
     def from_dict(cls, data: dict, *, source: str = "config") -> AccelTopCfg:
         """Inverse of :meth:`to_dict`; errors name ``source``."""
-        from golden.spec import config_from_dict
+        from golden.units import config_from_dict
 
         try:
             units = {k: config_from_dict(v, source=f"{source}: units.{k}")

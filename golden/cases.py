@@ -21,7 +21,6 @@ from golden.spec import (
     QuantSpec,
     RequantCfg,
     ResidualCfg,
-    config_from_dict,
 )
 from golden.streams import (
     BINARY_ARRAY_PAYLOAD,
@@ -38,7 +37,6 @@ __all__ = [
     "REQUANT_STIMULI",
     "RESIDUAL_STIMULI",
     "binary_array_case",
-    "case_config",
     "case_op",
     "check_fits",
     "check_expected",
@@ -46,10 +44,10 @@ __all__ = [
     "load_mac_array_case",
     "load_requant_case",
     "load_residual_case",
+    "read_case_config",
     "mac_array_case",
     "requant_case",
     "residual_case",
-    "verify_package",
     "write_binary_array_case",
     "write_mac_array_case",
     "write_requant_case",
@@ -158,27 +156,21 @@ def write_binary_array_case(cfg: BinaryArrayCfg, path, *, a, w, expected=None,
     return read_package(path)
 
 
-def case_config(pkg: Package):
-    """The unit config a case package records (:class:`PackageError` naming the field)."""
+def read_case_config(pkg: Package, cls):
+    """The ``cls`` config a case package records (:class:`PackageError` naming the field)."""
     where = pkg.path / "manifest.json"
+    data = pkg.manifest.get("config", {})
+    if not isinstance(data, dict) or data.get("kind") != cls.kind:
+        raise PackageError(f"{where}: field 'config.kind': not a {cls.kind} case")
     try:
-        return config_from_dict(pkg.manifest.get("config", {}),
-                                source=f"{where}: field 'config'")
+        return cls.from_dict(data, source=f"{where}: field 'config'")
     except VitsimError as exc:
         raise PackageError(str(exc)) from None
 
 
-def _case_config(pkg: Package, cls):
-    where = pkg.path / "manifest.json"
-    cfg = case_config(pkg)
-    if not isinstance(cfg, cls):
-        raise PackageError(f"{where}: field 'config.kind': not a {cls.kind} case")
-    return cfg
-
-
 def load_binary_array_case(pkg: Package):
     """Return ``(cfg, op, a_bits, w_bits, y)`` of a binary-array case, unpacked."""
-    cfg = _case_config(pkg, BinaryArrayCfg)
+    cfg = read_case_config(pkg, BinaryArrayCfg)
     op = case_op(pkg, "binary_matmul")
     a = unpack_bits(pkg.tensors["a_bits"], op["k"])
     w = unpack_bits(pkg.tensors["w_bits"], op["k"])
@@ -313,7 +305,7 @@ def write_requant_case(cfg: RequantCfg, path, *, acc, mult, bias, shift: int, bi
 def load_requant_case(pkg: Package):
     """Return ``(cfg, op, acc, mult, bias, y)`` of a requantiser case (``[beats, lanes]``
     each)."""
-    cfg = _case_config(pkg, RequantCfg)
+    cfg = read_case_config(pkg, RequantCfg)
     t = pkg.tensors
     return cfg, case_op(pkg, "requantize"), t["acc"], t["mult"], t["bias"], t["y"]
 
@@ -371,7 +363,7 @@ def write_residual_case(cfg: ResidualCfg, path, *, a, b, expected=None,
 
 def load_residual_case(pkg: Package):
     """Return ``(cfg, op, a, b, y)`` of a residual case (``[beats, lanes]`` each)."""
-    cfg = _case_config(pkg, ResidualCfg)
+    cfg = read_case_config(pkg, ResidualCfg)
     t = pkg.tensors
     return cfg, case_op(pkg, "residual_add"), t["a"], t["b"], t["y"]
 
@@ -442,7 +434,7 @@ def write_mac_array_case(cfg: MacArrayCfg, path, *, a, w, w_bits: int, a_bits: i
 
 def load_mac_array_case(pkg: Package):
     """Return ``(cfg, op, a, w, y)`` of a MAC-array case, operands unpacked."""
-    cfg = _case_config(pkg, MacArrayCfg)
+    cfg = read_case_config(pkg, MacArrayCfg)
     op = case_op(pkg, "int_matmul")
     a = unpack_int(pkg.tensors["a"], op["k"], op["a_bits"], signed=op["a_signed"])
     w = unpack_int(pkg.tensors["w"], op["k"], op["w_bits"], signed=op["w_signed"])
@@ -493,23 +485,3 @@ register_unit(UnitSpec(
     op_kinds=("add",), slots={"residual": 7}, top="residual",
     example={"lanes": 16, "in_bits": 16, "out_bits": 16},
     case=residual_case, write_case=write_residual_case, verify=_verify_residual))
-
-
-def verify_package(pkg: Package) -> list[str]:
-    """Re-run the golden kernels on a package's inputs; return one line per failing op."""
-    from golden.units import units  # the unit modules import this one
-
-    kind = pkg.manifest.get("config", {}).get("kind")
-    if kind == "int_network":
-        from golden.netpkg import verify_network
-
-        return verify_network(pkg)
-    if kind not in units():
-        raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': no golden "
-                           f"kernel verifies {kind!r} cases")
-    op, got, y = units()[kind].verify(pkg)
-    if got.shape == y.shape and np.array_equal(got, y):
-        return []
-    bad = np.argwhere(got != y)[0] if got.shape == y.shape else None
-    where = f" first at {tuple(int(i) for i in bad)}" if bad is not None else " (shape)"
-    return [f"op {op['name']}: recorded output differs from the kernel{where}"]

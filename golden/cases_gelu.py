@@ -19,15 +19,15 @@ from golden.cases import (
     EXPLICIT,
     _case_manifest,
     _op_record,
-    case_config,
     case_op,
     check_expected,
     check_fits,
+    read_case_config,
 )
 from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range, code_range
 from golden.nonlinear import GELU_SHIFT, GeluParams, clipped_gelu, gelu_params
-from golden.package import Package, PackageError, read_package, write_package
+from golden.package import Package, read_package, write_package
 from golden.spec import _BeatStream, _check_int, _Config
 from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
@@ -222,10 +222,7 @@ def _op_params(op: dict) -> GeluParams:
 
 def load_gelu_case(pkg: Package):
     """Return ``(cfg, op, params, x, y)`` of a GELU case."""
-    cfg = case_config(pkg)
-    if not isinstance(cfg, GeluCfg):
-        raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': "
-                           f"not a gelu case")
+    cfg = read_case_config(pkg, GeluCfg)
     op = case_op(pkg, "gelu")
     return cfg, op, _op_params(op), pkg.tensors["x"], pkg.tensors["y"]
 

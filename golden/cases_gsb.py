@@ -19,12 +19,12 @@ import numpy as np
 from golden.bitpack import pack_bits, unpack_bits
 from golden.cases import (
     EXPLICIT,
-    _case_config,
     _case_manifest,
     _op_record,
     case_op,
     check_expected,
     check_fits,
+    read_case_config,
 )
 from golden.errors import VitsimError
 from golden.intops import gsb_attn_planes, gsb_av, gsb_value_planes
@@ -351,7 +351,7 @@ def write_gsb_encoder_case(cfg: GsbEncoderCfg, path, *, x, mode: str = "value", 
 
 def load_gsb_encoder_case(pkg: Package):
     """Return ``(cfg, op, x, planes)`` of a GSB encoder case."""
-    cfg = _case_config(pkg, GsbEncoderCfg)
+    cfg = read_case_config(pkg, GsbEncoderCfg)
     return cfg, pkg.manifest["ops"][0], pkg.tensors["x"], pkg.tensors["planes"]
 
 
@@ -488,7 +488,7 @@ def write_gsb_av_case(cfg: GsbAvCfg, path, *, a_planes, v_sign, v_masks, weights
 def load_gsb_av_case(pkg: Package):
     """Return ``(cfg, op, a_planes, v_sign, v_masks, weights, y)`` of a GSB A x V case,
     bit-planes unpacked (uint8)."""
-    cfg = _case_config(pkg, GsbAvCfg)
+    cfg = read_case_config(pkg, GsbAvCfg)
     op = case_op(pkg, "gsb_av")
     t = pkg.tensors
     return (cfg, op, unpack_bits(t["a_planes"], op["n"]), unpack_bits(t["v_sign"], op["d"]),

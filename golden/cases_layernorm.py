@@ -17,13 +17,13 @@ from golden.cases import (
     EXPLICIT,
     _case_manifest,
     _op_record,
-    case_config,
     case_op,
     check_expected,
+    read_case_config,
 )
 from golden.errors import VitsimError
 from golden.nonlinear import LayerNormParams, int_layernorm, layernorm_params
-from golden.package import Package, PackageError, read_package, write_package
+from golden.package import Package, read_package, write_package
 from golden.spec import ConfigError, _check_int, _Config
 from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
@@ -194,10 +194,7 @@ def write_layernorm_case(cfg: LayerNormCfg, path, *, x, expected=None,
 
 def load_layernorm_case(pkg: Package):
     """Return ``(cfg, op, x, y)`` of a LayerNorm case."""
-    cfg = case_config(pkg)
-    if not isinstance(cfg, LayerNormCfg):
-        raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': "
-                           f"not a layernorm case")
+    cfg = read_case_config(pkg, LayerNormCfg)
     return cfg, case_op(pkg, "layernorm"), pkg.tensors["x"], pkg.tensors["y"]
 
 

@@ -17,12 +17,12 @@ import numpy as np
 
 from golden.cases import (
     EXPLICIT,
-    _case_config,
     _case_manifest,
     _op_record,
     case_op,
     check_expected,
     check_fits,
+    read_case_config,
 )
 from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range, code_range
@@ -308,7 +308,7 @@ def write_softmax_case(cfg: SoftmaxCfg, path, *, x, params: SoftmaxParams,
 
 def load_softmax_case(pkg: Package):
     """Return ``(cfg, op, params, x, y)`` of a softmax case."""
-    cfg = _case_config(pkg, SoftmaxCfg)
+    cfg = read_case_config(pkg, SoftmaxCfg)
     op = case_op(pkg, "int_softmax")
     return cfg, op, SoftmaxParams(**op["params"]), pkg.tensors["x"], pkg.tensors["y"]
 

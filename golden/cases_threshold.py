@@ -18,12 +18,12 @@ import numpy as np
 from golden.bitpack import rows_from_words, words_from_rows
 from golden.cases import (
     EXPLICIT,
-    _case_config,
     _case_manifest,
     _op_record,
     case_op,
     check_expected,
     check_fits,
+    read_case_config,
 )
 from golden.errors import VitsimError
 from golden.intops import threshold
@@ -192,7 +192,7 @@ def write_threshold_case(cfg: ThresholdCfg, path, *, x, theta, flip, expected=No
 
 def load_threshold_case(pkg: Package):
     """Return ``(cfg, op, x, theta, flip, y)`` of a threshold case (``[beats, lanes]`` each)."""
-    cfg = _case_config(pkg, ThresholdCfg)
+    cfg = read_case_config(pkg, ThresholdCfg)
     t = pkg.tensors
     return cfg, case_op(pkg, "threshold"), t["x"], t["theta"], t["flip"], t["y"]
 

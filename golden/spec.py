@@ -22,8 +22,6 @@ __all__ = [
     "QuantSpec",
     "RequantCfg",
     "ResidualCfg",
-    "config_from_dict",
-    "known_configs",
 ]
 
 
@@ -454,20 +452,3 @@ class ResidualCfg(_BeatStream, _Config):
 
     def __str__(self) -> str:
         return f"res_l{self.lanes}i{self.in_bits}o{self.out_bits}"
-
-
-def known_configs() -> dict[str, type]:
-    """Every config class by kind: :class:`QuantSpec` and each registered unit's config
-    (:mod:`golden.units`)."""
-    from golden.units import units  # the unit modules import this one
-
-    return {QuantSpec.kind: QuantSpec, **{kind: u.config for kind, u in units().items()}}
-
-
-def config_from_dict(data: dict, *, source: str = "config") -> _Config:
-    """Build whichever config ``data["kind"]`` names; errors name ``source``."""
-    configs = known_configs()
-    kind = data.get("kind") if isinstance(data, dict) else None
-    if kind not in configs:
-        raise ConfigError(f"{source}: field 'kind' must be one of {sorted(configs)}, not {kind!r}")
-    return configs[kind].from_dict(data, source=source)

@@ -8,15 +8,21 @@ layers' modules).
 
 from __future__ import annotations
 
+import numpy as np
+
 import golden.cases  # noqa: F401  binary_array, requant, mac_array, residual
 import golden.cases_gelu  # noqa: F401
 import golden.cases_gsb  # noqa: F401  gsb_encoder, gsb_av
 import golden.cases_layernorm  # noqa: F401
 import golden.cases_softmax  # noqa: F401
 import golden.cases_threshold  # noqa: F401
+from golden.errors import VitsimError
+from golden.package import Package, PackageError
+from golden.spec import ConfigError, QuantSpec
 from golden.unit_spec import RegistryError, UnitSpec, registered
 
-__all__ = ["DMA_IDS", "op_kinds", "slot_ids", "slot_kinds", "unit", "unit_for_op", "units"]
+__all__ = ["DMA_IDS", "case_config", "config_from_dict", "known_configs", "op_kinds",
+           "slot_ids", "slot_kinds", "unit", "unit_for_op", "units", "verify_package"]
 
 #: Descriptor unit ids of the accelerator's two DMA ops (no unit computes them; 0: no op).
 DMA_IDS = {"dma_in": 1, "dma_out": 2}
@@ -68,3 +74,46 @@ def unit_for_op(op_kind: str) -> UnitSpec | None:
     """The unit that computes network op kind ``op_kind``, or ``None``."""
     kind = op_kinds().get(op_kind)
     return None if kind is None else registered()[kind]
+
+
+def known_configs() -> dict[str, type]:
+    """Every config class by kind: :class:`golden.spec.QuantSpec` and each registered
+    unit's config."""
+    return {QuantSpec.kind: QuantSpec, **{kind: u.config for kind, u in units().items()}}
+
+
+def config_from_dict(data: dict, *, source: str = "config"):
+    """Build whichever config ``data["kind"]`` names; errors name ``source``."""
+    configs = known_configs()
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind not in configs:
+        raise ConfigError(f"{source}: field 'kind' must be one of {sorted(configs)}, not {kind!r}")
+    return configs[kind].from_dict(data, source=source)
+
+
+def case_config(pkg: Package):
+    """The unit config a case package records (:class:`PackageError` naming the field)."""
+    where = pkg.path / "manifest.json"
+    try:
+        return config_from_dict(pkg.manifest.get("config", {}),
+                                source=f"{where}: field 'config'")
+    except VitsimError as exc:
+        raise PackageError(str(exc)) from None
+
+
+def verify_package(pkg: Package) -> list[str]:
+    """Re-run the golden kernels on a package's inputs; return one line per failing op."""
+    kind = pkg.manifest.get("config", {}).get("kind")
+    if kind == "int_network":
+        from golden.netpkg import verify_network
+
+        return verify_network(pkg)
+    if kind not in units():
+        raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': no golden "
+                           f"kernel verifies {kind!r} cases")
+    op, got, y = units()[kind].verify(pkg)
+    if got.shape == y.shape and np.array_equal(got, y):
+        return []
+    bad = np.argwhere(got != y)[0] if got.shape == y.shape else None
+    where = f" first at {tuple(int(i) for i in bad)}" if bad is not None else " (shape)"
+    return [f"op {op['name']}: recorded output differs from the kernel{where}"]

@@ -27,7 +27,8 @@ def _array_cfg(args):
     """The unit config of the command line: ``--config FILE`` (any unit kind; a file without
     ``kind`` is a binary array), else the binary-array flags."""
     from golden.jsonio import read_json_object
-    from golden.spec import BinaryArrayCfg, ConfigError, config_from_dict
+    from golden.spec import BinaryArrayCfg, ConfigError
+    from golden.units import config_from_dict
 
     if getattr(args, "unit", None) is not None:
         if args.config is not None:
@@ -207,9 +208,8 @@ def _cut_cases(args) -> int:
 
 
 def cmd_golden(args) -> int:
-    from golden.cases import verify_package
     from golden.package import read_package
-    from golden.units import unit
+    from golden.units import unit, verify_package
 
     if args.verify is not None:
         problems = verify_package(read_package(args.verify))
@@ -247,8 +247,8 @@ def simulate_case(case_dir: Path, *, sim: str, build_dir: Path, waves: bool = Fa
     The unit's Verilog comes from ``verilog_dir`` when given (as written by
     ``vitsim verilog``; its config must match the case's), else it is generated.
     """
-    from golden.cases import case_config
     from golden.package import read_package
+    from golden.units import case_config
     from sim.runner import run_bench
     from sim.toolchain import prepare
     from sim.units import unit_for

@@ -77,7 +77,7 @@ EXAMPLES = {kind: dict(u.spec.example) for kind, u in UNITS.items()}
 
 def example_config(kind: str):
     """The :data:`EXAMPLES` config of unit ``kind`` (:class:`VitsimError` if none)."""
-    from golden.spec import config_from_dict
+    from golden.units import config_from_dict
 
     unit_for(kind)
     if kind not in EXAMPLES:

@@ -9,7 +9,8 @@ from golden.bitops import attention_bitops, bitops, gemm_macs, linear_bitops
 from golden.cases_gelu import GeluCfg
 from golden.cases_gsb import GsbEncoderCfg
 from golden.cases_layernorm import LayerNormCfg
-from golden.spec import ConfigError, MacArrayCfg, config_from_dict
+from golden.spec import ConfigError, MacArrayCfg
+from golden.units import config_from_dict
 
 
 @pytest.mark.parametrize("cfg", [SchemeCfg(name="q", w_bits=4, head_a_bits=(4, 3)),

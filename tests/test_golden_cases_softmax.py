@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from golden.cases import case_config, verify_package
 from golden.cases_softmax import (
     SoftmaxCfg,
     load_softmax_case,
@@ -14,7 +13,8 @@ from golden.cases_softmax import (
 from golden.errors import VitsimError
 from golden.nonlinear import SoftmaxParams, int_softmax, softmax_params
 from golden.package import read_package, write_package
-from golden.spec import ConfigError, config_from_dict, known_configs
+from golden.spec import ConfigError
+from golden.units import case_config, config_from_dict, known_configs, verify_package
 
 CFG = SoftmaxCfg(max_len=16, x_bits=12, scale_exp=10, out_bits=8)
 

@@ -12,11 +12,11 @@ import json
 import numpy as np
 import pytest
 
-from golden.cases import case_config, verify_package
 from golden.cut import NO_UNIT, CutError, cut_network, cut_op
 from golden.errors import VitsimError
 from golden.netpkg import read_network
 from golden.package import read_package, write_package
+from golden.units import case_config, verify_package
 from sim.cli import main
 
 pytestmark = pytest.mark.slow

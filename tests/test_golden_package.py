@@ -11,11 +11,11 @@ from golden.cases import (
     load_mac_array_case,
     mac_array_case,
     requant_case,
-    verify_package,
 )
 from golden.errors import VitsimError
 from golden.package import PackageError, read_package, write_package
 from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg
+from golden.units import verify_package
 
 CFG = BinaryArrayCfg(rows=4, cols=8, mode="xnor", max_k=64)
 

@@ -4,7 +4,8 @@ import dataclasses
 
 import pytest
 
-from golden.spec import BinaryArrayCfg, ConfigError, QuantSpec, RequantCfg, config_from_dict
+from golden.spec import BinaryArrayCfg, ConfigError, QuantSpec, RequantCfg
+from golden.units import config_from_dict
 
 
 def test_binary_array_defaults_and_derived_fields():

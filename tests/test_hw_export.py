@@ -32,5 +32,5 @@ def test_export_is_reproducible_and_path_free(cfg, tmp_path):
 
 
 def test_every_unit_kind_has_a_config_class():
-    from golden.spec import known_configs
+    from golden.units import known_configs
     assert set(UNITS) <= set(known_configs())

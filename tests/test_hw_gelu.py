@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from pysim_stream import run_stream
 
-from golden.cases import verify_package
 from golden.cases_gelu import GeluCfg, clipped_gelu, gelu_beats, gelu_case, gelu_results
 from golden.errors import VitsimError
 from golden.nonlinear import gelu_params
 from golden.package import read_package, write_package
-from golden.spec import ConfigError, config_from_dict
+from golden.spec import ConfigError
+from golden.units import config_from_dict, verify_package
 from hw.gelu import Gelu
 
 CFG = GeluCfg(lanes=3, in_bits=16, b_bits=13, c_bits=24, one_bits=10)

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from pysim_stream import run_stream
 
-from golden.cases import verify_package
 from golden.cases_gsb import (
     GSB_AV_STIMULI,
     GsbAvCfg,
@@ -16,7 +15,8 @@ from golden.cases_gsb import (
 )
 from golden.errors import VitsimError
 from golden.intops import gsb_av
-from golden.spec import ConfigError, config_from_dict
+from golden.spec import ConfigError
+from golden.units import config_from_dict, verify_package
 from hw.gsb_av import GsbAv
 
 # (cfg, n, d): a partial last column block; one plane pair per block (P = R = 1) with

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from pysim_stream import run_stream
 
-from golden.cases import verify_package
 from golden.cases_gsb import (
     GSB_ENCODER_STIMULI,
     GsbEncoderCfg,
@@ -14,7 +13,8 @@ from golden.cases_gsb import (
     gsb_encoder_results,
     load_gsb_encoder_case,
 )
-from golden.spec import ConfigError, config_from_dict
+from golden.spec import ConfigError
+from golden.units import config_from_dict, verify_package
 from hw.gsb_encoder import GsbEncoder
 
 CFG = GsbEncoderCfg(lanes=3, x_bits=8, max_elems=30)

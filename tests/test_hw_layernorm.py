@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from pysim_stream import run_stream
 
-from golden.cases import verify_package
 from golden.cases_layernorm import (
     LayerNormCfg,
     layernorm_beats,
@@ -14,7 +13,8 @@ from golden.cases_layernorm import (
 )
 from golden.errors import VitsimError
 from golden.nonlinear import int_layernorm
-from golden.spec import ConfigError, config_from_dict
+from golden.spec import ConfigError
+from golden.units import config_from_dict, verify_package
 from hw.layernorm import LayerNorm
 
 

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 from pysim_stream import run_stream
 
-from golden.cases import load_residual_case, residual_case, verify_package
+from golden.cases import load_residual_case, residual_case
 from golden.errors import VitsimError
 from golden.residual import residual_add
-from golden.spec import ConfigError, ResidualCfg, config_from_dict
+from golden.spec import ConfigError, ResidualCfg
 from golden.streams import residual_beats, residual_results
+from golden.units import config_from_dict, verify_package
 from hw.residual import ResidualAdd
 
 # Saturating (out_bits <= in_bits), exact (out_bits = in_bits + 1), narrowing and widest.

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from pysim_stream import run_stream
 
-from golden.cases import verify_package
 from golden.cases_threshold import (
     ThresholdCfg,
     clamp_theta,
@@ -17,7 +16,8 @@ from golden.cases_threshold import (
 )
 from golden.errors import VitsimError
 from golden.intops import threshold
-from golden.spec import ConfigError, config_from_dict
+from golden.spec import ConfigError
+from golden.units import config_from_dict, verify_package
 from hw.threshold import Threshold
 
 CONFIGS = [ThresholdCfg(lanes=4, x_bits=8), ThresholdCfg(lanes=3, x_bits=2),

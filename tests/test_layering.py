@@ -22,11 +22,7 @@ FORBIDDEN = {"golden": ("models", "hw", "sim"), "models": ("sim",), "hw": ("sim"
 
 #: ``(importer, imported)`` layering violations that are known and being removed. Each
 #: entry must still be real (the test fails once it is gone, so that it is deleted here).
-KNOWN_VIOLATIONS = {
-    # hw/accel/top.py builds its units from sim.units inside _build_units (issue 15: the
-    # unit registry moves the hw part of each unit into hw/; another branch removes it)
-    ("hw.accel.top", "sim.units"),
-}
+KNOWN_VIOLATIONS: set[tuple[str, str]] = set()
 
 
 def _modules() -> dict[str, Path]:

@@ -8,7 +8,6 @@ import pytest
 from golden.accel_program import UNIT_IDS, UNIT_KINDS
 from golden.cut import _CUTTERS, NO_UNIT
 from golden.network import OPS
-from golden.spec import known_configs
 from golden.unit_spec import (
     Payload,
     PayloadField,
@@ -17,7 +16,7 @@ from golden.unit_spec import (
     attached,
     attached_kinds,
 )
-from golden.units import op_kinds, unit, units
+from golden.units import known_configs, op_kinds, unit, units
 from hw.accel.bind import BIND, OUT_FIELD
 from hw.units import component_for, component_kinds
 from sim.analytic.units import UNITS as ANALYTIC_UNITS
@@ -160,7 +159,7 @@ def test_the_compiler_fills_the_constants_in_the_registry_order(tmp_path):
     from netpkgs import untrained_package
 
     from golden.netpkg import load_network, read_network
-    from sim.accel_compile import compile_network
+    from sim.compiler import compile_network
 
     pkg = read_network(untrained_package(tmp_path, depth=1))
     ops = {op["name"]: op for op in load_network(pkg)[0]}

@@ -13,9 +13,9 @@ its idle-and-backpressure test only; one case also goes through ``vitsim simulat
 import pytest
 from test_golden_cut import network_package
 
-from golden.cases import case_config
 from golden.cut import cut_network
 from golden.package import read_package
+from golden.units import case_config
 from hw.export import export_verilog
 from sim.cli import main
 from sim.runner import run_bench
