@@ -37,9 +37,9 @@ class Gatherer(wiring.Component):
     parallel, one word each a cycle, so a beat takes ``beat_cycles`` cycles; the read is
     registered, then packed into the beat register, so the beat is on ``o_stream``
     ``latency`` edges after its last sub-cycle's address. The whole gatherer advances only
-    while ``o_stream`` is empty or ready, and it drops its beat when ``ready`` is high
-    whatever ``valid``: the accelerator gates ``valid`` (to the selected unit, while it
-    runs) outside.
+    while ``o_stream`` is empty or ``ready``; a beat counts as taken on any cycle with
+    ``ready`` high (the accelerator passes ``valid`` on to the selected unit only while
+    the op runs).
 
     Parameters
     ----------

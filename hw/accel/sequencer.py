@@ -45,8 +45,8 @@ class Sequencer(wiring.Component):
 
     Timing: an op spends ``desc_words + 1`` cycles fetching and one dispatching, so a
     compute op's first ``running`` cycle is ``latency`` cycles after its first fetch
-    cycle; the op ends the cycle after ``w_busy`` (``g_busy``) falls, its count is stored
-    the cycle after, and the next op's fetch starts two cycles later.
+    cycle; its last is the first cycle with ``w_busy`` (``g_busy``) low. The count is
+    stored the next cycle, and the next op's fetch starts two cycles after that.
 
     Parameters
     ----------
