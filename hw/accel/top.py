@@ -13,13 +13,7 @@ from amaranth.hdl import Cat, Module, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.accel_program import (
-    ADDR_BITS,
-    NUM_CONSTS,
-    NUM_OPERANDS,
-    UNIT_IDS,
-    AccelTopCfg,
-)
+from golden.accel_program import ADDR_BITS, NUM_CONSTS, NUM_OPERANDS, UNIT_IDS, AccelTopCfg
 from hw.accel.bind import BIND, field_widths, out_geometry
 from hw.accel.gatherer import MAX_PLANES, Gatherer
 from hw.accel.scratchpad import Scratchpad
@@ -61,6 +55,12 @@ class Accelerator(wiring.Component):
     cycle after the request (a fixed one-cycle latency, like a synchronous SRAM or a
     pipelined AXI port with no wait states).
 
+    Structure: the :class:`~hw.accel.sequencer.Sequencer` fetches the descriptor and runs
+    DMA and counters; the :class:`~hw.accel.gatherer.Gatherer` reads operands from the
+    :class:`~hw.accel.scratchpad.Scratchpad` into beats, which go to the unit the
+    descriptor names (its payload filled as :data:`hw.accel.bind.BIND` says); that unit's
+    output beats go to the :class:`~hw.accel.writer.Writer`, which stores them.
+
     Gatherer timing: a beat takes ``beat_cycles`` cycles when no unit stalls (operands read
     in parallel on three scratchpad read ports, one word each a cycle); the writer stores
     a vector output beat a cycle, a scattered one an element a cycle. ``latency`` is the
@@ -83,7 +83,12 @@ class Accelerator(wiring.Component):
         if not isinstance(cfg, AccelTopCfg):
             raise TypeError(f"cfg must be an AccelTopCfg, not {cfg!r}")
         self._cfg = cfg
-        self._units = _build_units(cfg)
+        units = self._units = _build_units(cfg)
+        out_lanes = max([1, *(out_geometry(slot, unit.o_stream.payload.shape())[1]
+                              for slot, unit in units.items())])
+        self._sequencer, self._scratch = Sequencer(cfg), Scratchpad(cfg)
+        self._gatherer = Gatherer(cfg, operand_widths(units), elem_widths(units))
+        self._writer = Writer(cfg, out_lanes)
         w = cfg.word_bits
         super().__init__({
             "start": In(1), "done": Out(1), "busy": Out(1),
@@ -93,23 +98,23 @@ class Accelerator(wiring.Component):
 
     @property
     def cfg(self) -> AccelTopCfg:
+        """Configuration of the accelerator."""
         return self._cfg
 
     @property
     def latency(self) -> int:
-        return 2
+        """The gatherer's latency (see above)."""
+        return self._gatherer.latency
 
     def elaborate(self, platform):
         m = Module()
-        cfg, units = self._cfg, self._units
+        units = self._units
         for slot, unit in units.items():
             m.submodules[slot] = unit
-        out_lanes = max([1, *(out_geometry(slot, unit.o_stream.payload.shape())[1]
-                              for slot, unit in units.items())])
-        m.submodules.sequencer = seq = Sequencer(cfg)
-        m.submodules.scratch = scratch = Scratchpad(cfg)
-        m.submodules.gatherer = gat = Gatherer(cfg, operand_widths(units), elem_widths(units))
-        m.submodules.writer = wrt = Writer(cfg, out_lanes)
+        m.submodules.sequencer = seq = self._sequencer
+        m.submodules.scratch = scratch = self._scratch
+        m.submodules.gatherer = gat = self._gatherer
+        m.submodules.writer = wrt = self._writer
 
         m.d.comb += [seq.start.eq(self.start), self.done.eq(seq.done), self.busy.eq(seq.busy),
                      self.mem_addr.eq(seq.mem_addr), self.mem_re.eq(seq.mem_re),
