@@ -168,7 +168,8 @@ def test_a_mismatch_gets_a_window_of_the_op_that_produced_it(simulator, one_bloc
 
     head = window.read_text(errors="replace").split("$enddefinitions", 1)[0]
     assert "$scope module dut $end" in head and " fsm_state " in head
-    names = ["accel_tb.wave_cycle", "accel_tb.dut.pc", "accel_tb.dut.op_cycles"]
+    pc, op_cycles = "accel_tb.dut.sequencer.pc", "accel_tb.dut.sequencer.op_cycles"
+    names = ["accel_tb.wave_cycle", pc, op_cycles]
     steps = _trace(window, names)
     t0 = steps[0][0]
     # two time steps a cycle (both clock edges), from the op's first cycle to its last
@@ -179,8 +180,8 @@ def test_a_mismatch_gets_a_window_of_the_op_that_produced_it(simulator, one_bloc
     # cleared in the window's second cycle (its first FETCH after NEXT) and the last
     # cycle stores it (COUNT): the recorded count is last - first - 1
     prog = compile_network(bad, image=0)
-    assert {s[1]["accel_tb.dut.pc"] for s in steps} == {prog.names.index(BAD_TENSOR)}
-    assert steps[2][1]["accel_tb.dut.op_cycles"] == 0
+    assert {s[1][pc] for s in steps} == {prog.names.index(BAD_TENSOR)}
+    assert steps[2][1][op_cycles] == 0
     row = next(ln for ln in out.splitlines() if re.search(rf"\b{re.escape(BAD_TENSOR)}\b", ln)
                and "│" in ln)
     assert int(re.findall(r"\d+", row)[-1]) == last - first - 1

@@ -1,0 +1,209 @@
+"""The accelerator's operand gatherer: the reader loop nest, operand reads and beat packing."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.accel_program import ADDR_BITS, ELEM_BITS, NUM_LOOPS, NUM_OPERANDS, AccelTopCfg
+from hw.accel.common import desc_layout, step_nest
+from hw.accel.scratchpad import read_signature
+
+__all__ = ["MAX_PLANES", "Gatherer", "beat_layout"]
+
+#: Most bit-planes one operand element may carry (``planes`` field).
+MAX_PLANES = 4
+
+
+def beat_layout(widths) -> data.StructLayout:
+    """One input beat: operand vectors ``o0..o2`` (``widths`` bits) and the ``last`` flag."""
+    return data.StructLayout({**{f"o{o}": unsigned(w) for o, w in enumerate(widths)},
+                              "last": 1})
+
+
+class Gatherer(wiring.Component):
+    """Reads a descriptor's operands from the scratchpad and packs them into input beats.
+
+    Accepts the descriptor's reader fields (``rn``, ``last_level``, ``beat_cycles`` and
+    each operand's ``o<o>_*``, see :mod:`golden.accel_program`) on ``desc``, held from
+    ``clear`` to the end of the op. ``clear`` (one cycle) resets the loop nest and drops
+    any beat; ``launch`` (a later cycle) starts the nest if every ``rn`` is non-zero.
+    Produces one beat on ``o_stream`` per iteration of the four loops ``i0..i3``, with
+    ``last`` set where every loop ``l >= last_level`` is at its end; ``busy`` is high while
+    a beat is being read or waits on ``o_stream``.
+
+    Timing: sub-cycle ``j`` of a beat reads its operands on the three ``rd`` ports in
+    parallel, one word each a cycle, so a beat takes ``beat_cycles`` cycles; the read is
+    registered, then packed into the beat register, so the beat is on ``o_stream``
+    ``latency`` edges after its last sub-cycle's address. The whole gatherer advances only
+    while ``o_stream`` is empty or ``ready``; a beat counts as taken on any cycle with
+    ``ready`` high (the accelerator passes ``valid`` on to the selected unit only while
+    the op runs).
+
+    Parameters
+    ----------
+    cfg : :class:`golden.accel_program.AccelTopCfg`
+    widths : sequence of int
+        Bits of each operand vector (:func:`hw.accel.top.operand_widths`).
+    ebits : iterable of int
+        The element widths ``o<o>_ebits`` may take (:func:`hw.accel.top.elem_widths`);
+        plain packing is built for these and 32.
+
+    Members
+    -------
+    desc : ``In(desc_layout())``
+    clear, launch : ``In(1)``
+    rd : ``Out(read_signature(cfg)).array(NUM_OPERANDS)``
+    o_stream : ``Out(stream.Signature(beat_layout(widths)))``
+    busy : ``Out(1)``
+    """
+
+    def __init__(self, cfg: AccelTopCfg, widths, ebits):
+        if not isinstance(cfg, AccelTopCfg):
+            raise TypeError(f"cfg must be an AccelTopCfg, not {cfg!r}")
+        widths = tuple(widths)
+        if len(widths) != NUM_OPERANDS or not all(isinstance(w, int) and w > 0
+                                                  for w in widths):
+            raise ValueError(f"widths must be {NUM_OPERANDS} positive integers, not {widths!r}")
+        self._cfg, self._widths, self._ebits = cfg, widths, sorted({32, *ebits})
+        super().__init__({
+            "desc": In(desc_layout()), "clear": In(1), "launch": In(1),
+            "rd": Out(read_signature(cfg)).array(NUM_OPERANDS),
+            "o_stream": Out(stream.Signature(beat_layout(widths))), "busy": Out(1),
+        })
+
+    @property
+    def cfg(self) -> AccelTopCfg:
+        """Configuration of the accelerator."""
+        return self._cfg
+
+    @property
+    def latency(self) -> int:
+        """Clock edges from a beat's last sub-cycle address to the beat on ``o_stream``."""
+        return 2
+
+    def elaborate(self, platform):  # noqa: C901 - the reader and the packer share their stages
+        m = Module()
+        d, L, W, widths = self.desc, self._cfg.lanes, self._cfg.word_bits, self._widths
+        lane_bits = (L - 1).bit_length()
+        i = [Signal(16, name=f"i{n}") for n in range(NUM_LOOPS)]
+        j = Signal(16)
+        k0 = [Signal(16, name=f"k0_{o}") for o in range(NUM_OPERANDS)]
+        k1 = [Signal(16, name=f"k1_{o}") for o in range(NUM_OPERANDS)]
+        rd_active = Signal()
+        s1_valid, s1_final, s1_last = Signal(), Signal(), Signal()
+        s1_j = Signal(16)
+        s1_act = [Signal(name=f"s1_act{o}") for o in range(NUM_OPERANDS)]
+        s1_lane = [Signal(lane_bits or 1, name=f"s1_lane{o}") for o in range(NUM_OPERANDS)]
+        pack = [Signal(wd, name=f"pack{o}") for o, wd in enumerate(widths)]
+        obuf = [self.o_stream.payload[f"o{o}"] for o in range(NUM_OPERANDS)]
+        o_valid, o_last = self.o_stream.valid, self.o_stream.payload.last
+        adv = Signal()
+        m.d.comb += adv.eq(~o_valid | self.o_stream.ready)
+        m.d.comb += self.busy.eq(rd_active | s1_valid | o_valid)
+
+        # stage 0: the loop nest and the read addresses
+        rn = [d[f"rn{n}"] for n in range(NUM_LOOPS)]
+        at_end = [i[n] == rn[n] - 1 for n in range(NUM_LOOPS)]
+        beat_end = j == d.beat_cycles - 1
+        last_flag = Signal()
+        m.d.comb += last_flag.eq(Array(
+            [Cat(*at_end[lvl:]).all() if lvl < NUM_LOOPS else Const(1)
+             for lvl in range(NUM_LOOPS + 1)] + [Const(1)] * 3)[d.last_level])
+
+        for o in range(NUM_OPERANDS):
+            p = f"o{o}_"
+            addr = Signal(ADDR_BITS + 8, name=f"raddr{o}")
+            terms = [d[p + "base"].as_signed()]
+            terms += [i[n] * d[f"{p}s{n}"] for n in range(NUM_LOOPS)]
+            terms += [k1[o] * d[p + "d_out"], k0[o] * d[p + "d_in"]]
+            m.d.comb += addr.eq(sum(terms[1:], terms[0]))
+            act = Signal(name=f"ract{o}")
+            m.d.comb += act.eq(k1[o] < d[p + "n_out"])
+            m.d.comb += [self.rd[o].addr.eq(addr[lane_bits:]), self.rd[o].en.eq(adv)]
+            with m.If(adv):
+                m.d.sync += [s1_act[o].eq(rd_active & act & (d[p + "n_in"] != 0)),
+                             s1_lane[o].eq(addr[:lane_bits] >> d[p + "vl_log"])]
+                with m.If(rd_active):
+                    with m.If(beat_end):
+                        m.d.sync += [k0[o].eq(0), k1[o].eq(0)]
+                    with m.Elif(k0[o] == d[p + "n_in"] - 1):
+                        m.d.sync += [k0[o].eq(0), k1[o].eq(k1[o] + 1)]
+                    with m.Else():
+                        m.d.sync += k0[o].eq(k0[o] + 1)
+
+        with m.If(adv):
+            m.d.sync += [s1_valid.eq(rd_active), s1_final.eq(rd_active & beat_end),
+                         s1_last.eq(last_flag), s1_j.eq(j)]
+            with m.If(rd_active):
+                with m.If(~beat_end):
+                    m.d.sync += j.eq(j + 1)
+                with m.Else():
+                    m.d.sync += j.eq(0)
+                    step_nest(m, i, at_end, rd_active.eq(0))
+
+        # stage 1: the read words, cut to their elements and placed in the operand vectors
+        for o in range(NUM_OPERANDS):
+            p = f"o{o}_"
+            shifted = Signal(W, name=f"rshift{o}")
+            lane_el = Signal(lane_bits + 1, name=f"rlane_el{o}")
+            m.d.comb += lane_el.eq(s1_lane[o] << d[p + "vl_log"])
+            m.d.comb += shifted.eq(self.rd[o].data >> (lane_el * ELEM_BITS))
+            elems = [shifted[e * ELEM_BITS:(e + 1) * ELEM_BITS] for e in range(L)]
+            vl = Signal(lane_bits + 1, name=f"rvl{o}")
+            m.d.comb += vl.eq(1 << d[p + "vl_log"])
+            keep = [Signal(name=f"rkeep{o}_{e}") for e in range(L)]
+            m.d.comb += [keep[e].eq(e < vl) for e in range(L)]
+            wd = widths[o]
+            chunk = Signal(wd, name=f"rchunk{o}")  # this sub-cycle's bits, at their place
+            # plain packing: low ebits of (element << shift), element e at e * ebits
+            plain = Signal(min(wd, L * 32), name=f"rplain{o}")
+            with m.Switch(d[p + "ebits"]):
+                for eb in self._ebits:
+                    with m.Case(eb):
+                        parts = [Mux(keep[e], (elems[e] << d[p + "shift"])[:eb], 0)
+                                 for e in range(L)]
+                        m.d.comb += plain.eq(Cat(*parts))
+            pos = Signal(wd.bit_length(), name=f"rpos{o}")  # positions are < wd
+            m.d.comb += pos.eq((s1_j << d[p + "vl_log"]) * d[p + "ebits"])
+            placed_plain = (plain << pos)[:wd]
+            # plane packing: bit q of element e at q * pstride + (j * vl + e)
+            base_e = Signal(16, name=f"rbase_e{o}")
+            m.d.comb += base_e.eq(s1_j << d[p + "vl_log"])
+            planes = []
+            for q in range(MAX_PLANES):
+                bits = Cat(*[Mux(keep[e], elems[e][q], 0) for e in range(L)])
+                at = Signal(wd.bit_length(), name=f"rppos{o}_{q}")
+                m.d.comb += at.eq(base_e + q * d[p + "pstride"])
+                planes.append(Mux(q < d[p + "planes"], (bits << at)[:wd], 0))
+            placed_planes = Signal(wd, name=f"rplanes{o}")
+            m.d.comb += placed_planes.eq(_or_all(planes, wd))
+            m.d.comb += chunk.eq(Mux(s1_act[o],
+                                     Mux(d[p + "planes"] != 0, placed_planes, placed_plain), 0))
+            with m.If(adv & s1_valid):
+                with m.If(s1_final):
+                    m.d.sync += [obuf[o].eq(pack[o] | chunk), pack[o].eq(0)]
+                with m.Else():
+                    m.d.sync += pack[o].eq(pack[o] | chunk)
+
+        with m.If(adv):
+            with m.If(s1_valid & s1_final):
+                m.d.sync += [o_valid.eq(1), o_last.eq(s1_last)]
+            with m.Else():
+                m.d.sync += o_valid.eq(0)
+
+        # the sequencer's strobes take priority over the stages' own updates
+        with m.If(self.clear):
+            m.d.sync += [*(x.eq(0) for x in i), j.eq(0), *(x.eq(0) for x in k0),
+                         *(x.eq(0) for x in k1), o_valid.eq(0), *(x.eq(0) for x in pack)]
+        with m.If(self.launch):
+            m.d.sync += rd_active.eq(Cat(*[x != 0 for x in rn]).all())
+        return m
+
+
+def _or_all(values, width):
+    acc = Const(0, width)
+    for v in values:
+        acc = acc | v
+    return acc
