@@ -1,7 +1,7 @@
 """The accelerator: sequencer, scratchpad, operand gatherer, result writer and the units.
 
 Contract: :mod:`golden.accel_program` (descriptor semantics, memory layout); the compiler
-that writes programs is :mod:`sim.accel_compile`. The Components: :mod:`hw.accel.sequencer`,
+that writes programs is :mod:`sim.compiler`. The Components: :mod:`hw.accel.sequencer`,
 :mod:`hw.accel.scratchpad`, :mod:`hw.accel.gatherer`, :mod:`hw.accel.writer`; this file
 builds the units and binds the gatherer's beats and the descriptor's constants to their
 inputs (:data:`hw.accel.bind.BIND`) and their outputs to the writer.
