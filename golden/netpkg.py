@@ -109,26 +109,27 @@ def write_network_package(path, *, ops: list[dict], params: dict[str, np.ndarray
 
 def _check_record(name: str, rec, arr: np.ndarray, where) -> None:
     """Raise unless ``rec`` is a well-formed encoding record that fits the stored ``arr``."""
-    field = f"{where}: field 'encoding.{name}'"
+    base = f"encoding.{name}"
+    field = f"{where}: field '{base}'"
     if not isinstance(rec, dict):
         raise PackageError(f"{field}: must be a JSON object")
     bits, signed, shape, packed = (rec.get(k) for k in ("bits", "signed", "shape", "packed"))
     if type(bits) is not int or not 1 <= bits <= 64:
-        raise PackageError(f"{field}.bits: {bits!r} is not a width in 1..64")
+        raise PackageError(f"{where}: field '{base}.bits': {bits!r} is not a width in 1..64")
     if type(signed) is not bool or type(packed) is not bool:
         raise PackageError(f"{field}: 'signed' and 'packed' must be true or false")
     if (not isinstance(shape, list) or not shape
             or any(type(d) is not int or d < 0 for d in shape)):
-        raise PackageError(f"{field}.shape: {shape!r} is not a shape")
+        raise PackageError(f"{where}: field '{base}.shape': {shape!r} is not a shape")
     if packed:
         if bits != 1 or signed or arr.dtype != np.uint8:
             raise PackageError(f"{field}: packed planes are unsigned 1-bit uint8")
         if list(arr.shape) != [*shape[:-1], (shape[-1] + 7) // 8]:
-            raise PackageError(f"{field}.shape: {shape} does not match the stored "
-                               f"{list(arr.shape)} (packed)")
+            raise PackageError(f"{where}: field '{base}.shape': {shape} does not match the "
+                               f"stored {list(arr.shape)} (packed)")
     elif list(arr.shape) != shape:
-        raise PackageError(f"{field}.shape: {shape} does not match the stored "
-                           f"{list(arr.shape)}")
+        raise PackageError(f"{where}: field '{base}.shape': {shape} does not match the "
+                           f"stored {list(arr.shape)}")
     elif arr.dtype != _dtype(bits, signed):
         raise PackageError(f"{field}: dtype {arr.dtype.name} is not the one a "
                            f"{'s' if signed else 'u'}{bits} tensor is stored in "
@@ -172,6 +173,10 @@ def load_network(pkg: Package) -> tuple[list[dict], dict[str, np.ndarray], dict]
             if not isinstance(op.get(key), kind):
                 raise PackageError(f"{where}: field 'ops[{i}].{key}': missing or not a "
                                    f"{kind.__name__}")
+        name = op["name"]  # cases are written to directories named after ops
+        if name in ("", ".", "..") or any(ch in name for ch in "/\\") or not name.isprintable():
+            raise PackageError(f"{where}: field 'ops[{i}].name': {name!r} is not a usable "
+                               "op name")
     outs = {o for op in ops for o in op["outputs"]}
     for name in outs:
         if name not in decoded:

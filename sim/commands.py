@@ -373,7 +373,7 @@ def work_dir(args, source: Path) -> Path:
         if output_kind(args.build_dir) is None:
             (args.build_dir / MARKER).write_text("run\n")
         return args.build_dir
-    root = _cache_root().parent / "runs"
+    root = _cache_root() / "runs"
     root.mkdir(parents=True, exist_ok=True)
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(source).name)
     return Path(tempfile.mkdtemp(prefix=f"{safe or 'run'}-", dir=root))
