@@ -125,10 +125,13 @@ def _train(args: argparse.Namespace) -> int:
                           f"{', '.join(archs)}")
     qvit_fields = _qvit_fields(args)
     check_out(args.out, "checkpoint", force=args.force, inputs=[args.teacher, _data_dir(args)])
-    if args.teacher:
+    if args.teacher:  # a bad teacher fails before the data is loaded
         from models.checkpoint import read_config
 
-        read_config(args.teacher)  # a bad teacher fails before the data is loaded
+        model = read_config(args.teacher)["model"]
+        if model.split("_", 1)[0] != "fp":
+            raise VitsimError(f"{args.teacher}: field 'model' must name an fp teacher, "
+                              f"not {model!r}")
     if quant and args.teacher:
         raise VitsimError(f"--teacher: {args.scheme} trains without distillation")
     if (quant or args.scheme == "fp") and args.per_image:

@@ -307,7 +307,9 @@ def reuse_arg(p) -> None:
 def check_golden_dir(path: Path) -> None:
     """Raise :class:`VitsimError` unless ``path`` is a directory holding a manifest file."""
     path = Path(path)
-    if not path.is_dir():
+    if not path.exists():
         raise VitsimError(f"{path}: not a network package (no such directory)")
+    if not path.is_dir():
+        raise VitsimError(f"{path}: not a network package (a file, not a directory)")
     if not (path / "manifest.json").is_file():
         raise VitsimError(f"{path}: not a network package (no manifest.json file)")

@@ -338,6 +338,15 @@ def cmd_simulate(args) -> int:
                           "package on the accelerator)")
     if args.waves_op is not None:
         raise VitsimError("--waves-op names an op of a network: it needs --golden, not --case")
+    from golden.cases import case_config
+    from golden.package import read_package
+    from sim.toolchain import prepare
+
+    prepare(args.sim)  # the simulator, the case and the Verilog, before the work directory
+    case_config(read_package(args.case))
+    if args.verilog is not None and not args.verilog.is_dir():
+        raise VitsimError(f"--verilog {args.verilog}: no such directory (write it with "
+                          "'vitsim verilog')")
     build = work_dir(args, args.case)
     result = simulate_case(args.case, sim=args.sim, build_dir=build, waves=args.waves,
                            seed=args.seed, verilog_dir=args.verilog)
