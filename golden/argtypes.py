@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
-__all__ = ["at_least", "existing_dir", "existing_file", "finite", "module_name"]
+__all__ = ["at_least", "finite", "module_name"]
 
 
 def at_least(lo: int):
@@ -47,26 +46,6 @@ def finite(*, positive: bool = False, lo: float | None = None, hi: float | None 
 
     parse.__name__ = "number"
     return parse
-
-
-def existing_file(text: str) -> Path:
-    """A path that exists and is a file (not a directory)."""
-    path = Path(text)
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such file")
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text}: is a directory, not a file")
-    return path
-
-
-def existing_dir(text: str) -> Path:
-    """A path that exists and is a directory."""
-    path = Path(text)
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such directory")
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: is a file, not a directory")
-    return path
 
 
 def module_name(text: str) -> str:

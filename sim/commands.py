@@ -343,10 +343,13 @@ def cmd_simulate(args) -> int:
     from sim.toolchain import prepare
 
     prepare(args.sim)  # the simulator, the case and the Verilog, before the work directory
-    case_config(read_package(args.case))
-    if args.verilog is not None and not args.verilog.is_dir():
-        raise VitsimError(f"--verilog {args.verilog}: no such directory (write it with "
-                          "'vitsim verilog')")
+    cfg = case_config(read_package(args.case))
+    if args.verilog is not None:
+        from sim.units import unit_for
+
+        sidecar = args.verilog / f"{unit_for(cfg.kind).top}.json"
+        if not sidecar.is_file():
+            raise VitsimError(f"{sidecar}: missing Verilog sidecar (run 'vitsim verilog')")
     build = work_dir(args, args.case)
     result = simulate_case(args.case, sim=args.sim, build_dir=build, waves=args.waves,
                            seed=args.seed, verilog_dir=args.verilog)

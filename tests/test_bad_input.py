@@ -190,7 +190,8 @@ ROWS = [
     (["simulate", "--case", "{case}", "--build-dir", "{file}"], "exists and is not a directory"),
     (["simulate", "--case", "{nope}"], "{nope}: no such package directory"),
     (["simulate", "--case", "{user}"], "manifest.json: missing manifest"),
-    (["simulate", "--case", "{case}", "--verilog", "{nope}"], "--verilog {nope}: no such"),
+    (["simulate", "--case", "{case}", "--verilog", "{nope}"],
+     "{nope}/binary_array.json: missing Verilog sidecar (run 'vitsim verilog')"),
     # demo
     (["demo", "--sim", "foo"], "unknown simulator 'foo'"),
     (["demo", "--images", "0"], "argument --images: must be at least 1, not 0"),
@@ -298,7 +299,7 @@ ROWS = [
     (["compress", "--scheme", "svd", "--ckpt", "{fp}", "--target", ".5", "--out", "{new}",
       "--metric", "l7"], "invalid choice: 'l7'"),
     (["compress", "--scheme", "svd", "--ckpt", "{fp}", "--target", ".5", "--out", "{new}",
-      "--w-bits", "5"], "w_bits"),
+      "--w-bits", "5"], "w_bits must be one of 8, 32, not 5"),
     (["compress", "--scheme", "svd", "--ckpt", "{ckpt}", "--target", ".5", "--out", "{new}"],
      "compress needs a float checkpoint, this one is binarised"),
     (["compress", "--scheme", "svd", "--ckpt", "{nope}", "--target", ".5", "--out", "{new}"],
