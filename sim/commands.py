@@ -229,7 +229,7 @@ def _cut_cases(args) -> int:
 
 
 def cmd_golden(args) -> int:
-    from golden.cases import binary_array_case, mac_array_case, requant_case, verify_package
+    from golden.cases import verify_package
     from golden.package import read_package
 
     if args.verify is not None:
@@ -254,6 +254,33 @@ def cmd_golden(args) -> int:
               f"({right} classified right in integer mode), {len(pkg.tensors)} tensors")
         return 0
     cfg = _array_cfg(args)
+    try:
+        return _write_case(cfg, args)
+    except VitsimError as exc:
+        raise _flagged(exc) from None
+
+
+#: Parameters of the unit case writers and the ``vitsim golden`` flags that set them.
+_CASE_FLAGS = {"stimulus": "--stimulus", "k": "--k", "m": "--m", "n": "--n", "bits": "--bits",
+               "mult": "--mult", "shift": "--shift", "theta": "--theta", "scale": "--scale",
+               "w_bits": "--w-bits", "a_bits": "--a-bits", "rows": "--m", "beats": "--m",
+               "row_len": "--k", "out_bits": "--bits", "shape": "--m/--n/--k", "d": "--k"}
+
+
+def _flagged(exc: VitsimError) -> VitsimError:
+    """``exc`` with the flag that set the parameter it names in front (``bits must be ...``
+    becomes ``--bits: bits must be ...``); other errors unchanged."""
+    msg = str(exc)
+    word = msg.split(" ", 1)[0]
+    if word in _CASE_FLAGS and " must " in msg:
+        return VitsimError(f"{_CASE_FLAGS[word]}: {msg}")
+    return exc
+
+
+def _write_case(cfg, args) -> int:
+    """Write the unit case of ``cfg`` that the flags of ``vitsim golden`` describe."""
+    from golden.cases import binary_array_case, mac_array_case, requant_case
+
     common = dict(seed=args.seed, stimulus=args.stimulus)
     if cfg.kind in _NONLINEAR_CASES:
         pkg = _NONLINEAR_CASES[cfg.kind](cfg, args)

@@ -102,9 +102,9 @@ ROWS = [
     (["golden", "--out", "{new}", "--image", "-1"], "argument --image: must be at least 0"),
     (["golden", "--out", "{new}", "--head", "-1"], "argument --head: must be at least 0"),
     (["golden", "--out", "{new}", "--stimulus", "loud"],
-     "stimulus must be one of random, max, min, alternating, not 'loud'"),
+     "--stimulus: stimulus must be one of random, max, min, alternating, not 'loud'"),
     (["golden", "--out", "{new}", "--rows", "2", "--cols", "8", "--max-k", "16", "--k", "17"],
-     "k must be a positive multiple of cols (8) up to max_k (16), not 17"),
+     "--k: k must be a positive multiple of cols (8) up to max_k (16), not 17"),
     (["golden", "--out", "{new}", "--config", "{dir}"], "{dir}: is a directory, not a file"),
     (["golden", "--out", "{new}", "--config", "{bad}"], "{bad}: not valid JSON"),
     (["golden", "--out", "{pkg}"], "--out {pkg}: already holds a vitsim package output; give "
