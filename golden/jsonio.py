@@ -23,6 +23,10 @@ def read_json_object(path, *, missing: str = "no such file",
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise error(f"{path}: {missing}") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not a file") from None
+    except PermissionError:
+        raise error(f"{path}: not readable (permission denied)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(data, dict):

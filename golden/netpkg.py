@@ -107,9 +107,51 @@ def write_network_package(path, *, ops: list[dict], params: dict[str, np.ndarray
     return read_package(path)
 
 
+def _check_record(name: str, rec, arr: np.ndarray, where) -> None:
+    """Raise unless ``rec`` is a well-formed encoding record that fits the stored ``arr``."""
+    base = f"encoding.{name}"
+    field = f"{where}: field '{base}'"
+    if not isinstance(rec, dict):
+        raise PackageError(f"{field}: must be a JSON object")
+    bits, signed, shape, packed = (rec.get(k) for k in ("bits", "signed", "shape", "packed"))
+    if type(bits) is not int or not 1 <= bits <= 64:
+        raise PackageError(f"{where}: field '{base}.bits': {bits!r} is not a width in 1..64")
+    if type(signed) is not bool or type(packed) is not bool:
+        raise PackageError(f"{field}: 'signed' and 'packed' must be true or false")
+    if (not isinstance(shape, list) or not shape
+            or any(type(d) is not int or d < 0 for d in shape)):
+        raise PackageError(f"{where}: field '{base}.shape': {shape!r} is not a shape")
+    if packed:
+        if bits != 1 or signed or arr.dtype != np.uint8:
+            raise PackageError(f"{field}: packed planes are unsigned 1-bit uint8")
+        if list(arr.shape) != [*shape[:-1], (shape[-1] + 7) // 8]:
+            raise PackageError(f"{where}: field '{base}.shape': {shape} does not match the "
+                               f"stored {list(arr.shape)} (packed)")
+    elif list(arr.shape) != shape:
+        raise PackageError(f"{where}: field '{base}.shape': {shape} does not match the "
+                           f"stored {list(arr.shape)}")
+    elif arr.dtype != _dtype(bits, signed):
+        raise PackageError(f"{field}: dtype {arr.dtype.name} is not the one a "
+                           f"{'s' if signed else 'u'}{bits} tensor is stored in "
+                           f"({_dtype(bits, signed).name})")
+
+
+def _check_range(name: str, arr: np.ndarray, lo: int, hi: int, what: str, where) -> None:
+    if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
+        raise PackageError(f"{where}: tensor {name!r}: values [{int(arr.min())}, "
+                           f"{int(arr.max())}] exceed {what} [{lo}, {hi}]")
+
+
 def load_network(pkg: Package) -> tuple[list[dict], dict[str, np.ndarray], dict]:
     """Return ``(ops, env, expected)``: the op records, parameters plus ``image`` (the
-    inputs of :func:`golden.network.run_network`), and every recorded op output."""
+    inputs of :func:`golden.network.run_network`), and every recorded op output.
+
+    Every tensor is checked against its declared encoding (width, signedness, shape) and
+    every accumulator output against its op's ``acc_bound``.
+    """
+    cached = getattr(pkg, "_network", None)
+    if cached is not None:
+        return cached
     enc = pkg.manifest.get("encoding")
     where = pkg.path / "manifest.json"
     if not isinstance(enc, dict):
@@ -118,14 +160,41 @@ def load_network(pkg: Package) -> tuple[list[dict], dict[str, np.ndarray], dict]
     for name, arr in pkg.tensors.items():
         if name not in enc:
             raise PackageError(f"{where}: field 'encoding.{name}': missing")
-        decoded[name] = _decode(arr, enc[name])
+        rec = enc[name]
+        _check_record(name, rec, arr, where)
+        decoded[name] = _decode(arr, rec)
+        bits, signed = rec["bits"], rec["signed"]
+        lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+        _check_range(name, decoded[name], lo, hi,
+                     f"its declared {'s' if signed else 'u'}{bits} range", where)
     ops = pkg.manifest["ops"]
-    outs = {o for op in ops for o in op.get("outputs", [])}
+    for i, op in enumerate(ops):
+        for key, kind in (("name", str), ("kind", str), ("inputs", list), ("outputs", list)):
+            if not isinstance(op.get(key), kind):
+                raise PackageError(f"{where}: field 'ops[{i}].{key}': missing or not a "
+                                   f"{kind.__name__}")
+        name = op["name"]  # cases are written to directories named after ops
+        if name in ("", ".", "..") or any(ch in name for ch in "/\\") or not name.isprintable():
+            raise PackageError(f"{where}: field 'ops[{i}].name': {name!r} is not a usable "
+                               "op name")
+    outs = {o for op in ops for o in op["outputs"]}
     for name in outs:
         if name not in decoded:
             raise PackageError(f"{where}: field 'tensors.{name}': output not recorded")
+    for i, op in enumerate(ops):
+        bound = op.get("acc_bound")
+        if bound is None or "out_bits" in op or op["kind"] in _BIT_KINDS | _SAME_WIDTH:
+            continue
+        if (not isinstance(bound, list) or len(bound) != 2
+                or any(type(b) is not int for b in bound) or bound[0] > bound[1]):
+            raise PackageError(f"{where}: field 'ops[{i}].acc_bound': {bound!r} is not "
+                               "[lo, hi]")
+        for name in op["outputs"]:
+            _check_range(name, decoded[name], bound[0], bound[1],
+                         f"op {op['name']!r}'s acc_bound", where)
     env = {k: v for k, v in decoded.items() if k not in outs}
-    return ops, env, {k: v for k, v in decoded.items() if k in outs}
+    pkg._network = (ops, env, {k: v for k, v in decoded.items() if k in outs})
+    return pkg._network
 
 
 class NetworkData:
@@ -184,10 +253,13 @@ def verify_network(pkg: Package) -> list[str]:
 
 
 def read_network(path) -> Package:
-    """Read a package and check that it holds a network."""
+    """Read a package and check that it holds a network whose every tensor fits its
+    declared encoding (see :func:`load_network`)."""
     pkg = read_package(path)
-    kind = pkg.manifest.get("config", {}).get("kind")
+    config = pkg.manifest.get("config")
+    kind = config.get("kind") if isinstance(config, dict) else None
     if kind != NETWORK_KIND:
         raise PackageError(f"{pkg.path / 'manifest.json'}: field 'config.kind': "
                            f"{kind!r} is not {NETWORK_KIND!r}")
+    load_network(pkg)
     return pkg

@@ -14,13 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from golden.atomic import atomic_dir
 from golden.errors import VitsimError
 from golden.jsonio import read_json_object
 from golden.model_cfg import GSBCfg, ViTCfg
@@ -40,20 +40,19 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def save_checkpoint(out: str, model: nn.Module, *, extra: dict | None = None) -> str:
+def save_checkpoint(out: str, model: nn.Module, *, extra: dict | None = None,
+                    overwrite: bool = True) -> str:
     """Write ``model`` (built by :mod:`models.vit`) to the directory ``out``, atomically.
 
     ``extra`` (JSON-ready: training configs, metrics, data name) is stored under its own
-    keys. An existing ``out`` is replaced only once the new checkpoint is complete.
+    keys. An existing checkpoint at ``out`` is replaced (when ``overwrite``) only once the
+    new one is complete; anything else there is refused (:mod:`golden.atomic`).
     Returns ``out``.
     """
     import timm
 
     out = os.path.abspath(out)
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.tmp-", dir=parent)
-    try:
+    with atomic_dir(out, kind="checkpoint", overwrite=overwrite) as tmp:
         weights = os.path.join(tmp, WEIGHTS_FILE)
         torch.save(model.state_dict(), weights)
         meta = {
@@ -70,18 +69,6 @@ def save_checkpoint(out: str, model: nn.Module, *, extra: dict | None = None) ->
         with open(os.path.join(tmp, CONFIG_FILE), "w") as f:
             json.dump(meta, f, indent=2, sort_keys=True)
             f.write("\n")
-        old = None
-        if os.path.lexists(out):
-            if not os.path.isdir(out):
-                raise VitsimError(f"{out}: exists and is not a checkpoint directory")
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.old-", dir=parent)
-            os.replace(out, os.path.join(old, "ckpt"))
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -99,6 +86,8 @@ def read_config(path: str) -> dict:
     if not os.path.isdir(path):
         raise VitsimError(f"{path}: checkpoint directory not found")
     source = os.path.join(path, CONFIG_FILE)
+    if os.path.isdir(source):
+        raise VitsimError(f"{source}: is a directory, not a file")
     meta = read_json_object(source, missing="missing (not a vitsim checkpoint)")
     for key, want in (("format", FORMAT), ("version", VERSION)):
         if meta.get(key) != want:
@@ -110,6 +99,11 @@ def read_config(path: str) -> dict:
     weights = _field(meta, "weights", source, dict)
     for key, kind in (("file", str), ("bytes", int), ("sha256", str)):
         _field(weights, key, f"{source} field 'weights'", kind)
+    name = weights["file"]
+    if (not name or Path(name).is_absolute() or len(Path(name).parts) != 1
+            or name in (".", "..") or "\\" in name):
+        raise VitsimError(f"{source}: field 'weights.file': {name!r} is not a file name "
+                          "inside the checkpoint directory")
     return meta
 
 

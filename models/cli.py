@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from golden.argtypes import at_least, finite
+from golden.atomic import check_out, force_arg
 from golden.errors import VitsimError
 from golden.model_cfg import QVIT_SCHEMES, SCHEMES, TrainCfg
 
@@ -52,28 +54,31 @@ def register(subparsers) -> None:
                    help="architecture: vit_digits (default), "
                    "deit_{tiny,small,base}_distilled_patch16_224 (fp/binary/gsb), "
                    "deit_{tiny,small,base}_patch16_224 (lsq/qvit)")
-    p.add_argument("--w-bits", type=int, help="lsq: weight width 2..8 (default 4); qvit: "
-                   "with --a-bits, the uniform width whose BitOPs are the budget")
-    p.add_argument("--a-bits", type=int, help="lsq: activation width 2..8 (default 4)")
-    p.add_argument("--budget", type=float,
+    p.add_argument("--w-bits", type=at_least(1), help="lsq: weight width 2..8 (default 4); "
+                   "qvit: with --a-bits, the uniform width whose BitOPs are the budget")
+    p.add_argument("--a-bits", type=at_least(1), help="lsq: activation width 2..8 (default 4)")
+    p.add_argument("--budget", type=finite(positive=True),
                    help="qvit: BitOPs budget in GBitOPs (default: uniform --w-bits/--a-bits)")
-    p.add_argument("--init-bits", type=int, help="qvit: starting width (default 5)")
-    p.add_argument("--bits-lr-scale", type=float,
+    p.add_argument("--init-bits", type=at_least(1), help="qvit: starting width (default 5)")
+    p.add_argument("--bits-lr-scale", type=finite(positive=True),
                    help="qvit: learning rate of the widths over the base (default 1)")
     p.add_argument("--data", default="digits",
                    help="'digits' (bundled, default) or an image folder with train/ test/")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
+    force_arg(p)
     p.add_argument("--teacher", help="fp checkpoint directory for hard distillation")
-    p.add_argument("--epochs", type=int, default=TrainCfg.field_default("epochs"),
+    p.add_argument("--epochs", type=at_least(0), default=TrainCfg.field_default("epochs"),
                    help="epochs per stage (default %(default)s)")
-    p.add_argument("--stage1-epochs", type=int, help="stage-1 epochs (default --epochs)")
-    p.add_argument("--batch-size", type=int, default=TrainCfg.field_default("batch_size"))
-    p.add_argument("--lr", type=float, default=TrainCfg.field_default("lr"),
+    p.add_argument("--stage1-epochs", type=at_least(0),
+                   help="stage-1 epochs (default --epochs)")
+    p.add_argument("--batch-size", type=at_least(1),
+                   default=TrainCfg.field_default("batch_size"))
+    p.add_argument("--lr", type=finite(positive=True), default=TrainCfg.field_default("lr"),
                    help="peak AdamW learning rate (default %(default)s)")
-    p.add_argument("--seed", type=int, default=TrainCfg.field_default("seed"))
+    p.add_argument("--seed", type=at_least(0), default=TrainCfg.field_default("seed"))
     p.add_argument("--per-image", action="store_true",
                    help="GSB max/min per image (as golden vectors) instead of per batch")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=at_least(1), help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_train)
 
@@ -82,13 +87,15 @@ def register(subparsers) -> None:
     e.add_argument("--data", help="dataset (default: the one the checkpoint was trained on)")
     e.add_argument("--per-image", action="store_true",
                    help="evaluate with per-image GSB max/min (batch-independent)")
-    e.add_argument("--batch-size", type=int, default=TrainCfg.field_default("batch_size"))
+    e.add_argument("--batch-size", type=at_least(1),
+                   default=TrainCfg.field_default("batch_size"))
     e.add_argument("--int", action="store_true", dest="int_mode",
                    help="binary/gsb: also run the integer-only network (the golden "
                    "arithmetic) and print its top-1 next to the float per-image top-1")
     e.add_argument("--bit-map-out", metavar="DIR",
                    help="lsq/qvit: write bit_map.png (heat map) and bit_map.json here "
                    "(one --ckpt only)")
+    force_arg(e, "--bit-map-out")
     e.set_defaults(func=_eval)
 
     from models.import_ckpt import register as register_import
@@ -123,9 +130,17 @@ def _train(args: argparse.Namespace) -> int:
         raise VitsimError(f"--model: unknown architecture {args.model!r}; known: "
                           f"{', '.join(archs)}")
     qvit_fields = _qvit_fields(args)
+    check_out(args.out, "checkpoint", force=args.force, inputs=[args.teacher, _data_dir(args)])
+    if args.teacher:  # a bad teacher fails before the data is loaded
+        from models.checkpoint import read_config
+
+        model = read_config(args.teacher)["model"]
+        if model.split("_", 1)[0] != "fp":
+            raise VitsimError(f"{args.teacher}: field 'model' must name an fp teacher, "
+                              f"not {model!r}")
     if quant and args.teacher:
         raise VitsimError(f"--teacher: {args.scheme} trains without distillation")
-    if quant and args.per_image:
+    if (quant or args.scheme == "fp") and args.per_image:
         raise VitsimError(f"--per-image is a GSB option, not for {args.scheme}")
     _threads(args.threads)
     geo = archs[arch]
@@ -137,7 +152,7 @@ def _train(args: argparse.Namespace) -> int:
             raise VitsimError(f"{args.teacher}: field 'model' must name an fp teacher, "
                               f"not {meta['model']!r}")
     cfg = TrainCfg(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    overrides = {"per_image": True} if args.per_image and args.scheme != "fp" else {}
+    overrides = {"per_image": True} if args.per_image else {}
     if quant:
         overrides = qvit_fields
     model, info = train_scheme(args.scheme, data, cfg, arch=arch, teacher=teacher,
@@ -151,10 +166,15 @@ def _train(args: argparse.Namespace) -> int:
         last = info["stages"][-1]
         extra.update(qvit=model.qvit_cfg.to_dict(), bit_map=last["bit_map"],
                      bitops=last["bitops"], budget=last["budget"])
-    out = save_checkpoint(args.out, model, extra=extra)
+    out = save_checkpoint(args.out, model, extra=extra, overwrite=args.force)
     print(f"{info['model']}: test top-1 {100 * info['test_top1']:.2f}% "
           f"({info['seconds']:.1f} s training) -> {out}")
     return 0
+
+
+def _data_dir(args: argparse.Namespace) -> str | None:
+    """``--data`` when it names a directory (an input the output must stay out of)."""
+    return None if args.data in (None, "digits") else args.data
 
 
 def _qvit_fields(args: argparse.Namespace) -> dict:
@@ -193,7 +213,8 @@ def format_bit_map(bit_map: dict) -> str:
     return "\n".join(lines)
 
 
-def plot_bit_map(bit_map: dict, out_dir: str, *, title: str = "") -> str:
+def plot_bit_map(bit_map: dict, out_dir: str, *, title: str = "",
+                 overwrite: bool = True) -> str:
     """Write ``bit_map.png`` (heat map, rows quantizer/head, columns block) and
     ``bit_map.json`` into the directory ``out_dir``, atomically; return the PNG path."""
     import json
@@ -218,7 +239,7 @@ def plot_bit_map(bit_map: dict, out_dir: str, *, title: str = "") -> str:
     ax.set_title(title or "learned bit-widths", fontsize=9)
     fig.colorbar(im, ax=ax, label="bits")
     fig.tight_layout()
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, kind="bit-map", overwrite=overwrite) as tmp:
         fig.savefig(os.path.join(tmp, "bit_map.png"), dpi=120)
         with open(os.path.join(tmp, "bit_map.json"), "w") as f:
             json.dump(bit_map, f, indent=2)
@@ -234,10 +255,21 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.bit_map_out and len(args.ckpt) != 1:
         raise VitsimError("--bit-map-out takes exactly one --ckpt")
+    metas = {path: read_config(path) for path in args.ckpt}  # every one, before any work
+    if args.per_image and all(meta.get("gsb") is None for meta in metas.values()):
+        path, meta = next(iter(metas.items()))
+        raise VitsimError(f"{path}: --per-image is a GSB option; this checkpoint is "
+                          f"{meta['model']!r}")
+    for path, meta in metas.items():
+        if args.bit_map_out and meta.get("qvit") is None:
+            raise VitsimError(f"{path}: --bit-map-out needs an lsq/qvit checkpoint")
+    if args.bit_map_out:
+        check_out(args.bit_map_out, "bit-map", force=args.force, inputs=args.ckpt,
+                  flag="--bit-map-out")
     if args.int_mode:
         return _eval_int(args)
     for path in args.ckpt:
-        meta = read_config(path)
+        meta = metas[path]
         qvit = meta.get("qvit")
         if qvit is not None:
             if args.per_image:
@@ -273,7 +305,8 @@ def _eval(args: argparse.Namespace) -> int:
             bits = bit_map(model)
             print(format_bit_map(bits))
             if args.bit_map_out:
-                png = plot_bit_map(bits, args.bit_map_out, title=f"{meta['model']} [{path}]")
+                png = plot_bit_map(bits, args.bit_map_out, title=f"{meta['model']} [{path}]",
+                                   overwrite=args.force)
                 print(f"bit map -> {png}")
     return 0
 

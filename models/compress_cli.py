@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from golden.argtypes import at_least, finite
+from golden.atomic import check_out, force_arg
 from golden.errors import VitsimError
 from golden.lowrank_cfg import LOWRANK_METRICS, LOWRANK_SCHEMES, LowRankCfg
 
@@ -29,26 +31,27 @@ def register(subparsers) -> None:
     )
     p.add_argument("--scheme", required=True, choices=LOWRANK_SCHEMES)
     p.add_argument("--ckpt", required=True, help="float (fp) checkpoint directory")
-    p.add_argument("--target", required=True, type=float,
+    p.add_argument("--target", required=True, type=finite(),
                    help="fraction of the model's parameters to remove, in (0, 1)")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
-    p.add_argument("--rank-step", type=int, default=LowRankCfg.field_default("rank_step"),
+    force_arg(p)
+    p.add_argument("--rank-step", type=at_least(1), default=LowRankCfg.field_default("rank_step"),
                    help="ranks are multiples of this (default %(default)s)")
     p.add_argument("--metric", choices=LOWRANK_METRICS, default=LowRankCfg.field_default("metric"),
                    help="allocation error metric (default %(default)s)")
-    p.add_argument("--rank-k", type=int,
+    p.add_argument("--rank-k", type=at_least(0),
                    help=f"residual rank (default {DEFAULT_RANK_K} for lowrank, 0 for svd)")
-    p.add_argument("--steps", type=int, default=LowRankCfg.field_default("steps"),
+    p.add_argument("--steps", type=at_least(0), default=LowRankCfg.field_default("steps"),
                    help="Adam steps of each layer's compensation (default %(default)s)")
-    p.add_argument("--lr", type=float, default=LowRankCfg.field_default("lr"),
+    p.add_argument("--lr", type=finite(positive=True), default=LowRankCfg.field_default("lr"),
                    help="compensation learning rate (default %(default)s)")
-    p.add_argument("--samples", type=int, default=LowRankCfg.field_default("samples"),
+    p.add_argument("--samples", type=at_least(1), default=LowRankCfg.field_default("samples"),
                    help="proxy images from the training split (default %(default)s)")
     p.add_argument("--w-bits", type=int, default=LowRankCfg.field_default("w_bits"),
                    help="factor width: 32 (float, default) or 8 (LSQ)")
     p.add_argument("--data", help="dataset (default: the one the checkpoint was trained on)")
-    p.add_argument("--seed", type=int, default=LowRankCfg.field_default("seed"))
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--seed", type=at_least(0), default=LowRankCfg.field_default("seed"))
+    p.add_argument("--threads", type=at_least(1), help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_compress)
 
@@ -59,6 +62,8 @@ def _compress(args: argparse.Namespace) -> int:
     cfg = LowRankCfg(target=args.target, scheme=args.scheme, rank_step=args.rank_step,
                      metric=args.metric, rank_k=rank_k, steps=args.steps, lr=args.lr,
                      samples=args.samples, w_bits=args.w_bits, seed=args.seed)
+    check_out(args.out, "checkpoint", force=args.force,
+              inputs=[args.ckpt, None if args.data in (None, "digits") else args.data])
     import torch
 
     from models.checkpoint import load_checkpoint, read_config, save_checkpoint
@@ -89,7 +94,7 @@ def _compress(args: argparse.Namespace) -> int:
              "lowrank": record,
              "metrics": {"test_top1": top1,
                          "source_test_top1": (meta.get("metrics") or {}).get("test_top1")}}
-    out = save_checkpoint(args.out, compressed, extra=extra)
+    out = save_checkpoint(args.out, compressed, extra=extra, overwrite=args.force)
     params = record["params"]
     ranks = " ".join(str(r) for r in record["layer_ranks"].values())
     print(f"{meta['model']} {cfg}: {params['dense']} -> {params['compressed']} parameters "

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from golden.atomic import atomic_dir
+from golden.argtypes import at_least
+from golden.atomic import atomic_dir, check_out, force_arg
 from golden.errors import VitsimError
 
 __all__ = ["first_failing_op", "first_failure", "layer_rows", "memory_figures", "register",
@@ -74,7 +75,7 @@ def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False
     from sim.accel_run import run_program
     from sim.compiler import compile_network
 
-    pkg = read_network(pkg_dir)
+    pkg = pkg_dir if hasattr(pkg_dir, "manifest") else read_network(pkg_dir)
     n_images = len((pkg.manifest.get("images") or {}).get("labels", [])) or 1
     out = []
     for image in range(n_images) if images is None else images:
@@ -206,14 +207,20 @@ def _waves(args, runs, work: Path) -> bool:
 
 
 def cmd_simulate_golden(args) -> int:
-    work = args.build_dir or Path(args.golden) / "accel_runs"
+    from golden.netpkg import read_network
+    from sim.commands import work_dir
+    from sim.toolchain import prepare
+
     if args.waves_cycles < 1:
         raise VitsimError(f"--waves-cycles must be at least 1, not {args.waves_cycles}")
+    prepare(args.sim)  # a bad --sim fails before any work
+    pkg = read_network(args.golden)  # verified once, before the work directory exists
     if args.waves_op is not None:
         from sim.compiler import compile_network
 
-        check_waves_op(compile_network(args.golden, image=0), args.waves_op)
-    runs = simulate_golden(args.golden, sim=args.sim, work=work, reuse=args.reuse)
+        check_waves_op(compile_network(pkg, image=0), args.waves_op)
+    work = work_dir(args, args.golden)
+    runs = simulate_golden(pkg, sim=args.sim, work=work, reuse=args.reuse)
     ok = True
     total = 0
     for program, result in runs:
@@ -232,14 +239,28 @@ def cmd_simulate_golden(args) -> int:
           f"{total // max(len(runs), 1)} cycles per image")
     if args.waves or args.waves_op is not None:
         ok &= _waves(args, runs, work)
+    elif ok and args.build_dir is None:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)  # a fresh one: nothing in it to look at
+    if work.exists():
+        print(f"work directory: {work}")
     return 0 if ok else 1
 
 
 def cmd_compile(args) -> int:
+    from golden.netpkg import read_network
     from sim.accel_run import accel_verilog
     from sim.compiler import compile_network
 
-    program = compile_network(args.golden, image=args.image, reuse=args.reuse)
+    check_golden_dir(args.golden)
+    check_out(args.out, "program", force=args.force, inputs=[args.golden])
+    pkg = read_network(args.golden)
+    n_images = len((pkg.manifest.get("images") or {}).get("labels", [])) or 1
+    if args.image >= n_images:
+        raise VitsimError(f"--image: {args.image} is past the package's {n_images} "
+                          f"image{'s' if n_images > 1 else ''} (0..{n_images - 1})")
+    program = compile_network(pkg, image=args.image, reuse=args.reuse)
     record = {
         "format": "vitsim-accel-program", "config": program.cfg.to_dict(),
         "image": args.image, "package": str(args.golden), "reuse": args.reuse,
@@ -249,7 +270,7 @@ def cmd_compile(args) -> int:
                                             strict=True)],
         "memory": memory_figures(program),
     }
-    with atomic_dir(args.out) as tmp:
+    with atomic_dir(args.out, kind="program", overwrite=args.force) as tmp:
         (tmp / "program.json").write_text(json.dumps(record, indent=2) + "\n")
         import numpy as np
 
@@ -268,7 +289,9 @@ def register(sub) -> None:
                        "program (+ its Verilog)")
     p.add_argument("golden", type=Path, help="network package (vitsim golden --ckpt)")
     p.add_argument("--out", type=Path, required=True, help="directory to write")
-    p.add_argument("--image", type=int, default=0, help="which recorded image (default 0)")
+    force_arg(p)
+    p.add_argument("--image", type=at_least(0), default=0,
+                   help="which recorded image (default 0)")
     reuse_arg(p)
     p.set_defaults(func=cmd_compile)
 
@@ -282,5 +305,11 @@ def reuse_arg(p) -> None:
 
 
 def check_golden_dir(path: Path) -> None:
-    if not (Path(path) / "manifest.json").is_file():
-        raise VitsimError(f"{path}: not a network package (no manifest.json)")
+    """Raise :class:`VitsimError` unless ``path`` is a directory holding a manifest file."""
+    path = Path(path)
+    if not path.exists():
+        raise VitsimError(f"{path}: not a network package (no such directory)")
+    if not path.is_dir():
+        raise VitsimError(f"{path}: not a network package (a file, not a directory)")
+    if not (path / "manifest.json").is_file():
+        raise VitsimError(f"{path}: not a network package (no manifest.json file)")

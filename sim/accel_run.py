@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -113,10 +112,10 @@ def _source_digest() -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    # a unique temporary name: threads of one process may write the same cached file
+    from golden.atomic import atomic_write_text
+
+    atomic_write_text(path, text)
 
 
 def accel_verilog(cfg: AccelTopCfg, out_dir=None, *, waves: bool = False) -> Path:

@@ -6,11 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
+from golden.argtypes import at_least, finite, module_name
+from golden.atomic import atomic_dir, check_out, force_arg
 from golden.errors import VitsimError
 from golden.unit_spec import attach, attached
 
 __all__ = ["register"]
-
 
 
 def _add_array_args(p: argparse.ArgumentParser) -> None:
@@ -57,9 +58,12 @@ def _write_verilog(cfg, out: Path, name: str | None = None) -> Path:
 
 
 def cmd_verilog(args) -> int:
+    check_out(args.out, "verilog", force=args.force, inputs=[args.config])
     cfg = _array_cfg(args)
     name = args.name or unit_name(cfg)
-    out = _write_verilog(cfg, args.out, name)
+    with atomic_dir(args.out, kind="verilog", overwrite=args.force) as tmp:
+        _write_verilog(cfg, tmp, name)
+    out = args.out
     print(f"wrote {out / (name + '.v')} and {name}.json ({cfg.kind} {cfg}, "
           f"latency {cfg.latency})")
     return 0
@@ -76,17 +80,24 @@ def cmd_synth(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from hw.synth import synthesize
+    from hw.synth import DEVICES, synthesize
     from sim.units import unit_for
 
+    check_out(args.out, "synth", force=args.force, inputs=[args.config, args.golden])
+    if args.device not in DEVICES:
+        raise VitsimError(f"--device: unknown ECP5 device {args.device!r}; choose one of "
+                          f"{', '.join(DEVICES)}")
+    if args.depth is not None and args.golden is None:
+        raise VitsimError("--depth sizes the accelerator of --golden PKG; give --golden")
     if args.golden is not None:
         component, name, cfg = _accel_for_synth(args)
     else:
         cfg = _array_cfg(args)
         unit = unit_for(cfg.kind)
         component, name = unit.build(cfg), unit.top
-    report = synthesize(component, args.out, name=name, device=args.device,
-                        freq_mhz=args.freq, nodsp=args.nodsp)
+    with atomic_dir(args.out, kind="synth", overwrite=args.force) as tmp:
+        report = synthesize(component, tmp, name=name, device=args.device,
+                            freq_mhz=args.freq, nodsp=args.nodsp)
     table = Table(title=f"{report.unit} {cfg} on LFE5U-{args.device.upper()} "
                         f"(out of context{', no DSP' if args.nodsp else ''})")
     for col in ("LUTs", "FFs", "BRAM", "DSP", "fmax MHz", "yosys s", "nextpnr s"):
@@ -188,10 +199,22 @@ def _cut_cases(args) -> int:
 
     if args.op is None:
         raise VitsimError("golden --cut: give --op NAME (an op of the package) or --op all")
+    kind = "cases" if args.op == "all" else "package"
+    check_out(args.out, kind, force=args.force, inputs=[args.cut])
     pkg = read_network(args.cut)
+    n_images = len((pkg.manifest.get("images") or {}).get("labels", [])) or 1
+    if args.image >= n_images:
+        raise VitsimError(f"--image: {args.image} is past the package's {n_images} "
+                          f"image{'s' if n_images > 1 else ''} (0..{n_images - 1})")
+    if args.op != "all" and args.op not in {op["name"] for op in pkg.manifest["ops"]}:
+        raise VitsimError(f"--op: {args.cut} has no op named {args.op!r}")
     if args.op == "all":
         heads = None if args.head is None else [args.head]
-        cases = cut_network(pkg, args.out, image=args.image, heads=heads)
+        with atomic_dir(args.out, kind="cases", overwrite=args.force) as tmp:
+            cut_network(pkg, tmp, image=args.image, heads=heads)
+        cases = [(name, args.out / path.name) for name, path in
+                 ((c["op"], Path(c["case"])) for c in
+                  json.loads((args.out / "index.json").read_text())["cases"])]
         skipped = json.loads((args.out / "index.json").read_text())["skipped"]
         for name, path in cases:
             print(f"wrote {path}: {name}")
@@ -209,7 +232,7 @@ def _cut_cases(args) -> int:
 
 def cmd_golden(args) -> int:
     from golden.package import read_package
-    from golden.units import unit, verify_package
+    from golden.units import verify_package
 
     if args.verify is not None:
         problems = verify_package(read_package(args.verify))
@@ -221,6 +244,7 @@ def cmd_golden(args) -> int:
         raise VitsimError("golden: give --out DIR to write a case, or --verify DIR")
     if args.cut is not None:
         return _cut_cases(args)
+    check_out(args.out, "package", force=args.force, inputs=[args.ckpt, args.config])
     if args.ckpt is not None:
         from models.golden_export import export_golden
 
@@ -232,6 +256,33 @@ def cmd_golden(args) -> int:
               f"({right} classified right in integer mode), {len(pkg.tensors)} tensors")
         return 0
     cfg = _array_cfg(args)
+    try:
+        return _write_case(cfg, args)
+    except VitsimError as exc:
+        raise _flagged(exc) from None
+
+
+#: Parameters of the unit case writers and the ``vitsim golden`` flags that set them.
+_CASE_FLAGS = {"stimulus": "--stimulus", "k": "--k", "m": "--m", "n": "--n", "bits": "--bits",
+               "mult": "--mult", "shift": "--shift", "theta": "--theta", "scale": "--scale",
+               "w_bits": "--w-bits", "a_bits": "--a-bits", "rows": "--m", "beats": "--m",
+               "row_len": "--k", "out_bits": "--bits", "shape": "--m/--n/--k", "d": "--k"}
+
+
+def _flagged(exc: VitsimError) -> VitsimError:
+    """``exc`` with the flag that set the parameter it names in front (``bits must be ...``
+    becomes ``--bits: bits must be ...``); other errors unchanged."""
+    msg = str(exc)
+    word = msg.split(" ", 1)[0]
+    if word in _CASE_FLAGS and " must " in msg:
+        return VitsimError(f"{_CASE_FLAGS[word]}: {msg}")
+    return exc
+
+
+def _write_case(cfg, args) -> int:
+    """Write the unit case of ``cfg`` that the flags of ``vitsim golden`` describe."""
+    from golden.units import unit
+
     kwargs = attached(cfg.kind, "cli_case")(cfg, args)
     pkg = unit(cfg.kind).case(cfg, args.out, **kwargs, seed=args.seed, stimulus=args.stimulus)
     op = pkg.manifest["ops"][0]
@@ -301,7 +352,19 @@ def cmd_simulate(args) -> int:
                           "package on the accelerator)")
     if args.waves_op is not None:
         raise VitsimError("--waves-op names an op of a network: it needs --golden, not --case")
-    build = args.build_dir or args.case / "sim_build"
+    from golden.cases import case_config
+    from golden.package import read_package
+    from sim.toolchain import prepare
+
+    prepare(args.sim)  # the simulator, the case and the Verilog, before the work directory
+    cfg = case_config(read_package(args.case))
+    if args.verilog is not None:
+        from sim.units import unit_for
+
+        sidecar = args.verilog / f"{unit_for(cfg.kind).top}.json"
+        if not sidecar.is_file():
+            raise VitsimError(f"{sidecar}: missing Verilog sidecar (run 'vitsim verilog')")
+    build = work_dir(args, args.case)
     result = simulate_case(args.case, sim=args.sim, build_dir=build, waves=args.waves,
                            seed=args.seed, verilog_dir=args.verilog)
     _print_result(result)
@@ -310,7 +373,36 @@ def cmd_simulate(args) -> int:
         window = _mismatch_window(result, args.window)
         if window is not None:
             print(f"waveform window around the first mismatch: {window}")
+    elif result.passed and args.build_dir is None:
+        import shutil
+
+        shutil.rmtree(build, ignore_errors=True)  # a fresh one: nothing in it to look at
+    if build.exists():
+        print(f"work directory: {build}")
     return 0 if result.passed else 1
+
+
+def work_dir(args, source: Path) -> Path:
+    """The work directory of a simulation of ``source`` (a case or package, only read):
+    ``--build-dir`` (a new or empty directory, or one a simulation used before), else a
+    fresh one under the build cache, unique to this run. Neither may overlap an input."""
+    import tempfile
+
+    from sim.runner import _cache_root
+
+    inputs = [args.case, args.golden, args.verilog]
+    if args.build_dir is not None:
+        from golden.atomic import MARKER, output_kind
+
+        check_out(args.build_dir, "run", force=True, inputs=inputs, flag="--build-dir")
+        args.build_dir.mkdir(parents=True, exist_ok=True)
+        if output_kind(args.build_dir) is None:
+            (args.build_dir / MARKER).write_text("run\n")
+        return args.build_dir
+    root = _cache_root() / "runs"
+    root.mkdir(parents=True, exist_ok=True)
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(source).name)
+    return Path(tempfile.mkdtemp(prefix=f"{safe or 'run'}-", dir=root))
 
 
 def _mismatch_window(result, cycles: int) -> Path | None:
@@ -339,7 +431,7 @@ def cmd_demo(args) -> int:
     from sim.demo import run_demo
 
     return run_demo(out=args.out, sim=args.sim, epochs=args.epochs, seed=args.seed,
-                    images=args.images, ckpt=args.ckpt, cache=args.cache)
+                    images=args.images, ckpt=args.ckpt, cache=args.cache, force=args.force)
 
 
 def register(sub) -> None:
@@ -354,10 +446,12 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="trained GSB ViT -> golden vectors -> accelerator program "
                        "-> Verilog -> RTL simulation -> verdict and report")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="run directory")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=30,
+    force_arg(p)
+    p.add_argument("--seed", type=at_least(0), default=0)
+    p.add_argument("--epochs", type=at_least(1), default=30,
                    help="training epochs per stage when no cached model exists (default 30)")
-    p.add_argument("--images", type=int, default=4, help="test images to simulate (default 4)")
+    p.add_argument("--images", type=at_least(1), default=4,
+                   help="test images to simulate (default 4)")
     p.add_argument("--ckpt", type=Path, help="use this GSB checkpoint instead of the cached one")
     p.add_argument("--cache", type=Path, default=Path("runs/cache"),
                    help="where trained demo models are kept (default runs/cache)")
@@ -367,7 +461,8 @@ def register(sub) -> None:
     p = sub.add_parser("verilog", help="write a unit's Verilog and JSON sidecar")
     p.add_argument("unit", nargs="?", help="a unit kind (its example config), e.g. gelu")
     p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--name", help="Verilog module name (default: the unit's)")
+    force_arg(p)
+    p.add_argument("--name", type=module_name, help="Verilog module name (default: the unit's)")
     _add_array_args(p)
     p.set_defaults(func=cmd_verilog)
 
@@ -375,13 +470,15 @@ def register(sub) -> None:
     p.add_argument("unit", nargs="?", help="a unit kind (its example config), e.g. softmax; "
                    "or use --config FILE / the binary-array flags")
     p.add_argument("--out", type=Path, required=True, help="output directory")
+    force_arg(p)
     p.add_argument("--target", choices=("ecp5",), default="ecp5")
     p.add_argument("--device", default="85k", help="ECP5 device (default 85k: LFE5U-85F)")
-    p.add_argument("--freq", type=float, default=100.0, help="target clock in MHz")
+    p.add_argument("--freq", type=finite(positive=True), default=100.0,
+                   help="target clock in MHz")
     p.add_argument("--nodsp", action="store_true", help="keep multipliers in LUTs")
     p.add_argument("--golden", type=Path, metavar="PKG", help="synthesise the whole "
                    "accelerator sized for network package PKG (its buffer-reusing program)")
-    p.add_argument("--depth", type=int, metavar="WORDS",
+    p.add_argument("--depth", type=at_least(1), metavar="WORDS",
                    help="--golden: scratchpad words instead of what the program needs")
     _add_array_args(p)
     p.set_defaults(func=cmd_synth)
@@ -390,29 +487,32 @@ def register(sub) -> None:
                        "a unit golden case, a case cut from a network (--cut), or --verify "
                        "a package")
     p.add_argument("--out", type=Path, help="package directory to write")
+    force_arg(p)
     p.add_argument("--ckpt", help="binary/gsb checkpoint: write its integer network package")
     p.add_argument("--images", type=int, default=4, help="--ckpt: test images (default 4)")
     p.add_argument("--verify", type=Path, help="re-run the kernels on a package and check it")
     p.add_argument("--cut", type=Path, metavar="PKG",
                    help="network package: write the unit case of its op --op")
     p.add_argument("--op", help="--cut: the op to cut, or 'all' (one case per op under --out)")
-    p.add_argument("--image", type=int, default=0, help="--cut: which image (default 0)")
-    p.add_argument("--head", type=int, help="--cut: which head (per-head ops: default 0)")
-    p.add_argument("--m", type=int, default=4, help="activation rows (requant: beats)")
-    p.add_argument("--n", type=int, help="weight rows (default: rows)")
-    p.add_argument("--k", type=int, help="reduction length (default: max_k)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--image", type=at_least(0), default=0,
+                   help="--cut: which image (default 0)")
+    p.add_argument("--head", type=at_least(0), help="--cut: which head (per-head ops: default 0)")
+    p.add_argument("--m", type=at_least(1), default=4, help="activation rows (requant: beats)")
+    p.add_argument("--n", type=at_least(1), help="weight rows (default: rows)")
+    p.add_argument("--k", type=at_least(1), help="reduction length (default: max_k)")
+    p.add_argument("--seed", type=at_least(0), default=0)
     p.add_argument("--stimulus", default="random",
                    help="random; arrays: max, min (binary also alternating); "
                         "requant: extremes, ties; softmax: uniform, equal, spike; "
                         "layernorm: extremes, constant, mixed; gelu: extremes; "
                         "threshold: ties")
     g = p.add_argument_group("MAC array cases")
-    g.add_argument("--w-bits", type=int, default=8)
-    g.add_argument("--a-bits", type=int, default=8)
+    g.add_argument("--w-bits", type=at_least(1), default=8)
+    g.add_argument("--a-bits", type=at_least(1), default=8)
     g.add_argument("--a-unsigned", action="store_true", help="unsigned activations")
     g = p.add_argument_group("softmax and GELU cases (--m rows / beats, --k row length)")
-    g.add_argument("--scale", type=float, default=1 / 64, help="input scale (default 1/64)")
+    g.add_argument("--scale", type=finite(positive=True), default=1 / 64,
+                   help="input scale (default 1/64)")
     g = p.add_argument_group("GSB encoder cases (--m heads, --n tokens, --k width)")
     g.add_argument("--gsb-attention", action="store_true",
                    help="one-tailed attention planes with base threshold --theta (default: V)")
@@ -420,8 +520,8 @@ def register(sub) -> None:
     g = p.add_argument_group("requantiser cases")
     g.add_argument("--mult", type=int, default=1 << 30,
                    help="multiplier of every lane (signed, mult_bits wide)")
-    g.add_argument("--shift", type=int, default=40)
-    g.add_argument("--bits", type=int, default=8, help="output width")
+    g.add_argument("--shift", type=at_least(1), default=40)
+    g.add_argument("--bits", type=at_least(1), default=8, help="output width")
     g.add_argument("--out-unsigned", action="store_true", help="unsigned outputs")
     _add_array_args(p)
     p.set_defaults(func=cmd_golden)
@@ -432,19 +532,21 @@ def register(sub) -> None:
                    "the whole accelerator, per-layer verdicts and cycles")
     p.add_argument("--verilog", type=Path, help="Verilog directory from 'vitsim verilog' "
                    "(default: generate it)")
-    p.add_argument("--build-dir", type=Path, help="where to build (default CASE/sim_build)")
+    p.add_argument("--build-dir", type=Path, help="work directory: a new or empty one, or one "
+                   "a simulation used before (default: a fresh one under the build cache; "
+                   "the package or case is only read)")
     p.add_argument("--waves", action="store_true", help="--case: record a waveform; on a "
                    "mismatch also cut a window around it (Verilator's VCD). --golden: on a "
                    "mismatch re-run the image and write a VCD of just the op that produced "
                    "the first failing tensor; prints its path and cycle range")
-    p.add_argument("--window", type=int, default=40, metavar="CYCLES",
+    p.add_argument("--window", type=at_least(1), default=40, metavar="CYCLES",
                    help="--case --waves: clock cycles of the window before the first mismatch")
     p.add_argument("--waves-op", metavar="OP", help="--golden: write the VCD window of op OP "
                    "(as named in the per-layer table) of the first image, mismatch or not")
-    p.add_argument("--waves-cycles", type=int, default=1000, metavar="CYCLES",
+    p.add_argument("--waves-cycles", type=at_least(1), default=1000, metavar="CYCLES",
                    help="--golden: the longest window (default 1000; 15-60 KB a cycle); "
                    "a longer op keeps its first CYCLES")
-    p.add_argument("--seed", type=int, default=0, help="seed of the gap patterns")
+    p.add_argument("--seed", type=at_least(0), default=0, help="seed of the gap patterns")
     from sim.accel_cli import reuse_arg
 
     reuse_arg(p)

@@ -6,12 +6,17 @@ image into an accelerator program; write the Verilog; simulate on Verilator (or 
 print the verdict, cycles per image, on-chip memory, off-chip bytes and the integer
 model's accuracy; write ``report.md``, ``report.json`` and ``cycles.png`` to the run
 directory.
+
+Every argument is checked before any work (the simulator, the image count, the
+checkpoint, the run directory). The run directory (``golden/``, ``verilog/``, ``sim/``,
+the reports) is built under a temporary name and renamed into place at the end, so an
+interrupted or failed run leaves the previous one whole: its report always describes
+the package beside it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -24,9 +29,7 @@ CACHE = Path("runs") / "cache"
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    path.write_text(text)  # inside the run's temporary directory
 
 
 def cached_checkpoint(*, epochs: int, seed: int, cache: Path = CACHE, echo=print) -> Path:
@@ -94,21 +97,58 @@ def _plot(program, result, path: Path) -> None:
     ax2.set_title("by unit")
     ax2.invert_yaxis()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
+
+
+def _check(*, out: Path, sim: str, epochs: int, images: int, ckpt: Path | None,
+           cache: Path, force: bool) -> None:
+    """Every argument of the demo, before any work."""
+    from golden.atomic import check_out
+    from sim.toolchain import prepare
+
+    prepare(sim)
+    if images < 1:
+        raise VitsimError(f"--images must be at least 1, not {images}")
+    if epochs < 1:
+        raise VitsimError(f"--epochs must be at least 1, not {epochs}")
+    check_out(out, "demo", force=force, inputs=[ckpt, cache])
+    if Path(cache).exists() and not Path(cache).is_dir():
+        raise VitsimError(f"--cache {cache}: exists and is not a directory")
+    if ckpt is not None:
+        from models.checkpoint import read_config
+
+        meta = read_config(str(ckpt))
+        if meta.get("gsb") is None or not meta["model"].startswith("gsb_"):
+            raise VitsimError(f"--ckpt {ckpt}: the demo needs a GSB checkpoint, this one is "
+                              f"{meta['model']!r}")
 
 
 def run_demo(*, out: Path, sim: str, epochs: int, seed: int, images: int,
-             ckpt: Path | None = None, cache: Path = CACHE, echo=print) -> int:
-    """Run the demo (see the module doc); return the exit status."""
+             ckpt: Path | None = None, cache: Path = CACHE, echo=print,
+             force: bool = False) -> int:
+    """Run the demo (see the module doc); return the exit status.
+
+    ``force`` replaces an earlier demo run at ``out`` (never anything else)."""
+    from golden.atomic import atomic_dir
+
+    out = Path(out)
+    _check(out=out, sim=sim, epochs=epochs, images=images, ckpt=ckpt, cache=cache,
+           force=force)
+    with atomic_dir(out, kind="demo", overwrite=force) as tmp:
+        status = _run(tmp, shown=out, sim=sim, epochs=epochs, seed=seed, images=images,
+                      ckpt=ckpt, cache=cache, echo=echo)
+    return status
+
+
+def _run(out: Path, *, shown: Path, sim: str, epochs: int, seed: int, images: int,
+         ckpt: Path | None, cache: Path, echo) -> int:
+    """The demo's steps, writing into ``out`` (the temporary run directory that becomes
+    ``shown``)."""
     from sim.accel_cli import first_failure, memory_figures, simulate_golden
     from sim.accel_run import accel_verilog
     from sim.cli import main
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     walls = {}
     t = time.perf_counter()
     echo("[1/6] trained GSB ViT on digits")
@@ -138,7 +178,7 @@ def run_demo(*, out: Path, sim: str, epochs: int, seed: int, images: int,
     # the verified program keeps every layer readable; a deployment shares buffers
     reused = compile_network(pkg, image=0, reuse=True)
     verilog = accel_verilog(first.cfg, out_dir=out / "verilog")
-    echo(f"      {len(first.descs)} descriptors per image; {verilog} "
+    echo(f"      {len(first.descs)} descriptors per image; {shown / verilog.relative_to(out)} "
          f"({verilog.stat().st_size / 1e6:.1f} MB)")
     walls["compile"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -180,7 +220,7 @@ def run_demo(*, out: Path, sim: str, epochs: int, seed: int, images: int,
     echo(f"off-chip bytes per image: {mem['offchip_in_bytes']} in, {mem['offchip_out_bytes']} "
          f"out (+ {mem['program_bytes']} program)")
     echo(f"integer top-1 {acc['int_top1']:.2f} % (float {acc['float_top1']:.2f} %)")
-    echo(f"report: {out / 'report.md'}")
+    echo(f"report: {shown / 'report.md'}")
     for p in per_image:
         if p["failure"]:
             echo(f"image {p['image']}: {p['failure']}")

@@ -54,6 +54,44 @@ def _read_json(path: Path) -> dict:
     return read_json_object(path)
 
 
+def _parse(specs: list[str], flag: str) -> list[tuple[str, list]]:
+    """:func:`parse_sweep` of the specs of ``flag`` (``--set`` or ``--sweep``), its errors
+    naming that flag."""
+    from sim.analytic.sweep import parse_sweep
+
+    try:
+        return parse_sweep(specs)
+    except VitsimError as exc:
+        msg = str(exc)
+        if msg.startswith("--sweep: ") and flag != "--sweep":
+            msg = f"{flag}: " + msg[len("--sweep: "):].replace("v1,v2,...", "VALUE")
+        raise VitsimError(msg) from None
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Every flag of ``vitsim memory`` that can be checked before any work."""
+    from golden.atomic import check_out_file
+
+    for flag, path in (("--hw", args.hw), ("--scheme-file", args.scheme_file)):
+        if path is not None and path.is_dir():
+            raise VitsimError(f"{flag} {path}: is a directory, not a file")
+    inputs = [args.hw, args.scheme_file, args.accel_package, *args.checkpoint]
+    if args.out is not None:
+        check_out_file(args.out, inputs=inputs)
+    if args.plot is not None:
+        check_out_file(args.plot, flag="--plot", inputs=inputs)
+        if args.out is not None and args.plot.resolve() == args.out.resolve():
+            raise VitsimError(f"--plot {args.plot}: is also --out")
+        if args.plot.suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise VitsimError(f"--plot {args.plot}: name a .png, .pdf or .svg file")
+    if args.checkpoint and (args.sweep or args.json or args.accel_package is not None
+                            or args.out is not None):
+        raise VitsimError("--checkpoint compares checkpoints (table and --plot); it takes "
+                          "no --sweep, --json, --accel-package or --out")
+    if args.sweep and args.accel_package is not None:
+        raise VitsimError("--accel-package reports one point; it takes no --sweep")
+
+
 def _emit(text: str, out: Path | None) -> None:
     if out is None:
         print(text, end="" if text.endswith("\n") else "\n")
@@ -113,17 +151,19 @@ def cmd_memory(args: argparse.Namespace) -> int:
     """Handler of ``vitsim memory``; returns the exit status."""
     from golden.accel_spec import AccelCfg, SchemeCfg
     from sim.analytic import analyze, evaluate
-    from sim.analytic.sweep import parse_sweep, point_configs, run_grid, to_csv
+    from sim.analytic.sweep import point_configs, run_grid, to_csv
 
+    _check_args(args)
+    sets = _parse(args.set, "--set")
+    if any(len(v) != 1 for _, v in sets):
+        raise VitsimError("--set takes one value: FIELD=VALUE")
+    sweeps = _parse(args.sweep, "--sweep")
     accel = AccelCfg()
     if args.hw is not None:
         accel = AccelCfg.from_dict(_read_json(args.hw), source=str(args.hw))
     base = None
     if args.scheme_file is not None:
         base = SchemeCfg.from_dict(_read_json(args.scheme_file), source=str(args.scheme_file))
-    sets = parse_sweep(args.set)
-    if any(len(v) != 1 for _, v in sets):
-        raise VitsimError("--set takes one value: FIELD=VALUE")
     chosen = {name: values[0] for name, values in sets}
 
     if args.checkpoint:
@@ -148,7 +188,6 @@ def cmd_memory(args: argparse.Namespace) -> int:
         return 0
 
     if args.sweep:
-        sweeps = parse_sweep(args.sweep)
         fixed = [(n, [v]) for n, v in chosen.items() if n not in dict(sweeps)]
         rows = run_grid(fixed + sweeps, model=args.model, scheme=args.scheme, base_scheme=base,
                         accel=accel)

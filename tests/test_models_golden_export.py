@@ -124,12 +124,15 @@ def test_bad_checkpoints_fail_clearly_and_leave_the_output_alone(tmp_path, capsy
                              create_model("gsb_vit_digits", depth=1, stage=1),
                              extra={"data": "digits"})
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("old")
     assert main(["golden", "--ckpt", stage1, "--out", str(out)]) == 2
     assert "integer mode needs a binary or gsb model at stage 2" in capsys.readouterr().err
     assert main(["golden", "--ckpt", str(tmp_path / "nope"), "--out", str(out)]) == 2
     assert "nope" in capsys.readouterr().err
+    assert not out.exists()
+    out.mkdir()  # a user's directory is refused before the checkpoint is even read
+    (out / "keep.txt").write_text("old")
+    assert main(["golden", "--ckpt", stage1, "--out", str(out)]) == 2
+    assert "not empty and not a vitsim output" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 

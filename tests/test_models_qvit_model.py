@@ -148,7 +148,7 @@ def test_cli_qvit_train_eval_bit_map(tmp_path, capsys):
     assert main(["eval", "--ckpt", ckpt, "--bit-map-out", str(out_dir)]) == 0
     out = capsys.readouterr().out
     assert "| block | a_in | w_q |" in out and "budget 0.05" in out
-    assert sorted(os.listdir(out_dir)) == ["bit_map.json", "bit_map.png"]
+    assert sorted(os.listdir(out_dir)) == [".vitsim-output", "bit_map.json", "bit_map.png"]
     assert json.loads((out_dir / "bit_map.json").read_text()) == meta["bit_map"]
 
 

@@ -77,7 +77,7 @@ def test_training_is_deterministic_for_a_seed(small):
 
 def test_checkpoint_round_trip(ckpt):
     path, model = ckpt
-    assert sorted(os.listdir(path)) == ["config.json", "model.pt"]
+    assert sorted(os.listdir(path)) == [".vitsim-output", "config.json", "model.pt"]
     assert not [n for n in os.listdir(os.path.dirname(path)) if n.startswith(".")]
     loaded, meta = load_checkpoint(path)
     assert meta["model"] == "gsb_vit_digits" and loaded.gsb_cfg == model.gsb_cfg
@@ -91,7 +91,7 @@ def test_checkpoint_overwrite_replaces_whole_directory(ckpt):
     path, model = ckpt
     open(os.path.join(path, "stale.txt"), "w").close()
     save_checkpoint(path, model)
-    assert sorted(os.listdir(path)) == ["config.json", "model.pt"]
+    assert sorted(os.listdir(path)) == [".vitsim-output", "config.json", "model.pt"]
 
 
 def test_missing_checkpoint(tmp_path):

@@ -156,8 +156,8 @@ def test_golden_rejects_a_bad_unit_parameter(tmp_path, capsys):
     conf.write_text(json.dumps(RequantCfg(lanes=2, acc_bits=16, out_bits=8).to_dict()))
     assert main(["golden", "--config", str(conf), "--out", str(tmp_path / "c"), "--bits",
                  "12"]) == 2
-    assert capsys.readouterr().err == ("vitsim: error: bits must be between 2 and out_bits (8)"
-                                       ", not 12\n")
+    assert capsys.readouterr().err == ("vitsim: error: --bits: bits must be between 2 and "
+                                       "out_bits (8), not 12\n")
     assert not (tmp_path / "c").exists()
 
 
