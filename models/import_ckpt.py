@@ -23,6 +23,7 @@ import os
 import pickle
 import re
 
+from golden.atomic import check_out, force_arg
 from golden.errors import VitsimError
 from models.import_layouts import LAYOUTS, SCHEMES, source_of
 
@@ -227,11 +228,13 @@ def register(subparsers) -> None:
     p.add_argument("--cfg", action="append", default=[], metavar="FIELD=VALUE",
                    help="override a model config field (repeatable), e.g. depth=6, "
                    "distilled=false, head_wise=false")
+    force_arg(p)
     p.set_defaults(func=_import)
 
 
 def _import(args: argparse.Namespace) -> int:
     fields = dict(_field(t) for t in args.cfg)
+    check_out(args.out, "checkpoint", force=args.force, inputs=[args.pth])
     out, model = import_checkpoint(args.layout, args.model, args.pth, args.out,
                                    fields=fields)
     n = sum(t.numel() for t in model.state_dict().values())

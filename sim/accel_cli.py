@@ -208,8 +208,8 @@ def _waves(args, runs, work: Path) -> bool:
 
 def cmd_simulate_golden(args) -> int:
     from golden.netpkg import read_network
-    from sim.commands import work_dir
     from sim.toolchain import prepare
+    from sim.workdir import work_dir
 
     if args.waves_cycles < 1:
         raise VitsimError(f"--waves-cycles must be at least 1, not {args.waves_cycles}")

@@ -24,7 +24,7 @@ from golden.accel_program import AccelTopCfg
 from golden.errors import VitsimError
 from golden.version import tool_version
 from sim.compiler import Program, read_back
-from sim.runner import ENV_RESULTS, _cache_root, build_sim, sim_runner
+from sim.runner import ENV_RESULTS, build_sim, cache_root, sim_runner
 from sim.toolchain import prepare
 
 __all__ = ["AccelResult", "WaveWindow", "accel_verilog", "compare", "op_spans", "run_program",
@@ -129,7 +129,7 @@ def accel_verilog(cfg: AccelTopCfg, out_dir=None, *, waves: bool = False) -> Pat
     """
     key = hashlib.sha256((json.dumps(cfg.to_dict(), sort_keys=True)
                           + _source_digest()).encode()).hexdigest()[:20]
-    cached = _cache_root() / "verilog" / f"accel-{key}.v"
+    cached = cache_root() / "verilog" / f"accel-{key}.v"
     if not cached.is_file():
         from amaranth.back import verilog
 

@@ -352,8 +352,8 @@ def cmd_simulate(args) -> int:
                           "package on the accelerator)")
     if args.waves_op is not None:
         raise VitsimError("--waves-op names an op of a network: it needs --golden, not --case")
-    from golden.cases import case_config
     from golden.package import read_package
+    from golden.units import case_config
     from sim.toolchain import prepare
 
     prepare(args.sim)  # the simulator, the case and the Verilog, before the work directory
@@ -364,6 +364,8 @@ def cmd_simulate(args) -> int:
         sidecar = args.verilog / f"{unit_for(cfg.kind).top}.json"
         if not sidecar.is_file():
             raise VitsimError(f"{sidecar}: missing Verilog sidecar (run 'vitsim verilog')")
+    from sim.workdir import work_dir
+
     build = work_dir(args, args.case)
     result = simulate_case(args.case, sim=args.sim, build_dir=build, waves=args.waves,
                            seed=args.seed, verilog_dir=args.verilog)
@@ -380,29 +382,6 @@ def cmd_simulate(args) -> int:
     if build.exists():
         print(f"work directory: {build}")
     return 0 if result.passed else 1
-
-
-def work_dir(args, source: Path) -> Path:
-    """The work directory of a simulation of ``source`` (a case or package, only read):
-    ``--build-dir`` (a new or empty directory, or one a simulation used before), else a
-    fresh one under the build cache, unique to this run. Neither may overlap an input."""
-    import tempfile
-
-    from sim.runner import _cache_root
-
-    inputs = [args.case, args.golden, args.verilog]
-    if args.build_dir is not None:
-        from golden.atomic import MARKER, output_kind
-
-        check_out(args.build_dir, "run", force=True, inputs=inputs, flag="--build-dir")
-        args.build_dir.mkdir(parents=True, exist_ok=True)
-        if output_kind(args.build_dir) is None:
-            (args.build_dir / MARKER).write_text("run\n")
-        return args.build_dir
-    root = _cache_root() / "runs"
-    root.mkdir(parents=True, exist_ok=True)
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in Path(source).name)
-    return Path(tempfile.mkdtemp(prefix=f"{safe or 'run'}-", dir=root))
 
 
 def _mismatch_window(result, cycles: int) -> Path | None:

