@@ -1,6 +1,7 @@
-"""Mixed-rank low-rank compression of the digits-trained float ViT, and DeiT parameter counts.
+"""Mixed-rank low-rank compression of a float ViT on bundled data, and DeiT parameter counts.
 
-For each seed: train the float teacher (``fp_vit_digits``, or load ``--ckpt``), then for
+For each seed: train the float teacher (``fp_vit_digits`` on ``--data digits``, the
+default; ``fp_vit_mnist`` on ``mnist5k``), or load ``--ckpt``, then for
 each parameter reduction compress its encoder linears (qkv, proj, fc1, fc2) with
 
 * ``svd``: plain truncated SVD of W, ranks allocated on the weight-space error (data-free);
@@ -12,13 +13,14 @@ each parameter reduction compress its encoder linears (qkv, proj, fc1, fc2) with
 * ``aa+comp int8``: ``aa+comp`` with 8-bit LSQ factors (post-training).
 
 Prints Markdown: test top-1 per method (mean over seeds, and the spread), the relative logit
-error against the float model (a finer measure than 360 test images), the ranks chosen
+error against the float model (a finer measure than the test top-1), the ranks chosen
 per layer at one setting, and the parameter counts of DeiT-T/S/B at the paper's -60%
 (shapes only: models built on the ``meta`` device, no weights).
 
 Usage::
 
     python benchmarks/accuracy_lowrank.py --seeds 0 --targets 0.3 0.45 0.6 --threads 1
+    python benchmarks/accuracy_lowrank.py --data mnist5k --ckpt runs/m/fp_s0 --threads 1
 """
 
 from __future__ import annotations
@@ -59,8 +61,10 @@ def run_seed(seed: int, args, data) -> dict:
     if args.ckpt:
         teacher, _ = load_checkpoint(args.ckpt)
     else:
+        from models.vit import DATA_ARCHS
+
         teacher, _ = train_scheme("fp", data, TrainCfg(epochs=args.epochs, seed=seed),
-                                  progress=False)
+                                  arch=DATA_ARCHS[args.data], progress=False)
     images = proxy_images(data.train, args.samples, seed)
     out = {"fp": evaluate(teacher, data.test), "targets": {}}
     x_test = torch.stack([x for x, _ in data.test])
@@ -138,6 +142,8 @@ def deit_table(target: float, rank_step: int, rank_k: int) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="digits",
+                        help="bundled dataset: digits (default) or mnist5k")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--ckpt", help="use this fp checkpoint instead of training (one seed)")
     parser.add_argument("--epochs", type=int, default=60, help="teacher epochs")
@@ -155,11 +161,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from models.data import load_digits_split
+    from models.data import load_data
+    from models.vit import DATA_ARCHS
 
+    if args.data not in DATA_ARCHS:
+        parser.error(f"--data must be one of {', '.join(DATA_ARCHS)}, not {args.data!r}")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    data = load_digits_split()
+    data = load_data(args.data)
     seeds = args.seeds[:1] if args.ckpt else args.seeds
     runs = {seed: run_seed(seed, args, data) for seed in seeds}
 
@@ -169,9 +178,10 @@ def main(argv: list[str] | None = None) -> int:
             return f"{mean:.2f}"
         return f"{mean:.2f} ({100 * min(values):.1f}-{100 * max(values):.1f})"
 
-    print(f"Digits ViT (fp_vit_digits, 4 blocks, d=64), {len(seeds)} seed(s) {seeds}: test "
-          f"top-1 % on 360 images (mean, min-max over seeds); rank step {args.rank_step}, "
-          f"residual rank {args.rank_k}, {args.samples} proxy images.\n")
+    arch = DATA_ARCHS[args.data]
+    print(f"{data.name} ViT (fp_{arch}, 4 blocks, d=64), {len(seeds)} seed(s) {seeds}: test "
+          f"top-1 % on {len(data.test)} images (mean, min-max over seeds); rank step "
+          f"{args.rank_step}, residual rank {args.rank_k}, {args.samples} proxy images.\n")
     print("| reduction | params | fp | " + " | ".join(METHODS) + " |")
     print("|---" * (3 + len(METHODS)) + "|")
     first = runs[seeds[0]]

@@ -1,6 +1,7 @@
-"""Uniform LSQ vs Q-ViT at equal BitOPs on the bundled digits data (4-bit and 3-bit budgets).
+"""Uniform LSQ vs Q-ViT at equal BitOPs on a bundled dataset (4-bit and 3-bit budgets).
 
-For each seed: train ``qvit_vit_digits`` in float (quantizers off) for ``--float-epochs``,
+For each seed: train ``qvit_{arch}`` (``vit_digits`` on ``--data digits``, the default,
+``vit_mnist`` on ``mnist5k``) in float (quantizers off) for ``--float-epochs``,
 then from those weights train, each for ``--epochs`` quantized: ``lsq_w4a4``, ``qvit_w4a4``
 (budget = BitOPs of uniform W4A4), ``lsq_w3a3`` and ``qvit_w3a3``. Every quantized run
 starts with the same MSE calibration on one training batch. Prints a Markdown table of
@@ -32,6 +33,8 @@ VARIANTS = ("lsq_w4a4", "qvit_w4a4", "lsq_w3a3", "qvit_w3a3")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default="digits",
+                        help="bundled dataset: digits (default) or mnist5k")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--float-epochs", type=int, default=40)
     parser.add_argument("--epochs", type=int, default=30, help="quantized epochs per run")
@@ -52,16 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     from models.qvit_layers import set_quant
     from models.registry import create_model
     from models.train import evaluate, train_quantized, train_stage
+    from models.vit import DATA_ARCHS, QVIT_ARCHS
 
+    if args.data not in DATA_ARCHS:
+        parser.error(f"--data must be one of {', '.join(DATA_ARCHS)}, not {args.data!r}")
     torch.set_num_threads(args.threads)
-    data = load_data("digits")
+    data, arch = load_data(args.data), DATA_ARCHS[args.data]
     geo = dict(num_classes=data.num_classes, img_size=data.img_size, in_chans=data.in_chans)
     results: dict[str, list[dict]] = {"float": [], **{v: [] for v in args.variants}}
     start = time.perf_counter()
     for seed in args.seeds:
         cfg = TrainCfg(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=seed)
         torch.manual_seed(seed)
-        base = set_quant(create_model("qvit_vit_digits", **geo), False)
+        base = set_quant(create_model(f"qvit_{arch}", **geo), False)
         fcfg = TrainCfg(epochs=args.float_epochs, batch_size=args.batch_size, lr=args.lr,
                         seed=seed)
         info = train_stage(base, data, fcfg, progress=args.progress, desc="float")
@@ -75,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         for variant in args.variants:
             over = {"bits_lr_scale": args.bits_lr_scale} if variant.startswith("qvit") else {}
             torch.manual_seed(seed)
-            model = create_model(f"{variant}_vit_digits", **geo, **over)
+            model = create_model(f"{variant}_{arch}", **geo, **over)
             model.load_state_dict({**model.state_dict(), **state})
             info = train_quantized(model, data, cfg, progress=args.progress, desc=variant)
             row = {"seed": seed, "top1": evaluate(model, data.test, batch_size=args.batch_size),
@@ -86,10 +92,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"BitOPs {row['bitops'] / 1e6:.3f} M (budget {row['budget'] / 1e6:.3f} M) "
                   f"{row['seconds']:.1f} s", file=sys.stderr, flush=True)
 
-    print(f"\nDigits (sklearn, {len(data.train)} train / {len(data.test)} test, stratified), "
-          f"vit_digits not distilled (8x8, patch 2, embed 64, 4 blocks, 2 heads, N = 17), "
-          f"seeds {args.seeds}, float {args.float_epochs} epochs then {args.epochs} "
-          f"quantized, Q-ViT width lr x{args.bits_lr_scale:g}, torch threads {args.threads}, "
+    g = QVIT_ARCHS[arch]
+    print(f"\n{data.name} ({len(data.train)} train / {len(data.test)} test, stratified), "
+          f"{arch} not distilled ({g['img_size']}x{g['img_size']}, patch {g['patch_size']}, "
+          f"embed {g['embed_dim']}, {g['depth']} blocks, {g['num_heads']} heads, N = "
+          f"{(g['img_size'] // g['patch_size']) ** 2 + 1}), seeds {args.seeds}, float "
+          f"{args.float_epochs} epochs then {args.epochs} quantized, Q-ViT width lr "
+          f"x{args.bits_lr_scale:g}, torch threads {args.threads}, "
           f"{platform.processor() or platform.machine()}\n")
     print("| model | top-1 % | BitOPs (M) achieved | budget (M) | quantized training s |")
     print("|---|---|---|---|---|")

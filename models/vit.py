@@ -4,7 +4,8 @@
 and ``embed_layer`` hooks and swaps in 8-bit heads; no timm file is forked. Registered
 entry points are ``{scheme}_{arch}`` for the schemes ``fp`` (float teacher), ``binary``
 (plain binarisation: one plane, clipped STE) and ``gsb``, and the architectures
-``vit_digits`` (8x8 digits), ``deit_{tiny,small,base}_distilled_patch16_224``.
+``vit_digits`` (8x8 digits), ``vit_mnist`` (MNIST-5k, centre 24x24),
+``deit_{tiny,small,base}_distilled_patch16_224``.
 
 :func:`build_qvit` does the same with :mod:`models.qvit_layers` for the schemes ``lsq``
 (uniform) and ``qvit`` (learned widths) on :data:`QVIT_ARCHS` (not distilled):
@@ -35,14 +36,20 @@ from models.layers import (
 from models.qvit_layers import QViTAttention, QViTHead, QViTMlp, QViTPatchEmbed
 from models.registry import register_model
 
-__all__ = ["ARCHS", "QVIT_ARCHS", "QVIT_PRESETS", "build_qvit", "build_vit", "set_per_image",
-           "split_overrides"]
+__all__ = ["ARCHS", "DATA_ARCHS", "QVIT_ARCHS", "QVIT_PRESETS", "build_qvit", "build_vit",
+           "set_per_image", "split_overrides"]
 
 #: Architectures: ViTCfg fields of each registered geometry.
 ARCHS = {
     # 8x8 digits: 16 patches of 2x2 + cls + dist = 18 tokens; head_dim 32.
     "vit_digits": dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64,
                        depth=4, num_heads=2),
+    # MNIST-5k, centre 24x24: 36 patches of 4x4 + cls + dist = 38 tokens; the digits
+    # widths (embed 64, 2 heads of 32, 4 blocks). The accelerator's compiler needs the
+    # patch's pixels to divide every reduction (16 | 32) and H*N*N a multiple of 8 (the
+    # GSB encoder's lanes): 28x28 in 4x4 patches (N = 51) or 7x7 patches (49 pixels) fail.
+    "vit_mnist": dict(img_size=24, patch_size=4, in_chans=1, num_classes=10, embed_dim=64,
+                      depth=4, num_heads=2),
     "deit_tiny_distilled_patch16_224": dict(img_size=224, patch_size=16, num_classes=1000,
                                   embed_dim=192, depth=12, num_heads=3),
     "deit_small_distilled_patch16_224": dict(img_size=224, patch_size=16, num_classes=1000,
@@ -51,10 +58,14 @@ ARCHS = {
                                   embed_dim=768, depth=12, num_heads=12),
 }
 
+#: The architecture made for each bundled dataset (``--data`` name -> arch).
+DATA_ARCHS = {"digits": "vit_digits", "mnist5k": "vit_mnist"}
+
 #: Architectures of the lsq/qvit schemes: not distilled (the Q-ViT reference trains
 #: without distillation; DeiT-T at 224 has N = 197 tokens, as its BitOPs budget).
 QVIT_ARCHS = {
     "vit_digits": dict(ARCHS["vit_digits"], distilled=False),
+    "vit_mnist": dict(ARCHS["vit_mnist"], distilled=False),
     **{f"deit_{size}_patch16_224": dict(ARCHS[f"deit_{size}_distilled_patch16_224"],
                                         distilled=False)
        for size in ("tiny", "small", "base")},

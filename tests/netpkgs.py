@@ -15,9 +15,10 @@ from sim.cli import main
 
 
 def untrained_checkpoint(root: Path, model: str = "gsb_vit_digits", *, setup=None,
-                         **kwargs) -> str:
-    """Save an untrained ``model`` (``kwargs`` to :func:`create_model`) under ``root``;
-    ``setup(name, param)``, when given, may change each parameter before the forward pass."""
+                         data: str = "digits", **kwargs) -> str:
+    """Save an untrained ``model`` (``kwargs`` to :func:`create_model`) under ``root``,
+    recorded as trained on ``data``; ``setup(name, param)``, when given, may change each
+    parameter before the forward pass."""
     torch.manual_seed(0)
     net = create_model(model, **kwargs)
     with torch.no_grad():
@@ -26,14 +27,15 @@ def untrained_checkpoint(root: Path, model: str = "gsb_vit_digits", *, setup=Non
                 p.add_(torch.randn_like(p) * 0.05)
             if setup is not None:
                 setup(name, p)
-        net(torch.rand(8, 1, 8, 8) * 2 - 1)
-    return save_checkpoint(str(Path(root) / "ck"), net, extra={"data": "digits"})
+        cfg = net.vit_cfg
+        net(torch.rand(8, cfg.in_chans, cfg.img_size, cfg.img_size) * 2 - 1)
+    return save_checkpoint(str(Path(root) / "ck"), net, extra={"data": data})
 
 
 def untrained_package(root: Path, *, images: int = 1, model: str = "gsb_vit_digits",
-                      setup=None, **kwargs) -> Path:
+                      setup=None, data: str = "digits", **kwargs) -> Path:
     """``vitsim golden`` of :func:`untrained_checkpoint` for ``images`` test images."""
-    ckpt = untrained_checkpoint(root, model, setup=setup, **kwargs)
+    ckpt = untrained_checkpoint(root, model, setup=setup, data=data, **kwargs)
     out = Path(root) / "net"
     assert main(["golden", "--ckpt", ckpt, "--out", str(out), "--images", str(images),
                  "--seed", "3"]) == 0
