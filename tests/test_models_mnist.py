@@ -14,8 +14,8 @@ from golden.model_cfg import GSB_SCHEMES
 from models import create_model, list_models
 from models import data as data_mod
 from models.data import load_data, load_mnist5k_split, mnist5k_file
-from sim.accel_compile import compile_network
 from sim.cli import main
+from sim.compiler import compile_network
 
 MNIST = list_models("*_vit_mnist")
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
