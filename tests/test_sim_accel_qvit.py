@@ -61,11 +61,15 @@ def test_qvit_package_compiles_with_one_mac_descriptor_per_head_width(qvit_packa
     assert set(prog.expected) >= {"logits"}
 
 
+def _mac_k(w_bits, a_bits, w_signed, a_signed):
+    return {"w_bits": w_bits, "a_bits": a_bits, "w_signed": w_signed, "a_signed": a_signed}
+
+
 def test_bmm_widths_send_unsigned_weights_one_bit_wider():
     op = {"a_bits": [3, 6], "b_bits": 5, "a_signed": False, "b_signed": False}
-    assert bmm_widths(op, 2) == [(6, 3, 1, 0), (6, 6, 1, 0)]
+    assert bmm_widths(op, 2) == [_mac_k(6, 3, 1, 0), _mac_k(6, 6, 1, 0)]
     op = {"a_bits": 8, "b_bits": [4, 8], "a_signed": True, "b_signed": True}
-    assert bmm_widths(op, 2) == [(4, 8, 1, 1), (8, 8, 1, 1)]
+    assert bmm_widths(op, 2) == [_mac_k(4, 8, 1, 1), _mac_k(8, 8, 1, 1)]
 
 
 def test_clamp_runs_split_one_axis_into_heads():

@@ -26,11 +26,12 @@ from golden.accel_program import OpDesc
 from sim.compiler import tiling
 from sim.compiler.operands import act, beat_cycles, elementwise
 from sim.compiler.program import CompileError, View
+from sim.compiler.registry import compiles, desc_k
 
 __all__ = ["bmm", "bmm_widths"]
 
 
-def bmm_widths(op, heads: int) -> list[tuple]:
+def bmm_widths(op, heads: int) -> list[dict]:
     """The MAC array's width constants of an int_bmm, per head.
 
     Parameters
@@ -42,18 +43,18 @@ def bmm_widths(op, heads: int) -> list[tuple]:
 
     Returns
     -------
-    list of tuple
-        ``(w_bits, a_bits, w_signed, a_signed)`` per head, the descriptor's ``k0..k3``: the
-        second operand is the weight. An unsigned weight is sent as a signed one a bit wider
-        (the same zero-extended codes), so the array's accumulator, sized for signed
-        weights, holds every product.
+    list of dict
+        ``{w_bits, a_bits, w_signed, a_signed}`` per head, the MAC descriptor's constants
+        (:func:`sim.compiler.registry.desc_k`): the second operand is the weight. An
+        unsigned weight is sent as a signed one a bit wider (the same zero-extended codes),
+        so the array's accumulator, sized for signed weights, holds every product.
     """
     def per(bits):
         return [int(b) for b in np.broadcast_to(np.asarray(bits).reshape(-1), (heads,))]
 
     wb = [b + (0 if op["b_signed"] else 1) for b in per(op["b_bits"])]
-    return [(w, a, 1, int(bool(op["a_signed"]))) for w, a in zip(wb, per(op["a_bits"]),
-                                                                    strict=True)]
+    return [{"w_bits": w, "a_bits": a, "w_signed": 1, "a_signed": int(bool(op["a_signed"]))}
+            for w, a in zip(wb, per(op["a_bits"]), strict=True)]
 
 
 def _transpose_pad(c, op, vv, tp: int):
@@ -101,12 +102,13 @@ def _transpose_pad(c, op, vv, tp: int):
         raise CompileError(f"op {op['name']!r}: {bits}-bit v is wider than the requantiser's "
                            f"{cfg.out_bits}-bit output")
     elementwise(c, op, slot="requant", ln=cfg.lanes, out=out, wbits=bits, wsigned=signed,
-                k=(1, bits, int(signed)),
+                k=desc_k("requant", shift=1, bits=bits, signed=signed),
                 sources=[("act", src, cfg.acc_bits, 0), ("param", mult, cfg.mult_bits),
                          ("param", np.zeros(1, np.int64), cfg.bias_bits)])
     return vt
 
 
+@compiles("mac_array", "int_bmm")
 def bmm(c, op):
     """Emit the MAC-array descriptors of an ``int_bmm`` op (tiling: the module doc).
 
@@ -131,7 +133,7 @@ def bmm(c, op):
         raise CompileError(f"op {op['name']!r}: int_bmm over [H, M, K] operands of one image")
     h, m, k = av.shape
     widths = bmm_widths(op, h)
-    if max(max(w[0], w[1]) for w in widths) > cfg.max_bits:
+    if max(max(w["w_bits"], w["a_bits"]) for w in widths) > cfg.max_bits:
         raise CompileError(f"op {op['name']!r}: operands wider than the MAC array's "
                            f"{cfg.max_bits} bits")
     if op["trans_b"]:
@@ -183,4 +185,4 @@ def bmm(c, op):
         c.emit(op, OpDesc(unit="mac", **nest.fields(), beat_cycles=beat_cycles([a, w]),
                           ops=(a, w), wbase=o.addr, ws=(0,) + ws, wvec=vec,
                           wt=1 if vec else out.strides[2], wbits=cfg.acc_bits,
-                          k=widths[first]))
+                          k=desc_k("mac", **widths[first])))

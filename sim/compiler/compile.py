@@ -11,7 +11,8 @@ op output then gets its own region (no reuse, so every layer can be read back at
 with ``reuse``, regions are placed by liveness: :mod:`sim.compiler.reuse`); a final
 ``dma_out`` copies the used scratchpad to external memory.
 
-Each op kind has one op compiler (:data:`OP_COMPILERS`); how each kind is cut into loops
+Each op kind has one op compiler (:data:`OP_COMPILERS`, attached to its unit in the
+registry); how each kind is cut into loops
 and beats is :mod:`sim.compiler.tiling`, the same code the accelerator-exact cycle model
 prices.
 """
@@ -22,22 +23,19 @@ import numpy as np
 
 from golden.accel_program import AccelTopCfg, OpDesc, desc_words, encode_desc
 from golden.netpkg import NetworkData, read_network
-from sim.compiler import bmm, elementwise, matmul, rows
+from sim.compiler import bmm, elementwise, matmul, rows  # noqa: F401  attach op compilers
 from sim.compiler.context import Context
 from sim.compiler.movement import MOVES, data_movement
 from sim.compiler.program import CompileError, Program, TensorLoc, pow2_at_least
+from sim.compiler.registry import op_compilers
 from sim.compiler.reuse import reuse as place_by_liveness
 from sim.compiler.sizing import accel_config_for
 
 __all__ = ["OP_COMPILERS", "compile_network"]
 
-#: The op compiler of each network op kind that runs on a unit.
-OP_COMPILERS = {"threshold": elementwise.threshold, "requant": elementwise.requant,
-                "add": elementwise.add, "gelu": elementwise.gelu,
-                "gsb_value_planes": elementwise.encoder, "gsb_attn_planes": elementwise.encoder,
-                "layernorm": rows.layernorm, "softmax": rows.softmax,
-                "binary_matmul": matmul.binary, "patch_matmul": matmul.mac,
-                "int_matmul": matmul.mac, "int_bmm": bmm.bmm, "gsb_av": matmul.gsb_av}
+#: The op compiler of each network op kind that runs on a unit: what each unit's op
+#: compiler modules (imported above) attached with :func:`sim.compiler.registry.compiles`.
+OP_COMPILERS = op_compilers()
 
 
 def _compile_ops(c: Context, ops: list[dict]) -> None:

@@ -15,10 +15,12 @@ from golden.network import gelu_params_of
 from sim.compiler import tiling
 from sim.compiler.operands import elementwise
 from sim.compiler.program import CompileError, View
+from sim.compiler.registry import compiles, desc_k
 
 __all__ = ["add", "clamp_runs", "encoder", "gelu", "requant", "threshold"]
 
 
+@compiles("threshold", "threshold")
 def threshold(c, op):
     cfg = c.unit_cfg("threshold")
     x, theta, flip = op["inputs"]
@@ -80,6 +82,7 @@ def clamp_runs(op, shape) -> list[tuple[int, int, int, int, bool]]:
     return out
 
 
+@compiles("requant", "requant")
 def requant(c, op):
     """Emit the requantiser descriptors of ``op``: one per run of heads sharing a clamp
     (:func:`clamp_runs`; one over the whole output when its clamp is one), each over the
@@ -105,12 +108,14 @@ def requant(c, op):
         params = [np.broadcast_to(np.asarray(c.value(n), np.int64), shape)[cut]
                   for n in (mult, bias)]
         elementwise(c, op, slot="requant", ln=cfg.lanes, out=part,
-                    wbits=bits, wsigned=signed, k=(op["shift"], bits, int(signed)),
+                    wbits=bits, wsigned=signed,
+                    k=desc_k("requant", shift=op["shift"], bits=bits, signed=signed),
                     sources=[("act", c.view(x).part(axis, start, count), cfg.acc_bits, 0),
                              ("param", params[0], cfg.mult_bits),
                              ("param", params[1], cfg.bias_bits)])
 
 
+@compiles("residual", "add")
 def add(c, op):
     cfg = c.unit_cfg("residual")
     out = c.out_view(op["outputs"][0])
@@ -124,15 +129,17 @@ def add(c, op):
                 wbits=min(op["out_bits"], 32))
 
 
+@compiles("gelu", "gelu")
 def gelu(c, op):
     cfg = c.unit_cfg("gelu")
     p = gelu_params_of(op)
     out = c.out_view(op["outputs"][0])
     elementwise(c, op, slot="gelu", ln=cfg.lanes, out=out, wbits=cfg.out_bits,
-                k=(p.b, p.c, p.one, op["clip"]),
+                k=desc_k("gelu", b=p.b, c=p.c, one=p.one, clip=op["clip"]),
                 sources=[("act", c.view(op["inputs"][0]), cfg.in_bits, 0)])
 
 
+@compiles("gsb_encoder", "gsb_value_planes", "gsb_attn_planes")
 def encoder(c, op):
     cfg = c.unit_cfg("gsb_encoder")
     xv = c.view(op["inputs"][0])
@@ -146,5 +153,6 @@ def encoder(c, op):
         raise CompileError(f"op {op['name']!r}: the encoder reads whole beats of a "
                            f"contiguous tensor (its max/min must not see padding)")
     elementwise(c, op, slot="gsb_encoder", ln=cfg.lanes, out=out, wbits=1 + len(cfg.ratios),
-                wsigned=False, k=(theta, int(value)), last_level=0,
+                wsigned=False, k=desc_k("gsb_encoder", theta=theta, two_tailed=value),
+                last_level=0,
                 sources=[("act", xv, cfg.x_bits, 0)])

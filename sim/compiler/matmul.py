@@ -16,6 +16,7 @@ from golden.accel_program import OpDesc, Operand
 from sim.compiler import tiling
 from sim.compiler.operands import act, beat_cycles
 from sim.compiler.program import ALIGN_ROWS, CompileError, View
+from sim.compiler.registry import compiles, desc_k
 
 __all__ = ["binary", "gsb_av", "key_layout", "mac", "weight_tiles"]
 
@@ -29,6 +30,7 @@ def weight_tiles(w: np.ndarray, rows: int, cols: int) -> np.ndarray:
         np_ // rows, k // cols, rows * cols)
 
 
+@compiles("binary_array", "binary_matmul")
 def binary(c, op):
     slot = "binary_xnor" if op["mode"] == "xnor" else "binary_and"
     cfg = c.unit_cfg(slot)
@@ -104,6 +106,7 @@ def key_layout(c, op) -> None:
     c.key_shapes[w_name] = shape
 
 
+@compiles("mac_array", "patch_matmul", "int_matmul")
 def mac(c, op):
     cfg = c.unit_cfg("mac")
     R, C, fb = cfg.rows, cfg.cols, cfg.field_bits
@@ -145,9 +148,11 @@ def mac(c, op):
     wop = c.param_operand(full.reshape(*loops, R * C), fb, loops)
     c.emit(op, OpDesc(unit="mac", **nest.fields(), beat_cycles=beat_cycles([a, wop]),
                       ops=(a, wop), wbase=out.addr, ws=ws, wvec=True, wbits=cfg.acc_bits,
-                      k=(op["w_bits"], op["a_bits"], 1, 1)))
+                      k=desc_k("mac", w_bits=op["w_bits"], a_bits=op["a_bits"], w_signed=1,
+                             a_signed=1)))
 
 
+@compiles("gsb_av", "gsb_av")
 def gsb_av(c, op):
     """GSB A.V, per head: the V columns (one a beat, bit-planes over tokens), then the rows
     of A."""
