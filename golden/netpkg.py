@@ -21,7 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from golden.bitpack import pack_bits, unpack_bits
+from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range
+from golden.netspec import Network, Op
 from golden.network import run_network
 from golden.package import Package, PackageError, read_package, write_package
 
@@ -107,9 +109,10 @@ def write_network_package(path, *, ops: list[dict], params: dict[str, np.ndarray
     return read_package(path)
 
 
-def load_network(pkg: Package) -> tuple[list[dict], dict[str, np.ndarray], dict]:
-    """Return ``(ops, env, expected)``: the op records, parameters plus ``image`` (the
-    inputs of :func:`golden.network.run_network`), and every recorded op output."""
+def load_network(pkg: Package) -> tuple[list[Op], dict[str, np.ndarray], dict]:
+    """Return ``(ops, env, expected)``: the op records (:class:`golden.netspec.Op`),
+    parameters plus ``image`` (the inputs of :func:`golden.network.run_network`), and every
+    recorded op output."""
     enc = pkg.manifest.get("encoding")
     where = pkg.path / "manifest.json"
     if not isinstance(enc, dict):
@@ -119,8 +122,11 @@ def load_network(pkg: Package) -> tuple[list[dict], dict[str, np.ndarray], dict]
         if name not in enc:
             raise PackageError(f"{where}: field 'encoding.{name}': missing")
         decoded[name] = _decode(arr, enc[name])
-    ops = pkg.manifest["ops"]
-    outs = {o for op in ops for o in op.get("outputs", [])}
+    try:
+        ops = list(Network.from_list(pkg.manifest.get("ops"), source=f"{where}: field 'ops'"))
+    except VitsimError as exc:
+        raise PackageError(str(exc)) from None
+    outs = {o for op in ops for o in op.outputs}
     for name in outs:
         if name not in decoded:
             raise PackageError(f"{where}: field 'tensors.{name}': output not recorded")
@@ -135,7 +141,7 @@ class NetworkData:
     Attributes
     ----------
     pkg : Package
-    ops : list of dict
+    ops : list of golden.netspec.Op
         The op records, in program order.
     tensors : dict
         Every tensor by name, decoded to integers.

@@ -20,8 +20,8 @@ def _row_operand(xv, nest, ebits: int, shift: int = 0):
 @compiles("layernorm", "layernorm")
 def layernorm(c, op):
     cfg = c.unit_cfg("layernorm")
-    xv = c.view(op["inputs"][0])
-    out = c.out_view(op["outputs"][0])
+    xv = c.view(op.inputs[0])
+    out = c.out_view(op.outputs[0])
     nest = tiling.rows(xv.shape)
     src = _row_operand(xv, nest, cfg.in_bits)
     c.emit(op, OpDesc(unit="layernorm", **nest.fields(), ops=(src,), wbase=out.addr,
@@ -32,10 +32,10 @@ def layernorm(c, op):
 def softmax(c, op):
     cfg = c.unit_cfg("softmax")
     p = softmax_params_of(op)
-    xv = c.view(op["inputs"][0])
-    out = c.out_view(op["outputs"][0])
+    xv = c.view(op.inputs[0])
+    out = c.out_view(op.outputs[0])
     nest = tiling.rows(xv.shape, last_level=NUM_LOOPS - 1)
-    src = _row_operand(xv, nest, cfg.x_bits, op["in_shift"])
+    src = _row_operand(xv, nest, cfg.x_bits, op.in_shift)
     c.emit(op, OpDesc(unit="softmax", **nest.fields(), ops=(src,), wbase=out.addr,
                       ws=tiling.pad(out.strides), wvec=True, wbits=p.out_bits, wsigned=False,
                       k=desc_k("softmax", x0=p.x0, b=p.b, c=p.c, n=p.n, floor_q=p.floor_q,

@@ -30,7 +30,7 @@ MAC_ROWS = 4
 
 
 def _widest(net, ops, idx=0, top=32):
-    return grid_width(max(net.width(op["inputs"][idx]) for op in ops), top)
+    return grid_width(max(net.width(op.inputs[idx]) for op in ops), top)
 
 
 @sizes("threshold")
@@ -44,9 +44,9 @@ def _threshold(net, by_kind):
 def _binary(net, by_kind):
     units = {}
     for mode, slot in (("xnor", "binary_xnor"), ("and", "binary_and")):
-        ops = [op for op in by_kind.get("binary_matmul", []) if op["mode"] == mode]
+        ops = [op for op in by_kind.get("binary_matmul", []) if op.mode == mode]
         if ops:
-            max_k = max(net.tensors[op["inputs"][0]].shape[-1] for op in ops)
+            max_k = max(net.tensors[op.inputs[0]].shape[-1] for op in ops)
             units[slot] = BinaryArrayCfg(rows=ROWS, cols=COLS, mode=mode,
                                          max_k=-(-max_k // COLS) * COLS)
     return units
@@ -64,14 +64,14 @@ def _mac(net, by_kind):
     bmms = by_kind.get("int_bmm", [])
     if not (macs or bmms):
         return {}
-    red = [net.tensors[op["inputs"][1]].shape[1] for op in macs]
-    qk = [net.tensors[op["inputs"][0]].shape[-1] for op in bmms if op["trans_b"]]
+    red = [net.tensors[op.inputs[1]].shape[1] for op in macs]
+    qk = [net.tensors[op.inputs[0]].shape[-1] for op in bmms if op.trans_b]
     cols = min(red or qk or [16])
-    bits = [max(op["a_bits"], op["w_bits"]) for op in macs]
+    bits = [max(op.a_bits, op.w_bits) for op in macs]
     for op in bmms:
-        heads = net.tensors[op["inputs"][0]].shape[-3]
+        heads = net.tensors[op.inputs[0]].shape[-3]
         bits += [max(k["w_bits"], k["a_bits"]) for k in bmm_widths(op, heads)]
-    ks = red + [-(-net.tensors[op["inputs"][0]].shape[-1] // cols) * cols for op in bmms]
+    ks = red + [-(-net.tensors[op.inputs[0]].shape[-1] // cols) * cols for op in bmms]
     return {"mac": MacArrayCfg(rows=MAC_ROWS, cols=cols, digit_bits=2,
                                max_bits=grid_width(max(bits), 16), max_k=max(ks))}
 
@@ -82,11 +82,11 @@ def _requant(net, by_kind):
     if not ops:
         return {}
     bits = max(run[3] for op in ops
-               for run in clamp_runs(op, net.tensors[op["outputs"][0]].shape[1:]))
+               for run in clamp_runs(op, net.tensors[op.outputs[0]].shape[1:]))
     return {"requant": RequantCfg(
         lanes=LANES, acc_bits=_widest(net, ops), out_bits=grid_width(bits, 31),
-        mult_bits=grid_width(max(signed_bits(net.tensors[op["inputs"][1]]) for op in ops), 32),
-        bias_bits=grid_width(max(signed_bits(net.tensors[op["inputs"][2]]) for op in ops),
+        mult_bits=grid_width(max(signed_bits(net.tensors[op.inputs[1]]) for op in ops), 32),
+        bias_bits=grid_width(max(signed_bits(net.tensors[op.inputs[2]]) for op in ops),
                              60, 16))}
 
 
@@ -95,9 +95,9 @@ def _residual(net, by_kind):
     ops = by_kind.get("add")
     if not ops:
         return {}
-    in_bits = grid_width(max(net.width(n) for op in ops for n in op["inputs"]), 32)
+    in_bits = grid_width(max(net.width(n) for op in ops for n in op.inputs), 32)
     return {"residual": ResidualCfg(lanes=LANES, in_bits=in_bits,
-                                    out_bits=max(op["out_bits"] for op in ops))}
+                                    out_bits=max(op.out_bits for op in ops))}
 
 
 @sizes("layernorm")
@@ -105,7 +105,7 @@ def _layernorm(net, by_kind):
     ops = by_kind.get("layernorm")
     if not ops:
         return {}
-    dims = {op["dim"] for op in ops}
+    dims = {op.dim for op in ops}
     if len(dims) != 1:
         raise CompileError(f"LayerNorms of different widths {sorted(dims)}: one unit serves one")
     return {"layernorm": LayerNormCfg(dim=dims.pop(), in_bits=_widest(net, ops, top=16))}
@@ -116,9 +116,9 @@ def _softmax(net, by_kind):
     ops = by_kind.get("softmax")
     if not ops:
         return {}
-    row = max(net.tensors[op["inputs"][0]].shape[-1] for op in ops)
-    x_bits = grid_width(max(net.width(op["inputs"][0]) + op["in_shift"] for op in ops), 32)
-    out_bits = max(op["out_bits"] for op in ops)
+    row = max(net.tensors[op.inputs[0]].shape[-1] for op in ops)
+    x_bits = grid_width(max(net.width(op.inputs[0]) + op.in_shift for op in ops), 32)
+    out_bits = max(op.out_bits for op in ops)
     cfg = SoftmaxCfg.fitting([softmax_params_of(op) for op in ops], max_len=row,
                              x_bits=x_bits, out_bits=out_bits)
     if cfg is None:
@@ -137,12 +137,12 @@ def _gsb_encoder(net, by_kind):
     enc = by_kind.get("gsb_value_planes", []) + by_kind.get("gsb_attn_planes", [])
     if not enc:
         return {}
-    ratios = {tuple(tuple(r) for r in op["ratios"]) for op in enc}
+    ratios = {tuple(tuple(r) for r in op.ratios) for op in enc}
     if len(ratios) != 1:
         raise CompileError("GSB ops with different ratios: one encoder serves one set")
     return {"gsb_encoder": GsbEncoderCfg(
         lanes=LANES, x_bits=_widest(net, enc),
-        max_elems=max(int(np.prod(net.tensors[op["inputs"][0]].shape[1:])) for op in enc),
+        max_elems=max(int(np.prod(net.tensors[op.inputs[0]].shape[1:])) for op in enc),
         ratios=ratios.pop())}
 
 
@@ -151,8 +151,8 @@ def _gsb_av(net, by_kind):
     ops = by_kind.get("gsb_av")
     if not ops:
         return {}
-    sign = net.tensors[ops[0]["inputs"][1]]
-    weights = [net.tensors[op["inputs"][3]] for op in ops]
+    sign = net.tensors[ops[0].inputs[1]]
+    weights = [net.tensors[op.inputs[3]] for op in ops]
     return {"gsb_av": GsbAvCfg(lanes=LANES, max_n=sign.shape[-2], max_d=sign.shape[-1],
                                a_planes=weights[0].shape[0], v_planes=weights[0].shape[1],
                                w_bits=grid_width(max(signed_bits(x) for x in weights), 16))}
@@ -163,7 +163,7 @@ def accel_config_for(net) -> AccelTopCfg:
     :class:`golden.netpkg.NetworkData`): each unit's attached sizing, in unit-id order."""
     by_kind: dict[str, list] = {}
     for op in net.ops:
-        by_kind.setdefault(op["kind"], []).append(op)
+        by_kind.setdefault(op.kind, []).append(op)
     units = {}
     for size in sizers():
         units.update(size(net, by_kind))
