@@ -23,7 +23,7 @@ import numpy as np
 from golden.bitpack import pack_bits, unpack_bits
 from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range
-from golden.netspec import Network, Op
+from golden.netspec import Network, Op, as_op
 from golden.network import run_network
 from golden.package import Package, PackageError, read_package, write_package
 
@@ -87,7 +87,7 @@ def _widths(ops: list[dict], params: dict[str, np.ndarray],
     return widths
 
 
-def write_network_package(path, *, ops: list[dict], params: dict[str, np.ndarray],
+def write_network_package(path, *, ops: list[Op], params: dict[str, np.ndarray],
                           image: np.ndarray, outputs: dict[str, np.ndarray], meta: dict,
                           manifest: dict, param_widths: dict | None = None) -> Package:
     """Write a network package atomically to ``path`` and read it back.
@@ -103,7 +103,8 @@ def write_network_package(path, *, ops: list[dict], params: dict[str, np.ndarray
         raise PackageError(f"{path}: output {missing[0]!r} was not recorded")
     for name, arr in [*params.items(), ("image", image), *outputs.items()]:
         tensors[name], encoding[name] = _encode(name, np.asarray(arr), *widths[name])
-    full = {**manifest, "config": {"kind": NETWORK_KIND}, "meta": meta, "ops": ops,
+    full = {**manifest, "config": {"kind": NETWORK_KIND}, "meta": meta,
+            "ops": [as_op(op).to_dict() for op in ops],
             "encoding": encoding}
     write_package(path, manifest=full, tensors=tensors)
     return read_package(path)
