@@ -111,13 +111,13 @@ def _table(report: dict) -> str:
 
 def cmd_memory(args: argparse.Namespace) -> int:
     """Handler of ``vitsim memory``; returns the exit status."""
-    from golden.accel_spec import AccelCfg, SchemeCfg
+    from golden.accel_spec import AnalyticAccelCfg, SchemeCfg
     from sim.analytic import analyze, evaluate
     from sim.analytic.sweep import parse_sweep, point_configs, run_grid, to_csv
 
-    accel = AccelCfg()
+    accel = AnalyticAccelCfg()
     if args.hw is not None:
-        accel = AccelCfg.from_dict(_read_json(args.hw), source=str(args.hw))
+        accel = AnalyticAccelCfg.from_dict(_read_json(args.hw), source=str(args.hw))
     base = None
     if args.scheme_file is not None:
         base = SchemeCfg.from_dict(_read_json(args.scheme_file), source=str(args.scheme_file))

@@ -19,7 +19,7 @@ from golden.unit_spec import (
 from golden.units import known_configs, op_kinds, unit, units
 from hw.accel.bind import BIND, OUT_FIELD
 from hw.units import component_for, component_kinds
-from sim.analytic.units import UNITS as ANALYTIC_UNITS
+from sim.analytic.units import UNIT_CYCLE_KEYS as ANALYTIC_UNITS
 from sim.analytic.units import Units
 from sim.units import EXAMPLES, UNITS, bench_kinds
 
