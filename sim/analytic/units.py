@@ -46,7 +46,9 @@ from sim.analytic.workload import Op
 
 __all__ = ["UNIT_CYCLE_KEYS", "Units", "on_array", "op_unit_cycles", "sized_units"]
 
-#: Keys of a per-layer ``unit_cycles`` breakdown (``array``: the GEMM arrays).
+#: Keys of a per-layer ``unit_cycles`` breakdown (``array``: the GEMM arrays). Kept by hand:
+#: it is the column order of the analytic reports, and it merges both arrays into one
+#: key; ``tests/test_registry.py`` checks it against the registry.
 UNIT_CYCLE_KEYS = ("array", "layernorm", "softmax", "gelu", "residual", "requant", "threshold",
          "gsb_encoder", "gsb_av")
 
