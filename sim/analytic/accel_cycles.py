@@ -36,6 +36,7 @@ from golden.model_cfg import ViTCfg
 from golden.unit_spec import attach, attached
 from golden.units import slot_kinds, unit
 from sim.compiler import tiling
+from sim.compiler.registry import desc_k
 
 __all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles",
            "program_cycles"]
@@ -223,6 +224,11 @@ def _binary(unit: str, cfg: AccelTopCfg, outer: list, n: int, k: int, bc: int = 
     return _desc(unit, tiling.matmul(outer, n, k, u.rows, u.cols), beat_cycles=bc)
 
 
+def _mac_k(w_bits: int, a_bits: int) -> tuple:
+    """The MAC descriptor constants of signed ``w_bits`` x ``a_bits`` operands."""
+    return desc_k("mac", w_bits=w_bits, a_bits=a_bits, w_signed=1, a_signed=1)
+
+
 def _require(ok: bool, what: str) -> None:
     if not ok:
         raise ValueError(f"shape outside the modelled tiling: {what}")
@@ -312,7 +318,7 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     code the compiler (:mod:`sim.compiler`) tiles with, on the network that
     :func:`models.int_export.export_int_network` writes for ``vit``: same op names and
     order, same loops, beat cycles and writer geometry; addresses, strides, operands and
-    constants other than the MAC widths are left at their defaults (the count does not read
+    constants other than the MAC ones are left at their defaults (the count does not read
     them). The program's ``dma_in``/``dma_out`` are not included (their sizes depend on
     the packed parameters). The blocks share their descriptor objects (they are equal).
 
@@ -346,7 +352,7 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     side, p = vit.img_size // vit.patch_size, vit.patch_size
     # one patch (patch_size rows of patch_size pixels) a beat: patch_size sub-cycles
     patch = tiling.matmul([side, side], d, p * p, mac.rows, mac.cols)
-    out = [("patch_embed", _desc("mac", patch, beat_cycles=p, k=(embed_bits, 8))),
+    out = [("patch_embed", _desc("mac", patch, beat_cycles=p, k=_mac_k(embed_bits, 8))),
            ("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))]
     block = _block(vit, cfg, ln)
     for i in range(vit.depth):
@@ -356,7 +362,7 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
         out += [(f"{name}.norm", _desc("layernorm", tiling.rows((d,)))),
                 (f"{name}.in", _ew("requant", (d,), ln["requant"])),
                 (name, _desc("mac", tiling.matmul([1], vit.num_classes, d, mac.rows, mac.cols),
-                             k=(embed_bits, embed_bits))),
+                             k=_mac_k(embed_bits, embed_bits))),
                 (f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))]
     if vit.distilled:
         out.append(("logits", _ew("residual", (vit.num_classes,), ln["residual"])))
