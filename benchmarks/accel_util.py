@@ -59,12 +59,12 @@ def accel_speed(program, work: Path, *, repeats: int) -> list[dict]:
 
 def _shape_of(net, op) -> tuple[int, int, int, int]:
     """``(H, M, N, K)`` of one matmul op of one image (``H``: batched heads)."""
-    kind = op["kind"]
-    a = net.tensors[op["inputs"][0]]
-    w = net.tensors[op["inputs"][1]]
+    kind = op.kind
+    a = net.tensors[op.inputs[0]]
+    w = net.tensors[op.inputs[1]]
     if kind == "patch_matmul":
         _, c, hh, ww = a.shape
-        p = op["patch"]
+        p = op.patch
         return 1, (hh // p) * (ww // p), int(w.shape[0]), c * p * p
     if kind == "int_matmul":
         return 1, math.prod(a.shape[1:-1]), int(w.shape[0]), int(a.shape[-1])
@@ -93,20 +93,20 @@ def layer_utilisation(net, program, op_cycles: list[int]) -> list[dict]:
     units = program.cfg.units
     rows = []
     for op in net.ops:
-        if op["kind"] not in MATMUL_KINDS:
+        if op.kind not in MATMUL_KINDS:
             continue
         h, m, n, k = _shape_of(net, op)
-        if op["kind"] == "binary_matmul":
-            slot = "binary_xnor" if op["mode"] == "xnor" else "binary_and"
+        if op.kind == "binary_matmul":
+            slot = "binary_xnor" if op.mode == "xnor" else "binary_and"
             peak = units[slot].rows * units[slot].cols
         else:
             slot = "mac"
             mac = units["mac"]
-            peak = mac.rows * mac.cols / mac.passes(w_bits=op["w_bits"], a_bits=op["a_bits"])
-        idx = [i for i, name in enumerate(program.names) if name == op["name"]]
+            peak = mac.rows * mac.cols / mac.passes(w_bits=op.w_bits, a_bits=op.a_bits)
+        idx = [i for i, name in enumerate(program.names) if name == op.name]
         cycles = sum(op_cycles[i] for i in idx)
         macs = h * m * n * k
-        rows.append({"name": op["name"], "kind": op["kind"], "unit": slot, "H": h, "M": m,
+        rows.append({"name": op.name, "kind": op.kind, "unit": slot, "H": h, "M": m,
                      "N": n, "K": k, "macs": macs, "peak": peak, "descs": len(idx),
                      "cycles": cycles, "util": macs / (peak * cycles) if cycles else None})
     return rows

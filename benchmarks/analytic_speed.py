@@ -7,7 +7,7 @@ Run ``python benchmarks/analytic_speed.py [--plot FILE] [--scalesim-python PY]``
    path as ``vitsim memory --sweep``; and full per-layer reports per second.
 2. What-if: DeiT-T/S/B under FP32, INT8, Q-ViT 4-bit, GSB, GSB + low-rank: weights on chip
    (KiB), DRAM MB per frame at 256 + 256 KiB of buffers, cycles on the reference arrays
-   and units (:class:`golden.accel_spec.AccelCfg`), and the share of those cycles spent
+   and units (:class:`golden.accel_spec.AnalyticAccelCfg`), and the share of those cycles spent
    on the arrays; ``--plot`` draws it.
 3. SCALE-Sim (PyPI ``scalesim`` 3.0.0, which needs ``numpy<2.4``): the 8-bit GEMMs of
    DeiT-T on a 32 x 32 output-stationary array against our model of an array of the same
@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from golden.accel_spec import AccelCfg, MemoryCfg
+from golden.accel_spec import AnalyticAccelCfg, MemoryCfg
 from golden.spec import MacArrayCfg
 from sim.analytic import analyze, evaluate, footprint, model, model_cfg, scheme_preset, units
 from sim.analytic.sweep import parse_sweep, run_grid
@@ -60,7 +60,7 @@ def speed() -> None:
         print(f"speed ({label}): {len(rows)} DeiT-S configurations in {dt * 1e3:.0f} ms = "
               f"{len(rows) / dt:,.0f} configs/s")
     vit = model_cfg("deit_small_patch16_224")
-    s, accel = scheme_preset("gsb"), AccelCfg()
+    s, accel = scheme_preset("gsb"), AnalyticAccelCfg()
     t0, n = time.perf_counter(), 200
     for _ in range(n):
         analyze(vit, s, accel)
@@ -70,7 +70,7 @@ def speed() -> None:
 
 
 def whatif(plot: Path | None) -> None:
-    accel = AccelCfg()
+    accel = AnalyticAccelCfg()
     mem = accel.memory
     print(f"\nwhat-if at {mem.weight_kib} + {mem.act_kib} KiB buffers ({mem.loop_order}); "
           f"arrays {accel.binary} and {accel.mac}")
@@ -163,7 +163,7 @@ def _scalesim(python: str, gemms: list[tuple[str, int, int, int]]) -> list[dict]
 
 def scalesim_compare(python: str | None) -> None:
     vit = model_cfg("deit_tiny_patch16_224")
-    accel = AccelCfg(mac=SS_MAC, memory=MemoryCfg(weight_kib=256, act_kib=0,
+    accel = AnalyticAccelCfg(mac=SS_MAC, memory=MemoryCfg(weight_kib=256, act_kib=0,
                                                   weights="streamed"))
     layers = {r["name"]: r for r in analyze(vit, scheme_preset("int8"), accel)["layers"]}
     picks = ["patch_embed", "blocks.0.attn.qkv", "blocks.0.attn.qk", "blocks.0.attn.av",

@@ -27,8 +27,8 @@ from golden.spec import (
     _Config,
 )
 
-__all__ = ["ACCEL_PARTS", "AccelCfg", "FLOAT_BITS", "LOOP_ORDERS", "MemoryCfg", "SIZED_PARTS",
-           "SchemeCfg", "WEIGHT_MODES"]
+__all__ = ["ACCEL_PARTS", "AnalyticAccelCfg", "FLOAT_BITS", "LOOP_ORDERS", "MemoryCfg",
+           "SIZED_PARTS", "SchemeCfg", "WEIGHT_MODES"]
 
 #: The width that stands for float32 storage.
 FLOAT_BITS = 32
@@ -202,17 +202,17 @@ class MemoryCfg(_Config):
         return f"w{self.weight_kib}a{self.act_kib}_{self.loop_order}_t{self.token_tile}"
 
 
-#: Parts of :class:`AccelCfg` that are always set: name -> config class.
+#: Parts of :class:`AnalyticAccelCfg` that are always set: name -> config class.
 ACCEL_PARTS = {"binary": BinaryArrayCfg, "mac": MacArrayCfg, "memory": MemoryCfg,
                "requant": RequantCfg, "residual": ResidualCfg, "gelu": GeluCfg,
                "threshold": ThresholdCfg}
-#: Parts sized for the model when ``None`` (see :class:`AccelCfg`): name -> config class.
+#: Parts sized for the model when ``None`` (see :class:`AnalyticAccelCfg`): name -> config class.
 SIZED_PARTS = {"layernorm": LayerNormCfg, "softmax": SoftmaxCfg, "gsb_encoder": GsbEncoderCfg,
                "gsb_av": GsbAvCfg}
 
 
 @dataclass(frozen=True, kw_only=True)
-class AccelCfg(_Config):
+class AnalyticAccelCfg(_Config):
     """The hardware an analytic evaluation assumes: arrays, non-GEMM units, memory system.
 
     Binary ops (1-bit weights and activations) run on ``binary`` (its ``mode`` is set per
@@ -283,13 +283,13 @@ class AccelCfg(_Config):
                 **{name: None if p is None else p.to_dict() for name, p in parts.items()}}
 
     @classmethod
-    def from_dict(cls, data: dict, *, source: str = "config") -> AccelCfg:
+    def from_dict(cls, data: dict, *, source: str = "config") -> AnalyticAccelCfg:
         """Build from a dict whose optional parts (``binary``, ``mac``, ``memory``, the
         units) are dicts too; the model-sized units may also be ``null``."""
         parts = {k: v for k, v in data.items() if k != "kind"}
         unknown = sorted(set(parts) - set(ACCEL_PARTS) - set(SIZED_PARTS))
         if unknown:
-            raise ConfigError(f"{source}: unknown field {unknown[0]!r} for AccelCfg")
+            raise ConfigError(f"{source}: unknown field {unknown[0]!r} for AnalyticAccelCfg")
         kw = {}
         for name, part_cls in {**ACCEL_PARTS, **SIZED_PARTS}.items():
             if name not in parts:

@@ -53,6 +53,7 @@ from golden.cases import (
 from golden.errors import VitsimError
 from golden.kernels import clamp_width, grid_width, signed_bits
 from golden.netpkg import NetworkData, read_network
+from golden.netspec import Op
 from golden.network import im2col, softmax_params_of
 from golden.package import Package
 from golden.spec import BinaryArrayCfg, ConfigError, MacArrayCfg, RequantCfg, ResidualCfg
@@ -87,10 +88,10 @@ class _Net(NetworkData):
 
     def __init__(self, pkg: Package):
         super().__init__(pkg)
-        self.by_name = {op["name"]: op for op in self.ops}
+        self.by_name = {op.name: op for op in self.ops}
         self.source = network_source(pkg)
 
-    def op(self, name: str) -> dict:
+    def op(self, name: str) -> Op:
         if name not in self.by_name:
             raise CutError(f"{self.pkg.path}: no op named {name!r}")
         return self.by_name[name]
@@ -110,26 +111,26 @@ def _divisor(n: int, cap: int) -> int:
     return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
 
 
-def _config(op: dict, cls, **fields):
+def _config(op: Op, cls, **fields):
     try:
         return cls(**fields)
     except (ConfigError, TypeError, ValueError) as exc:
-        raise CutError(f"op {op['name']!r}: no {cls.kind} config fits it ({exc})") from None
+        raise CutError(f"op {op.name!r}: no {cls.kind} config fits it ({exc})") from None
 
 
-def _head_slice(op: dict, arr: np.ndarray, head) -> np.ndarray:
+def _head_slice(op: Op, arr: np.ndarray, head) -> np.ndarray:
     """``arr[head]`` of a ``[H, ...]`` image tensor (elementwise ops), or all of it."""
     if head is None:
         return arr
     if arr.ndim < 3 or not 0 <= head < arr.shape[0]:
-        raise CutError(f"op {op['name']!r}: no head {head} in a tensor of shape "
+        raise CutError(f"op {op.name!r}: no head {head} in a tensor of shape "
                        f"{list(arr.shape)}")
     return arr[head]
 
 
-def _no_head(op: dict, head) -> None:
+def _no_head(op: Op, head) -> None:
     if head is not None:
-        raise CutError(f"op {op['name']!r}: its tensors have no heads; cut it without one")
+        raise CutError(f"op {op.name!r}: its tensors have no heads; cut it without one")
 
 
 def _lanes(op, arrays, head, cap=_CAPS["lanes"]):
@@ -146,8 +147,8 @@ def _lanes(op, arrays, head, cap=_CAPS["lanes"]):
 
 @_cutter("binary_array")
 def _binary(net, op, image, head, path, common):
-    a, w = (net.get(n, image) for n in op["inputs"])
-    y = net.get(op["outputs"][0], image)
+    a, w = (net.get(n, image) for n in op.inputs)
+    y = net.get(op.outputs[0], image)
     if a.ndim == 3:  # per head: q @ k^T
         head = 0 if head is None else head
         a, y = a[head], y[head]
@@ -156,7 +157,7 @@ def _binary(net, op, image, head, path, common):
         _no_head(op, head)
     k, n = a.shape[1], w.shape[0]
     cfg = _config(op, BinaryArrayCfg, rows=_divisor(n, _CAPS["binary_rows"]),
-                  cols=_divisor(k, _CAPS["binary_cols"]), mode=op["mode"], max_k=k)
+                  cols=_divisor(k, _CAPS["binary_cols"]), mode=op.mode, max_k=k)
     return write_binary_array_case(cfg, path, a=a, w=w, expected=y, **common(head))
 
 
@@ -166,29 +167,29 @@ def _per_head_bits(bits, head: int) -> int:
 
 @_cutter("mac_array")
 def _mac(net, op, image, head, path, common):
-    kind, y = op["kind"], net.get(op["outputs"][0], image)
+    kind, y = op.kind, net.get(op.outputs[0], image)
     a_signed, w_signed = True, True
     if kind == "patch_matmul":
         _no_head(op, head)
-        a = im2col(net.get(op["inputs"][0], image)[None], op["patch"])[0]
-        w = net.get(op["inputs"][1], image)
-        a_bits, w_bits = op["a_bits"], op["w_bits"]
+        a = im2col(net.get(op.inputs[0], image)[None], op.patch)[0]
+        w = net.get(op.inputs[1], image)
+        a_bits, w_bits = op.a_bits, op.w_bits
     elif kind == "int_bmm":
         head = 0 if head is None else head
-        a, b = (net.get(n, image)[head] for n in op["inputs"])
-        w, y = (b if op["trans_b"] else b.T), y[head]
-        a_bits, w_bits = (_per_head_bits(op[f], head) for f in ("a_bits", "b_bits"))
-        a_signed, w_signed = op["a_signed"], op["b_signed"]
+        a, b = (net.get(n, image)[head] for n in op.inputs)
+        w, y = (b if op.trans_b else b.T), y[head]
+        a_bits, w_bits = (_per_head_bits(getattr(op, f), head) for f in ("a_bits", "b_bits"))
+        a_signed, w_signed = op.a_signed, op.b_signed
     else:
         _no_head(op, head)
-        a, w = net.get(op["inputs"][0], image), net.get(op["inputs"][1], image)
-        a_bits, w_bits = op["a_bits"], op["w_bits"]
+        a, w = net.get(op.inputs[0], image), net.get(op.inputs[1], image)
+        a_bits, w_bits = op.a_bits, op.w_bits
         if kind == "group_matmul":
-            gmult = net.get(op["inputs"][2], image)
+            gmult = net.get(op.inputs[2], image)
             if not (np.all(gmult == 1) and np.ndim(a_bits) == 0 and np.ndim(w_bits) == 0):
-                raise CutError(f"op {op['name']!r}: group multipliers {gmult.tolist()} or "
+                raise CutError(f"op {op.name!r}: group multipliers {gmult.tolist()} or "
                                f"per-group widths: no unit weights a grouped reduction")
-            a_signed, w_signed = op["a_signed"], op["w_signed"]
+            a_signed, w_signed = op.a_signed, op.w_signed
     a = a.reshape(-1, a.shape[-1])
     y = y.reshape(a.shape[0], -1)
     k, n = a.shape[1], w.shape[0]
@@ -200,40 +201,40 @@ def _mac(net, op, image, head, path, common):
                                       **common(head))
 
 
-def _clamp_bits(op: dict, lo, hi) -> tuple[int, bool]:
+def _clamp_bits(op: Op, lo, hi) -> tuple[int, bool]:
     """``(bits, signed)`` whose full range is the op's single clamp ``[lo, hi]``."""
     lo, hi = np.unique(np.asarray(lo)), np.unique(np.asarray(hi))
     if lo.size != 1 or hi.size != 1:
-        raise CutError(f"op {op['name']!r}: its clamps differ across the cut (cut one head); "
+        raise CutError(f"op {op.name!r}: its clamps differ across the cut (cut one head); "
                        f"the requantiser takes one output width a beat")
     lo, hi = int(lo[0]), int(hi[0])
     width = clamp_width(lo, hi)
     if width is None:
-        raise CutError(f"op {op['name']!r}: clamp [{lo}, {hi}] is not the range of a width")
+        raise CutError(f"op {op.name!r}: clamp [{lo}, {hi}] is not the range of a width")
     return width
 
 
 @_cutter("requant")
 def _requant(net, op, image, head, path, common):
-    x, mult, bias = (net.get(n, image) for n in op["inputs"])
-    y = _head_slice(op, net.get(op["outputs"][0], image), head)
-    lanes, (acc, mult, bias, lo, hi) = _lanes(op, [x, mult, bias, op["lo"], op["hi"]], head)
+    x, mult, bias = (net.get(n, image) for n in op.inputs)
+    y = _head_slice(op, net.get(op.outputs[0], image), head)
+    lanes, (acc, mult, bias, lo, hi) = _lanes(op, [x, mult, bias, op.lo, op.hi], head)
     bits, signed = _clamp_bits(op, lo, hi)
-    cfg = _config(op, RequantCfg, lanes=lanes, acc_bits=grid_width(net.width(op["inputs"][0]), 32),
+    cfg = _config(op, RequantCfg, lanes=lanes, acc_bits=grid_width(net.width(op.inputs[0]), 32),
                   out_bits=grid_width(bits, 31), mult_bits=grid_width(signed_bits(mult), 32),
                   bias_bits=grid_width(signed_bits(bias), 60, 16))
     return write_requant_case(cfg, path, acc=acc, mult=mult, bias=bias,
-                                    shift=op["shift"], bits=bits, signed=signed,
+                                    shift=op.shift, bits=bits, signed=signed,
                                     expected=y.reshape(acc.shape), **common(head))
 
 
 @_cutter("residual")
 def _add(net, op, image, head, path, common):
-    y = net.get(op["outputs"][0], image)
-    a, b = (net.get(n, image) for n in op["inputs"])
+    y = net.get(op.outputs[0], image)
+    a, b = (net.get(n, image) for n in op.inputs)
     lanes, (y, a, b) = _lanes(op, [y, a, b], head)
-    in_bits = grid_width(max(net.width(n) for n in op["inputs"]), 32)
-    cfg = _config(op, ResidualCfg, lanes=lanes, in_bits=in_bits, out_bits=op["out_bits"])
+    in_bits = grid_width(max(net.width(n) for n in op.inputs), 32)
+    cfg = _config(op, ResidualCfg, lanes=lanes, in_bits=in_bits, out_bits=op.out_bits)
     return write_residual_case(cfg, path, a=a, b=b, expected=y, **common(head))
 
 
@@ -242,10 +243,10 @@ def _layernorm(net, op, image, head, path, common):
     from golden.cases_layernorm import LayerNormCfg, write_layernorm_case
 
     _no_head(op, head)
-    dim = op["dim"]
-    x = net.get(op["inputs"][0], image).reshape(-1, dim)
-    y = net.get(op["outputs"][0], image).reshape(-1, dim)
-    cfg = _config(op, LayerNormCfg, dim=dim, in_bits=grid_width(net.width(op["inputs"][0]), 16))
+    dim = op.dim
+    x = net.get(op.inputs[0], image).reshape(-1, dim)
+    y = net.get(op.outputs[0], image).reshape(-1, dim)
+    cfg = _config(op, LayerNormCfg, dim=dim, in_bits=grid_width(net.width(op.inputs[0]), 16))
     return write_layernorm_case(cfg, path, x=x, expected=y, **common(None))
 
 
@@ -253,18 +254,18 @@ def _layernorm(net, op, image, head, path, common):
 def _softmax(net, op, image, head, path, common):
     from golden.cases_softmax import SoftmaxCfg, write_softmax_case
 
-    x = _head_slice(op, net.get(op["inputs"][0], image), head)
-    y = _head_slice(op, net.get(op["outputs"][0], image), head)
+    x = _head_slice(op, net.get(op.inputs[0], image), head)
+    y = _head_slice(op, net.get(op.outputs[0], image), head)
     row_len = x.shape[-1]
-    x = x.reshape(-1, row_len) << op["in_shift"]
+    x = x.reshape(-1, row_len) << op.in_shift
     p = softmax_params_of(op)
-    x_bits = grid_width(net.width(op["inputs"][0]) + op["in_shift"], 32)
+    x_bits = grid_width(net.width(op.inputs[0]) + op.in_shift, 32)
     try:
         cfg = SoftmaxCfg.fitting([p], max_len=row_len, x_bits=x_bits, out_bits=p.out_bits)
     except (ConfigError, TypeError, ValueError) as exc:
-        raise CutError(f"op {op['name']!r}: no softmax config fits it ({exc})") from None
+        raise CutError(f"op {op.name!r}: no softmax config fits it ({exc})") from None
     if cfg is None:
-        raise CutError(f"op {op['name']!r}: its softmax constants fit no softmax config")
+        raise CutError(f"op {op.name!r}: its softmax constants fit no softmax config")
     return write_softmax_case(cfg, path, x=x, params=p, expected=y.reshape(x.shape),
                                     **common(head))
 
@@ -274,14 +275,14 @@ def _gelu(net, op, image, head, path, common):
     from golden.cases_gelu import GeluCfg, write_gelu_case
     from golden.network import gelu_params_of
 
-    x, y = net.get(op["inputs"][0], image), net.get(op["outputs"][0], image)
+    x, y = net.get(op.inputs[0], image), net.get(op.outputs[0], image)
     lanes, (x, y) = _lanes(op, [x, y], head)
-    cfg = _config(op, GeluCfg, lanes=lanes, in_bits=grid_width(net.width(op["inputs"][0]), 24))
+    cfg = _config(op, GeluCfg, lanes=lanes, in_bits=grid_width(net.width(op.inputs[0]), 24))
     try:
-        cfg.check_params(gelu_params_of(op), op["clip"])
+        cfg.check_params(gelu_params_of(op), op.clip)
     except VitsimError as exc:
-        raise CutError(f"op {op['name']!r}: no gelu config fits it ({exc})") from None
-    return write_gelu_case(cfg, path, x=x, params=gelu_params_of(op), clip=op["clip"],
+        raise CutError(f"op {op.name!r}: no gelu config fits it ({exc})") from None
+    return write_gelu_case(cfg, path, x=x, params=gelu_params_of(op), clip=op.clip,
                                  expected=y, **common(head))
 
 
@@ -289,10 +290,10 @@ def _gelu(net, op, image, head, path, common):
 def _threshold(net, op, image, head, path, common):
     from golden.cases_threshold import ThresholdCfg, clamp_theta, write_threshold_case
 
-    x, theta, flip = (net.get(n, image) for n in op["inputs"])
-    y = net.get(op["outputs"][0], image)
+    x, theta, flip = (net.get(n, image) for n in op.inputs)
+    y = net.get(op.outputs[0], image)
     lanes, (x, theta, flip, y) = _lanes(op, [x, theta, flip, y], head)
-    cfg = _config(op, ThresholdCfg, lanes=lanes, x_bits=grid_width(net.width(op["inputs"][0]), 32))
+    cfg = _config(op, ThresholdCfg, lanes=lanes, x_bits=grid_width(net.width(op.inputs[0]), 32))
     return write_threshold_case(cfg, path, x=x, theta=clamp_theta(cfg, theta),
                                       flip=flip, expected=y, **common(head))
 
@@ -302,19 +303,19 @@ def _encoder(net, op, image, head, path, common):
     from golden.cases_gsb import GsbEncoderCfg, write_gsb_encoder_case
 
     if head is not None:
-        raise CutError(f"op {op['name']!r}: GSB planes use the whole image's max/min; cut it "
+        raise CutError(f"op {op.name!r}: GSB planes use the whole image's max/min; cut it "
                        f"without a head")
-    x = net.get(op["inputs"][0], image)
-    outs = [net.tensors[o] for o in op["outputs"]]
-    if op["kind"] == "gsb_value_planes":
+    x = net.get(op.inputs[0], image)
+    outs = [net.tensors[o] for o in op.outputs]
+    if op.kind == "gsb_value_planes":
         planes = np.concatenate([outs[0][image][None], outs[1][:, image]])
     else:
         planes = outs[0][:, image]
     lanes = _divisor(x.shape[-1], _CAPS["lanes"])
-    cfg = _config(op, GsbEncoderCfg, lanes=lanes, x_bits=grid_width(net.width(op["inputs"][0]), 32),
-                  max_elems=int(x.size), ratios=tuple(tuple(r) for r in op["ratios"]))
-    mode = "value" if op["kind"] == "gsb_value_planes" else "attn"
-    theta = int(op.get("base_theta") or 0)
+    cfg = _config(op, GsbEncoderCfg, lanes=lanes, x_bits=grid_width(net.width(op.inputs[0]), 32),
+                  max_elems=int(x.size), ratios=tuple(tuple(r) for r in op.ratios))
+    mode = "value" if op.kind == "gsb_value_planes" else "attn"
+    theta = int(op.params.get("base_theta") or 0)
     return write_gsb_encoder_case(cfg, path, x=x[None], mode=mode, theta=theta,
                                         expected=planes[:, None], **common(None))
 
@@ -324,9 +325,9 @@ def _gsb_av(net, op, image, head, path, common):
     from golden.cases_gsb import GsbAvCfg, write_gsb_av_case
 
     head = 0 if head is None else head
-    planes, sign, masks, weights = (net.tensors[n] for n in op["inputs"])
+    planes, sign, masks, weights = (net.tensors[n] for n in op.inputs)
     a, sign, masks = planes[:, image, head], sign[image, head], masks[:, image, head]
-    y = net.get(op["outputs"][0], image)[head]
+    y = net.get(op.outputs[0], image)[head]
     n, d = sign.shape
     cfg = _config(op, GsbAvCfg, lanes=_divisor(d, _CAPS["lanes"]), max_n=n, max_d=d,
                   a_planes=weights.shape[0], v_planes=weights.shape[1],
@@ -335,28 +336,28 @@ def _gsb_av(net, op, image, head, path, common):
                                    weights=weights, expected=y, **common(head))
 
 
-def _cut(net: _Net, op: dict, out, *, image: int, head) -> Package:
-    if op["kind"] in NO_UNIT:
-        raise CutError(f"op {op['name']!r}: {op['kind']} only moves data; no unit computes it")
-    spec = unit_for_op(op["kind"])
+def _cut(net: _Net, op: Op, out, *, image: int, head) -> Package:
+    if op.kind in NO_UNIT:
+        raise CutError(f"op {op.name!r}: {op.kind} only moves data; no unit computes it")
+    spec = unit_for_op(op.kind)
     if spec is None:
-        raise CutError(f"op {op['name']!r}: no unit computes kind {op['kind']!r}")
+        raise CutError(f"op {op.name!r}: no unit computes kind {op.kind!r}")
     if not isinstance(image, int) or not 0 <= image < net.images():
         raise CutError(f"image must be between 0 and {net.images() - 1}, not {image!r}")
     if head is not None and (not isinstance(head, int) or head < 0):
         raise CutError(f"head must be a non-negative integer or None, not {head!r}")
 
     def common(cut_head):
-        source = {**net.source, "op": op["name"], "kind": op["kind"], "layer": op.get("layer"),
+        source = {**net.source, "op": op.name, "kind": op.kind, "layer": op.layer,
                   "head": cut_head, "image": image}
-        meta = {"name": op["name"], "layer": op.get("layer"), "head": cut_head}
+        meta = {"name": op.name, "layer": op.layer, "head": cut_head}
         return {"op_meta": meta, "source": source, "seed": net.source["seed"],
                 "stimulus": "network"}
 
     try:
         return _CUTTERS[spec.kind](net, op, image, head, Path(out), common)
     except IndexError:
-        raise CutError(f"op {op['name']!r}: no head {head} in its tensors") from None
+        raise CutError(f"op {op.name!r}: no head {head} in its tensors") from None
 
 
 def cut_op(pkg: Package, op_name: str, out, *, image: int = 0, head: int | None = None
@@ -417,18 +418,18 @@ def cut_network(pkg: Package | str | Path, out_dir, *, image: int = 0, layers=No
     net, out_dir = _Net(pkg), Path(out_dir)
     cases, skipped = [], []
     for op in net.ops:
-        if op["kind"] in NO_UNIT or (layers is not None and op.get("layer") not in layers):
+        if op.kind in NO_UNIT or (layers is not None and op.layer not in layers):
             continue
-        per_head = op["kind"] in PER_HEAD or (
-            op["kind"] == "binary_matmul" and net.get(op["inputs"][0], image).ndim == 3)
+        per_head = op.kind in PER_HEAD or (
+            op.kind == "binary_matmul" and net.get(op.inputs[0], image).ndim == 3)
         for head in (list(heads or [0]) if per_head else [None]):
-            path = out_dir / _dirname(op["name"], head)
+            path = out_dir / _dirname(op.name, head)
             try:
                 _cut(net, op, path, image=image, head=head)
             except CutError as exc:
-                skipped.append({"op": op["name"], "kind": op["kind"], "reason": str(exc)})
+                skipped.append({"op": op.name, "kind": op.kind, "reason": str(exc)})
                 continue
-            cases.append((op["name"], path))
+            cases.append((op.name, path))
     out_dir.mkdir(parents=True, exist_ok=True)
     index = {"source": net.source, "image": image,
              "cases": [{"op": name, "case": path.name} for name, path in cases],

@@ -21,7 +21,9 @@ from __future__ import annotations
 import numpy as np
 
 from golden.bitpack import pack_bits, unpack_bits
+from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range
+from golden.netspec import Network, Op, as_op
 from golden.network import run_network
 from golden.package import Package, PackageError, read_package, write_package
 
@@ -71,21 +73,22 @@ def _widths(ops: list[dict], params: dict[str, np.ndarray],
             widths[name] = (acc_bits_for_range(min(lo, -1), max(hi, 0)), True)
     widths["image"] = (8, True)
     for op in ops:
-        for out in op["outputs"]:
-            if op["kind"] in _BIT_KINDS:
+        p = op.params
+        for out in op.outputs:
+            if op.kind in _BIT_KINDS:
                 widths[out] = (1, False)
-            elif op["kind"] in _SAME_WIDTH:
-                widths[out] = widths[op["inputs"][0]]
-            elif "out_bits" in op:
-                widths[out] = (op["out_bits"], op.get("out_signed", True))
-            elif "acc_bound" in op:
-                widths[out] = (acc_bits_for_range(*op["acc_bound"]), True)
+            elif op.kind in _SAME_WIDTH:
+                widths[out] = widths[op.inputs[0]]
+            elif "out_bits" in p:
+                widths[out] = (p["out_bits"], p.get("out_signed", True))
+            elif "acc_bound" in p:
+                widths[out] = (acc_bits_for_range(*p["acc_bound"]), True)
             else:
                 widths[out] = (32, True)
     return widths
 
 
-def write_network_package(path, *, ops: list[dict], params: dict[str, np.ndarray],
+def write_network_package(path, *, ops: list[Op], params: dict[str, np.ndarray],
                           image: np.ndarray, outputs: dict[str, np.ndarray], meta: dict,
                           manifest: dict, param_widths: dict | None = None) -> Package:
     """Write a network package atomically to ``path`` and read it back.
@@ -94,14 +97,16 @@ def write_network_package(path, *, ops: list[dict], params: dict[str, np.ndarray
     them); ``manifest`` adds producer, seed, model and labels; ``param_widths`` declares
     ``(bits, signed)`` of parameters (others take the width of their value range).
     """
+    ops = [as_op(op) for op in ops]
     widths = _widths(ops, params, param_widths or {})
     tensors, encoding = {}, {}
-    missing = [o for op in ops for o in op["outputs"] if o not in outputs]
+    missing = [o for op in ops for o in op.outputs if o not in outputs]
     if missing:
         raise PackageError(f"{path}: output {missing[0]!r} was not recorded")
     for name, arr in [*params.items(), ("image", image), *outputs.items()]:
         tensors[name], encoding[name] = _encode(name, np.asarray(arr), *widths[name])
-    full = {**manifest, "config": {"kind": NETWORK_KIND}, "meta": meta, "ops": ops,
+    full = {**manifest, "config": {"kind": NETWORK_KIND}, "meta": meta,
+            "ops": [op.to_dict() for op in ops],
             "encoding": encoding}
     write_package(path, manifest=full, tensors=tensors)
     return read_package(path)
@@ -142,9 +147,10 @@ def _check_range(name: str, arr: np.ndarray, lo: int, hi: int, what: str, where)
                            f"{int(arr.max())}] exceed {what} [{lo}, {hi}]")
 
 
-def load_network(pkg: Package) -> tuple[list[dict], dict[str, np.ndarray], dict]:
-    """Return ``(ops, env, expected)``: the op records, parameters plus ``image`` (the
-    inputs of :func:`golden.network.run_network`), and every recorded op output.
+def load_network(pkg: Package) -> tuple[list[Op], dict[str, np.ndarray], dict]:
+    """Return ``(ops, env, expected)``: the op records (:class:`golden.netspec.Op`),
+    parameters plus ``image`` (the inputs of :func:`golden.network.run_network`), and every
+    recorded op output.
 
     Every tensor is checked against its declared encoding (width, signedness, shape) and
     every accumulator output against its op's ``acc_bound``.
@@ -168,6 +174,7 @@ def load_network(pkg: Package) -> tuple[list[dict], dict[str, np.ndarray], dict]
         _check_range(name, decoded[name], lo, hi,
                      f"its declared {'s' if signed else 'u'}{bits} range", where)
     ops = pkg.manifest["ops"]
+    # checked on the plain records, so that a message names the manifest field itself
     for i, op in enumerate(ops):
         for key, kind in (("name", str), ("kind", str), ("inputs", list), ("outputs", list)):
             if not isinstance(op.get(key), kind):
@@ -177,21 +184,25 @@ def load_network(pkg: Package) -> tuple[list[dict], dict[str, np.ndarray], dict]
         if name in ("", ".", "..") or any(ch in name for ch in "/\\") or not name.isprintable():
             raise PackageError(f"{where}: field 'ops[{i}].name': {name!r} is not a usable "
                                "op name")
-    outs = {o for op in ops for o in op["outputs"]}
+    try:
+        ops = list(Network.from_list(ops, source=f"{where}: field 'ops'"))
+    except VitsimError as exc:
+        raise PackageError(str(exc)) from None
+    outs = {o for op in ops for o in op.outputs}
     for name in outs:
         if name not in decoded:
             raise PackageError(f"{where}: field 'tensors.{name}': output not recorded")
     for i, op in enumerate(ops):
-        bound = op.get("acc_bound")
-        if bound is None or "out_bits" in op or op["kind"] in _BIT_KINDS | _SAME_WIDTH:
+        bound = op.params.get("acc_bound")
+        if bound is None or "out_bits" in op.params or op.kind in _BIT_KINDS | _SAME_WIDTH:
             continue
         if (not isinstance(bound, list) or len(bound) != 2
                 or any(type(b) is not int for b in bound) or bound[0] > bound[1]):
             raise PackageError(f"{where}: field 'ops[{i}].acc_bound': {bound!r} is not "
                                "[lo, hi]")
-        for name in op["outputs"]:
+        for name in op.outputs:
             _check_range(name, decoded[name], bound[0], bound[1],
-                         f"op {op['name']!r}'s acc_bound", where)
+                         f"op {op.name!r}'s acc_bound", where)
     env = {k: v for k, v in decoded.items() if k not in outs}
     pkg._network = (ops, env, {k: v for k, v in decoded.items() if k in outs})
     return pkg._network
@@ -204,7 +215,7 @@ class NetworkData:
     Attributes
     ----------
     pkg : Package
-    ops : list of dict
+    ops : list of golden.netspec.Op
         The op records, in program order.
     tensors : dict
         Every tensor by name, decoded to integers.
@@ -240,15 +251,15 @@ def verify_network(pkg: Package) -> list[str]:
     got = run_network(ops, env)
     lines = []
     for op in ops:
-        for name in op["outputs"]:
+        for name in op.outputs:
             g, e = got[name], expected[name]
             if g.shape != e.shape:
-                lines.append(f"op {op['name']}: {name} shape {list(g.shape)} != recorded "
+                lines.append(f"op {op.name}: {name} shape {list(g.shape)} != recorded "
                              f"{list(e.shape)}")
             elif not np.array_equal(g, e):
                 idx = tuple(int(i) for i in np.argwhere(g != e)[0])
-                lines.append(f"op {op['name']}: {name}{list(idx)} = {int(g[idx])}, recorded "
-                             f"{int(e[idx])} (layer {op.get('layer')}, image {idx[0]})")
+                lines.append(f"op {op.name}: {name}{list(idx)} = {int(g[idx])}, recorded "
+                             f"{int(e[idx])} (layer {op.layer}, image {idx[0]})")
     return lines
 
 

@@ -1,11 +1,11 @@
 """The integer network: a list of op records run by numpy, from a package alone (no torch).
 
-An integer network is a sequence of op records (plain dicts, stored in a package's
-manifest) over one environment of named integer tensors: the parameters (weights,
-thresholds, multipliers...), the input image codes, and every op's outputs. Images are
-axis 0 of every activation. Each op names its ``kind``, its ``inputs`` and ``outputs``
-(environment names) and its scalar parameters; :data:`OPS` maps each kind to its golden
-kernel:
+An integer network is a sequence of op records (:class:`golden.netspec.Op`, stored as
+plain JSON objects in a package's manifest) over one environment of named integer
+tensors: the parameters (weights, thresholds, multipliers...), the input image codes, and
+every op's outputs. Images are axis 0 of every activation. Each op names its ``kind``,
+its ``inputs`` and ``outputs`` (environment names) and its scalar parameters; :data:`OPS`
+maps each kind to its golden kernel:
 
 ================  =====================================================================
 kind              kernel (golden/)
@@ -50,6 +50,7 @@ from golden.intops import (
     threshold,
 )
 from golden.kernels import int_matmul, requantize
+from golden.netspec import Op, as_op
 from golden.nonlinear import (
     GeluParams,
     SoftmaxParams,
@@ -71,48 +72,49 @@ def im2col(img: np.ndarray, patch: int) -> np.ndarray:
     return x.transpose(0, 2, 4, 1, 3, 5).reshape(b, (h // patch) * (w // patch), -1)
 
 
-def softmax_params_of(op: dict) -> SoftmaxParams:
+def softmax_params_of(op: Op) -> SoftmaxParams:
     """The :class:`SoftmaxParams` recorded in a softmax op."""
-    return SoftmaxParams(**{k: op[k] for k in ("x0", "b", "c", "n", "floor_q", "out_bits")})
+    return SoftmaxParams(**{k: getattr(op, k) for k in ("x0", "b", "c", "n", "floor_q",
+                                                        "out_bits")})
 
 
-def gelu_params_of(op: dict) -> GeluParams:
+def gelu_params_of(op: Op) -> GeluParams:
     """The :class:`GeluParams` recorded in a gelu op."""
-    return GeluParams(b=op["b"], c=op["c"], one=op["one"], out_scale=op["out_scale"])
+    return GeluParams(b=op.b, c=op.c, one=op.one, out_scale=op.out_scale)
 
 
 def _patch_matmul(op, x, w):
-    cols = im2col(x, op["patch"])
-    out = int_matmul(cols.reshape(-1, cols.shape[-1]), w, a_bits=op["a_bits"],
-                     a_signed=True, w_bits=op["w_bits"], w_signed=True)
+    cols = im2col(x, op.patch)
+    out = int_matmul(cols.reshape(-1, cols.shape[-1]), w, a_bits=op.a_bits,
+                     a_signed=True, w_bits=op.w_bits, w_signed=True)
     return out.reshape(cols.shape[:2] + (w.shape[0],))
 
 
 def _int_matmul(op, x, w):
-    out = int_matmul(x.reshape(-1, x.shape[-1]), w, a_bits=op["a_bits"], a_signed=True,
-                     w_bits=op["w_bits"], w_signed=True)
+    out = int_matmul(x.reshape(-1, x.shape[-1]), w, a_bits=op.a_bits, a_signed=True,
+                     w_bits=op.w_bits, w_signed=True)
     return out.reshape(x.shape[:-1] + (w.shape[0],))
 
 
 def _split_heads(op, x):
     b, n, _ = x.shape
-    parts = x.reshape(b, n, 3, op["num_heads"], -1).transpose(2, 0, 3, 1, 4)
+    parts = x.reshape(b, n, 3, op.num_heads, -1).transpose(2, 0, 3, 1, 4)
     return tuple(parts)
 
 
 def _to_heads(op, x):
     b, n, c = x.shape
-    return x.reshape(b, n, op["num_heads"], c // op["num_heads"]).transpose(0, 2, 1, 3)
+    return x.reshape(b, n, op.num_heads, c // op.num_heads).transpose(0, 2, 1, 3)
 
 
 def _int_bmm(op, a, b):
-    return int_bmm(a, b, a_bits=op["a_bits"], a_signed=op["a_signed"], b_bits=op["b_bits"],
-                   b_signed=op["b_signed"], trans_b=op["trans_b"])
+    return int_bmm(a, b, a_bits=op.a_bits, a_signed=op.a_signed, b_bits=op.b_bits,
+                   b_signed=op.b_signed, trans_b=op.trans_b)
 
 
 def _group_matmul(op, x, w, gmult):
-    return group_matmul(x, w, gmult, a_bits=op["a_bits"], a_signed=op["a_signed"],
-                        w_bits=op["w_bits"], w_signed=op["w_signed"])
+    return group_matmul(x, w, gmult, a_bits=op.a_bits, a_signed=op.a_signed,
+                        w_bits=op.w_bits, w_signed=op.w_signed)
 
 
 def _merge_heads(op, x):
@@ -121,11 +123,11 @@ def _merge_heads(op, x):
 
 
 def _softmax(op, x):
-    return int_softmax(np.asarray(x, np.int64) << op["in_shift"], softmax_params_of(op))
+    return int_softmax(np.asarray(x, np.int64) << op.in_shift, softmax_params_of(op))
 
 
 def _gelu(op, x):
-    return clipped_gelu(x, gelu_params_of(op), op["clip"])
+    return clipped_gelu(x, gelu_params_of(op), op.clip)
 
 
 def _prepend(op, x, tokens):
@@ -137,17 +139,17 @@ def _prepend(op, x, tokens):
 OPS = {
     "patch_matmul": _patch_matmul,
     "int_matmul": _int_matmul,
-    "binary_matmul": lambda op, a, w: batched_binary_matmul(a, w, op["mode"]),
+    "binary_matmul": lambda op, a, w: batched_binary_matmul(a, w, op.mode),
     "requant": lambda op, x, mult, bias: requantize(x, mult=mult, bias=bias,
-                                                    shift=op["shift"], lo=op["lo"],
-                                                    hi=op["hi"]),
+                                                    shift=op.shift, lo=op.lo,
+                                                    hi=op.hi),
     "threshold": lambda op, x, theta, flip: threshold(x, theta, flip.astype(bool)),
-    "add": lambda op, a, b: residual_add(a, b, out_bits=op["out_bits"]),
-    "layernorm": lambda op, x: int_layernorm(x, layernorm_params(op["dim"])),
+    "add": lambda op, a, b: residual_add(a, b, out_bits=op.out_bits),
+    "layernorm": lambda op, x: int_layernorm(x, layernorm_params(op.dim)),
     "softmax": _softmax,
     "gelu": _gelu,
-    "gsb_value_planes": lambda op, v: gsb_value_planes(v, op["ratios"]),
-    "gsb_attn_planes": lambda op, a: gsb_attn_planes(a, op["base_theta"], op["ratios"]),
+    "gsb_value_planes": lambda op, v: gsb_value_planes(v, op.ratios),
+    "gsb_attn_planes": lambda op, a: gsb_attn_planes(a, op.base_theta, op.ratios),
     "gsb_av": lambda op, planes, sign, masks, w: gsb_av(planes, sign, masks, w),
     "split_heads": _split_heads,
     "to_heads": _to_heads,
@@ -155,31 +157,32 @@ OPS = {
     "group_matmul": _group_matmul,
     "merge_heads": _merge_heads,
     "prepend": _prepend,
-    "take_token": lambda op, x: x[:, op["index"]],
+    "take_token": lambda op, x: x[:, op.index],
 }
 
 
-def run_network(ops: list[dict], env: dict[str, np.ndarray], *,
+def run_network(ops: list[Op], env: dict[str, np.ndarray], *,
                 stop_at: str | None = None) -> dict[str, np.ndarray]:
     """Run ``ops`` in order over ``env`` (parameters and inputs); return every output.
 
     Outputs are int64 (bit planes uint8). ``stop_at`` ends after the op of that name.
-    Raises :class:`golden.errors.VitsimError` for an unknown kind or a missing input.
+    ``ops`` may also be plain records (:meth:`golden.netspec.Op.from_dict`). Raises
+    :class:`golden.errors.VitsimError` for an unknown kind or a missing input.
     """
     env = dict(env)
     out: dict[str, np.ndarray] = {}
-    for op in ops:
-        fn = OPS.get(op["kind"])
+    for op in map(as_op, ops):
+        fn = OPS.get(op.kind)
         if fn is None:
-            raise VitsimError(f"op {op['name']!r}: unknown kind {op['kind']!r}")
+            raise VitsimError(f"op {op.name!r}: unknown kind {op.kind!r}")
         try:
-            args = [env[name] for name in op["inputs"]]
+            args = [env[name] for name in op.inputs]
         except KeyError as exc:
-            raise VitsimError(f"op {op['name']!r}: input {exc.args[0]!r} is missing") from None
+            raise VitsimError(f"op {op.name!r}: input {exc.args[0]!r} is missing") from None
         res = fn(op, *args)
         res = res if isinstance(res, tuple) else (res,)
-        for name, val in zip(op["outputs"], res, strict=True):
+        for name, val in zip(op.outputs, res, strict=True):
             env[name] = out[name] = np.asarray(val)
-        if op["name"] == stop_at:
+        if op.name == stop_at:
             break
     return out

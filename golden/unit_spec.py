@@ -5,9 +5,11 @@ in golden, by :func:`register_unit` with a :class:`UnitSpec`: its config class, 
 reference kernel, its input payload as data (:class:`Payload`), its case writers and
 verifier, the network op kinds it computes and its accelerator slot(s) with their
 descriptor unit ids. The upper layers attach their part by kind with :func:`attach`: hw its
-Component (``@attach("residual", "component")`` on the class), sim its cocotb bench (and,
-later, its op compiler and cycle model). :mod:`golden.units` imports every golden unit
-module and offers the lookups; ``hw.units`` and ``sim.units`` do the same for their layer.
+Component (``@attach("residual", "component")`` on the class), sim its cocotb bench, its
+op compilers (``{op kind: compiler}``), the sizing of its config for a network and its
+accelerator-exact cycle model. :mod:`golden.units` imports every golden unit module and
+offers the lookups; ``hw.units``, ``sim.units``, ``sim.compiler`` and
+``sim.analytic.accel_cycles`` do the same for their part.
 
 Nothing here imports a unit module, so a unit module can import this one freely.
 """
@@ -31,7 +33,9 @@ __all__ = ["CONST_NAMES", "ROLES", "Payload", "PayloadField", "RegistryError", "
 CONST_NAMES = tuple(f"k{i}" for i in range(8))
 #: What a layer may attach to a unit -> the module that imports every attaching module
 #: (named in error messages only; nothing is imported by name).
-ROLES = {"component": "hw.units", "bench": "sim.units", "cli_case": "sim.commands"}
+ROLES = {"component": "hw.units", "bench": "sim.units", "cli_case": "sim.commands",
+         "op_compiler": "sim.compiler", "sizing": "sim.compiler",
+         "cycles": "sim.analytic.accel_cycles"}
 
 Rule = int | str | Callable[[Any], int]
 

@@ -36,6 +36,7 @@ from torch import nn
 from golden.errors import VitsimError
 from golden.intops import ratio
 from golden.kernels import code_range
+from golden.netspec import Network, Op
 from golden.nonlinear import gelu_params, layernorm_params, softmax_params
 
 __all__ = ["IntNet", "calibrate", "export_int_network"]
@@ -54,7 +55,7 @@ MULT_BITS = 16  # requantiser multipliers (signed)
 class IntNet:
     """An integer network: ``ops`` (records), ``params`` (int arrays) and ``meta`` (scales)."""
 
-    ops: list[dict]
+    ops: list[Op]
     params: dict[str, np.ndarray]
     meta: dict = field(default_factory=dict)
     widths: dict[str, tuple[int, bool]] = field(default_factory=dict)  # declared param widths
@@ -124,7 +125,7 @@ class _Builder:
         else:
             self.ops[-1]["outputs"] = ["logits"]
         meta["outputs"] = "logits"
-        return IntNet(self.ops, self.params, meta, self.widths)
+        return IntNet(list(Network.from_list(self.ops)), self.params, meta, self.widths)
 
     def threshold(self, name: str, x: str, scale, offset, *, unsigned_half=None,
                   layer=None) -> str:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from golden.netspec import Op
 from golden.nonlinear import GELU_SHIFT
 
 __all__ = ["TORCH_OPS", "int_layernorm", "int_softmax", "isqrt", "requantize"]
@@ -75,49 +76,49 @@ def _ln_guard(dim: int) -> int:
     return g + 1
 
 
-def _int_exp(x: Tensor, op: dict) -> Tensor:
-    x = torch.clamp(x, min=op["floor_q"] * op["x0"])
-    q = torch.div(x, op["x0"], rounding_mode="floor")
-    r = x - op["x0"] * q
-    z = (r + op["b"]) * r + op["c"]
-    sh = op["n"] - q
+def _int_exp(x: Tensor, op: Op) -> Tensor:
+    x = torch.clamp(x, min=op.floor_q * op.x0)
+    q = torch.div(x, op.x0, rounding_mode="floor")
+    r = x - op.x0 * q
+    z = (r + op.b) * r + op.c
+    sh = op.n - q
     e = torch.where(sh >= 0, z << torch.clamp(sh, min=0), z >> torch.clamp(-sh, min=0))
     return torch.clamp(e, min=0)
 
 
-def int_softmax(x: Tensor, op: dict) -> Tensor:
+def int_softmax(x: Tensor, op: Op) -> Tensor:
     """Integer softmax over the last axis of ``x << in_shift`` (the softmax op record)."""
-    x = x.to(_I64) << op["in_shift"]
+    x = x.to(_I64) << op.in_shift
     e = _int_exp(x - x.amax(-1, keepdim=True), op)
     factor = torch.div(torch.full_like(e[..., :1], 1 << 32), e.sum(-1, keepdim=True),
                        rounding_mode="floor")
-    out = (e * factor) >> (32 - op["out_bits"])
-    return torch.clamp(out, max=(1 << op["out_bits"]) - 1)
+    out = (e * factor) >> (32 - op.out_bits)
+    return torch.clamp(out, max=(1 << op.out_bits) - 1)
 
 
-def _gelu(op: dict, x: Tensor) -> Tensor:
+def _gelu(op: Op, x: Tensor) -> Tensor:
     x = x.to(_I64)
-    clipped = torch.clamp(x.abs(), max=-op["b"])
-    erf = torch.sign(x) * ((clipped + op["b"]) ** 2 + op["c"])
+    clipped = torch.clamp(x.abs(), max=-op.b)
+    erf = torch.sign(x) * ((clipped + op.b) ** 2 + op.c)
     erf = erf >> GELU_SHIFT
-    return torch.clamp(x * (erf + op["one"]), -op["clip"], op["clip"])
+    return torch.clamp(x * (erf + op.one), -op.clip, op.clip)
 
 
 def _pm(bits: Tensor) -> Tensor:
     return 2 * bits.to(_I64) - 1
 
 
-def _binary_matmul(op: dict, a: Tensor, w: Tensor) -> Tensor:
-    lhs = _pm(a) if op["mode"] == "xnor" else a.to(_I64)
+def _binary_matmul(op: Op, a: Tensor, w: Tensor) -> Tensor:
+    lhs = _pm(a) if op.mode == "xnor" else a.to(_I64)
     return lhs @ _pm(w).transpose(-1, -2)
 
 
-def _int_matmul(op: dict, x: Tensor, w: Tensor) -> Tensor:
+def _int_matmul(op: Op, x: Tensor, w: Tensor) -> Tensor:
     return x.to(_I64) @ w.to(_I64).t()
 
 
-def _patch_matmul(op: dict, img: Tensor, w: Tensor) -> Tensor:
-    p = op["patch"]
+def _patch_matmul(op: Op, img: Tensor, w: Tensor) -> Tensor:
+    p = op.patch
     b, c, h, wd = img.shape
     cols = img.reshape(b, c, h // p, p, wd // p, p).permute(0, 2, 4, 1, 3, 5)
     return _int_matmul(op, cols.reshape(b, (h // p) * (wd // p), -1), w)
@@ -141,18 +142,18 @@ def _masks(x: Tensor, ratios, two_tailed: bool) -> Tensor:
     return torch.stack(out).to(torch.uint8)
 
 
-def _value_planes(op: dict, v: Tensor):
+def _value_planes(op: Op, v: Tensor):
     v = v.to(_I64)
-    return (v >= 0).to(torch.uint8), _masks(v, op["ratios"], True)
+    return (v >= 0).to(torch.uint8), _masks(v, op.ratios, True)
 
 
-def _attn_planes(op: dict, a: Tensor) -> Tensor:
+def _attn_planes(op: Op, a: Tensor) -> Tensor:
     a = a.to(_I64)
-    base = (a > op["base_theta"]).to(torch.uint8)[None]
-    return torch.cat([base, _masks(a, op["ratios"], False)])
+    base = (a > op.base_theta).to(torch.uint8)[None]
+    return torch.cat([base, _masks(a, op.ratios, False)])
 
 
-def _gsb_av(op: dict, planes: Tensor, sign: Tensor, masks: Tensor, w: Tensor) -> Tensor:
+def _gsb_av(op: Op, planes: Tensor, sign: Tensor, masks: Tensor, w: Tensor) -> Tensor:
     s0 = _pm(sign)
     v_planes = [s0] + [s0 * m.to(_I64) for m in masks]
     out = 0
@@ -163,22 +164,22 @@ def _gsb_av(op: dict, planes: Tensor, sign: Tensor, masks: Tensor, w: Tensor) ->
     return out
 
 
-def _threshold(op: dict, x: Tensor, theta: Tensor, flip: Tensor) -> Tensor:
+def _threshold(op: Op, x: Tensor, theta: Tensor, flip: Tensor) -> Tensor:
     x = x.to(_I64)
     return torch.where(flip.bool(), x <= theta, x >= theta).to(torch.uint8)
 
 
-def _add(op: dict, a: Tensor, b: Tensor) -> Tensor:
-    half = 1 << (op["out_bits"] - 1)
+def _add(op: Op, a: Tensor, b: Tensor) -> Tensor:
+    half = 1 << (op.out_bits - 1)
     return torch.clamp(a.to(_I64) + b.to(_I64), -half, half - 1)
 
 
-def _int_bmm(op: dict, a: Tensor, b: Tensor) -> Tensor:
-    rhs = b.to(_I64).transpose(-1, -2) if op["trans_b"] else b.to(_I64)
+def _int_bmm(op: Op, a: Tensor, b: Tensor) -> Tensor:
+    rhs = b.to(_I64).transpose(-1, -2) if op.trans_b else b.to(_I64)
     return torch.matmul(a.to(_I64), rhs)
 
 
-def _group_matmul(op: dict, x: Tensor, w: Tensor, gmult: Tensor) -> Tensor:
+def _group_matmul(op: Op, x: Tensor, w: Tensor, gmult: Tensor) -> Tensor:
     g = gmult.numel()
     k = x.shape[-1]
     xs = x.to(_I64).reshape(*x.shape[:-1], g, k // g)  # [..., G, K/G]
@@ -187,22 +188,22 @@ def _group_matmul(op: dict, x: Tensor, w: Tensor, gmult: Tensor) -> Tensor:
     return (parts * gmult.to(_I64).reshape(g, 1)).sum(-2)
 
 
-def _to_heads(op: dict, x: Tensor) -> Tensor:
+def _to_heads(op: Op, x: Tensor) -> Tensor:
     b, n, c = x.shape
-    return x.reshape(b, n, op["num_heads"], c // op["num_heads"]).transpose(1, 2)
+    return x.reshape(b, n, op.num_heads, c // op.num_heads).transpose(1, 2)
 
 
-def _split_heads(op: dict, x: Tensor):
+def _split_heads(op: Op, x: Tensor):
     b, n, _ = x.shape
-    return tuple(x.reshape(b, n, 3, op["num_heads"], -1).permute(2, 0, 3, 1, 4).unbind(0))
+    return tuple(x.reshape(b, n, 3, op.num_heads, -1).permute(2, 0, 3, 1, 4).unbind(0))
 
 
-def _merge_heads(op: dict, x: Tensor) -> Tensor:
+def _merge_heads(op: Op, x: Tensor) -> Tensor:
     b, h, n, d = x.shape
     return x.transpose(1, 2).reshape(b, n, h * d)
 
 
-def _prepend(op: dict, x: Tensor, tokens: Tensor) -> Tensor:
+def _prepend(op: Op, x: Tensor, tokens: Tensor) -> Tensor:
     return torch.cat([tokens.to(x.dtype).expand(x.shape[0], -1, -1), x], dim=1)
 
 
@@ -211,10 +212,10 @@ TORCH_OPS = {
     "patch_matmul": _patch_matmul,
     "int_matmul": _int_matmul,
     "binary_matmul": _binary_matmul,
-    "requant": lambda op, x, m, b: requantize(x, m, b, op["shift"], op["lo"], op["hi"]),
+    "requant": lambda op, x, m, b: requantize(x, m, b, op.shift, op.lo, op.hi),
     "threshold": _threshold,
     "add": _add,
-    "layernorm": lambda op, x: int_layernorm(x, op["dim"]),
+    "layernorm": lambda op, x: int_layernorm(x, op.dim),
     "softmax": lambda op, x: int_softmax(x, op),
     "gelu": _gelu,
     "gsb_value_planes": _value_planes,
@@ -226,5 +227,5 @@ TORCH_OPS = {
     "group_matmul": _group_matmul,
     "merge_heads": _merge_heads,
     "prepend": _prepend,
-    "take_token": lambda op, x: x[:, op["index"]],
+    "take_token": lambda op, x: x[:, op.index],
 }

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
 from golden.errors import VitsimError
+from golden.netspec import as_op
 from models.int_export import IntNet, export_int_network
 from models.int_kernels import TORCH_OPS
 from models.vit import set_per_image
@@ -29,7 +30,7 @@ class IntegerViT(nn.Module):
     def __init__(self, net: IntNet):
         super().__init__()
         self.net = net
-        self.ops = net.ops
+        self.ops = [as_op(op) for op in net.ops]
         self._names = {}  # parameter name -> buffer name (param names hold dots)
         for i, (name, arr) in enumerate(sorted(net.params.items())):
             self._names[name] = f"p{i}"
@@ -46,14 +47,14 @@ class IntegerViT(nn.Module):
         env["image"] = codes
         out = {}
         for op in self.ops:
-            fn = TORCH_OPS.get(op["kind"])
+            fn = TORCH_OPS.get(op.kind)
             if fn is None:
-                raise VitsimError(f"op {op['name']!r}: unknown kind {op['kind']!r}")
-            res = fn(op, *[env[name] for name in op["inputs"]])
+                raise VitsimError(f"op {op.name!r}: unknown kind {op.kind!r}")
+            res = fn(op, *[env[name] for name in op.inputs])
             res = res if isinstance(res, tuple) else (res,)
-            for name, val in zip(op["outputs"], res, strict=True):
+            for name, val in zip(op.outputs, res, strict=True):
                 env[name] = out[name] = val
-            if op["name"] == stop_at:
+            if op.name == stop_at:
                 break
         return out
 

@@ -149,7 +149,7 @@ def _table(report: dict) -> str:
 
 def cmd_memory(args: argparse.Namespace) -> int:
     """Handler of ``vitsim memory``; returns the exit status."""
-    from golden.accel_spec import AccelCfg, SchemeCfg
+    from golden.accel_spec import AnalyticAccelCfg, SchemeCfg
     from sim.analytic import analyze, evaluate
     from sim.analytic.sweep import point_configs, run_grid, to_csv
 
@@ -158,9 +158,9 @@ def cmd_memory(args: argparse.Namespace) -> int:
     if any(len(v) != 1 for _, v in sets):
         raise VitsimError("--set takes one value: FIELD=VALUE")
     sweeps = _parse(args.sweep, "--sweep")
-    accel = AccelCfg()
+    accel = AnalyticAccelCfg()
     if args.hw is not None:
-        accel = AccelCfg.from_dict(_read_json(args.hw), source=str(args.hw))
+        accel = AnalyticAccelCfg.from_dict(_read_json(args.hw), source=str(args.hw))
     base = None
     if args.scheme_file is not None:
         base = SchemeCfg.from_dict(_read_json(args.scheme_file), source=str(args.scheme_file))

@@ -13,7 +13,7 @@ import pytest
 from netpkgs import untrained_package
 
 from golden.accel_program import AccelTopCfg, OpDesc, desc_words
-from golden.accel_spec import AccelCfg
+from golden.accel_spec import AnalyticAccelCfg
 from golden.cases_layernorm import LayerNormCfg
 from golden.model_cfg import GSBCfg, ViTCfg
 from golden.spec import ConfigError, MacArrayCfg, RequantCfg
@@ -128,16 +128,16 @@ def test_analyze_reports_accel_layers(packages):
     prog = compile_network(pkg, image=0)
     vit, gsb = _model_of(pkg)
     s = scheme_preset("gsb", vit, groups=gsb.groups, embed_bits=gsb.embed_bits)
-    report = analyze(vit, s, AccelCfg(), prog.cfg)
+    report = analyze(vit, s, AnalyticAccelCfg(), prog.cfg)
     rows = {r["name"]: r["cycles"] for r in report["accel_layers"]}
     assert rows == _compiled_by_op(prog)
     assert report["totals"]["accel_cycles"] == sum(rows.values())
-    assert "accel_layers" not in analyze(vit, s, AccelCfg())
+    assert "accel_layers" not in analyze(vit, s, AnalyticAccelCfg())
     with pytest.raises(ConfigError, match="GSB"):
-        analyze(vit, scheme_preset("int8", vit), AccelCfg(), prog.cfg)
+        analyze(vit, scheme_preset("int8", vit), AnalyticAccelCfg(), prog.cfg)
     small = dataclasses.replace(vit, embed_dim=96, num_heads=2)
     with pytest.raises(ConfigError, match="layernorm dim"):
-        analyze(small, s, AccelCfg(), prog.cfg)
+        analyze(small, s, AnalyticAccelCfg(), prog.cfg)
 
 
 def test_memory_cli_prints_accel_ops(packages, capsys):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from golden.accel_spec import AccelCfg, MemoryCfg, SchemeCfg
+from golden.accel_spec import AnalyticAccelCfg, MemoryCfg, SchemeCfg
 from golden.bitops import attention_bitops, bitops, gemm_macs, linear_bitops
 from golden.cases_gelu import GeluCfg
 from golden.cases_gsb import GsbEncoderCfg
@@ -16,8 +16,8 @@ from golden.units import config_from_dict
 @pytest.mark.parametrize("cfg", [SchemeCfg(name="q", w_bits=4, head_a_bits=(4, 3)),
                                  SchemeCfg(layer_ranks={"blocks.*.mlp.fc1": 64}),
                                  MemoryCfg(weight_kib=512, loop_order="tokens_outer"),
-                                 MacArrayCfg(rows=8, cols=16, max_k=64), AccelCfg(),
-                                 AccelCfg(layernorm=LayerNormCfg(dim=64),
+                                 MacArrayCfg(rows=8, cols=16, max_k=64), AnalyticAccelCfg(),
+                                 AnalyticAccelCfg(layernorm=LayerNormCfg(dim=64),
                                           gsb_encoder=GsbEncoderCfg(lanes=8, max_elems=64),
                                           gelu=GeluCfg(lanes=16))], ids=str)
 def test_round_trip(cfg):
@@ -63,29 +63,29 @@ def test_memory_and_array_errors():
 
 def test_accel_from_dict_names_the_source_and_part():
     with pytest.raises(ConfigError, match=r"^hw.json: field 'mac': missing field 'cols'"):
-        AccelCfg.from_dict({"mac": {"rows": 4}}, source="hw.json")
-    with pytest.raises(ConfigError, match=r"^hw.json: unknown field 'dram' for AccelCfg$"):
-        AccelCfg.from_dict({"dram": {}}, source="hw.json")
-    part = AccelCfg.from_dict({"memory": {"act_kib": 128}})
-    assert part.memory.act_kib == 128 and part.mac == AccelCfg().mac
+        AnalyticAccelCfg.from_dict({"mac": {"rows": 4}}, source="hw.json")
+    with pytest.raises(ConfigError, match=r"^hw.json: unknown field 'dram' for AnalyticAccelCfg$"):
+        AnalyticAccelCfg.from_dict({"dram": {}}, source="hw.json")
+    part = AnalyticAccelCfg.from_dict({"memory": {"act_kib": 128}})
+    assert part.memory.act_kib == 128 and part.mac == AnalyticAccelCfg().mac
 
 
 def test_accel_units_parts():
-    cfg = AccelCfg.from_dict({"softmax": None, "gsb_av": {"lanes": 8}, "requant": {
+    cfg = AnalyticAccelCfg.from_dict({"softmax": None, "gsb_av": {"lanes": 8}, "requant": {
         "lanes": 16, "acc_bits": 24}})
     assert cfg.softmax is None and cfg.gsb_av.lanes == 8 and cfg.requant.lanes == 16
     assert json.loads(json.dumps(cfg.to_dict()))["layernorm"] is None
     with pytest.raises(ConfigError, match=r"^hw.json: field 'layernorm' must be an object or "
                                           r"null$"):
-        AccelCfg.from_dict({"layernorm": 64}, source="hw.json")
+        AnalyticAccelCfg.from_dict({"layernorm": 64}, source="hw.json")
     with pytest.raises(ConfigError, match=r"^hw.json: field 'gelu' must be an object$"):
-        AccelCfg.from_dict({"gelu": None}, source="hw.json")
+        AnalyticAccelCfg.from_dict({"gelu": None}, source="hw.json")
     with pytest.raises(ConfigError, match=r"^hw.json: field 'layernorm': missing field 'dim'"):
-        AccelCfg.from_dict({"layernorm": {}}, source="hw.json")
+        AnalyticAccelCfg.from_dict({"layernorm": {}}, source="hw.json")
     with pytest.raises(TypeError, match=r"^softmax must be a SoftmaxCfg or None, not 3$"):
-        AccelCfg(softmax=3)
+        AnalyticAccelCfg(softmax=3)
     with pytest.raises(TypeError, match=r"^requant must be a RequantCfg, not None$"):
-        AccelCfg(requant=None)
+        AnalyticAccelCfg(requant=None)
 
 
 def test_mac_array_accumulator_width():

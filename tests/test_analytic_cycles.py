@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from golden.accel_spec import AccelCfg
+from golden.accel_spec import AnalyticAccelCfg
 from golden.cases import binary_array_case
 from golden.cases_gsb import GsbAvCfg, GsbEncoderCfg
 from golden.cases_layernorm import LayerNormCfg
@@ -14,7 +14,7 @@ from golden.spec import BinaryArrayCfg, ConfigError, MacArrayCfg
 from sim.analytic import analyze, evaluate, model_cfg, scheme_preset, vit_ops
 from sim.analytic.cycles import array_cycles, pass_cycles
 from sim.analytic.footprint import op_cost
-from sim.analytic.units import UNITS
+from sim.analytic.units import UNIT_CYCLE_KEYS
 
 DIGITS_ARRAY = BinaryArrayCfg(rows=8, cols=64, mode="xnor", max_k=256)
 
@@ -47,9 +47,9 @@ def _array(layer):
 
 def test_gsb_deit_tiny_layer_cycles_by_hand():
     vit = model_cfg("deit_tiny_patch16_224")
-    layers = _layers(vit, scheme_preset("gsb"), AccelCfg())  # binary 64 x 256, max_k 4096
+    layers = _layers(vit, scheme_preset("gsb"), AnalyticAccelCfg())  # binary 64 x 256, max_k 4096
     # qkv: 576 outputs = 9 row tiles, k 192 padded to one 256-bit beat
-    assert AccelCfg().binary.latency == 14  # 256 columns
+    assert AnalyticAccelCfg().binary.latency == 14  # 256 columns
     assert _array(layers["blocks.0.attn.qkv"]) == 197 * 9 * 1 + 14 == 1787
     # fc2: 192 outputs = 3 tiles, k 768 = 3 beats
     assert _array(layers["blocks.0.mlp.fc2"]) == 197 * 3 * 3 + 14
@@ -58,7 +58,8 @@ def test_gsb_deit_tiny_layer_cycles_by_hand():
     # columns, then 197 rows x 16 blocks of 4 lanes x 9 plane pairs, latency 5
     av = layers["blocks.0.attn.av"]
     pass_ = op_cost(vit_ops(vit)[4], vit, scheme_preset("gsb"))
-    assert pass_cycles(pass_.passes[0], AccelCfg().binary, AccelCfg().mac) == 3 * 9 * (
+    accel = AnalyticAccelCfg()
+    assert pass_cycles(pass_.passes[0], accel.binary, accel.mac) == 3 * 9 * (
         197 * 1 * 1 + 14) == 5697
     assert _array(av) == 0
     assert av["unit_cycles"]["gsb_av"] == 3 * (64 + 197 * 16 * 9 + 5) == 85_311
@@ -70,13 +71,13 @@ def test_gsb_deit_tiny_layer_cycles_by_hand():
 
 
 def test_float_has_no_cycle_count():
-    report = analyze(model_cfg("vit_digits"), scheme_preset("fp32"), AccelCfg())
+    report = analyze(model_cfg("vit_digits"), scheme_preset("fp32"), AnalyticAccelCfg())
     assert report["totals"]["cycles"] is None
     assert report["layers"][2]["cycles"] is None
 
 
 def test_digits_fc2_cycles_by_hand():
-    accel = dataclasses.replace(AccelCfg(), binary=DIGITS_ARRAY)
+    accel = dataclasses.replace(AnalyticAccelCfg(), binary=DIGITS_ARRAY)
     fc2 = _layers(model_cfg("vit_digits"), scheme_preset("gsb"), accel)["blocks.0.mlp.fc2"]
     # 18 tokens, 64 outputs = 8 row tiles, k 256 = 4 beats of 64, latency 2
     assert (fc2["m"], fc2["n"], fc2["k"]) == (18, 64, 256)
@@ -93,7 +94,7 @@ def test_digits_fc2_cycles_equal_the_rtl(tmp_path, simulator):
     from hw.export import export_verilog
     from sim.runner import run_bench
 
-    accel = dataclasses.replace(AccelCfg(), binary=DIGITS_ARRAY)
+    accel = dataclasses.replace(AnalyticAccelCfg(), binary=DIGITS_ARRAY)
     fc2 = _layers(model_cfg("vit_digits"), scheme_preset("gsb"), accel)["blocks.0.mlp.fc2"]
     cfg = dataclasses.replace(DIGITS_ARRAY, mode="and")  # fc2 reads the unsigned GELU bits
     binary_array_case(cfg, tmp_path / "case", m=fc2["m"], n=fc2["n"], k=fc2["k"], seed=5)
@@ -105,7 +106,7 @@ def test_digits_fc2_cycles_equal_the_rtl(tmp_path, simulator):
     assert [r["cycles"] for r in result.records] == [_array(fc2)]
 
 
-# The digits model: 18 tokens, embed 64, 2 heads of 32, MLP 256, on the default AccelCfg.
+# The digits model: 18 tokens, embed 64, 2 heads of 32, MLP 256, on the default AnalyticAccelCfg.
 # Unit formulas, from their configs' docstrings: LayerNorm rows * (2 dim + 4 in_bits + 38)
 # (in_bits 16); softmax rows * (3 row_len + 36); GSB encoder 2 ceil(elems / 4) + 4; GSB A.V
 # d + n ceil(d / 4) P R + 5; beat units beats + latency with 64 lanes: requantiser 5 (32-bit
@@ -114,12 +115,12 @@ def test_digits_fc2_cycles_equal_the_rtl(tmp_path, simulator):
 
 
 def _digits(scheme):
-    return _layers(model_cfg("vit_digits"), scheme_preset(scheme), AccelCfg())
+    return _layers(model_cfg("vit_digits"), scheme_preset(scheme), AnalyticAccelCfg())
 
 
 def test_digits_norm_row_by_hand():
     norm = _digits("gsb")["blocks.0.norm1"]
-    assert norm["unit_cycles"] == {**dict.fromkeys(UNITS, 0),
+    assert norm["unit_cycles"] == {**dict.fromkeys(UNIT_CYCLE_KEYS, 0),
                                    "layernorm": 18 * (2 * 64 + 4 * 16 + 38),  # 4140
                                    "threshold": 18 * 1 + 1}  # 1-bit qkv input codes
     assert norm["cycles"] == 4140 + 19 == 4159
@@ -137,7 +138,7 @@ def test_digits_qk_softmax_row_by_hand():
     expect = {"array": 2 * (18 * 1 * 1 + 14), "softmax": 2 * 18 * (3 * 18 + 36),
               "residual": 2 * 18 * 1 + 1, "gsb_encoder": 2 * (2 * 18 * 18 // 4) + 4}
     assert expect == {"array": 64, "softmax": 3240, "residual": 37, "gsb_encoder": 328}
-    assert qk["unit_cycles"] == {**dict.fromkeys(UNITS, 0), **expect}
+    assert qk["unit_cycles"] == {**dict.fromkeys(UNIT_CYCLE_KEYS, 0), **expect}
     assert qk["cycles"] == 64 + 3240 + 37 + 328 == 3669
     # int8: MAC array per head 18 x 1 tile x 1 beat x 16 digit passes + 8; requantise the
     # 2 * 18 logit rows; softmax; requantise the 2 * 18 probability rows
@@ -151,7 +152,7 @@ def test_digits_fc1_gelu_row_by_hand():
     # each through the requantiser, GELU and the threshold (fc2's 1-bit input)
     expect = {"array": 18 * 4 * 1 + 14, "requant": 18 * 4 + 5, "gelu": 18 * 4 + 5,
               "threshold": 18 * 4 + 1}
-    assert fc1["unit_cycles"] == {**dict.fromkeys(UNITS, 0), **expect}
+    assert fc1["unit_cycles"] == {**dict.fromkeys(UNIT_CYCLE_KEYS, 0), **expect}
     assert fc1["cycles"] == 86 + 77 + 77 + 73 == 313
 
 
@@ -174,14 +175,14 @@ def test_digits_gsb_qkv_and_av_rows_by_hand():
 def test_totals_are_the_sum_of_the_rows(model, scheme):
     vit = model_cfg(model)
     s = scheme_preset(scheme, vit)
-    report = analyze(vit, s, AccelCfg())
+    report = analyze(vit, s, AnalyticAccelCfg())
     layers, totals = report["layers"], report["totals"]
     for r in layers:
         assert r["cycles"] == sum(r["unit_cycles"].values()) > 0
     assert totals["cycles"] == sum(r["cycles"] for r in layers)
     assert totals["unit_cycles"] == {k: sum(r["unit_cycles"][k] for r in layers)
-                                     for k in UNITS}
-    fast = evaluate(vit, s, AccelCfg())
+                                     for k in UNIT_CYCLE_KEYS}
+    fast = evaluate(vit, s, AnalyticAccelCfg())
     assert (fast["cycles"], fast["unit_cycles"]) == (totals["cycles"], totals["unit_cycles"])
 
 
@@ -189,19 +190,19 @@ def test_explicit_units_must_fit_the_model():
     vit, s = model_cfg("vit_digits"), scheme_preset("gsb")
     with pytest.raises(ConfigError, match=r"^layernorm dim must equal the model's embed_dim "
                                           r"\(64\), not 384$"):
-        evaluate(vit, s, AccelCfg(layernorm=LayerNormCfg(dim=384)))
+        evaluate(vit, s, AnalyticAccelCfg(layernorm=LayerNormCfg(dim=384)))
     with pytest.raises(ConfigError, match=r"^gsb_av a_planes must equal the scheme's groups "
                                           r"\(3\), not 2$"):
-        evaluate(vit, s, AccelCfg(gsb_av=GsbAvCfg(a_planes=2)))
+        evaluate(vit, s, AnalyticAccelCfg(gsb_av=GsbAvCfg(a_planes=2)))
     with pytest.raises(ConfigError, match=r"^row_len must be between 1 and max_len \(16\), "
                                           r"not 18$"):
-        analyze(vit, s, AccelCfg(softmax=SoftmaxCfg(max_len=16)))
+        analyze(vit, s, AnalyticAccelCfg(softmax=SoftmaxCfg(max_len=16)))
     with pytest.raises(ConfigError, match=r"^a_planes must be between 1 and 4, not 5$"):
-        evaluate(vit, scheme_preset("gsb", groups=5), AccelCfg())
+        evaluate(vit, scheme_preset("gsb", groups=5), AnalyticAccelCfg())
     # explicit units that fit price exactly as the sized ones; more lanes, fewer cycles
-    sized = evaluate(vit, s, AccelCfg())["cycles"]
-    fit = AccelCfg(layernorm=LayerNormCfg(dim=64), softmax=SoftmaxCfg(max_len=18))
+    sized = evaluate(vit, s, AnalyticAccelCfg())["cycles"]
+    fit = AnalyticAccelCfg(layernorm=LayerNormCfg(dim=64), softmax=SoftmaxCfg(max_len=18))
     assert evaluate(vit, s, fit)["cycles"] == sized
-    wide = AccelCfg(gsb_encoder=GsbEncoderCfg(lanes=8, max_elems=1152))
+    wide = AnalyticAccelCfg(gsb_encoder=GsbEncoderCfg(lanes=8, max_elems=1152))
     enc = evaluate(vit, s, wide)["unit_cycles"]["gsb_encoder"]
     assert enc == 4 * ((2 * 1152 // 8 + 4) + (2 * 648 // 8 + 4))  # 4 blocks: V, attention

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from golden.accel_spec import AccelCfg, SchemeCfg
+from golden.accel_spec import AnalyticAccelCfg, SchemeCfg
 from golden.bitpack import packed_nbytes
 from golden.cases import binary_array_case
 from golden.spec import BinaryArrayCfg, ConfigError
@@ -14,7 +14,7 @@ DIGITS = model_cfg("vit_digits")
 
 
 def _layers(vit, scheme, accel=None):
-    return {r["name"]: r for r in analyze(vit, scheme, accel or AccelCfg())["layers"]}
+    return {r["name"]: r for r in analyze(vit, scheme, accel or AnalyticAccelCfg())["layers"]}
 
 
 @pytest.mark.parametrize("layer,mode", [("attn.qkv", "xnor"), ("attn.proj", "xnor"),
@@ -46,7 +46,7 @@ def test_qvit_w4a4_bitops_are_the_budget_21_455():
     # PAPERS 2.7: uniform W4A4 DeiT-T, 8-bit patch and head = 21.455 GBitOPs:
     # blocks 12 * (87,146,496 + 14,902,656) * 16, patch 28,901,376 * 64, head 192,000 * 64
     vit = model_cfg("deit_tiny_patch16_224")
-    totals = evaluate(vit, scheme_preset("qvit4"), AccelCfg())
+    totals = evaluate(vit, scheme_preset("qvit4"), AnalyticAccelCfg())
     expected = 12 * (87_146_496 + 14_902_656) * 16 + 28_901_376 * 64 + 192_000 * 64
     assert totals["bitops"] == expected == 21_455_413_248
 
@@ -72,7 +72,7 @@ def test_head_wise_widths_split_weights_and_bitops_per_head():
 def test_head_wise_widths_need_one_per_head():
     s = dataclasses.replace(scheme_preset("qvit4"), head_w_bits=(4, 4))
     with pytest.raises(ConfigError, match=r"^head_w_bits must have one width per head \(3\)"):
-        evaluate(model_cfg("deit_tiny_patch16_224"), s, AccelCfg())
+        evaluate(model_cfg("deit_tiny_patch16_224"), s, AnalyticAccelCfg())
 
 
 def test_low_rank_deit_base_rank_224_is_the_minus_60_percent_point():
@@ -81,7 +81,7 @@ def test_low_rank_deit_base_rank_224_is_the_minus_60_percent_point():
     # plus the 86,567,656 - 84,934,656 = 1,633,000 parameters outside the block linears
     vit = model_cfg("deit_base_patch16_224")
     s = dataclasses.replace(scheme_preset("fp32"), rank=224)
-    totals = evaluate(vit, s, AccelCfg())
+    totals = evaluate(vit, s, AnalyticAccelCfg())
     assert totals["weight_bits"] == 32 * (12 * 2_752_512 + 1_633_000)
     assert totals["macs"] == (12 * 197 * 2_752_512 + 12 * 2 * 197 * 197 * 768
                               + 115_605_504 + 768_000)

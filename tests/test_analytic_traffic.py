@@ -2,7 +2,7 @@
 
 import pytest
 
-from golden.accel_spec import AccelCfg, MemoryCfg
+from golden.accel_spec import AnalyticAccelCfg, MemoryCfg
 from sim.analytic import analyze, evaluate, model_cfg, scheme_preset
 
 DIGITS = model_cfg("vit_digits")
@@ -14,7 +14,7 @@ FC1_IN, FC1_OUT = 18 * 64, 18 * 256
 
 
 def _fc1(**mem):
-    report = analyze(DIGITS, INT8, AccelCfg(memory=MemoryCfg(weights="streamed", **mem)))
+    report = analyze(DIGITS, INT8, AnalyticAccelCfg(memory=MemoryCfg(weights="streamed", **mem)))
     return next(r for r in report["layers"] if r["name"] == "blocks.0.mlp.fc1")
 
 
@@ -46,21 +46,22 @@ def test_tokens_outer_refetches_weights_per_token_tile():
 
 
 def test_resident_weights_cost_nothing_per_frame():
-    total = evaluate(DIGITS, INT8, AccelCfg())["weight_bytes"]
+    total = evaluate(DIGITS, INT8, AnalyticAccelCfg())["weight_bytes"]
     kib = -(-total // 1024)
-    fits = evaluate(DIGITS, INT8, AccelCfg(memory=MemoryCfg(weight_kib=kib, act_kib=64)))
+    fits = evaluate(DIGITS, INT8, AnalyticAccelCfg(memory=MemoryCfg(weight_kib=kib, act_kib=64)))
     assert fits["weights_resident"]
     # all activations fit too: only the image (16 patches x 4 pixels, 8 bit) in and the
     # two heads' fp32 logits out
     assert fits["offchip_bytes"] == 16 * 4 + 2 * 10 * 4
-    short = evaluate(DIGITS, INT8, AccelCfg(memory=MemoryCfg(weight_kib=kib - 1, act_kib=64)))
+    short = evaluate(DIGITS, INT8,
+                     AnalyticAccelCfg(memory=MemoryCfg(weight_kib=kib - 1, act_kib=64)))
     assert not short["weights_resident"]
     assert short["offchip_bytes"] == total + 16 * 4 + 2 * 10 * 4
 
 
 @pytest.mark.parametrize("weights", ["resident", "streamed"])
 def test_forced_weight_modes(weights):
-    t = evaluate(DIGITS, INT8, AccelCfg(memory=MemoryCfg(weight_kib=0, act_kib=64,
+    t = evaluate(DIGITS, INT8, AnalyticAccelCfg(memory=MemoryCfg(weight_kib=0, act_kib=64,
                                                          weights=weights)))
     assert t["weights_resident"] is (weights == "resident")
 
@@ -69,8 +70,9 @@ def test_smaller_buffers_never_cost_less_traffic():
     vit = model_cfg("deit_small_patch16_224")
     for name in ("int8", "gsb"):
         s = scheme_preset(name, vit)
-        traffic = [evaluate(vit, s, AccelCfg(memory=MemoryCfg(weight_kib=kib, act_kib=kib)))[
-            "offchip_bytes"] for kib in (64, 128, 256, 512, 1024)]
+        traffic = [evaluate(vit, s, AnalyticAccelCfg(
+            memory=MemoryCfg(weight_kib=kib, act_kib=kib)))["offchip_bytes"]
+            for kib in (64, 128, 256, 512, 1024)]
         assert traffic == sorted(traffic, reverse=True) and traffic[0] > traffic[-1]
 
 
@@ -79,7 +81,7 @@ def test_smaller_buffers_never_cost_less_traffic():
                                                         loop_order="tokens_outer", token_tile=5),
                                  MemoryCfg(weight_kib=4096, act_kib=1024)], ids=str)
 def test_fast_totals_equal_the_per_layer_report(scheme, mem):
-    accel = AccelCfg(memory=mem)
+    accel = AnalyticAccelCfg(memory=mem)
     s = scheme_preset(scheme, DIGITS)
     report = analyze(DIGITS, s, accel)
     fast = evaluate(DIGITS, s, accel)

@@ -12,11 +12,11 @@ LINEARS = ("qkv", "proj", "fc1", "fc2")
 
 
 def _report(model, scheme):
-    from golden.accel_spec import AccelCfg
+    from golden.accel_spec import AnalyticAccelCfg
 
     vit = model_cfg(model)
     return analyze(vit, scheme if isinstance(scheme, SchemeCfg) else scheme_preset(scheme, vit),
-                   AccelCfg())
+                   AnalyticAccelCfg())
 
 
 def _block_linear_weights(report):

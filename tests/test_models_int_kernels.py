@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from golden import kernels, nonlinear
+from golden.netspec import Op
 from golden.network import OPS
 from models import int_kernels
 from models.int_kernels import TORCH_OPS
@@ -44,7 +45,7 @@ def test_layernorm(dim, seed):
 def test_softmax(scale, in_shift, seed):
     x = np.random.default_rng(seed).integers(-64, 65, (3, 18))
     p = nonlinear.softmax_params(scale, out_bits=16)
-    op = {"in_shift": in_shift, **p.to_dict()}
+    op = Op("softmax", "s", (), (), params={"in_shift": in_shift, **p.to_dict()})
     want = nonlinear.int_softmax(x << in_shift, p)
     assert np.array_equal(int_kernels.int_softmax(torch.from_numpy(x), op).numpy(), want)
 
@@ -52,7 +53,7 @@ def test_softmax(scale, in_shift, seed):
 @given(arrays(np.int64, 50, elements=st.integers(-2**21, 2**21)), st.integers(1, 2**40))
 def test_gelu_with_clip(x, clip):
     p = nonlinear.gelu_params(2.0**-10)
-    op = {"clip": clip, **p.to_dict()}
+    op = Op("gelu", "g", (), (), params={"clip": clip, **p.to_dict()})
     assert np.array_equal(TORCH_OPS["gelu"](op, torch.from_numpy(x)).numpy(),
                           OPS["gelu"](op, x))
 
@@ -62,12 +63,13 @@ def test_binary_matmul_and_gsb_planes(seed, mode):
     rng = np.random.default_rng(seed)
     a = rng.integers(0, 2, (2, 3, 6, 16)).astype(np.uint8)
     w = rng.integers(0, 2, (2, 3, 5, 16)).astype(np.uint8)
-    op = {"mode": mode}
+    op = Op("binary_matmul", "m", (), (), params={"mode": mode})
     assert np.array_equal(TORCH_OPS["binary_matmul"](op, torch.from_numpy(a),
                                                      torch.from_numpy(w)).numpy(),
                           OPS["binary_matmul"](op, a, w))
     v = rng.integers(-500, 500, (2, 3, 6, 4))
-    op = {"ratios": [[7, 10], [9, 10]], "base_theta": 3}
+    op = Op("gsb_attn_planes", "p", (), (), params={"ratios": [[7, 10], [9, 10]],
+                                                      "base_theta": 3})
     for got, want in zip(TORCH_OPS["gsb_value_planes"](op, torch.from_numpy(v)),
                          OPS["gsb_value_planes"](op, v), strict=True):
         assert np.array_equal(got.numpy(), want)

@@ -9,6 +9,7 @@ import torch
 
 from golden.headwise import group_matmul, group_matmul_bound, int_bmm, int_bmm_bound
 from golden.netpkg import load_network, read_network
+from golden.netspec import Op
 from golden.network import OPS, run_network
 from models.checkpoint import save_checkpoint
 from models.int_export_qvit import quantizer_params
@@ -201,8 +202,9 @@ def test_int_bmm_checks_each_head_width_and_matches_matmul():
         int_bmm(a, b, a_bits=[2, 2], a_signed=True, b_bits=4, b_signed=False, trans_b=True)
     with pytest.raises(ValueError, match="b head 1 out of range for u2"):
         int_bmm(a, b, a_bits=[4, 4], a_signed=True, b_bits=2, b_signed=False, trans_b=True)
-    op = {"a_bits": [2, 4], "a_signed": True, "b_bits": [2, 4], "b_signed": False,
-          "trans_b": False}
+    op = Op("int_bmm", "q", (), (), params={"a_bits": [2, 4], "a_signed": True,
+                                            "b_bits": [2, 4], "b_signed": False,
+                                            "trans_b": False})
     bt = b.swapaxes(-1, -2).copy()
     want = OPS["int_bmm"](op, a, bt)
     got = TORCH_OPS["int_bmm"](op, torch.from_numpy(a), torch.from_numpy(bt))
@@ -224,7 +226,7 @@ def test_group_matmul_weights_each_group_and_matches_torch():
     assert (lo, hi) == (3 * 4 * -254 + 1000 * 4 * -126, 3 * 4 * 256 + 1000 * 4 * 128)
     with pytest.raises(ValueError, match="a out of range for s2"):
         group_matmul(x, w, gmult, **{**kw, "a_bits": [2, 2]})
-    op = {"kind": "group_matmul", **kw}
+    op = Op("group_matmul", "g", (), (), params=kw)
     got = TORCH_OPS["group_matmul"](op, torch.from_numpy(x), torch.from_numpy(w),
                                     torch.from_numpy(gmult))
     assert np.array_equal(got.numpy(), OPS["group_matmul"](op, x, w, gmult))
@@ -232,7 +234,8 @@ def test_group_matmul_weights_each_group_and_matches_torch():
 
 def test_requant_with_per_head_clamps_matches_numpy():
     x = np.tile(np.arange(-20, 20), 2).reshape(1, 2, 5, 8)
-    op = {"shift": 2, "lo": [[[-2]], [[0]]], "hi": [[[1]], [[255]]]}
+    op = Op("requant", "r", (), (), params={"shift": 2, "lo": [[[-2]], [[0]]],
+                                            "hi": [[[1]], [[255]]]})
     mult, bias = np.array([[[1]], [[8]]]), np.array(0)
     want = OPS["requant"](op, x, mult, bias)
     got = TORCH_OPS["requant"](op, torch.from_numpy(x), torch.from_numpy(mult),
@@ -275,7 +278,7 @@ def test_golden_package_of_a_quantized_checkpoint_verifies(ckpt, tmp_path, capsy
     assert not attn["signed"] and attn["bits"] == (8 if ckpt.endswith("qvit") else 4)
     assert attn["bits"] == max(next(op for op in ops if op["name"] == "blocks.0.attn.a")
                                ["q_bits"])
-    json.dumps(ops)  # the records (per-head clamps included) are plain JSON
+    json.dumps([op.to_dict() for op in ops])  # the records (per-head clamps too) are JSON
     again = tmp_path / "again"
     assert main(["golden", "--ckpt", ckpt, "--out", str(again), "--images", "2",
                  "--seed", "1"]) == 0

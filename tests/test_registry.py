@@ -19,7 +19,7 @@ from golden.unit_spec import (
 from golden.units import known_configs, op_kinds, unit, units
 from hw.accel.bind import BIND, OUT_FIELD
 from hw.units import component_for, component_kinds
-from sim.analytic.units import UNITS as ANALYTIC_UNITS
+from sim.analytic.units import UNIT_CYCLE_KEYS as ANALYTIC_UNITS
 from sim.analytic.units import Units
 from sim.units import EXAMPLES, UNITS, bench_kinds
 
@@ -39,6 +39,40 @@ def test_every_unit_has_its_part_in_every_layer():
     assert set(UNITS) == kinds and set(known_configs()) == kinds | {"quant"}
     for kind in kinds:
         assert component_for(kind).config_class is unit(kind).config
+
+
+def test_every_accelerator_unit_has_its_op_compilers_sizing_and_cycle_model():
+    from sim.analytic.accel_cycles import PIPELINED
+    from sim.compiler.compile import OP_COMPILERS
+    from sim.compiler.registry import unserved
+
+    slotted = {k for k, u in units().items() if u.slots}
+    assert slotted == set(units()), "a unit the accelerator does not instantiate"
+    for role in ("op_compiler", "sizing", "cycles"):
+        assert attached_kinds(role) == slotted, f"a unit without its {role} (or vice versa)"
+    for kind in slotted:  # each compiles only its own op kinds
+        assert set(attached(kind, "op_compiler")) <= set(unit(kind).op_kinds), kind
+    # the op kinds no accelerator program runs; a new one fails here until it compiles
+    assert unserved() == {"group_matmul"}
+    assert set(OP_COMPILERS) == set(op_kinds()) - unserved()
+    assert PIPELINED == {"binary_xnor", "binary_and", "requant", "residual", "threshold",
+                         "gelu"}
+    with pytest.raises(RegistryError, match=r"unit 'nosuch' has no op_compiler attached in "
+                                            r"sim/ \(after importing sim.compiler"):
+        attached("nosuch", "op_compiler")
+    with pytest.raises(RegistryError, match=r"no cycles attached in sim/"):
+        attached("nosuch", "cycles")
+
+
+def test_desc_k_fills_the_payload_constants_in_their_order():
+    from sim.compiler.registry import desc_k
+
+    for slot, kind in UNIT_KINDS.items():
+        names = unit(kind).payload.consts()
+        values = {n: i + 10 for i, n in enumerate(names)}
+        assert desc_k(slot, **dict(reversed(values.items()))) == tuple(values.values())
+    with pytest.raises(ValueError, match="requant takes the constants shift, bits, signed"):
+        desc_k("requant", shift=1, bits=8)
 
 
 def test_a_missing_attachment_names_the_unit_role_and_layer():

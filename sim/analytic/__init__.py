@@ -1,7 +1,7 @@
 """Analytic memory, bandwidth and cycle model of compressed ViTs (numpy only; no torch,
 amaranth or cocotb).
 
-``analyze(model_cfg("deit_small_patch16_224"), scheme_preset("gsb"), AccelCfg())`` gives
+``analyze(model_cfg("deit_small_patch16_224"), scheme_preset("gsb"), AnalyticAccelCfg())`` gives
 the per-layer report; :func:`evaluate` the totals, fast enough for sweeps.
 """
 

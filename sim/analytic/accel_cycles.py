@@ -33,18 +33,14 @@ from math import prod
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, desc_words
 from golden.model_cfg import ViTCfg
+from golden.unit_spec import attach, attached
+from golden.units import slot_kinds, unit
 from sim.compiler import tiling
+from sim.compiler.registry import desc_k
 
 __all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles",
            "program_cycles"]
 
-#: Units that take a beat every cycle and hand its result over ``latency`` edges later.
-PIPELINED = frozenset({"binary_xnor", "binary_and", "requant", "residual", "threshold",
-                       "gelu"})
-
-#: Unit slots a GSB network's program uses.
-GSB_UNITS = ("threshold", "binary_xnor", "binary_and", "mac", "requant", "residual",
-             "layernorm", "softmax", "gelu", "gsb_encoder", "gsb_av")
 
 
 def _last_beat(c0: int, beats: int, period: int) -> int:
@@ -108,38 +104,86 @@ def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     if outs and not (desc.wvec or desc.wpack) and desc.wc > 1:
         raise ValueError(f"{desc.unit}: a scattered writer ({desc.wc} elements a beat, one a "
                          f"cycle) stalls the unit; not modelled")
-    c0 = bc + 1
-    if desc.unit in PIPELINED:
-        t = _last_beat(c0, beats, bc) + _latency(u)
-    elif desc.unit == "mac":
-        # a beat is held for `passes` cycles and the next one taken on its last pass; the
-        # last pass enters the `latency`-deep pipeline one edge after the hold stage
-        p = u.passes(w_bits=desc.k[0], a_bits=desc.k[1])
-        t = _last_beat(c0, beats, max(bc, p)) + p + _latency(u) - 1
-    elif desc.unit == "gsb_encoder":
-        # pass 1 loads every beat as it comes; pass 2 reads the buffer back, a beat a cycle,
-        # `latency` edges from the first read to the first planes
-        t = _last_beat(c0, beats, bc) + beats + _latency(u)
-    elif desc.unit == "gsb_av":
-        if not outs:  # V columns: taken as they come, nothing written
-            t = _last_beat(c0, beats, bc)
-        else:
-            # A rows: one (block, plane pair) issued a cycle, the next row taken with the
-            # last issue; the last issue's sums leave `latency - 1` edges later
-            work = outs // beats * u.a_planes * u.v_planes
-            t = _last_beat(c0, beats, max(bc, work)) + work + _latency(u) - 1
-    elif desc.unit in ("layernorm", "softmax"):
-        n = u.dim if desc.unit == "layernorm" else prod(desc.rn[desc.last_level:])
-        if beats % n:
-            raise ValueError(f"{desc.unit}: {beats} beats are not whole rows of {n}")
-        # a row's elements are taken as they come (`bc` apart); the unit's row_cycles count
-        # them a cycle apart; the next row's first element is taken the cycle after the
-        # row's last result
-        row = u.row_cycles if desc.unit == "layernorm" else u.row_cycles(n)
-        t = c0 + beats // n * (row + (n - 1) * (bc - 1)) - 1
-    else:
-        raise ValueError(f"no cycle model for unit {desc.unit!r}")
-    return head + t
+    return head + _MODELS[desc.unit](desc, u, beats, bc, bc + 1, outs)
+
+
+# ------------------------------------------------------------- per-unit cycle models
+
+
+def _cycle_model(*kinds: str):
+    """Decorator: ``f(desc, u, beats, bc, c0, outs) -> t`` is the cycle model of units
+    ``kinds`` (attached as their ``cycles``): ``t`` the cycle of the last store, ``u`` the
+    slot's config, ``bc`` the beat cycles, ``c0`` the cycle beat 0 is offered, ``outs``
+    the writer's element count."""
+    def deco(fn):
+        for kind in kinds:
+            attach(kind, "cycles", fn)
+        return fn
+
+    return deco
+
+
+@_cycle_model("binary_array", "requant", "residual", "threshold", "gelu")
+def _pipelined(desc, u, beats, bc, c0, outs):
+    """A beat taken every cycle, its result handed over ``latency`` edges later."""
+    return _last_beat(c0, beats, bc) + _latency(u)
+
+
+@_cycle_model("mac_array")
+def _mac(desc, u, beats, bc, c0, outs):
+    # a beat is held for `passes` cycles and the next one taken on its last pass; the
+    # last pass enters the `latency`-deep pipeline one edge after the hold stage
+    p = u.passes(w_bits=desc.k[_MAC_W], a_bits=desc.k[_MAC_A])
+    return _last_beat(c0, beats, max(bc, p)) + p + _latency(u) - 1
+
+
+@_cycle_model("gsb_encoder")
+def _gsb_encoder(desc, u, beats, bc, c0, outs):
+    # pass 1 loads every beat as it comes; pass 2 reads the buffer back, a beat a cycle,
+    # `latency` edges from the first read to the first planes
+    return _last_beat(c0, beats, bc) + beats + _latency(u)
+
+
+@_cycle_model("gsb_av")
+def _gsb_av(desc, u, beats, bc, c0, outs):
+    if not outs:  # V columns: taken as they come, nothing written
+        return _last_beat(c0, beats, bc)
+    # A rows: one (block, plane pair) issued a cycle, the next row taken with the last
+    # issue; the last issue's sums leave `latency - 1` edges later
+    work = outs // beats * u.a_planes * u.v_planes
+    return _last_beat(c0, beats, max(bc, work)) + work + _latency(u) - 1
+
+
+def _rows(desc, u, beats, bc, c0, n, row):
+    if beats % n:
+        raise ValueError(f"{desc.unit}: {beats} beats are not whole rows of {n}")
+    # a row's elements are taken as they come (`bc` apart); the unit's row_cycles count
+    # them a cycle apart; the next row's first element is taken the cycle after the row's
+    # last result
+    return c0 + beats // n * (row + (n - 1) * (bc - 1)) - 1
+
+
+@_cycle_model("layernorm")
+def _layernorm(desc, u, beats, bc, c0, outs):
+    return _rows(desc, u, beats, bc, c0, u.dim, u.row_cycles)
+
+
+@_cycle_model("softmax")
+def _softmax(desc, u, beats, bc, c0, outs):
+    n = prod(desc.rn[desc.last_level:])
+    return _rows(desc, u, beats, bc, c0, n, u.row_cycles(n))
+
+
+#: The cycle model of each accelerator slot, from the registry (every unit with a slot
+#: must have one attached: :class:`golden.unit_spec.RegistryError` otherwise).
+_MODELS = {slot: attached(kind, "cycles") for slot, kind in slot_kinds().items()}
+_MAC_W, _MAC_A = (unit("mac_array").payload.consts().index(n) for n in ("w_bits", "a_bits"))
+
+#: Units that take a beat every cycle and hand its result over ``latency`` edges later.
+PIPELINED = frozenset(slot for slot, model in _MODELS.items() if model is _pipelined)
+
+#: Unit slots a GSB network's program uses: every slot (:func:`accel_descs` prices each).
+GSB_UNITS = tuple(_MODELS)
 
 
 def program_cycles(descs, cfg: AccelTopCfg) -> list[int]:
@@ -178,6 +222,11 @@ def _binary(unit: str, cfg: AccelTopCfg, outer: list, n: int, k: int, bc: int = 
     """A binary matmul (:func:`sim.compiler.tiling.matmul`)."""
     u = cfg.units[unit]
     return _desc(unit, tiling.matmul(outer, n, k, u.rows, u.cols), beat_cycles=bc)
+
+
+def _mac_k(w_bits: int, a_bits: int) -> tuple:
+    """The MAC descriptor constants of signed ``w_bits`` x ``a_bits`` operands."""
+    return desc_k("mac", w_bits=w_bits, a_bits=a_bits, w_signed=1, a_signed=1)
 
 
 def _require(ok: bool, what: str) -> None:
@@ -269,7 +318,7 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     code the compiler (:mod:`sim.compiler`) tiles with, on the network that
     :func:`models.int_export.export_int_network` writes for ``vit``: same op names and
     order, same loops, beat cycles and writer geometry; addresses, strides, operands and
-    constants other than the MAC widths are left at their defaults (the count does not read
+    constants other than the MAC ones are left at their defaults (the count does not read
     them). The program's ``dma_in``/``dma_out`` are not included (their sizes depend on
     the packed parameters). The blocks share their descriptor objects (they are equal).
 
@@ -303,7 +352,7 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     side, p = vit.img_size // vit.patch_size, vit.patch_size
     # one patch (patch_size rows of patch_size pixels) a beat: patch_size sub-cycles
     patch = tiling.matmul([side, side], d, p * p, mac.rows, mac.cols)
-    out = [("patch_embed", _desc("mac", patch, beat_cycles=p, k=(embed_bits, 8))),
+    out = [("patch_embed", _desc("mac", patch, beat_cycles=p, k=_mac_k(embed_bits, 8))),
            ("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))]
     block = _block(vit, cfg, ln)
     for i in range(vit.depth):
@@ -313,7 +362,7 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
         out += [(f"{name}.norm", _desc("layernorm", tiling.rows((d,)))),
                 (f"{name}.in", _ew("requant", (d,), ln["requant"])),
                 (name, _desc("mac", tiling.matmul([1], vit.num_classes, d, mac.rows, mac.cols),
-                             k=(embed_bits, embed_bits))),
+                             k=_mac_k(embed_bits, embed_bits))),
                 (f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))]
     if vit.distilled:
         out.append(("logits", _ew("residual", (vit.num_classes,), ln["residual"])))

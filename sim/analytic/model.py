@@ -10,7 +10,7 @@ Totals are sums over layers, except ``act_bytes`` (the peak live activation set 
 op) and ``acc_bits`` (the widest accumulator). An op's ``cycles`` are those of its array
 passes plus those of its non-GEMM units (LayerNorm, softmax, GELU, residual adds,
 requantiser, threshold, GSB encoder and A x V; :mod:`sim.analytic.units`), all sequential;
-``unit_cycles`` breaks them down by unit (:data:`~sim.analytic.units.UNITS`). ``cycles``
+``unit_cycles`` breaks them down by unit (:data:`~sim.analytic.units.UNIT_CYCLE_KEYS`). ``cycles``
 (and ``unit_cycles``) is ``None`` when any op has no vitsim datapath (float).
 
 Given the whole-network accelerator's config (``top``, an
@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from golden.accel_spec import ACCEL_PARTS, SIZED_PARTS, AccelCfg, SchemeCfg
+from golden.accel_spec import ACCEL_PARTS, SIZED_PARTS, AnalyticAccelCfg, SchemeCfg
 from golden.model_cfg import ViTCfg
 from sim.analytic.cycles import pass_cycles
 from sim.analytic.footprint import op_cost
 from sim.analytic.traffic import op_traffic, weights_resident
-from sim.analytic.units import UNITS, on_array, op_unit_cycles, sized_units
+from sim.analytic.units import UNIT_CYCLE_KEYS, on_array, op_unit_cycles, sized_units
 from sim.analytic.workload import Op, vit_ops
 
 __all__ = ["KEYS", "accel_layers", "analyze", "evaluate"]
@@ -82,8 +82,8 @@ def _group_cycles(vit: ViTCfg, s: SchemeCfg, binary, mac) -> tuple:
 def _unit_totals(vit: ViTCfg, s: SchemeCfg, *parts) -> dict | None:
     """Per-unit cycles of one frame (no ``array``), or ``None`` (float); ``parts``: the
     accel's :data:`_UNIT_PARTS` in order (cheaper to hash than the whole accel)."""
-    units = sized_units(AccelCfg(**dict(zip(_UNIT_PARTS, parts, strict=True))), vit, s)
-    total = dict.fromkeys(UNITS[1:], 0)
+    units = sized_units(AnalyticAccelCfg(**dict(zip(_UNIT_PARTS, parts, strict=True))), vit, s)
+    total = dict.fromkeys(UNIT_CYCLE_KEYS[1:], 0)
     for op, n, _ in _groups(vit, s):
         cyc = op_unit_cycles(op, vit, s, _rank(op, s), units)
         if cyc is None:
@@ -109,7 +109,7 @@ def _scheme_totals(vit: ViTCfg, s: SchemeCfg) -> dict:
     }
 
 
-def evaluate(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg) -> dict:
+def evaluate(vit: ViTCfg, s: SchemeCfg, accel: AnalyticAccelCfg) -> dict:
     """Return the totals of one frame of ``vit`` under ``s`` on ``accel`` (see module doc).
 
     Raises
@@ -186,7 +186,7 @@ def accel_layers(vit: ViTCfg, s: SchemeCfg, top) -> list:
     return list(rows.values())
 
 
-def analyze(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg, top=None) -> dict:
+def analyze(vit: ViTCfg, s: SchemeCfg, accel: AnalyticAccelCfg, top=None) -> dict:
     """Return the per-layer report of one frame (JSON-ready; see module doc).
 
     ``top``: the whole-network accelerator's config; when given, the report has
@@ -235,7 +235,7 @@ def analyze(vit: ViTCfg, s: SchemeCfg, accel: AccelCfg, top=None) -> dict:
     cyc = [r["cycles"] for r in layers]
     totals["cycles"] = None if None in cyc else sum(cyc)
     totals["unit_cycles"] = None if totals["cycles"] is None else {
-        k: sum(r["unit_cycles"][k] for r in layers) for k in UNITS}
+        k: sum(r["unit_cycles"][k] for r in layers) for k in UNIT_CYCLE_KEYS}
     totals["acc_bits"] = max(r["acc_bits"] for r in layers)
     totals["weights_resident"] = resident
     report = {"model": vit.to_dict(), "scheme": s.to_dict(), "accel": accel.to_dict(),

@@ -14,7 +14,7 @@ import dataclasses
 import io
 import itertools
 
-from golden.accel_spec import AccelCfg, MemoryCfg, SchemeCfg
+from golden.accel_spec import AnalyticAccelCfg, MemoryCfg, SchemeCfg
 from golden.errors import VitsimError
 from golden.model_cfg import ViTCfg
 from golden.spec import BinaryArrayCfg, MacArrayCfg
@@ -90,16 +90,16 @@ def _replace(cfg, changes: dict, what: str):
 
 
 def point_configs(chosen: dict, *, model: str, scheme: str,
-                  base_scheme: SchemeCfg | None = None, accel: AccelCfg | None = None,
+                  base_scheme: SchemeCfg | None = None, accel: AnalyticAccelCfg | None = None,
                   _vits: dict | None = None, _hws: dict | None = None,
                   _schemes: dict | None = None):
     """Return ``(vit, scheme, accel)`` of one point: qualified field -> value in ``chosen``.
 
     ``model`` and ``scheme`` name the defaults (``chosen["model"]``/``["scheme"]``
     override them); ``base_scheme`` replaces the preset when given; ``accel`` defaults to
-    :class:`AccelCfg`'s reference.
+    :class:`AnalyticAccelCfg`'s reference.
     """
-    accel = accel or AccelCfg()
+    accel = accel or AnalyticAccelCfg()
     parts: dict = {p: {} for p in _PARTS}
     for name, value in chosen.items():
         if name not in ("model", "scheme"):
@@ -132,7 +132,8 @@ def point_configs(chosen: dict, *, model: str, scheme: str,
 
 
 def run_grid(sweeps: list[tuple[str, list]], *, model: str, scheme: str,
-             base_scheme: SchemeCfg | None = None, accel: AccelCfg | None = None) -> list[dict]:
+             base_scheme: SchemeCfg | None = None,
+             accel: AnalyticAccelCfg | None = None) -> list[dict]:
     """Evaluate every point of the product of ``sweeps``; one dict row per point.
 
     Defaults as :func:`point_configs`. Rows hold the swept values, then :data:`COLUMNS`.
@@ -142,7 +143,7 @@ def run_grid(sweeps: list[tuple[str, list]], *, model: str, scheme: str,
     vits: dict = {}
     hws: dict = {}
     schemes: dict = {}
-    accel = accel or AccelCfg()
+    accel = accel or AnalyticAccelCfg()
     for point in itertools.product(*(v for _, v in sweeps)):
         chosen = dict(zip(names, point, strict=True))
         vit, s, hw = point_configs(chosen, model=model, scheme=scheme, base_scheme=base_scheme,

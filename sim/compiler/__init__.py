@@ -7,6 +7,8 @@ above it in this list:
   :class:`CompileError`, the scratchpad allocator and :func:`read_back`;
 - :mod:`~sim.compiler.tiling`: the loop nests of every op kind, from shapes alone (also
   what :mod:`sim.analytic.accel_cycles` prices);
+- :mod:`~sim.compiler.registry`: the compiler's part of the unit registry (op compilers,
+  sizing, descriptor constants in payload order);
 - :mod:`~sim.compiler.context` and :mod:`~sim.compiler.operands`: the state of one
   compilation, operands and the elementwise descriptor;
 - the op compilers: :mod:`~sim.compiler.elementwise`, :mod:`~sim.compiler.rows`,

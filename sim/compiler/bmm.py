@@ -23,37 +23,39 @@ from __future__ import annotations
 import numpy as np
 
 from golden.accel_program import OpDesc
+from golden.netspec import Op
 from sim.compiler import tiling
 from sim.compiler.operands import act, beat_cycles, elementwise
 from sim.compiler.program import CompileError, View
+from sim.compiler.registry import compiles, desc_k
 
 __all__ = ["bmm", "bmm_widths"]
 
 
-def bmm_widths(op, heads: int) -> list[tuple]:
+def bmm_widths(op: Op, heads: int) -> list[dict]:
     """The MAC array's width constants of an int_bmm, per head.
 
     Parameters
     ----------
-    op : dict
+    op : golden.netspec.Op
         An int_bmm op record (``a_bits``/``b_bits``: one width or one per head).
     heads : int
         Number of heads.
 
     Returns
     -------
-    list of tuple
-        ``(w_bits, a_bits, w_signed, a_signed)`` per head, the descriptor's ``k0..k3``: the
-        second operand is the weight. An unsigned weight is sent as a signed one a bit wider
-        (the same zero-extended codes), so the array's accumulator, sized for signed
-        weights, holds every product.
+    list of dict
+        ``{w_bits, a_bits, w_signed, a_signed}`` per head, the MAC descriptor's constants
+        (:func:`sim.compiler.registry.desc_k`): the second operand is the weight. An
+        unsigned weight is sent as a signed one a bit wider (the same zero-extended codes),
+        so the array's accumulator, sized for signed weights, holds every product.
     """
     def per(bits):
         return [int(b) for b in np.broadcast_to(np.asarray(bits).reshape(-1), (heads,))]
 
-    wb = [b + (0 if op["b_signed"] else 1) for b in per(op["b_bits"])]
-    return [(w, a, 1, int(bool(op["a_signed"]))) for w, a in zip(wb, per(op["a_bits"]),
-                                                                    strict=True)]
+    wb = [b + (0 if op.b_signed else 1) for b in per(op.b_bits)]
+    return [{"w_bits": w, "a_bits": a, "w_signed": 1, "a_signed": int(bool(op.a_signed))}
+            for w, a in zip(wb, per(op.a_bits), strict=True)]
 
 
 def _transpose_pad(c, op, vv, tp: int):
@@ -68,7 +70,7 @@ def _transpose_pad(c, op, vv, tp: int):
     Parameters
     ----------
     c : sim.compiler.context.Context
-    op : dict
+    op : golden.netspec.Op
         The ``attn @ v`` int_bmm op (the descriptor is counted as its).
     vv : sim.compiler.program.View
         ``v`` ``[H, N, D]``.
@@ -89,24 +91,25 @@ def _transpose_pad(c, op, vv, tp: int):
     cfg = c.unit_cfg("requant")
     h, n, d = vv.shape
     if d % cfg.lanes:
-        raise CompileError(f"op {op['name']!r}: head width {d} is not a multiple of the "
+        raise CompileError(f"op {op.name!r}: head width {d} is not a multiple of the "
                            f"requantiser's {cfg.lanes} lanes")
     vt = c.new_view((h, d, tp))
     out = View(vt.addr, (h, tp, d), (vt.strides[0], 1, vt.strides[1]))
     src = View(vv.addr, (h, tp, d), vv.strides)
     mult = np.where(np.arange(tp) < n, 2, 0)[None, :, None]
-    bits = max(int(b) for b in np.asarray(op["b_bits"]).reshape(-1))
-    signed = bool(op["b_signed"])
+    bits = max(int(b) for b in np.asarray(op.b_bits).reshape(-1))
+    signed = bool(op.b_signed)
     if bits > cfg.out_bits:
-        raise CompileError(f"op {op['name']!r}: {bits}-bit v is wider than the requantiser's "
+        raise CompileError(f"op {op.name!r}: {bits}-bit v is wider than the requantiser's "
                            f"{cfg.out_bits}-bit output")
     elementwise(c, op, slot="requant", ln=cfg.lanes, out=out, wbits=bits, wsigned=signed,
-                k=(1, bits, int(signed)),
+                k=desc_k("requant", shift=1, bits=bits, signed=signed),
                 sources=[("act", src, cfg.acc_bits, 0), ("param", mult, cfg.mult_bits),
                          ("param", np.zeros(1, np.int64), cfg.bias_bits)])
     return vt
 
 
+@compiles("mac_array", "int_bmm")
 def bmm(c, op):
     """Emit the MAC-array descriptors of an ``int_bmm`` op (tiling: the module doc).
 
@@ -125,25 +128,25 @@ def bmm(c, op):
     """
     cfg = c.unit_cfg("mac")
     R, C, fb = cfg.rows, cfg.cols, cfg.field_bits
-    a_name, b_name = op["inputs"]
+    a_name, b_name = op.inputs
     av, bv = c.view(a_name), c.view(b_name)
     if len(av.shape) != 3 or len(bv.shape) != 3:
-        raise CompileError(f"op {op['name']!r}: int_bmm over [H, M, K] operands of one image")
+        raise CompileError(f"op {op.name!r}: int_bmm over [H, M, K] operands of one image")
     h, m, k = av.shape
     widths = bmm_widths(op, h)
-    if max(max(w[0], w[1]) for w in widths) > cfg.max_bits:
-        raise CompileError(f"op {op['name']!r}: operands wider than the MAC array's "
+    if max(max(w["w_bits"], w["a_bits"]) for w in widths) > cfg.max_bits:
+        raise CompileError(f"op {op.name!r}: operands wider than the MAC array's "
                            f"{cfg.max_bits} bits")
-    if op["trans_b"]:
+    if op.trans_b:
         n = bv.shape[1]
         if k % C:
-            raise CompileError(f"op {op['name']!r}: reduction {k} is not a multiple of {C} "
+            raise CompileError(f"op {op.name!r}: reduction {k} is not a multiple of {C} "
                                f"columns")
-        name = op["outputs"][0]
+        name = op.outputs[0]
         if name in c.views:
             out = c.views[name]
             if n % R or out.strides[-1] != 1:
-                raise CompileError(f"op {op['name']!r}: its output is a strided view and {n} "
+                raise CompileError(f"op {op.name!r}: its output is a strided view and {n} "
                                    f"keys are not a multiple of {R} rows")
         else:
             ntile = -(-n // R) * R
@@ -157,13 +160,13 @@ def bmm(c, op):
     else:
         n = bv.shape[2]  # outputs: the head width of v
         if bv.shape[1] != k:
-            raise CompileError(f"op {op['name']!r}: reduction lengths {k} and {bv.shape[1]} "
+            raise CompileError(f"op {op.name!r}: reduction lengths {k} and {bv.shape[1]} "
                                f"differ")
         kk = -(-k // C) * C
         wdim = _transpose_pad(c, op, bv, kk)
-        out = c.out_view(op["outputs"][0], pad_last=R)
+        out = c.out_view(op.outputs[0], pad_last=R)
         if n % R and out.strides[-1] * -(-n // R) * R > out.strides[-2]:
-            raise CompileError(f"op {op['name']!r}: {n} outputs are not a multiple of {R} "
+            raise CompileError(f"op {op.name!r}: {n} outputs are not a multiple of {R} "
                                f"rows and the output rows are not padded")
         steps = [(av, [av.strides[0], av.strides[1], 0, C * av.strides[2]]),
                  (wdim, [wdim.strides[0], 0, R * wdim.strides[1], C])]
@@ -183,4 +186,4 @@ def bmm(c, op):
         c.emit(op, OpDesc(unit="mac", **nest.fields(), beat_cycles=beat_cycles([a, w]),
                           ops=(a, w), wbase=o.addr, ws=(0,) + ws, wvec=vec,
                           wt=1 if vec else out.strides[2], wbits=cfg.acc_bits,
-                          k=widths[first]))
+                          k=desc_k("mac", **widths[first])))

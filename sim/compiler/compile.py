@@ -11,7 +11,8 @@ op output then gets its own region (no reuse, so every layer can be read back at
 with ``reuse``, regions are placed by liveness: :mod:`sim.compiler.reuse`); a final
 ``dma_out`` copies the used scratchpad to external memory.
 
-Each op kind has one op compiler (:data:`OP_COMPILERS`); how each kind is cut into loops
+Each op kind has one op compiler (:data:`OP_COMPILERS`, attached to its unit in the
+registry); how each kind is cut into loops
 and beats is :mod:`sim.compiler.tiling`, the same code the accelerator-exact cycle model
 prices.
 """
@@ -22,43 +23,41 @@ import numpy as np
 
 from golden.accel_program import AccelTopCfg, OpDesc, desc_words, encode_desc
 from golden.netpkg import NetworkData, read_network
-from sim.compiler import bmm, elementwise, matmul, rows
+from golden.netspec import Op
+from sim.compiler import bmm, elementwise, matmul, rows  # noqa: F401  attach op compilers
 from sim.compiler.context import Context
 from sim.compiler.movement import MOVES, data_movement
 from sim.compiler.program import CompileError, Program, TensorLoc, pow2_at_least
+from sim.compiler.registry import op_compilers
 from sim.compiler.reuse import reuse as place_by_liveness
 from sim.compiler.sizing import accel_config_for
 
 __all__ = ["OP_COMPILERS", "compile_network"]
 
-#: The op compiler of each network op kind that runs on a unit.
-OP_COMPILERS = {"threshold": elementwise.threshold, "requant": elementwise.requant,
-                "add": elementwise.add, "gelu": elementwise.gelu,
-                "gsb_value_planes": elementwise.encoder, "gsb_attn_planes": elementwise.encoder,
-                "layernorm": rows.layernorm, "softmax": rows.softmax,
-                "binary_matmul": matmul.binary, "patch_matmul": matmul.mac,
-                "int_matmul": matmul.mac, "int_bmm": bmm.bmm, "gsb_av": matmul.gsb_av}
+#: The op compiler of each network op kind that runs on a unit: what each unit's op
+#: compiler modules (imported above) attached with :func:`sim.compiler.registry.compiles`.
+OP_COMPILERS = op_compilers()
 
 
-def _compile_ops(c: Context, ops: list[dict]) -> None:
+def _compile_ops(c: Context, ops: list[Op]) -> None:
     for op in reversed(ops):  # producers write straight into the buffers data moves make
-        if op["kind"] in ("prepend", "merge_heads"):
+        if op.kind in ("prepend", "merge_heads"):
             data_movement(c, op, backward=True)
     for op in ops:
         matmul.key_layout(c, op)
     for op in ops:
-        if op["kind"] in MOVES:
+        if op.kind in MOVES:
             data_movement(c, op, backward=False)
             continue
-        if op["kind"] not in OP_COMPILERS:
-            raise CompileError(f"op {op['name']!r}: no accelerator mapping for kind "
-                               f"{op['kind']!r}")
+        if op.kind not in OP_COMPILERS:
+            raise CompileError(f"op {op.name!r}: no accelerator mapping for kind "
+                               f"{op.kind!r}")
         try:
-            OP_COMPILERS[op["kind"]](c, op)
+            OP_COMPILERS[op.kind](c, op)
         except CompileError as exc:
             if str(exc).startswith("op "):
                 raise
-            raise CompileError(f"op {op['name']!r}: {exc}") from None
+            raise CompileError(f"op {op.name!r}: {exc}") from None
 
 
 def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
@@ -118,9 +117,9 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
 
     outputs, expected = {}, {}
     for op in net.ops:
-        for name in op["outputs"]:
+        for name in op.outputs:
             loc = _loc(comp, op, name)
-            if loc is not None and (intact is None or intact(name, op["outputs"][0])):
+            if loc is not None and (intact is None or intact(name, op.outputs[0])):
                 outputs[name] = loc
                 expected[name] = _expected(net, op, name, image)
     return Program(cfg=cfg, descs=[d for _, _, d in final], names=[n for n, _, _ in final],
@@ -130,7 +129,7 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
                    meta={"model": (net.pkg.manifest.get("model") or {}).get("name"),
                          "image": image, "package": str(net.pkg.path),
                          "label": _label(net, image), "reuse": reuse,
-                         "op_outputs": {op["name"]: op["outputs"] for op in net.ops}})
+                         "op_outputs": {op.name: list(op.outputs) for op in net.ops}})
 
 
 def _label(net, image):
@@ -139,14 +138,14 @@ def _label(net, image):
     return None if labels is None else int(labels[image])
 
 
-def _loc(comp: Context, op: dict, name: str) -> TensorLoc | None:
-    planes = 1 + len(op.get("ratios", ()))  # bits of a GSB encoder output element
-    if op["kind"] == "gsb_value_planes":  # bit 0: the sign, bits 1..: the masks
-        base = comp.views[op["outputs"][0]]
-        if name == op["outputs"][0]:
+def _loc(comp: Context, op: Op, name: str) -> TensorLoc | None:
+    planes = 1 + len(op.params.get("ratios", ()))  # bits of a GSB encoder output element
+    if op.kind == "gsb_value_planes":  # bit 0: the sign, bits 1..: the masks
+        base = comp.views[op.outputs[0]]
+        if name == op.outputs[0]:
             return TensorLoc(base, 0)
         return TensorLoc(base, 1, planes - 1)
-    if op["kind"] == "gsb_attn_planes":
+    if op.kind == "gsb_attn_planes":
         return TensorLoc(comp.views[name], 0, planes)
     view = comp.views.get(name)
     return None if view is None else TensorLoc(view, shape=comp.key_shapes.get(name))
@@ -154,6 +153,6 @@ def _loc(comp: Context, op: dict, name: str) -> TensorLoc | None:
 
 def _expected(net, op, name, image):
     arr = net.tensors[name]
-    planes_first = op["kind"] == "gsb_attn_planes" or (
-        op["kind"] == "gsb_value_planes" and name != op["outputs"][0])
+    planes_first = op.kind == "gsb_attn_planes" or (
+        op.kind == "gsb_value_planes" and name != op.outputs[0])
     return np.asarray(arr[:, image] if planes_first else arr[image])  # planes lead

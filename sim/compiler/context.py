@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, Operand
+from golden.netspec import Op
 from sim.compiler.program import CompileError, Space, View, pack_words, pow2_at_least, row_major
 
 __all__ = ["Context"]
@@ -65,10 +66,10 @@ class Context:
             self.views[name] = self.new_view(self.value(name).shape, **kw)
         return self.views[name]
 
-    def emit(self, op: dict, desc: OpDesc) -> None:
+    def emit(self, op: Op, desc: OpDesc) -> None:
         if desc.unit not in ("dma_in", "dma_out") and desc.unit not in self.cfg.units:
-            raise CompileError(f"op {op['name']!r}: the accelerator has no {desc.unit} unit")
-        self.descs.append((op["name"], op.get("layer"), desc))
+            raise CompileError(f"op {op.name!r}: the accelerator has no {desc.unit} unit")
+        self.descs.append((op.name, op.layer, desc))
 
     # -- parameters
     def param_operand(self, beats: np.ndarray, bits: int, loops: tuple) -> Operand:

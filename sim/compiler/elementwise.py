@@ -15,15 +15,17 @@ from golden.network import gelu_params_of
 from sim.compiler import tiling
 from sim.compiler.operands import elementwise
 from sim.compiler.program import CompileError, View
+from sim.compiler.registry import compiles, desc_k
 
 __all__ = ["add", "clamp_runs", "encoder", "gelu", "requant", "threshold"]
 
 
+@compiles("threshold", "threshold")
 def threshold(c, op):
     cfg = c.unit_cfg("threshold")
-    x, theta, flip = op["inputs"]
+    x, theta, flip = op.inputs
     xv = c.view(x)
-    out = c.out_view(op["outputs"][0], fmt="bits", group=cfg.lanes, pad_rows=True)
+    out = c.out_view(op.outputs[0], fmt="bits", group=cfg.lanes, pad_rows=True)
     theta, flip = clamp_theta(cfg, c.value(theta)), c.value(flip)
     if len(out.shape) == len(xv.shape) + 1:  # chunked keys (key_layout): split the last axis
         chunk = out.shape[-1]
@@ -41,7 +43,7 @@ def clamp_runs(op, shape) -> list[tuple[int, int, int, int, bool]]:
 
     Parameters
     ----------
-    op : dict
+    op : golden.netspec.Op
         A requant op record; ``lo``/``hi`` broadcast against ``shape``.
     shape : tuple
         The output's shape for one image.
@@ -59,13 +61,13 @@ def clamp_runs(op, shape) -> list[tuple[int, int, int, int, bool]]:
         The clamps vary along more than one axis, or a clamp is not the full range of a
         width.
     """
-    lo = np.broadcast_to(np.asarray(op["lo"], np.int64), shape)
-    hi = np.broadcast_to(np.asarray(op["hi"], np.int64), shape)
+    lo = np.broadcast_to(np.asarray(op.lo, np.int64), shape)
+    hi = np.broadcast_to(np.asarray(op.hi, np.int64), shape)
     both = np.stack([lo, hi], axis=-1)
     axes = [ax for ax in range(len(shape))
             if not np.all(both == np.take(both, [0], axis=ax))]
     if len(axes) > 1:
-        raise CompileError(f"op {op['name']!r}: its clamps vary along axes {axes}; the "
+        raise CompileError(f"op {op.name!r}: its clamps vary along axes {axes}; the "
                            f"requantiser takes one width a descriptor, split along one axis")
     ax = axes[0] if axes else 0
     pairs = np.moveaxis(both, ax, 0).reshape(shape[ax] if shape else 1, -1, 2)[:, 0]
@@ -74,12 +76,13 @@ def clamp_runs(op, shape) -> list[tuple[int, int, int, int, bool]]:
     for st, n in tiling.runs(pairs):
         width = clamp_width(*pairs[st])
         if width is None:
-            raise CompileError(f"op {op['name']!r}: clamp [{pairs[st][0]}, {pairs[st][1]}] "
+            raise CompileError(f"op {op.name!r}: clamp [{pairs[st][0]}, {pairs[st][1]}] "
                                f"is not the range of a width")
         out.append((ax, st, n) + width)
     return out
 
 
+@compiles("requant", "requant")
 def requant(c, op):
     """Emit the requantiser descriptors of ``op``: one per run of heads sharing a clamp
     (:func:`clamp_runs`; one over the whole output when its clamp is one), each over the
@@ -88,8 +91,8 @@ def requant(c, op):
     the excess lands in the next slice (rewritten by its later descriptor) or, for the
     last, must stay in the buffer's region (else :class:`CompileError`)."""
     cfg = c.unit_cfg("requant")
-    x, mult, bias = op["inputs"]
-    out = c.out_view(op["outputs"][0])
+    x, mult, bias = op.inputs
+    out = c.out_view(op.outputs[0])
     shape = out.shape
     runs = clamp_runs(op, shape)
     region_end = next(a + n for a, n in c.act.regions if a <= out.addr < a + n) \
@@ -100,51 +103,56 @@ def requant(c, op):
         numel = int(np.prod(part.shape))
         if (len(runs) > 1 and part.shape[-1] % cfg.lanes and region_end is not None
                 and part.addr + -(-numel // cfg.lanes) * cfg.lanes > region_end):
-            raise CompileError(f"op {op['name']!r}: its last head's whole beats pass the end "
+            raise CompileError(f"op {op.name!r}: its last head's whole beats pass the end "
                                f"of its buffer")
         params = [np.broadcast_to(np.asarray(c.value(n), np.int64), shape)[cut]
                   for n in (mult, bias)]
         elementwise(c, op, slot="requant", ln=cfg.lanes, out=part,
-                    wbits=bits, wsigned=signed, k=(op["shift"], bits, int(signed)),
+                    wbits=bits, wsigned=signed,
+                    k=desc_k("requant", shift=op.shift, bits=bits, signed=signed),
                     sources=[("act", c.view(x).part(axis, start, count), cfg.acc_bits, 0),
                              ("param", params[0], cfg.mult_bits),
                              ("param", params[1], cfg.bias_bits)])
 
 
+@compiles("residual", "add")
 def add(c, op):
     cfg = c.unit_cfg("residual")
-    out = c.out_view(op["outputs"][0])
+    out = c.out_view(op.outputs[0])
     sources = []
-    for name in op["inputs"]:
+    for name in op.inputs:
         if c.is_param(name):
             sources.append(("param", c.value(name), cfg.in_bits))
         else:
             sources.append(("act", c.view(name), cfg.in_bits, 0))
     elementwise(c, op, slot="residual", ln=cfg.lanes, out=out, sources=sources,
-                wbits=min(op["out_bits"], 32))
+                wbits=min(op.out_bits, 32))
 
 
+@compiles("gelu", "gelu")
 def gelu(c, op):
     cfg = c.unit_cfg("gelu")
     p = gelu_params_of(op)
-    out = c.out_view(op["outputs"][0])
+    out = c.out_view(op.outputs[0])
     elementwise(c, op, slot="gelu", ln=cfg.lanes, out=out, wbits=cfg.out_bits,
-                k=(p.b, p.c, p.one, op["clip"]),
-                sources=[("act", c.view(op["inputs"][0]), cfg.in_bits, 0)])
+                k=desc_k("gelu", b=p.b, c=p.c, one=p.one, clip=op.clip),
+                sources=[("act", c.view(op.inputs[0]), cfg.in_bits, 0)])
 
 
+@compiles("gsb_encoder", "gsb_value_planes", "gsb_attn_planes")
 def encoder(c, op):
     cfg = c.unit_cfg("gsb_encoder")
-    xv = c.view(op["inputs"][0])
+    xv = c.view(op.inputs[0])
     out = c.new_view(xv.shape, fmt="planes")
-    for name in op["outputs"]:
+    for name in op.outputs:
         c.views[name] = out
-    value = op["kind"] == "gsb_value_planes"
-    theta = 0 if value else int(op["base_theta"])
+    value = op.kind == "gsb_value_planes"
+    theta = 0 if value else int(op.base_theta)
     if out.shape[-1] % cfg.lanes and (not xv.contiguous()
                                       or int(np.prod(xv.shape)) % cfg.lanes):
-        raise CompileError(f"op {op['name']!r}: the encoder reads whole beats of a "
+        raise CompileError(f"op {op.name!r}: the encoder reads whole beats of a "
                            f"contiguous tensor (its max/min must not see padding)")
     elementwise(c, op, slot="gsb_encoder", ln=cfg.lanes, out=out, wbits=1 + len(cfg.ratios),
-                wsigned=False, k=(theta, int(value)), last_level=0,
+                wsigned=False, k=desc_k("gsb_encoder", theta=theta, two_tailed=value),
+                last_level=0,
                 sources=[("act", xv, cfg.x_bits, 0)])

@@ -16,6 +16,7 @@ from golden.accel_program import OpDesc, Operand
 from sim.compiler import tiling
 from sim.compiler.operands import act, beat_cycles
 from sim.compiler.program import ALIGN_ROWS, CompileError, View
+from sim.compiler.registry import compiles, desc_k
 
 __all__ = ["binary", "gsb_av", "key_layout", "mac", "weight_tiles"]
 
@@ -29,25 +30,26 @@ def weight_tiles(w: np.ndarray, rows: int, cols: int) -> np.ndarray:
         np_ // rows, k // cols, rows * cols)
 
 
+@compiles("binary_array", "binary_matmul")
 def binary(c, op):
-    slot = "binary_xnor" if op["mode"] == "xnor" else "binary_and"
+    slot = "binary_xnor" if op.mode == "xnor" else "binary_and"
     cfg = c.unit_cfg(slot)
     R, C = cfg.rows, cfg.cols
-    a_name, w_name = op["inputs"]
+    a_name, w_name = op.inputs
     av = c.view(a_name)
     g = av.group
     if av.fmt != "bits" or C % g:
-        raise CompileError(f"op {op['name']!r}: activation bits must come packed in groups "
+        raise CompileError(f"op {op.name!r}: activation bits must come packed in groups "
                            f"dividing {C}")
     vl = C // g
     k = av.shape[-1]
     if k % C:
-        raise CompileError(f"op {op['name']!r}: reduction {k} is not a multiple of {C} "
+        raise CompileError(f"op {op.name!r}: reduction {k} is not a multiple of {C} "
                            f"columns")
     if len(av.shape) == 3:  # q @ k^T per head
         kv = c.view(w_name)
         h, m, n = av.shape[0], av.shape[1], kv.shape[1]
-        out = c.out_view(op["outputs"][0], pad_last=R)
+        out = c.out_view(op.outputs[0], pad_last=R)
         nest = tiling.matmul([h, m], n, k, R, C)
         loops = nest.rn
         a = act(av, loops=loops, loop_strides=[av.strides[0], av.strides[1], 0, vl], ln=vl,
@@ -63,7 +65,7 @@ def binary(c, op):
         ws = tiling.pad([out.strides[0], out.strides[1], R, 0])
     else:
         m, n = av.shape[0], c.value(w_name).shape[0]
-        out = c.out_view(op["outputs"][0], pad_last=R)
+        out = c.out_view(op.outputs[0], pad_last=R)
         nest = tiling.matmul([m], n, k, R, C)
         loops = nest.rn
         a = act(av, loops=loops, loop_strides=[av.strides[0], 0, vl], ln=vl, stride=1, ebits=g)
@@ -84,12 +86,12 @@ def key_layout(c, op) -> None:
     it that way, see :func:`sim.compiler.elementwise.threshold`); the package's
     ``[H, N, D]`` shape is kept in ``c.key_shapes`` for the read-back. Only keys a threshold
     produces, with no view yet, are laid out."""
-    if op["kind"] != "binary_matmul" or "threshold" not in c.cfg.units:
+    if op.kind != "binary_matmul" or "threshold" not in c.cfg.units:
         return
-    w_name = op["inputs"][1]
-    slot = "binary_xnor" if op["mode"] == "xnor" else "binary_and"
-    producer = next((o for o in c.net.ops if w_name in o["outputs"]), None)
-    if (producer is None or producer["kind"] != "threshold" or w_name in c.views
+    w_name = op.inputs[1]
+    slot = "binary_xnor" if op.mode == "xnor" else "binary_and"
+    producer = next((o for o in c.net.ops if w_name in o.outputs), None)
+    if (producer is None or producer.kind != "threshold" or w_name in c.views
             or slot not in c.cfg.units):
         return
     g, C = c.cfg.units["threshold"].lanes, c.cfg.units[slot].cols
@@ -104,36 +106,37 @@ def key_layout(c, op) -> None:
     c.key_shapes[w_name] = shape
 
 
+@compiles("mac_array", "patch_matmul", "int_matmul")
 def mac(c, op):
     cfg = c.unit_cfg("mac")
     R, C, fb = cfg.rows, cfg.cols, cfg.field_bits
-    x_name, w_name = op["inputs"]
+    x_name, w_name = op.inputs
     xv, w = c.view(x_name), c.value(w_name)
     n, k = w.shape
     if k % C:
-        raise CompileError(f"op {op['name']!r}: reduction {k} is not a multiple of {C} "
+        raise CompileError(f"op {op.name!r}: reduction {k} is not a multiple of {C} "
                            f"columns")
     tiles = weight_tiles(w, R, C)
-    if op["kind"] == "patch_matmul":
+    if op.kind == "patch_matmul":
         ch, hh, ww = xv.shape
-        p = op["patch"]
+        p = op.patch
         if ch != 1 or C != p * p:
-            raise CompileError(f"op {op['name']!r}: the MAC array takes one {p}x{p} patch of "
+            raise CompileError(f"op {op.name!r}: the MAC array takes one {p}x{p} patch of "
                                f"one channel a beat (cols = {p * p}); this has {ch} channels, "
                                f"{C} columns")
         hp, wp = hh // p, ww // p
-        out = c.out_view(op["outputs"][0], pad_last=R)
+        out = c.out_view(op.outputs[0], pad_last=R)
         nest = tiling.matmul([hp, wp], n, k, R, C)
         a = Operand(base=xv.addr, s=tiling.pad([p * xv.strides[1], p, 0, 0]), n_in=1,
                     vl_log=(p.bit_length() - 1), n_out=p, d_out=xv.strides[1], ebits=fb)
         if p & (p - 1) or xv.addr % p or xv.strides[1] % p:
-            raise CompileError(f"op {op['name']!r}: patch rows must be aligned vectors")
+            raise CompileError(f"op {op.name!r}: patch rows must be aligned vectors")
         ws = (0, wp * out.strides[0], out.strides[0], R)
     else:
-        out = c.out_view(op["outputs"][0], pad_last=R)
+        out = c.out_view(op.outputs[0], pad_last=R)
         rows = int(np.prod(xv.shape[:-1]))
         if len(xv.shape) > 2:
-            raise CompileError(f"op {op['name']!r}: integer matmul over more than [M, K]")
+            raise CompileError(f"op {op.name!r}: integer matmul over more than [M, K]")
         m_stride = xv.strides[0] if len(xv.shape) == 2 else 0
         nest = tiling.matmul([rows], n, k, R, C)
         a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=C,
@@ -145,17 +148,19 @@ def mac(c, op):
     wop = c.param_operand(full.reshape(*loops, R * C), fb, loops)
     c.emit(op, OpDesc(unit="mac", **nest.fields(), beat_cycles=beat_cycles([a, wop]),
                       ops=(a, wop), wbase=out.addr, ws=ws, wvec=True, wbits=cfg.acc_bits,
-                      k=(op["w_bits"], op["a_bits"], 1, 1)))
+                      k=desc_k("mac", w_bits=op.w_bits, a_bits=op.a_bits, w_signed=1,
+                             a_signed=1)))
 
 
+@compiles("gsb_av", "gsb_av")
 def gsb_av(c, op):
     """GSB A.V, per head: the V columns (one a beat, bit-planes over tokens), then the rows
     of A."""
     cfg = c.unit_cfg("gsb_av")
-    a_name, sign_name, _, w_name = op["inputs"]
+    a_name, sign_name, _, w_name = op.inputs
     av, vv = c.view(a_name), c.view(sign_name)
     weights = c.value(w_name)
-    out = c.out_view(op["outputs"][0])
+    out = c.out_view(op.outputs[0])
     h, n, d = vv.shape
     P, R = weights.shape
     wop = c.param_operand(weights.reshape(1, 1, 1, 1, P * R), cfg.w_bits, (1, 1, 1, 1))

@@ -43,7 +43,7 @@ def elementwise(c, op, *, slot, sources, out, ln, k=(), wbits=32, wsigned=True,
     acts = [s[1] for s in sources if s[0] == "act"]
     nest, structured = tiling.elementwise(shape, ln, last_level=last_level)
     if not structured and (wpack or not all(v.contiguous() for v in [*acts, out])):
-        raise CompileError(f"op {op['name']!r}: last axis {shape[-1]} is not a multiple of "
+        raise CompileError(f"op {op.name!r}: last axis {shape[-1]} is not a multiple of "
                            f"{ln} lanes and its tensors are not contiguous")
     loops = nest.rn
     operands = []
