@@ -146,7 +146,9 @@ def zero_init_loops(text: str) -> str:
 def accel_verilog(cfg: AccelTopCfg, out_dir=None, *, waves: bool = False) -> Path:
     """Write ``accel_tb.v`` (accelerator + memory wrapper) for ``cfg``; return its path.
 
-    The accelerator's Verilog (:func:`zero_init_loops` applied) is cached by a hash of the
+    The accelerator's Verilog (its scratchpad a Verilog memory without per-word
+    initialisers, :class:`hw.accel.scratchpad.VerilogMemories`; :func:`zero_init_loops`
+    applied to the units' small memories) is cached by a hash of the
     hardware configuration (``cfg`` less ``ext_words``, the memory model's size), the
     hardware sources and this module's post-processing, so elaborating it (seconds) happens
     once per hardware configuration; the file with the wrapper is cached by that and
@@ -162,10 +164,12 @@ def accel_verilog(cfg: AccelTopCfg, out_dir=None, *, waves: bool = False) -> Pat
     if not core.is_file():
         from amaranth.back import verilog
 
+        from hw.accel.scratchpad import VerilogMemories, ram_verilog
         from hw.accel.top import Accelerator
 
-        text = verilog.convert(Accelerator(cfg), name="accelerator", emit_src=False)
-        _write_atomic(core, zero_init_loops(text))
+        text = verilog.convert(Accelerator(cfg), name="accelerator", emit_src=False,
+                               platform=VerilogMemories())
+        _write_atomic(core, zero_init_loops(text) + ram_verilog())
     cached = core.with_name(f"accel-{hw_key}-ext{cfg.ext_words}.v")
     if not cached.is_file():
         _write_atomic(cached, core.read_text()
