@@ -10,6 +10,10 @@ its compared tensors. Run it before and after a change and diff the two tables:
     ... change ...
     python benchmarks/program_digest.py --out /tmp/after.json --against /tmp/before.json
 
+``--fields`` hashes the descriptors' decoded field values instead of their bit encoding
+(and leaves the encoded descriptor words out of the memory image): the check for a
+change of the descriptor's field widths, which must change the encoding and nothing else.
+
 Packages are cached under ``--work`` (default: a temporary directory), keyed by name.
 """
 
@@ -86,16 +90,25 @@ def packages(work: Path) -> dict[str, Path]:
     return out
 
 
-def digest(prog) -> str:
-    """SHA-256 over everything a compiled program hands to the RTL and the checker."""
-    from golden.accel_program import encode_desc
+def digest(prog, *, fields: bool = False) -> str:
+    """SHA-256 over everything a compiled program hands to the RTL and the checker.
+
+    ``fields``: each descriptor as its decoded field values, and the memory image without
+    the encoded descriptor words (the op count and the data after them are kept)."""
+    from golden.accel_program import decode_desc, desc_words, encode_desc
 
     h = hashlib.sha256()
     h.update(json.dumps(prog.cfg.to_dict(), sort_keys=True).encode())
     for name, d in zip(prog.names, prog.descs, strict=True):
         h.update(name.encode())
-        h.update(repr(encode_desc(d)).encode())
-    h.update(np.ascontiguousarray(prog.ext).tobytes())
+        code = encode_desc(d)
+        h.update(repr(sorted(decode_desc(code).items()) if fields else code).encode())
+    ext = np.ascontiguousarray(prog.ext)
+    if fields:
+        data_word = 1 + len(prog.descs) * desc_words(prog.cfg)
+        h.update(repr(data_word).encode())
+        ext = np.concatenate([ext[:1], ext[data_word:]])
+    h.update(ext.tobytes())
     h.update(repr((prog.dump_word, prog.used, prog.preload, prog.cnt_base)).encode())
     h.update(repr(sorted((k, repr(v)) for k, v in prog.outputs.items())).encode())
     h.update(repr(sorted(prog.expected)).encode())
@@ -108,6 +121,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="write the digests as JSON")
     ap.add_argument("--against", type=Path, default=None,
                     help="a JSON written by --out: exit 1 where a digest differs")
+    ap.add_argument("--fields", action="store_true",
+                    help="hash decoded descriptor field values, not their encoding")
     args = ap.parse_args(argv)
     from sim.compiler import compile_network
 
@@ -118,7 +133,7 @@ def main(argv=None) -> int:
             prog = compile_network(pkg, image=0, reuse=reuse)
             rows[f"{name}{'+reuse' if reuse else ''}"] = {
                 "descs": len(prog.descs), "ext_words": int(prog.ext.shape[0]),
-                "sha256": digest(prog)}
+                "sha256": digest(prog, fields=args.fields)}
     old = json.loads(args.against.read_text()) if args.against else {}
     print(f"{'program':28} {'descs':>6} {'ext words':>10}  sha256 (first 16)  vs before")
     bad = 0

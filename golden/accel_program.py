@@ -60,15 +60,20 @@ from golden.errors import VitsimError
 from golden.spec import ConfigError, _check_int
 from golden.units import slot_ids, slot_kinds
 
-__all__ = ["ELEM_BITS", "NUM_CONSTS", "NUM_LOOPS", "NUM_OPERANDS", "UNIT_IDS", "AccelTopCfg",
-           "OpDesc", "Operand", "decode_desc", "desc_fields", "desc_words", "encode_desc"]
+__all__ = ["ADDR_BITS", "COUNT_BITS", "ELEM_BITS", "NUM_CONSTS", "NUM_LOOPS", "NUM_OPERANDS",
+           "UNIT_IDS", "AccelTopCfg", "OpDesc", "Operand", "decode_desc", "desc_fields",
+           "desc_words", "encode_desc"]
 
 ELEM_BITS = 32
 NUM_LOOPS = 4
 NUM_OPERANDS = 3
 NUM_CONSTS = 8
-COUNT_BITS = 16
-ADDR_BITS = 24
+#: Width of trip counts, DMA word counts and the op count; 24 bits hold a DeiT-B program's
+#: largest (a whole-model ``dma_in`` of 86 M parameters is under 2.7 M words of 32 lanes).
+COUNT_BITS = 24
+#: Width of element and word addresses (strides: one bit more, signed); 32 bits address
+#: 16 GiB of 32-bit elements, DeiT-B's 344 MB of 32-bit parameters many times over.
+ADDR_BITS = 32
 #: Unit ids of the descriptor's ``unit`` field (0 is "no op"): the DMA ops', then each
 #: registered unit's slots (:mod:`golden.units`). A hardware encoding: ids never change.
 UNIT_IDS = slot_ids()

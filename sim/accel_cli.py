@@ -19,7 +19,7 @@ from golden.atomic import atomic_dir, check_out, force_arg
 from golden.errors import VitsimError
 
 __all__ = ["first_failing_op", "first_failure", "layer_rows", "memory_figures", "register",
-           "reuse_arg", "simulate_golden", "write_op_window"]
+           "max_cycles_arg", "reuse_arg", "simulate_golden", "write_op_window"]
 
 
 def memory_figures(program) -> dict:
@@ -66,11 +66,12 @@ def layer_rows(program, result) -> list[dict]:
 
 
 def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False,
-                    reuse=False, echo=print) -> list[tuple]:
+                    reuse=False, max_cycles=None, echo=print) -> list[tuple]:
     """Compile and run every image of a network package; return ``[(program, result)]``.
 
     ``reuse``: compile with buffer reuse (only the tensors intact at the end, the logits
-    among them, are compared)."""
+    among them, are compared). ``max_cycles``: the cycle limit of each run (default: from
+    the program's analytic count, :func:`sim.accel_run.cycle_limit`)."""
     from golden.netpkg import read_network
     from sim.accel_run import run_program
     from sim.compiler import compile_network
@@ -80,7 +81,8 @@ def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False
     out = []
     for image in range(n_images) if images is None else images:
         program = compile_network(pkg, image=image, reuse=reuse)
-        result = run_program(program, work / f"image{image}", sim=sim, harness=harness)
+        result = run_program(program, work / f"image{image}", sim=sim, harness=harness,
+                             max_cycles=max_cycles)
         echo(f"image {image}: {'bit-exact' if result.passed else 'MISMATCH'} on {sim}, "
              f"{result.cycles} cycles (build {result.build_s:.1f} s, run {result.run_s:.1f} s)")
         out.append((program, result))
@@ -213,6 +215,8 @@ def cmd_simulate_golden(args) -> int:
 
     if args.waves_cycles < 1:
         raise VitsimError(f"--waves-cycles must be at least 1, not {args.waves_cycles}")
+    if args.max_cycles is not None and args.max_cycles < 1:
+        raise VitsimError(f"--max-cycles must be at least 1, not {args.max_cycles}")
     prepare(args.sim)  # a bad --sim fails before any work
     pkg = read_network(args.golden)  # verified once, before the work directory exists
     if args.waves_op is not None:
@@ -220,7 +224,8 @@ def cmd_simulate_golden(args) -> int:
 
         check_waves_op(compile_network(pkg, image=0), args.waves_op)
     work = work_dir(args, args.golden)
-    runs = simulate_golden(pkg, sim=args.sim, work=work, reuse=args.reuse)
+    runs = simulate_golden(pkg, sim=args.sim, work=work, reuse=args.reuse,
+                           max_cycles=args.max_cycles)
     ok = True
     total = 0
     for program, result in runs:
@@ -302,6 +307,13 @@ def reuse_arg(p) -> None:
                    help="--golden/compile: share activation buffers by liveness (a smaller "
                    "scratchpad; only the tensors intact at the end, the logits among them, "
                    "can be compared)")
+
+
+def max_cycles_arg(p) -> None:
+    """The ``--max-cycles`` flag of ``simulate --golden``."""
+    p.add_argument("--max-cycles", type=int, default=None, metavar="N",
+                   help="--golden: stop a run after N cycles (default: twice the program's "
+                   "analytic count plus 10,000)")
 
 
 def check_golden_dir(path: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -20,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.accel_program import AccelTopCfg
+from golden.accel_program import ADDR_BITS, AccelTopCfg
 from golden.errors import VitsimError
 from golden.version import tool_version
 from sim.compiler import Program, read_back
 from sim.runner import ENV_RESULTS, build_sim, cache_root, sim_runner
 from sim.toolchain import prepare
 
-__all__ = ["AccelResult", "WaveWindow", "accel_verilog", "compare", "op_spans", "run_program",
-           "trim_window"]
+__all__ = ["FALLBACK_MAX_CYCLES", "AccelResult", "WaveWindow", "accel_verilog", "compare",
+           "cycle_limit", "op_spans", "run_program", "trim_window", "zero_init_loops"]
 
 TOP = "accel_tb"
 _HW = Path(__file__).resolve().parent.parent / "hw"
@@ -43,7 +44,7 @@ module accel_tb (input wire clk /*verilator public_flat_rw*/,
                  output wire busy /*verilator public_flat_rw*/,
                  output reg dumped /*verilator public_flat_rw*/);
   reg [{w}-1:0] dram [0:{n}-1];
-  wire [23:0] mem_addr;
+  wire [{a}-1:0] mem_addr;
   wire mem_re, mem_we;
   wire [{w}-1:0] mem_wdata;
   reg [{w}-1:0] mem_rdata;
@@ -118,25 +119,60 @@ def _write_atomic(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
+_ZERO_INIT = re.compile(r"  initial begin\n((?:    (\w+)\[\d+\] = \d+'h0+;\n)+)  end\n")
+
+
+def zero_init_loops(text: str) -> str:
+    """``text`` with each memory that Yosys initialises to zero one line per word
+    (``mem[i] = 0;``, as it writes every Amaranth ``Memory``) initialised by one loop.
+
+    The memories start at zero either way; the loop keeps the Verilog's size, and the
+    simulators' parse and build, independent of the memory's depth. Blocks with a nonzero
+    word, or lines of several memories, are left as they are.
+    """
+    def loop(match: re.Match) -> str:
+        lines = match.group(1).splitlines()
+        name = match.group(2)
+        if any(not ln.startswith(f"    {name}[{i}] = ") for i, ln in enumerate(lines)):
+            return match.group(0)
+        i = f"{name}__zero_i"
+        return (f"  integer {i};\n  initial for ({i} = 0; {i} < {len(lines)}; {i} = {i} + 1) "
+                f"{name}[{i}] = 0;\n")
+
+    return _ZERO_INIT.sub(loop, text)
+
+
 def accel_verilog(cfg: AccelTopCfg, out_dir=None, *, waves: bool = False) -> Path:
     """Write ``accel_tb.v`` (accelerator + memory wrapper) for ``cfg``; return its path.
 
-    The file is cached by a hash of the config, the hardware sources and the wrapper
-    (elaborating the accelerator takes seconds); ``out_dir`` also gets a copy when given.
-    ``waves``: the wrapper also holds the waveform-window logic (``+waves=FILE
-    +wave_from=N +wave_to=M``, see :func:`run_program`), in a file of its own, so the
-    normal Verilog and its builds stay as they are.
+    The accelerator's Verilog (its scratchpad a Verilog memory without per-word
+    initialisers, :class:`hw.accel.scratchpad.VerilogMemories`; :func:`zero_init_loops`
+    applied to the units' small memories) is cached by a hash of the
+    hardware configuration (``cfg`` less ``ext_words``, the memory model's size), the
+    hardware sources and this module's post-processing, so elaborating it (seconds) happens
+    once per hardware configuration; the file with the wrapper is cached by that and
+    ``ext_words``. ``out_dir`` also gets a copy when given. ``waves``: the wrapper also
+    holds the waveform-window logic (``+waves=FILE +wave_from=N +wave_to=M``, see
+    :func:`run_program`), in a file of its own, so the normal Verilog and its builds stay
+    as they are.
     """
-    key = hashlib.sha256((json.dumps(cfg.to_dict(), sort_keys=True)
-                          + _source_digest()).encode()).hexdigest()[:20]
-    cached = cache_root() / "verilog" / f"accel-{key}.v"
-    if not cached.is_file():
+    hw = {k: v for k, v in cfg.to_dict().items() if k != "ext_words"}
+    hw_key = hashlib.sha256((json.dumps(hw, sort_keys=True) + _source_digest()
+                             + _ZERO_INIT.pattern).encode()).hexdigest()[:20]
+    core = cache_root() / "verilog" / f"accel-hw-{hw_key}.v"
+    if not core.is_file():
         from amaranth.back import verilog
 
+        from hw.accel.scratchpad import VerilogMemories, ram_verilog
         from hw.accel.top import Accelerator
 
-        text = verilog.convert(Accelerator(cfg), name="accelerator", emit_src=False)
-        _write_atomic(cached, text + _WRAPPER.format(w=cfg.word_bits, n=cfg.ext_words))
+        text = verilog.convert(Accelerator(cfg), name="accelerator", emit_src=False,
+                               platform=VerilogMemories())
+        _write_atomic(core, zero_init_loops(text) + ram_verilog())
+    cached = core.with_name(f"accel-{hw_key}-ext{cfg.ext_words}.v")
+    if not cached.is_file():
+        _write_atomic(cached, core.read_text()
+                      + _WRAPPER.format(w=cfg.word_bits, n=cfg.ext_words, a=ADDR_BITS))
     if waves:
         plain = cached
         cached = plain.with_name(
@@ -320,10 +356,30 @@ def _window_runner(sim: str):
     return _WindowIcarus()
 
 
+#: The cycle limit of a program the analytic model cannot price.
+FALLBACK_MAX_CYCLES = 10_000_000
+
+
+def cycle_limit(program: Program) -> int:
+    """The simulation's cycle limit for ``program``: twice its analytic count
+    (:func:`sim.analytic.accel_cycles.program_cycles` of every descriptor, plus the header
+    and the two cycles between descriptors) plus 10,000; :data:`FALLBACK_MAX_CYCLES` when
+    a descriptor has no cycle model."""
+    from sim.analytic.accel_cycles import program_cycles
+
+    try:
+        total = 1 + sum(c + 2 for c in program_cycles(program.descs, program.cfg))
+    except ValueError:
+        return FALLBACK_MAX_CYCLES
+    return 2 * total + 10_000
+
+
 def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: bool = False,
                 waves: bool = False, window: WaveWindow | None = None,
-                max_cycles: int = 10_000_000) -> AccelResult:
+                max_cycles: int | None = None) -> AccelResult:
     """Run ``program`` on ``sim`` (``harness``: the plain C++ harness, Verilator only).
+
+    ``max_cycles``: where the run gives up (default :func:`cycle_limit` of the program).
 
     ``window``: also write the cycles ``window.first .. window.last`` as a VCD to
     ``window.path`` (raw: as the simulator dumped it, from the first cycle's edge to the
@@ -333,6 +389,10 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
     combined with it.
     """
     prepare(sim)
+    if max_cycles is None:
+        max_cycles = cycle_limit(program)
+    if max_cycles < 1:
+        raise VitsimError(f"--max-cycles must be at least 1, not {max_cycles}")
     work = Path(work_dir).resolve()
     work.mkdir(parents=True, exist_ok=True)
     source = accel_verilog(program.cfg, waves=window is not None)

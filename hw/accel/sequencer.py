@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.accel_program import (
     ADDR_BITS,
+    COUNT_BITS,
     ELEM_BITS,
     NUM_LOOPS,
     UNIT_IDS,
@@ -23,9 +24,10 @@ __all__ = ["Sequencer"]
 class Sequencer(wiring.Component):
     """Runs a program of descriptors from external memory, one op at a time.
 
-    On ``start`` it reads the op count from external word 0, then for each op fetches its
-    descriptor (``desc_words`` words from word ``1 + p * desc_words``) onto ``desc``, where
-    it stays until the next op's fetch, and runs it:
+    On ``start`` it reads the op count (the low ``COUNT_BITS`` bits of external word 0),
+    then for each op fetches its descriptor (``desc_words`` words from word
+    ``1 + p * desc_words``) onto ``desc``, where it stays until the next op's fetch, and
+    runs it:
 
     - ``dma_in`` / ``dma_out``: copies ``rn3`` words between external word ``k0`` and
       scratch word ``wbase // lanes`` on, one a cycle (``dma_wr`` / ``dma_rd``);
@@ -56,7 +58,7 @@ class Sequencer(wiring.Component):
     -------
     start : ``In(1)``
     done, busy : ``Out(1)``
-    mem_addr : ``Out(24)``; mem_re, mem_we : ``Out(1)``; mem_wdata : ``Out(lanes*32)``
+    mem_addr : ``Out(ADDR_BITS)``; mem_re, mem_we : ``Out(1)``; mem_wdata : ``Out(lanes*32)``
     mem_rdata : ``In(lanes*32)``
     desc : ``Out(desc_layout())``
         The current op's descriptor.
@@ -101,8 +103,8 @@ class Sequencer(wiring.Component):
         m.d.comb += self.desc.eq(desc_raw[:self.desc.shape().size])
         d = self.desc
 
-        n_ops = Signal(16)
-        pc = Signal(16)
+        n_ops = Signal(COUNT_BITS)
+        pc = Signal(COUNT_BITS)
         fetch_addr = Signal(ADDR_BITS)
         fetch_i = Signal(range(dwords + 1))
         op_cycles = Signal(32)
@@ -133,7 +135,7 @@ class Sequencer(wiring.Component):
                     m.d.sync += self.done.eq(0)
                     m.next = "HEADER"
             with m.State("HEADER"):
-                m.d.sync += [n_ops.eq(self.mem_rdata[:16]), pc.eq(0), fetch_addr.eq(1)]
+                m.d.sync += [n_ops.eq(self.mem_rdata[:COUNT_BITS]), pc.eq(0), fetch_addr.eq(1)]
                 m.next = "NEXT"
             with m.State("NEXT"):
                 with m.If(pc == n_ops):

@@ -74,7 +74,7 @@ class Accelerator(wiring.Component):
     -------
     start : ``In(1)``
     done, busy : ``Out(1)``
-    mem_addr : ``Out(24)``; mem_re, mem_we : ``Out(1)``; mem_wdata : ``Out(lanes*32)``
+    mem_addr : ``Out(ADDR_BITS)``; mem_re, mem_we : ``Out(1)``; mem_wdata : ``Out(lanes*32)``
     mem_rdata : ``In(lanes*32)``
     """
 
