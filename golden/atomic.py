@@ -65,6 +65,18 @@ def _overlap(out: Path, inp: Path) -> str | None:
     return None
 
 
+def _check_parent(real: Path, where: str) -> None:
+    """Raise :class:`OutputError` unless the nearest existing ancestor of ``real`` is a
+    writable directory (where the output will be created)."""
+    anc = real.parent
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise OutputError(f"{where}: {anc} is not a directory")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise OutputError(f"{where}: {anc} is not writable")
+
+
 def _check_target(path: Path, kind: str | None, *, replace: bool, where: str) -> None:
     """Raise :class:`OutputError` when writing ``path`` would destroy something."""
     real = path.resolve()
@@ -74,13 +86,7 @@ def _check_target(path: Path, kind: str | None, *, replace: bool, where: str) ->
                           "(name a new directory)")
     if path.is_symlink() or (path.exists() and not path.is_dir()):
         raise OutputError(f"{where}: exists and is not a directory")
-    anc = real.parent
-    while not anc.exists():
-        anc = anc.parent
-    if not anc.is_dir():
-        raise OutputError(f"{where}: {anc} is not a directory")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise OutputError(f"{where}: {anc} is not writable")
+    _check_parent(real, where)
     if not path.is_dir():
         return
     try:
@@ -138,13 +144,7 @@ def check_out_file(path: str | os.PathLike, *, flag: str = "--out", inputs=()) -
     for inp in inputs:
         if inp is not None and _overlap(real, Path(inp).resolve()) is not None:
             raise OutputError(f"{where}: is the input {inp}; refusing to overwrite it")
-    anc = real.parent
-    while not anc.exists():
-        anc = anc.parent
-    if not anc.is_dir():
-        raise OutputError(f"{where}: {anc} is not a directory")
-    if not os.access(anc, os.W_OK | os.X_OK):
-        raise OutputError(f"{where}: {anc} is not writable")
+    _check_parent(real, where)
     return path
 
 

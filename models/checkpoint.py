@@ -25,14 +25,15 @@ from golden.errors import VitsimError
 from golden.jsonio import read_json_object
 from golden.model_cfg import GSBCfg, ViTCfg
 
-__all__ = ["CONFIG_FILE", "FORMAT", "VERSION", "WEIGHTS_FILE", "load_checkpoint",
+__all__ = ["CONFIG_FILE", "FORMAT", "VERSION", "WEIGHTS_FILE", "file_sha256", "load_checkpoint",
            "save_checkpoint"]
 
 FORMAT, VERSION = "vitsim-checkpoint", 1
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.pt"
 
 
-def _sha256(path: str) -> str:
+def file_sha256(path: str) -> str:
+    """SHA-256 of the file ``path``, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -63,7 +64,7 @@ def save_checkpoint(out: str, model: nn.Module, *, extra: dict | None = None,
             "gsb": model.gsb_cfg.to_dict() if model.gsb_cfg is not None else None,
             **(extra or {}),
             "weights": {"file": WEIGHTS_FILE, "bytes": os.path.getsize(weights),
-                        "sha256": _sha256(weights)},
+                        "sha256": file_sha256(weights)},
             "versions": {"torch": torch.__version__, "timm": timm.__version__},
         }
         with open(os.path.join(tmp, CONFIG_FILE), "w") as f:
@@ -147,7 +148,7 @@ def load_checkpoint(path: str, **overrides) -> tuple[nn.Module, dict]:
             f"{weights}: {size} bytes, config.json field 'weights.bytes' says "
             f"{meta['weights']['bytes']} (truncated or damaged)"
         )
-    if _sha256(weights) != meta["weights"]["sha256"]:
+    if file_sha256(weights) != meta["weights"]["sha256"]:
         raise VitsimError(f"{weights}: content does not match config.json field "
                           "'weights.sha256' (damaged)")
     try:

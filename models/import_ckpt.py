@@ -17,7 +17,6 @@ atomically) for ``vitsim eval``, ``golden``, ``compile`` and ``simulate``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import pickle
@@ -130,14 +129,6 @@ def convert_state(layout: str, state: dict, expected: dict, *, source: str) -> d
     return out
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _check_model(layout: str, name: str) -> None:
     from models.registry import is_model
 
@@ -172,7 +163,7 @@ def import_checkpoint(layout: str, model_name: str, pth: str, out: str, *,
     """
     import torch
 
-    from models.checkpoint import save_checkpoint
+    from models.checkpoint import file_sha256, save_checkpoint
     from models.registry import create_model
 
     if layout not in LAYOUTS:
@@ -186,7 +177,7 @@ def import_checkpoint(layout: str, model_name: str, pth: str, out: str, *,
     model.load_state_dict(convert_state(layout, state, model.state_dict(), source=pth))
     model.eval()
     extra = {"imported": {"from": layout, "file": os.path.basename(pth),
-                          "sha256": _sha256(pth)}}
+                          "sha256": file_sha256(pth)}}
     if getattr(model, "qvit_cfg", None) is not None:
         from models.qvit_layers import bit_map, budget_bitops, model_bitops
 

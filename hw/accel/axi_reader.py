@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.accel_program import ADDR_BITS, COUNT_BITS
 
-__all__ = ["AxiReader", "read_channels"]
+__all__ = ["AxiReader", "check_burst", "read_channels"]
 
 
 def read_channels(word_bits: int) -> wiring.Signature:
@@ -18,6 +18,15 @@ def read_channels(word_bits: int) -> wiring.Signature:
         "ar_valid": Out(1), "ar_ready": In(1), "ar_addr": Out(ADDR_BITS), "ar_len": Out(8),
         "r_valid": In(1), "r_ready": Out(1), "r_data": In(word_bits), "r_last": In(1),
     })
+
+
+def check_burst(word_bits, max_burst) -> None:
+    """Raise ``ValueError`` unless ``word_bits`` is a positive int and ``max_burst`` an int
+    1..256 (an AXI4 INCR burst)."""
+    if not isinstance(word_bits, int) or word_bits < 1:
+        raise ValueError(f"word_bits must be a positive integer, not {word_bits!r}")
+    if not isinstance(max_burst, int) or not 1 <= max_burst <= 256:
+        raise ValueError(f"max_burst must be an integer 1..256, not {max_burst!r}")
 
 
 class AxiReader(wiring.Component):
@@ -50,10 +59,7 @@ class AxiReader(wiring.Component):
     """
 
     def __init__(self, word_bits: int, max_burst: int = 256):
-        if not isinstance(word_bits, int) or word_bits < 1:
-            raise ValueError(f"word_bits must be a positive integer, not {word_bits!r}")
-        if not isinstance(max_burst, int) or not 1 <= max_burst <= 256:
-            raise ValueError(f"max_burst must be an integer 1..256, not {max_burst!r}")
+        check_burst(word_bits, max_burst)
         self._word_bits, self._max_burst = word_bits, max_burst
         super().__init__({
             "cmd_valid": In(1), "cmd_ready": Out(1), "cmd_addr": In(ADDR_BITS),

@@ -7,6 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.accel_program import ADDR_BITS, COUNT_BITS
+from hw.accel.axi_reader import check_burst
 
 __all__ = ["AxiWriter", "write_channels"]
 
@@ -51,10 +52,7 @@ class AxiWriter(wiring.Component):
     """
 
     def __init__(self, word_bits: int, max_burst: int = 256):
-        if not isinstance(word_bits, int) or word_bits < 1:
-            raise ValueError(f"word_bits must be a positive integer, not {word_bits!r}")
-        if not isinstance(max_burst, int) or not 1 <= max_burst <= 256:
-            raise ValueError(f"max_burst must be an integer 1..256, not {max_burst!r}")
+        check_burst(word_bits, max_burst)
         self._word_bits, self._max_burst = word_bits, max_burst
         super().__init__({
             "cmd_valid": In(1), "cmd_ready": Out(1), "cmd_addr": In(ADDR_BITS),
