@@ -63,6 +63,7 @@ def test_a_design_too_large_is_reported_with_its_counts():
 
 
 def test_synth_of_the_accelerator_needs_a_network_package(tmp_path, capsys):
-    assert main(["synth", "--golden", str(tmp_path), "--out", str(tmp_path / "s")]) != 0
+    (tmp_path / "pkg").mkdir()
+    assert main(["synth", "--golden", str(tmp_path / "pkg"), "--out", str(tmp_path / "s")]) != 0
     assert "not a network package" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
