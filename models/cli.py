@@ -120,7 +120,7 @@ def _train(args: argparse.Namespace) -> int:
     from models.checkpoint import load_checkpoint, save_checkpoint
     from models.data import load_data
     from models.registry import is_model
-    from models.train import train_scheme
+    from models.train import run_record, train_scheme
     from models.vit import ARCHS, DATA_ARCHS, QVIT_ARCHS
 
     quant = args.scheme in QVIT_SCHEMES
@@ -163,7 +163,7 @@ def _train(args: argparse.Namespace) -> int:
     extra = {"train": cfg.to_dict(), "stage1_epochs": args.stage1_epochs,
              "teacher": os.path.abspath(args.teacher) if args.teacher else None,
              "data": data.name, "metrics": {"test_top1": info["test_top1"]},
-             "stages": info["stages"]}
+             "stages": info["stages"], "run": run_record(cfg.seed)}
     if quant:
         last = info["stages"][-1]
         extra.update(qvit=model.qvit_cfg.to_dict(), bit_map=last["bit_map"],

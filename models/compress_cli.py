@@ -69,7 +69,7 @@ def _compress(args: argparse.Namespace) -> int:
     from models.checkpoint import load_checkpoint, read_config, save_checkpoint
     from models.data import load_data
     from models.lowrank import compress_model, proxy_images
-    from models.train import evaluate
+    from models.train import evaluate, run_record
 
     if args.threads is not None:
         if args.threads < 1:
@@ -91,7 +91,7 @@ def _compress(args: argparse.Namespace) -> int:
     compressed, record = compress_model(model, cfg, images, progress=not args.no_progress)
     top1 = evaluate(compressed, data.test)
     extra = {"data": data.name, "source": os.path.abspath(args.ckpt), "train": meta.get("train"),
-             "lowrank": record,
+             "lowrank": record, "run": run_record(cfg.seed),
              "metrics": {"test_top1": top1,
                          "source_test_top1": (meta.get("metrics") or {}).get("test_top1")}}
     out = save_checkpoint(args.out, compressed, extra=extra, overwrite=args.force)

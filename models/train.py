@@ -23,8 +23,8 @@ from golden.errors import VitsimError
 from golden.model_cfg import QVIT_SCHEMES, SCHEMES, TrainCfg
 from models.data import DataSplit
 
-__all__ = ["bitops_penalty", "evaluate", "predict", "train_quantized", "train_scheme",
-           "train_stage"]
+__all__ = ["bitops_penalty", "evaluate", "predict", "run_record", "train_quantized",
+           "train_scheme", "train_stage"]
 
 
 class _Indexed(Dataset):
@@ -40,6 +40,13 @@ class _Indexed(Dataset):
 
 
 @torch.no_grad()
+def run_record(seed: int) -> dict:
+    """What a training or compression run needs to be repeated bit for bit, for the
+    checkpoint metadata: the ``seed``, torch's CPU thread count (reductions split over
+    another number of threads round differently) and the torch version."""
+    return {"seed": seed, "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
 def predict(model: nn.Module, dataset: Dataset, *, batch_size: int = 64) -> torch.Tensor:
     """Return the predicted class of every sample of ``dataset`` (eval mode, in order)."""
     model.eval()

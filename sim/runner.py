@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -20,7 +21,8 @@ from golden.errors import VitsimError
 from golden.version import tool_version
 from sim.toolchain import prepare
 
-__all__ = ["CLOCK_PS", "BenchResult", "build_sim", "cache_root", "run_bench", "sim_runner"]
+__all__ = ["CLOCK_PS", "BenchResult", "build_sim", "cache_root", "run_bench", "sim_runner",
+           "sweep_dead_builds"]
 
 ENV_CASE = "VITSIM_CASE"
 ENV_SIDECAR = "VITSIM_SIDECAR"
@@ -193,7 +195,8 @@ def build_sim(runner, *, sim: str, source: Path, top: str, waves: bool, work_dir
         log.write_text(f"cached build: {final}\n")
         return final
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{sim}-{key}.tmp-", dir=root))
+    sweep_dead_builds(root)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{sim}-{key}.tmp-{os.getpid()}-", dir=root))
     try:
         build_into(tmp)
         (tmp / ".built").write_text("ok\n")
@@ -205,6 +208,39 @@ def build_sim(runner, *, sim: str, source: Path, top: str, waves: bool, work_dir
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+_TMP_OWNER = re.compile(r"^\.[\w.-]+?\.tmp-(\d+)-[^/]*$")
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine (a zombie counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def sweep_dead_builds(root: Path) -> list[Path]:
+    """Remove the temporary build directories in the cache ``root`` whose builder is gone.
+
+    :func:`build_sim` names each one ``.<sim>-<key>.tmp-<pid>-<random>`` after the process
+    building in it; a builder killed outright (SIGKILL, OOM) leaves its directory behind,
+    and the next build sweeps it when no process ``pid`` exists. Directories of live
+    builders, and any name without a pid, are left alone. Returns the removed paths.
+    """
+    removed = []
+    for path in sorted(Path(root).glob(".*.tmp-*")):
+        m = _TMP_OWNER.match(path.name)
+        if m is None or not path.is_dir() or _alive(int(m.group(1))):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    return removed
 
 
 def _find_waves(directory: Path) -> Path | None:

@@ -100,6 +100,8 @@ def test_cli_compress_then_eval(tmp_path, fp_ckpt, capsys):
     lowrank = meta["lowrank"]
     assert len(lowrank["layer_ranks"]) == 8 and lowrank["cfg"]["target"] == 0.4
     assert meta["metrics"]["test_top1"] >= 0
+    assert meta["run"] == {"seed": LowRankCfg.field_default("seed"),
+                           "threads": torch.get_num_threads(), "torch": torch.__version__}
     assert main(["eval", "--ckpt", out]) == 0
     assert "top-1" in capsys.readouterr().out
 

@@ -189,6 +189,15 @@ def test_cli_train_eval_and_errors(tmp_path, capsys):
     assert not os.path.exists(tmp_path / "x")
 
 
+def test_cli_train_records_seed_threads_and_torch_version(tmp_path):
+    """Weights depend on the thread count (reductions split differently), so a checkpoint
+    records it beside the seed; the fixture runs torch on 1 thread, the command asks 2."""
+    out = str(tmp_path / "fp")
+    assert main(["train", "--scheme", "fp", "--epochs", "1", "--batch-size", "256",
+                 "--seed", "5", "--threads", "2", "--no-progress", "--out", out]) == 0
+    assert read_config(out)["run"] == {"seed": 5, "threads": 2, "torch": torch.__version__}
+
+
 def test_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
     assert main(["train", "--scheme", "ternary", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
