@@ -1,13 +1,16 @@
-"""Uniform LSQ vs Q-ViT at equal BitOPs on a bundled dataset (4-bit and 3-bit budgets).
+"""Uniform LSQ vs Q-ViT at equal BitOPs on a bundled dataset (4-, 3- and 2-bit budgets).
 
 For each seed: train ``qvit_{arch}`` (``vit_digits`` on ``--data digits``, the default,
 ``vit_mnist`` on ``mnist5k``) in float (quantizers off) for ``--float-epochs``,
-then from those weights train, each for ``--epochs`` quantized: ``lsq_w4a4``, ``qvit_w4a4``
-(budget = BitOPs of uniform W4A4), ``lsq_w3a3`` and ``qvit_w3a3``. Every quantized run
+then from those weights train, each for ``--epochs`` quantized, the ``--variants``
+``{lsq,qvit}_w{W}a{A}``: uniform LSQ at ``W``/``A`` bits, or Q-ViT with the budget of
+uniform ``W``/``A`` BitOPs (default ``lsq_w4a4 qvit_w4a4 lsq_w3a3 qvit_w3a3``; widths are
+2..8, so ``qvit_w2a2`` can meet its budget only with every width at 2). Every quantized run
 starts with the same MSE calibration on one training batch. Prints a Markdown table of
 test top-1 (mean ± sample std over seeds), achieved BitOPs against the budget and the
 training time (quantized stage only, wall clock, ``--threads`` CPU threads), then the
-learned bit maps of the first seed.
+learned bit maps of the first seed. ``--merge A.json B.json ...`` prints the table of
+earlier ``--json`` results (e.g. one seed per process) and trains nothing.
 
 Usage::
 
@@ -20,7 +23,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import platform
+import re
 import sys
 import time
 
@@ -29,6 +34,62 @@ from bench_util import mean_std
 from golden.model_cfg import TrainCfg
 
 VARIANTS = ("lsq_w4a4", "qvit_w4a4", "lsq_w3a3", "qvit_w3a3")
+_VARIANT = re.compile(r"(lsq|qvit)_w([2-8])a([2-8])")
+
+
+def variant_model(variant: str, arch: str) -> tuple[str, dict]:
+    """Return ``(model name, QViTCfg overrides)`` of ``{lsq,qvit}_w{W}a{A}``; else raise."""
+    m = _VARIANT.fullmatch(variant)
+    if m is None:
+        raise ValueError(f"--variants: {variant!r} is not lsq_wXaY or qvit_wXaY (X, Y in 2..8)")
+    return f"{m[1]}_{arch}", {"w_bits": int(m[2]), "a_bits": int(m[3])}
+
+
+def print_table(results: dict[str, list[dict]], seeds: list[int]) -> None:
+    """Print the Markdown table of ``results`` (``{"float": [...], variant: [...]}``)."""
+    print("| model | top-1 % | BitOPs (M) achieved | budget (M) | quantized training s |")
+    print("|---|---|---|---|---|")
+    for name, rows in results.items():
+        if not rows:
+            continue
+        top1 = mean_std([r["top1"] for r in rows], 100)
+        secs = mean_std([r["seconds"] for r in rows], 1, 0)
+        if name == "float":
+            print(f"| float (same network, quantizers off) | {top1} | – | – | – |")
+            continue
+        ops = mean_std([r["bitops"] for r in rows], 1e-6, 3)
+        print(f"| {name} | {top1} | {ops} | {rows[0]['budget'] / 1e6:.3f} | {secs} |")
+    print(f"\nmean ± sample std over {len(seeds)} seeds {seeds}")
+
+
+def merge(paths: list[str]) -> int:
+    """Print the table of several ``--json`` files (any seeds); 2 on an unreadable file."""
+    results: dict[str, list[dict]] = {}
+    seeds: list[int] = []
+    for path in paths:
+        try:
+            with open(path) as f:
+                run = json.load(f)
+            part, run_seeds = run["results"], list(run["args"]["seeds"])
+            if any({"top1", "seconds"} - set(row) for rows in part.values() for row in rows):
+                raise KeyError("a row without top1/seconds")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"--merge: {path}: not a results file of this script ({e!r})",
+                  file=sys.stderr)
+            return 2
+        seeds += run_seeds
+        for name, rows in part.items():
+            results.setdefault(name, []).extend(rows)
+    print(f"{len(paths)} result files: {', '.join(paths)}\n")
+    print_table(results, seeds)
+    return 0
+
+
+def _write_json(path: str, obj: dict) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2)
+    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,10 +104,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bits-lr-scale", type=float, default=30.0,
                         help="learning rate of the Q-ViT widths over the base (default 30)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
+                        help="lsq_wXaY / qvit_wXaY, X and Y in 2..8 (default: W4A4, W3A3)")
     parser.add_argument("--json", help="also write the raw results (and bit maps) here")
+    parser.add_argument("--merge", nargs="+", metavar="JSON",
+                        help="print the table of earlier --json files; train nothing")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge)
+
+    from models.vit import DATA_ARCHS, QVIT_ARCHS
+
+    if args.data not in DATA_ARCHS:
+        parser.error(f"--data must be one of {', '.join(DATA_ARCHS)}, not {args.data!r}")
+    arch = DATA_ARCHS[args.data]
+    try:
+        models = {v: variant_model(v, arch) for v in args.variants}
+    except ValueError as e:
+        parser.error(str(e))
 
     import torch
 
@@ -55,12 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     from models.qvit_layers import set_quant
     from models.registry import create_model
     from models.train import evaluate, train_quantized, train_stage
-    from models.vit import DATA_ARCHS, QVIT_ARCHS
 
-    if args.data not in DATA_ARCHS:
-        parser.error(f"--data must be one of {', '.join(DATA_ARCHS)}, not {args.data!r}")
     torch.set_num_threads(args.threads)
-    data, arch = load_data(args.data), DATA_ARCHS[args.data]
+    data = load_data(args.data)
     geo = dict(num_classes=data.num_classes, img_size=data.img_size, in_chans=data.in_chans)
     results: dict[str, list[dict]] = {"float": [], **{v: [] for v in args.variants}}
     start = time.perf_counter()
@@ -79,9 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         state = {k: v for k, v in copy.deepcopy(base.state_dict()).items()
                  if not k.endswith(".bits")}
         for variant in args.variants:
-            over = {"bits_lr_scale": args.bits_lr_scale} if variant.startswith("qvit") else {}
+            name, over = models[variant]
+            if variant.startswith("qvit"):
+                over = {**over, "bits_lr_scale": args.bits_lr_scale}
             torch.manual_seed(seed)
-            model = create_model(f"{variant}_{arch}", **geo, **over)
+            model = create_model(name, **geo, **over)
             model.load_state_dict({**model.state_dict(), **state})
             info = train_quantized(model, data, cfg, progress=args.progress, desc=variant)
             row = {"seed": seed, "top1": evaluate(model, data.test, batch_size=args.batch_size),
@@ -100,21 +175,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.float_epochs} epochs then {args.epochs} quantized, Q-ViT width lr "
           f"x{args.bits_lr_scale:g}, torch threads {args.threads}, "
           f"{platform.processor() or platform.machine()}\n")
-    print("| model | top-1 % | BitOPs (M) achieved | budget (M) | quantized training s |")
-    print("|---|---|---|---|---|")
-    for name, rows in results.items():
-        top1 = mean_std([r["top1"] for r in rows], 100)
-        secs = mean_std([r["seconds"] for r in rows], 1, 0)
-        if name == "float":
-            print(f"| float (same network, quantizers off) | {top1} | – | – | – |")
-            continue
-        ops = mean_std([r["bitops"] for r in rows], 1e-6, 3)
-        print(f"| {name} | {top1} | {ops} | {rows[0]['budget'] / 1e6:.3f} | {secs} |")
-    print(f"\nmean ± sample std over {len(args.seeds)} seeds; total wall time "
-          f"{time.perf_counter() - start:.0f} s")
+    print_table(results, args.seeds)
+    print(f"total wall time {time.perf_counter() - start:.0f} s")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "results": results}, f, indent=2)
+        _write_json(args.json, {"args": vars(args), "results": results})
     for variant in args.variants:
         if variant.startswith("qvit") and results[variant]:
             print(f"\nLearned bit map, {variant}, seed {args.seeds[0]}:\n")

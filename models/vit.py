@@ -16,6 +16,7 @@ entry points are ``{scheme}_{arch}`` for the schemes ``fp`` (float teacher), ``b
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 
 from timm.layers import Mlp, PatchEmbed
 from timm.models.deit import VisionTransformerDistilled
@@ -36,7 +37,8 @@ from models.layers import (
 from models.qvit_layers import QViTAttention, QViTHead, QViTMlp, QViTPatchEmbed
 from models.registry import register_model
 
-__all__ = ["ARCHS", "DATA_ARCHS", "QVIT_ARCHS", "QVIT_PRESETS", "build_qvit", "build_vit",
+__all__ = ["ARCHS", "BINARY_NORM_EPS", "DATA_ARCHS", "QVIT_ARCHS", "QVIT_PRESETS", "build_qvit",
+           "build_vit",
            "set_per_image", "split_overrides"]
 
 #: Architectures: ViTCfg fields of each registered geometry.
@@ -57,6 +59,12 @@ ARCHS = {
     "deit_base_distilled_patch16_224": dict(img_size=224, patch_size=16, num_classes=1000,
                                   embed_dim=768, depth=12, num_heads=12),
 }
+
+#: LayerNorm eps of binary/GSB models: the GSB authors' ``Q_OVitLayerNorm`` (eps 1e-12
+#: inside the square root, biased variance: ``nn.LayerNorm``'s formula) for every norm of
+#: their binary ViT. Float models keep timm's 1e-6 (the authors' teacher is a timm DeiT).
+#: The integer model's I-LayerNorm has no eps (``std = max(isqrt(var), 1)``).
+BINARY_NORM_EPS = 1e-12
 
 #: The architecture made for each bundled dataset (``--data`` name -> arch).
 DATA_ARCHS = {"digits": "vit_digits", "mnist5k": "vit_mnist"}
@@ -88,7 +96,8 @@ _QVIT_FIELDS = {f.name for f in dataclasses.fields(QViTCfg)}
 def build_vit(cfg: ViTCfg, qcfg: GSBCfg | None = None) -> nn.Module:
     """Return a timm ViT of geometry ``cfg``, float (``qcfg=None``) or binarised.
 
-    The model carries ``vit_cfg`` and ``gsb_cfg`` attributes. Distilled models return
+    Every LayerNorm has eps 1e-6 (timm) in a float model, :data:`BINARY_NORM_EPS` in a
+    binarised one. The model carries ``vit_cfg`` and ``gsb_cfg`` attributes. Distilled models return
     ``(head, head_dist)`` logits in training after ``set_distilled_training(True)``,
     their average otherwise.
     """
@@ -98,7 +107,8 @@ def build_vit(cfg: ViTCfg, qcfg: GSBCfg | None = None) -> nn.Module:
         hooks.update(mlp_layer=Mlp, embed_layer=PatchEmbed)
     else:
         hooks.update(mlp_layer=bind_layer(BinaryMlp, qcfg=qcfg),
-                     embed_layer=bind_layer(QPatchEmbed, qcfg=qcfg))
+                     embed_layer=bind_layer(QPatchEmbed, qcfg=qcfg),
+                     norm_layer=partial(nn.LayerNorm, eps=BINARY_NORM_EPS))
     model = model_cls(
         img_size=cfg.img_size, patch_size=cfg.patch_size, in_chans=cfg.in_chans,
         num_classes=cfg.num_classes, embed_dim=cfg.embed_dim, depth=cfg.depth,

@@ -93,15 +93,33 @@ def test_gsb_attention_bias_of_distilled_deit_small():
     assert sum(t["bytes"] for t in bias) == 12 * 235_224 * 4
 
 
-def test_digits_geometry_is_the_demo_models():
+@pytest.mark.parametrize("name,tokens", [("vit_digits", 18), ("vit_mnist", 38)])
+def test_small_geometries_are_the_trained_models(name, tokens):
+    """The what-if model's digits and MNIST-5k ViTs: the geometry and per-layer parameter
+    counts of ``models.vit``'s ``fp_{name}`` (the model ``vitsim train`` builds)."""
+    torch = pytest.importorskip("torch")
+    from models import create_model
     from models.vit import ARCHS
 
-    assert model_cfg("vit_digits") == model_cfg("vit_digits", **ARCHS["vit_digits"])
-    vit = model_cfg("vit_digits")
-    assert (vit.num_tokens, vit.embed_dim, vit.hidden_dim) == (18, 64, 256)
+    assert model_cfg(name) == model_cfg(name, **ARCHS[name])
+    vit = model_cfg(name)
+    assert (vit.num_tokens, vit.embed_dim, vit.hidden_dim) == (tokens, 64, 256)
+    with torch.device("meta"):
+        model = create_model(f"fp_{name}")
+    report = _report(name, "fp32")
+    layer_names = sorted((r["name"] for r in report["layers"]), key=len, reverse=True)
+    counts: dict = {}
+    for pname, param in model.named_parameters():
+        layer = next((ln for ln in layer_names if pname.startswith(ln + ".")), "patch_embed")
+        counts[layer] = counts.get(layer, 0) + param.numel()
+    ours = {r["name"]: r["weight_bits"] // 32 for r in report["layers"] if r["weight_bits"]}
+    assert ours == counts
+    # 36 patches of 4x4 pixels: the patch GEMM is [36, 16] x [16, 64]
+    patch = vit_ops(vit)[0]
+    assert (patch.m, patch.k, patch.n) == (vit.num_patches, vit.patch_size**2, 64)
 
 
-@pytest.mark.parametrize("name", sorted(set(MODELS) - {"vit_digits"}))
+@pytest.mark.parametrize("name", sorted(set(MODELS) - {"vit_digits", "vit_mnist"}))
 def test_parameters_per_layer_equal_timm(name):
     torch = pytest.importorskip("torch")
     timm = pytest.importorskip("timm")

@@ -12,10 +12,12 @@ weights is compared). Tolerance 1e-5 absolute: vitsim's attention computes
 
 import argparse
 import os
+from functools import partial
 
 import pytest
 import timm
 import torch
+from torch import nn
 
 from models.checkpoint import load_checkpoint, read_config
 from models.layers import BinaryLinear, QAttention, QHead, _QConv2d
@@ -108,10 +110,15 @@ def _gsb_layout() -> dict:
 
 
 def _timm_twin(sd: dict, layout: str) -> torch.nn.Module:
-    """A timm ViT holding the float weights of the foreign state dict ``sd``."""
+    """A timm ViT holding the float weights of the foreign state dict ``sd``.
+
+    The GSB layout's twin has the authors' LayerNorm eps (1e-12, ``Q_OVitLayerNorm``).
+    """
     distilled = "dist_token" in sd
     name = "deit_tiny_distilled_patch16_224" if distilled else "deit_tiny_patch16_224"
-    model = timm.create_model(name, pretrained=False, **GEO)
+    eps = 1e-12 if layout == "gsb" else 1e-6
+    model = timm.create_model(name, pretrained=False, norm_layer=partial(nn.LayerNorm, eps=eps),
+                              **GEO)
     state = {}
     for k in model.state_dict():
         if layout == "qvit" and k.rsplit(".", 1)[0].endswith("attn.qkv"):

@@ -79,25 +79,37 @@ def test_corner_images_stay_inside_every_static_bound(torch_one_thread):
 
 
 def test_float_and_integer_binarisers_agree(torch_one_thread):
-    """With non-zero shifts, the integer thresholds code the same signs as the float model."""
+    """With non-zero shifts, the integer thresholds code the same signs as the float model.
+
+    The qkv input's signs agree except at near-ties (|LN(x) + move| <= 1e-3, where the
+    LayerNorm eps and the integer square root's floor decide: seed 4 has one, -5.4e-5, at
+    image 1 token 11); q and V agree on every token whose qkv input agrees.
+    """
     model = _random_model("gsb_vit_digits", seed=4)
     x = _images(6, 5)
     int_model = to_integer(model, _images(32, 1))
     trace = int_model.trace(int_model.codes(x))
     got = {}
     attn = model.blocks[0].attn
-    hooks = [attn.qkv.act_quant.register_forward_hook(
-                 lambda m, a, o: got.__setitem__("qkv", o.detach())),
+    hooks = [attn.qkv.act_quant.register_forward_pre_hook(
+                 lambda m, a: got.__setitem__("qkv", a[0].detach())),
              attn.q_quant.register_forward_hook(lambda m, a, o: got.__setitem__("q", o)),
              attn.v_quant.register_forward_pre_hook(lambda m, a: got.__setitem__("v", a[0]))]
     with torch.no_grad():
         model(x)
     for h in hooks:
         h.remove()
-    assert torch.equal(trace["blocks.0.attn.qkv.in"].long() * 2 - 1, torch.sign(got["qkv"]).long())
-    assert torch.equal(trace["blocks.0.attn.q"].long() * 2 - 1, torch.sign(got["q"]).long())
-    assert torch.equal(trace["blocks.0.attn.v_sign"].long() * 2 - 1,
-                       torch.sign(got["v"]).long())
+    bits = trace["blocks.0.attn.qkv.in"].long() * 2 - 1
+    want = torch.sign(got["qkv"]).long()
+    tie = got["qkv"].abs() <= 1e-3
+    assert tie.float().mean() <= 1e-3
+    assert torch.equal(bits[~tie], want[~tie])
+    token_ok = (bits == want).all(-1)[:, None, :, None]  # [B, 1, N, 1] over [B, H, N, d]
+    assert token_ok.float().mean() >= 0.95
+    for key, val in (("blocks.0.attn.q", got["q"]), ("blocks.0.attn.v_sign", got["v"])):
+        sign = trace[key].long() * 2 - 1
+        ok = token_ok.expand_as(sign)
+        assert torch.equal(sign[ok], torch.sign(val).long()[ok]), key
 
 
 def test_stage1_models_are_refused():

@@ -1,9 +1,9 @@
 """The op list of a ViT: every GEMM (and LayerNorm) of one frame, from a :class:`ViTCfg`.
 
-Model names cover the demo's 8x8-digits ViT and timm's DeiT-T/S/B (plain and distilled)
-and ViT-B/L geometries; only shapes matter here (timm builds them with
+Model names cover the demo's 8x8-digits ViT, the MNIST-5k ViT and timm's DeiT-T/S/B (plain
+and distilled) and ViT-B/L geometries; only shapes matter here (timm builds them with
 ``pretrained=False``; ``tests/test_analytic_workload.py`` checks the parameter counts
-against timm).
+against timm and, for the two small ones, against :mod:`models.vit`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ MODELS = {
     # the demo's 8x8 digits: 16 patches of 2x2 + cls + dist = 18 tokens (models.vit.ARCHS)
     "vit_digits": dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64,
                        depth=4, num_heads=2),
+    # MNIST-5k, centre 24x24: 36 patches of 4x4 + cls + dist = 38 tokens (models.vit.ARCHS)
+    "vit_mnist": dict(img_size=24, patch_size=4, in_chans=1, num_classes=10, embed_dim=64,
+                      depth=4, num_heads=2),
     "deit_tiny_patch16_224": dict(_DEIT, embed_dim=192, depth=12, num_heads=3, distilled=False),
     "deit_small_patch16_224": dict(_DEIT, embed_dim=384, depth=12, num_heads=6,
                                    distilled=False),
