@@ -78,17 +78,22 @@ class Context:
         beat, stored once per distinct beat (stride 0 along loops it does not vary over);
         a beat wider than one word spans whole consecutive words, read a word a sub-cycle
         (``n_out`` of them)."""
-        words = pack_words(beats.reshape(*loops, beats.shape[-1]), bits)
+        beats = np.asarray(beats).reshape(*loops, beats.shape[-1])
+        keep = []  # the loops the beats vary over (one beat stored per distinct beat)
+        for axis in range(NUM_LOOPS):
+            if loops[axis] > 1 and not np.all(beats == np.take(beats, [0], axis=axis)):
+                keep.append(axis)
+            else:
+                beats = np.take(beats, [0], axis=axis)
+        words = pack_words(beats, bits)
+        for axis in list(keep):  # beats that differ only in bits past the field width
+            if np.all(words == np.take(words, [0], axis=axis)):
+                keep.remove(axis)
+                words = np.take(words, [0], axis=axis)
         epb = words.shape[-1]
         # a beat wider than one word is read as consecutive whole words, a word a sub-cycle
         vl = min(pow2_at_least(epb), self.L)
         n_out = -(-epb // vl)
-        keep = []
-        for axis in range(NUM_LOOPS):
-            if loops[axis] > 1 and not np.all(words == np.take(words, [0], axis=axis)):
-                keep.append(axis)
-            else:
-                words = np.take(words, [0], axis=axis)
         words = np.concatenate([words, np.zeros(words.shape[:-1] + (n_out * vl - epb,),
                                                 np.int64)], axis=-1)
         strides = [0] * NUM_LOOPS
