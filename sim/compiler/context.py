@@ -24,6 +24,7 @@ class Context:
         self.act = Space(act_base, self.L)
         self.views: dict[str, View] = {}
         self.key_shapes: dict[str, tuple] = {}  # chunked keys (key_layout): package shape
+        self.tail_copied: set[str] = set()  # flat outputs whose last beat is whole
         self.descs: list[tuple[str, object, OpDesc]] = []
 
     # -- tensors
@@ -74,26 +75,33 @@ class Context:
     # -- parameters
     def param_operand(self, beats: np.ndarray, bits: int, loops: tuple) -> Operand:
         """A parameter operand: ``beats[loops..., lanes]`` values packed at ``bits`` per
-        beat, stored once per distinct beat (stride 0 along loops it does not vary over)."""
-        words = pack_words(beats.reshape(*loops, beats.shape[-1]), bits)
-        epb = words.shape[-1]
-        vl = pow2_at_least(epb)
-        if vl > self.L:
-            raise CompileError(f"a parameter beat of {epb} elements exceeds {self.L} lanes")
-        keep = []
+        beat, stored once per distinct beat (stride 0 along loops it does not vary over);
+        a beat wider than one word spans whole consecutive words, read a word a sub-cycle
+        (``n_out`` of them)."""
+        beats = np.asarray(beats).reshape(*loops, beats.shape[-1])
+        keep = []  # the loops the beats vary over (one beat stored per distinct beat)
         for axis in range(NUM_LOOPS):
-            if loops[axis] > 1 and not np.all(words == np.take(words, [0], axis=axis)):
+            if loops[axis] > 1 and not np.all(beats == np.take(beats, [0], axis=axis)):
                 keep.append(axis)
             else:
+                beats = np.take(beats, [0], axis=axis)
+        words = pack_words(beats, bits)
+        for axis in list(keep):  # beats that differ only in bits past the field width
+            if np.all(words == np.take(words, [0], axis=axis)):
+                keep.remove(axis)
                 words = np.take(words, [0], axis=axis)
-        words = np.concatenate([words, np.zeros(words.shape[:-1] + (vl - epb,), np.int64)],
-                               axis=-1)
+        epb = words.shape[-1]
+        # a beat wider than one word is read as consecutive whole words, a word a sub-cycle
+        vl = min(pow2_at_least(epb), self.L)
+        n_out = -(-epb // vl)
+        words = np.concatenate([words, np.zeros(words.shape[:-1] + (n_out * vl - epb,),
+                                                np.int64)], axis=-1)
         strides = [0] * NUM_LOOPS
-        acc = vl
+        acc = n_out * vl
         for axis in reversed(range(NUM_LOOPS)):
             if axis in keep:
                 strides[axis] = acc
                 acc *= loops[axis]
         addr = self.pre.put(words)
         return Operand(base=addr, s=tuple(strides), n_in=1, vl_log=vl.bit_length() - 1,
-                       ebits=32)
+                       ebits=32, n_out=n_out, d_out=vl if n_out > 1 else 0)

@@ -148,8 +148,10 @@ def encoder(c, op):
         c.views[name] = out
     value = op.kind == "gsb_value_planes"
     theta = 0 if value else int(op.base_theta)
-    if out.shape[-1] % cfg.lanes and (not xv.contiguous()
-                                      or int(np.prod(xv.shape)) % cfg.lanes):
+    # the max/min must see no padding: a flat tensor's last beat is filled by its
+    # producer with copies of its last element (sim.compiler.operands.feeds_encoder)
+    if out.shape[-1] % cfg.lanes and (not xv.contiguous() or (
+            int(np.prod(xv.shape)) % cfg.lanes and op.inputs[0] not in c.tail_copied)):
         raise CompileError(f"op {op.name!r}: the encoder reads whole beats of a "
                            f"contiguous tensor (its max/min must not see padding)")
     elementwise(c, op, slot="gsb_encoder", ln=cfg.lanes, out=out, wbits=1 + len(cfg.ratios),

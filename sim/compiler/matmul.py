@@ -106,30 +106,53 @@ def key_layout(c, op) -> None:
     c.key_shapes[w_name] = shape
 
 
+def _patch_image(c, name: str, p: int) -> View:
+    """The image ``[C, H, W]`` in the scratchpad as rows of ``p``-pixel bands, band-major
+    and channel-interleaved (:func:`sim.compiler.tiling.patch_rows`): the view
+    ``[H / p, C * p, W]`` whose row ``c * p + y`` of band ``b`` is channel ``c``'s pixel row
+    ``b * p + y`` (one channel: the image's own row-major layout)."""
+    if name in c.views:
+        return c.views[name]
+    img = c.value(name)
+    if img.ndim != 3 or img.shape[1] % p or img.shape[2] % p:
+        raise CompileError(f"tensor {name!r}: an image [C, H, W] of whole {p}x{p} patches, "
+                           f"not {list(img.shape)}")
+    ch, hh, ww = img.shape
+    rows = img.reshape(ch, hh // p, p, ww).transpose(1, 0, 2, 3).reshape(hh // p, ch * p, ww)
+    addr = c.pre.put(rows)
+    c.views[name] = View(addr, rows.shape, (ch * p * ww, ww, 1))
+    return c.views[name]
+
+
 @compiles("mac_array", "patch_matmul", "int_matmul")
 def mac(c, op):
     cfg = c.unit_cfg("mac")
     R, C, fb = cfg.rows, cfg.cols, cfg.field_bits
     x_name, w_name = op.inputs
-    xv, w = c.view(x_name), c.value(w_name)
+    w = c.value(w_name)
+    xv = None if op.kind == "patch_matmul" else c.view(x_name)
     n, k = w.shape
     if k % C:
         raise CompileError(f"op {op.name!r}: reduction {k} is not a multiple of {C} "
                            f"columns")
     tiles = weight_tiles(w, R, C)
     if op.kind == "patch_matmul":
-        ch, hh, ww = xv.shape
         p = op.patch
-        if ch != 1 or C != p * p:
-            raise CompileError(f"op {op.name!r}: the MAC array takes one {p}x{p} patch of "
-                               f"one channel a beat (cols = {p * p}); this has {ch} channels, "
-                               f"{C} columns")
-        hp, wp = hh // p, ww // p
+        xv = _patch_image(c, x_name, p)
+        hp, ch_p, ww = xv.shape
+        r = tiling.patch_rows(C, p, ch_p // p)
+        if r is None:
+            raise CompileError(f"op {op.name!r}: a beat of {C} columns is not whole rows of "
+                               f"a {p}x{p} patch of {ch_p // p} channels")
+        wp = ww // p
         out = c.out_view(op.outputs[0], pad_last=R)
         nest = tiling.matmul([hp, wp], n, k, R, C)
-        a = Operand(base=xv.addr, s=tiling.pad([p * xv.strides[1], p, 0, 0]), n_in=1,
-                    vl_log=(p.bit_length() - 1), n_out=p, d_out=xv.strides[1], ebits=fb)
-        if p & (p - 1) or xv.addr % p or xv.strides[1] % p:
+        # r patch rows a beat (a vector each), the next r rows the next beat
+        a = Operand(base=xv.addr, s=tiling.pad([xv.strides[0], p, 0,
+                                                r * xv.strides[1] if k > C else 0]),
+                    n_in=1, vl_log=(p.bit_length() - 1), n_out=r, d_out=xv.strides[1],
+                    ebits=fb)
+        if xv.addr % p or xv.strides[1] % p:
             raise CompileError(f"op {op.name!r}: patch rows must be aligned vectors")
         ws = (0, wp * out.strides[0], out.strides[0], R)
     else:
@@ -139,8 +162,12 @@ def mac(c, op):
             raise CompileError(f"op {op.name!r}: integer matmul over more than [M, K]")
         m_stride = xv.strides[0] if len(xv.shape) == 2 else 0
         nest = tiling.matmul([rows], n, k, R, C)
-        a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=C,
-                stride=xv.strides[-1], ebits=fb)
+        if C > c.L and C % c.L == 0 and xv.strides[-1] == 1:  # a beat of whole words
+            a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=c.L, stride=1,
+                    ebits=fb, rows=C // c.L, row_stride=c.L)
+        else:
+            a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=C,
+                    stride=xv.strides[-1], ebits=fb)
         o_stride = out.strides[0] if len(out.shape) == 2 else 0
         ws = (0, 0, o_stride, R)
     loops = nest.rn

@@ -9,7 +9,7 @@ from golden.accel_program import OpDesc, Operand
 from sim.compiler import tiling
 from sim.compiler.program import CompileError
 
-__all__ = ["act", "beat_cycles", "elementwise"]
+__all__ = ["act", "beat_cycles", "elementwise", "feeds_encoder"]
 
 
 def act(view, *, loops, loop_strides, ln: int, stride: int, ebits: int,
@@ -76,3 +76,38 @@ def elementwise(c, op, *, slot, sources, out, ln, k=(), wbits=32, wsigned=True,
                   ops=tuple(operands), wbase=out.addr, ws=ws, wt=wt, wvec=vec, wpack=wpack,
                   wbits=wbits, wsigned=wsigned, k=tuple(k))
     c.emit(op, desc)
+    numel = int(np.prod(shape))
+    if not structured and numel % ln and feeds_encoder(c, op.outputs[0]):
+        _copy_tail(c, op, desc, sources, shape, ln, last_level)
+
+
+def feeds_encoder(c, name: str) -> bool:
+    """Whether a GSB encoder op reads tensor ``name`` (its max/min see whole beats)."""
+    return any(o.kind in ("gsb_value_planes", "gsb_attn_planes") and o.inputs[0] == name
+               for o in c.net.ops)
+
+
+def _copy_tail(c, op, desc, sources, shape, ln, last_level):
+    """Fill the lanes past the end of a flat output's last beat with the output's last
+    element: one more beat of the same unit whose every lane reads the last element of
+    each source (an element ``ln`` times), its first ``pad`` lanes written one a cycle
+    after the output. A reader of whole beats (the GSB encoder's max/min) then sees only
+    the tensor's own values. Records the output in ``c.tail_copied``."""
+    numel = int(np.prod(shape))
+    pad = -numel % ln
+    ops = []
+    for src in sources:
+        if src[0] == "act":
+            _, v, ebits, shift = src
+            ops.append(Operand(base=v.addr + numel - 1, n_in=ln, d_in=0, ebits=ebits,
+                               shift=shift))
+        else:
+            _, arr, bits = src
+            last = np.broadcast_to(np.asarray(arr, dtype=np.int64), shape)
+            beat = np.full((1, 1, 1, 1, ln), last.reshape(-1)[numel - 1], np.int64)
+            ops.append(c.param_operand(beat, bits, (1, 1, 1, 1)))
+    one = tiling.loops([1])
+    c.emit(op, OpDesc(unit=desc.unit, rn=one, wn=one, wc=pad, last_level=last_level,
+                      beat_cycles=beat_cycles(ops), ops=tuple(ops), wbase=desc.wbase + numel,
+                      wt=1, wvec=False, wbits=desc.wbits, wsigned=desc.wsigned, k=desc.k))
+    c.tail_copied.add(op.outputs[0])

@@ -100,18 +100,17 @@ def pow2_at_least(n: int) -> int:
 def pack_words(values: np.ndarray, bits: int) -> np.ndarray:
     """``values[..., n]`` as fields of ``bits`` (two's complement), LSB first, cut into
     32-bit elements ``[..., ceil(n * bits / 32)]``."""
-    values = np.asarray(values, dtype=object)
+    values = np.asarray(values)
     lead, n = values.shape[:-1], values.shape[-1]
     epb = -(-n * bits // ELEM_BITS)
-    flat = values.reshape(-1, n)
-    out = np.zeros((flat.shape[0], epb), dtype=np.int64)
-    mask = (1 << bits) - 1
-    for r, row in enumerate(flat):
-        word = 0
-        for i, v in enumerate(row):
-            word |= (int(v) & mask) << (i * bits)
-        for e in range(epb):
-            out[r, e] = (word >> (e * ELEM_BITS)) & 0xFFFFFFFF
+    flat = values.reshape(-1, n).astype(np.int64) & ((1 << bits) - 1)  # two's complement
+    # bit b of field i at bit i * bits + b of the row, cut into 32-bit elements
+    planes = ((flat[:, :, None] >> np.arange(bits, dtype=np.int64)) & 1).astype(np.uint8)
+    planes = planes.reshape(flat.shape[0], n * bits)
+    planes = np.concatenate([planes, np.zeros((flat.shape[0], epb * ELEM_BITS - n * bits),
+                                              np.uint8)], axis=1)
+    weights = np.int64(1) << np.arange(ELEM_BITS, dtype=np.int64)
+    out = planes.reshape(flat.shape[0], epb, ELEM_BITS).astype(np.int64) @ weights
     return out.reshape(*lead, epb)
 
 

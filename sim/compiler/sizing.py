@@ -17,16 +17,19 @@ from golden.cases_threshold import ThresholdCfg
 from golden.kernels import grid_width, signed_bits
 from golden.network import softmax_params_of
 from golden.spec import BinaryArrayCfg, MacArrayCfg, RequantCfg, ResidualCfg
+from sim.compiler import tiling
 from sim.compiler.bmm import bmm_widths
 from sim.compiler.elementwise import clamp_runs
 from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers, sizes
 
-__all__ = ["COLS", "LANES", "MAC_ROWS", "ROWS", "accel_config_for"]
+__all__ = ["COLS", "LANES", "MAC_MAX_COLS", "MAC_ROWS", "ROWS", "accel_config_for", "mac_cols"]
 
 LANES = 8  # elementwise units
 ROWS, COLS = 8, 32  # binary array
 MAC_ROWS = 4
+#: Most columns of the MAC array (a 64-column beat is 4 rows of a 16x16 patch).
+MAC_MAX_COLS = 64
 
 
 def _widest(net, ops, idx=0, top=32):
@@ -52,11 +55,40 @@ def _binary(net, by_kind):
     return units
 
 
+def mac_cols(red, patches, qk=()) -> int:
+    """Columns of the MAC array for matmul reductions ``red``, patch embeddings
+    ``patches`` (``(patch, chans)`` each: :func:`sim.compiler.tiling.patch_rows` must fit)
+    and ``q @ k^T`` reductions ``qk`` (padded to whole beats): the shortest matmul
+    reduction when it divides every one, fits every patch and is at most
+    ``MAC_MAX_COLS``; else the largest common divisor of the reductions up to
+    ``MAC_MAX_COLS`` that fits every patch; without matmuls the shortest ``q @ k^T``
+    reduction (16 without any).
+
+    Raises
+    ------
+    CompileError
+        No column count fits (a patch side that is not a power of two, say).
+    """
+    def fits(c):
+        return (all(k % c == 0 for k in red)
+                and all(tiling.patch_rows(c, p, ch) for p, ch in patches))
+
+    if not red:
+        return min(qk or [16])
+    if min(red) <= MAC_MAX_COLS and fits(min(red)):
+        return min(red)
+    g = int(np.gcd.reduce(np.asarray(red, dtype=np.int64)))
+    for c in range(min(g, MAC_MAX_COLS), 0, -1):
+        if g % c == 0 and fits(c):
+            return c
+    raise CompileError(f"no MAC array width fits the reductions {sorted(set(red))} and the "
+                       f"patches {sorted(set(patches))} (patch sides must be powers of two)")
+
+
 @sizes("mac_array")
 def _mac(net, by_kind):
     """The MAC array for the integer matmuls (patch_matmul, int_matmul) and the per-head
-    int_bmm ops: ``MAC_ROWS`` rows; ``cols`` the shortest matmul reduction (a patch: its
-    ``p * p`` pixels), else the shortest ``q @ k^T`` reduction; ``max_bits`` the widest
+    int_bmm ops: ``MAC_ROWS`` rows; ``cols`` as :func:`mac_cols`; ``max_bits`` the widest
     operand (an unsigned int_bmm weight one bit more, :func:`sim.compiler.bmm.bmm_widths`)
     on the 8-bit grid; ``max_k`` the longest reduction (an int_bmm one padded to whole
     ``cols``). Without int_bmm ops it is the config sized for the matmuls alone."""
@@ -66,7 +98,9 @@ def _mac(net, by_kind):
         return {}
     red = [net.tensors[op.inputs[1]].shape[1] for op in macs]
     qk = [net.tensors[op.inputs[0]].shape[-1] for op in bmms if op.trans_b]
-    cols = min(red or qk or [16])
+    patches = [(op.patch, net.tensors[op.inputs[0]].shape[-3]) for op in macs
+               if op.kind == "patch_matmul"]
+    cols = mac_cols(red, patches, qk)
     bits = [max(op.a_bits, op.w_bits) for op in macs]
     for op in bmms:
         heads = net.tensors[op.inputs[0]].shape[-3]
@@ -142,7 +176,8 @@ def _gsb_encoder(net, by_kind):
         raise CompileError("GSB ops with different ratios: one encoder serves one set")
     return {"gsb_encoder": GsbEncoderCfg(
         lanes=LANES, x_bits=_widest(net, enc),
-        max_elems=max(int(np.prod(net.tensors[op.inputs[0]].shape[1:])) for op in enc),
+        max_elems=-(-max(int(np.prod(net.tensors[op.inputs[0]].shape[1:])) for op in enc)
+                    // LANES) * LANES,  # whole beats
         ratios=ratios.pop())}
 
 

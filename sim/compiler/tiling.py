@@ -32,7 +32,7 @@ from golden.accel_program import NUM_LOOPS
 from sim.compiler.program import CompileError
 
 __all__ = ["Nest", "chunked_keys", "elementwise", "gsb_av", "key_rows_one_read", "loops",
-           "matmul", "pad", "rows", "runs"]
+           "matmul", "pad", "patch_rows", "rows", "runs"]
 
 _DEFAULT_LAST = 4  # OpDesc's default last_level: no row or reduction closes
 _NO_WRITE = (0,) * NUM_LOOPS
@@ -134,3 +134,16 @@ def key_rows_one_read(row_stride: int, vl: int, rows_: int, lanes: int) -> bool:
     each, ``row_stride`` apart) are one vector read of at most ``lanes`` elements (else one
     row a sub-cycle)."""
     return row_stride == vl and rows_ * vl <= lanes
+
+
+def patch_rows(cols: int, patch: int, chans: int) -> int | None:
+    """Image rows a beat of the patch embedding reads on an array of ``cols`` columns, or
+    None when ``cols`` does not fit: the image lies in rows of ``patch`` pixels, band-major
+    and channel-interleaved (band ``b`` holds the rows ``(c, y)`` of channel ``c``, pixel
+    row ``y`` of the band, in that order), so a patch's ``chans * patch`` rows are evenly
+    spaced and its pixels in the weight's ``(c, y, x)`` order; a beat is ``cols / patch``
+    of those rows (a power-of-two ``patch``, a whole number of rows dividing the patch's)."""
+    if patch & (patch - 1) or cols % patch:
+        return None
+    r = cols // patch
+    return r if (chans * patch) % r == 0 else None
