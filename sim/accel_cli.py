@@ -19,11 +19,24 @@ from golden.atomic import atomic_dir, check_out, force_arg
 from golden.errors import VitsimError
 
 __all__ = ["first_failing_op", "first_failure", "layer_rows", "memory_figures", "register",
-           "max_cycles_arg", "reuse_arg", "simulate_golden", "write_op_window"]
+           "max_cycles_arg", "onchip_arg", "reuse_arg", "simulate_golden", "write_op_window"]
 
 
 def memory_figures(program) -> dict:
-    """On-chip and off-chip figures of one program (bytes)."""
+    """On-chip and off-chip figures of one program (bytes); of a program compiled for a
+    budget (``--onchip-kib``), the off-chip bytes are what its DMA descriptors move
+    (:func:`sim.analytic.accel_traffic.frame_traffic`)."""
+    if program.meta.get("onchip_kib") is not None:
+        from sim.analytic.accel_traffic import frame_traffic
+
+        frame = frame_traffic(program.names, program.descs, program.cfg)
+        return {"onchip_budget_bytes": program.cfg.depth * program.cfg.lanes * 4,
+                "scratch_bytes": program.used * 4,
+                "weight_region_bytes": program.preload * 4,
+                "activation_bytes": (program.used - program.preload) * 4,
+                "offchip_in_bytes": frame["read_bytes"],
+                "offchip_out_bytes": frame["written_bytes"],
+                "program_bytes": frame["fetch_bytes"]}
     lanes = program.cfg.lanes
     word = program.cfg.word_bits // 8
     return {
@@ -66,12 +79,14 @@ def layer_rows(program, result) -> list[dict]:
 
 
 def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False,
-                    reuse=False, max_cycles=None, echo=print) -> list[tuple]:
+                    reuse=False, max_cycles=None, onchip_kib=None,
+                    echo=print) -> list[tuple]:
     """Compile and run every image of a network package; return ``[(program, result)]``.
 
     ``reuse``: compile with buffer reuse (only the tensors intact at the end, the logits
     among them, are compared). ``max_cycles``: the cycle limit of each run (default: from
-    the program's analytic count, :func:`sim.accel_run.cycle_limit`)."""
+    the program's analytic count, :func:`sim.accel_run.cycle_limit`). ``onchip_kib``:
+    compile for that on-chip budget (:mod:`sim.compiler.budget`)."""
     from golden.netpkg import read_network
     from sim.accel_run import run_program
     from sim.compiler import compile_network
@@ -80,7 +95,7 @@ def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False
     n_images = len((pkg.manifest.get("images") or {}).get("labels", [])) or 1
     out = []
     for image in range(n_images) if images is None else images:
-        program = compile_network(pkg, image=image, reuse=reuse)
+        program = compile_network(pkg, image=image, reuse=reuse, onchip_kib=onchip_kib)
         result = run_program(program, work / f"image{image}", sim=sim, harness=harness,
                              max_cycles=max_cycles)
         echo(f"image {image}: {'bit-exact' if result.passed else 'MISMATCH'} on {sim}, "
@@ -219,13 +234,17 @@ def cmd_simulate_golden(args) -> int:
         raise VitsimError(f"--max-cycles must be at least 1, not {args.max_cycles}")
     prepare(args.sim)  # a bad --sim fails before any work
     pkg = read_network(args.golden)  # verified once, before the work directory exists
-    if args.waves_op is not None:
+    onchip = getattr(args, "onchip_kib", None)
+    if args.waves_op is not None or onchip is not None:
         from sim.compiler import compile_network
 
-        check_waves_op(compile_network(pkg, image=0), args.waves_op)
+        # a budget too small is refused before the work directory exists
+        first = compile_network(pkg, image=0, onchip_kib=onchip)
+        if args.waves_op is not None:
+            check_waves_op(first, args.waves_op)
     work = work_dir(args, args.golden)
     runs = simulate_golden(pkg, sim=args.sim, work=work, reuse=args.reuse,
-                           max_cycles=args.max_cycles)
+                           max_cycles=args.max_cycles, onchip_kib=onchip)
     ok = True
     total = 0
     for program, result in runs:
@@ -265,7 +284,8 @@ def cmd_compile(args) -> int:
     if args.image >= n_images:
         raise VitsimError(f"--image: {args.image} is past the package's {n_images} "
                           f"image{'s' if n_images > 1 else ''} (0..{n_images - 1})")
-    program = compile_network(pkg, image=args.image, reuse=args.reuse)
+    program = compile_network(pkg, image=args.image, reuse=args.reuse,
+                              onchip_kib=args.onchip_kib)
     record = {
         "format": "vitsim-accel-program", "config": program.cfg.to_dict(),
         "image": args.image, "package": str(args.golden), "reuse": args.reuse,
@@ -275,6 +295,8 @@ def cmd_compile(args) -> int:
                                             strict=True)],
         "memory": memory_figures(program),
     }
+    if args.onchip_kib is not None:
+        record["onchip_kib"] = args.onchip_kib
     with atomic_dir(args.out, kind="program", overwrite=args.force) as tmp:
         (tmp / "program.json").write_text(json.dumps(record, indent=2) + "\n")
         import numpy as np
@@ -282,6 +304,13 @@ def cmd_compile(args) -> int:
         np.save(tmp / "ext_image.npy", program.ext)
         accel_verilog(program.cfg, out_dir=tmp)
     mem = record["memory"]
+    if args.onchip_kib is not None:
+        print(f"wrote {args.out}: {len(program.descs)} descriptors, scratchpad "
+              f"{mem['scratch_bytes'] / 1024:.1f} of {mem['onchip_budget_bytes'] / 1024:.1f} "
+              f"KiB ({mem['weight_region_bytes'] / 1024:.1f} KiB weight region), external "
+              f"memory {mem['offchip_in_bytes']:,} bytes read, {mem['offchip_out_bytes']:,} "
+              f"written a frame; Verilog accel_tb.v")
+        return 0
     print(f"wrote {args.out}: {len(program.descs)} descriptors, scratchpad "
           f"{mem['scratch_bytes'] / 1024:.1f} KiB ({mem['preload_bytes'] / 1024:.1f} KiB "
           f"parameters), {program.cfg.word_bits}-bit words; Verilog accel_tb.v")
@@ -298,6 +327,7 @@ def register(sub) -> None:
     p.add_argument("--image", type=at_least(0), default=0,
                    help="which recorded image (default 0)")
     reuse_arg(p)
+    onchip_arg(p)
     p.set_defaults(func=cmd_compile)
 
 
@@ -307,6 +337,18 @@ def reuse_arg(p) -> None:
                    help="--golden/compile: share activation buffers by liveness (a smaller "
                    "scratchpad; only the tensors intact at the end, the logits among them, "
                    "can be compared)")
+
+
+def onchip_arg(p, prefix: str = "--golden/compile: ") -> None:
+    """The ``--onchip-kib`` flag of ``compile``, ``simulate --golden`` and ``memory
+    --accel-package``."""
+    from golden.argtypes import finite
+
+    p.add_argument("--onchip-kib", type=finite(positive=True), default=None, metavar="KIB",
+                   help=f"{prefix}a scratchpad of KIB KiB: weights stay in external memory "
+                   "and come in by dma_in before each op, activations placed by liveness "
+                   "(only the tensors intact at the end, the logits among them, can be "
+                   "compared)")
 
 
 def max_cycles_arg(p) -> None:

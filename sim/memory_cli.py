@@ -44,6 +44,9 @@ def register(subparsers) -> None:
                    help="a GSB network package: also report the whole-network accelerator's "
                         "cycles per op, exact to its counters, for the accelerator "
                         "`vitsim compile` sizes to it (needs a GSB scheme)")
+    from sim.accel_cli import onchip_arg
+
+    onchip_arg(p, "--accel-package: compile image 0 for ")
     p.add_argument("--json", action="store_true", help="print the full JSON report")
     p.add_argument("--out", type=Path, help="write the JSON (or CSV) here instead of stdout")
     p.add_argument("--plot", type=Path, help="write a figure (PNG) here")
@@ -90,6 +93,9 @@ def _check_args(args: argparse.Namespace) -> None:
                           "no --sweep, --json, --accel-package or --out")
     if args.sweep and args.accel_package is not None:
         raise VitsimError("--accel-package reports one point; it takes no --sweep")
+    if args.onchip_kib is not None and args.accel_package is None:
+        raise VitsimError("--onchip-kib sizes the accelerator of --accel-package DIR; give "
+                          "--accel-package")
 
 
 def _emit(text: str, out: Path | None) -> None:
@@ -138,6 +144,10 @@ def _table(report: dict) -> str:
                          f"{r['cycles']:>11,}")
         lines.append(f"accelerator total (compute ops, exact): "
                      f"{report['totals']['accel_cycles']:,} cycles")
+    if "accel_stream" in report:
+        from sim.analytic.accel_traffic import stream_lines
+
+        lines += stream_lines(report["accel_stream"])
     t = report["totals"]
     cyc = "n/a (float)" if t["cycles"] is None else f"{t['cycles']:,}"
     lines.append(f"total: weights {t['weight_bytes'] / 1024:,.1f} KiB "
@@ -206,7 +216,13 @@ def cmd_memory(args: argparse.Namespace) -> int:
         from sim.compiler import accel_config_for
 
         top = accel_config_for(NetworkData(read_network(args.accel_package)))
+        if args.onchip_kib is not None:
+            from sim.analytic.accel_traffic import stream_report
+
+            stream = stream_report(args.accel_package, args.onchip_kib)
     report = analyze(vit, scheme, hw, top)
+    if args.onchip_kib is not None:
+        report["accel_stream"] = stream
     report["model"]["name"] = chosen.get("model", args.model)
     if args.json:
         _emit(json.dumps(report, indent=1) + "\n", args.out)

@@ -13,7 +13,8 @@ __all__ = ["reuse"]
 def reuse(comp):
     """Move every activation region of ``comp`` (a :class:`sim.compiler.context.Context`)
     to an address shared with regions not live at the same time; rewrite the descriptors
-    and views; return ``intact(*names)``: whether the region of the first of the tensors
+    and views (and set ``comp.placement``: ``(first, last, addr, size)`` of every region
+    a descriptor uses); return ``intact(*names)``: whether the region of the first of the tensors
     ``names`` that has a view is unchanged when the program ends.
 
     A region is live from the first descriptor that reads or writes it to the last one
@@ -64,6 +65,8 @@ def reuse(comp):
     comp.views = {name: dataclasses.replace(v, addr=move(v.addr))
                   for name, v in comp.views.items()}
     space.top = max((at + n for _, at, n in placed), default=space.base)
+    # (first, last descriptor, address, size) of every region: the budget check's input
+    comp.placement = [(first[r], last[r], new_addr[r], space.regions[r][1]) for r in first]
 
     def intact(*names: str) -> bool:
         """Whether the region of the first of ``names`` that has a view is unchanged at the

@@ -1,0 +1,108 @@
+"""External-memory bytes of an accelerator program, exact to its DMA descriptors.
+
+A ``dma_in`` descriptor reads ``rn[3]`` external words, a ``dma_out`` writes ``rn[3]``
+(:mod:`golden.accel_program`); a word is ``lanes`` 32-bit elements. Compute descriptors
+move nothing off chip. The sequencer's own reads (the op count and ``desc_words`` words a
+descriptor) are counted apart, as ``fetch_bytes``: they are the program, not data.
+
+:func:`op_traffic` sums the bytes per network op name (a streamed program's ``dma_in``
+descriptors carry the name of the op they load for, :mod:`sim.compiler.budget`), in
+program order, with the op's cycles from :func:`sim.analytic.accel_cycles.program_cycles`;
+:func:`frame_traffic` is one frame's totals. :func:`stream_report` compiles a package for
+an on-chip budget and reports both (``vitsim memory --accel-package DIR --onchip-kib N``).
+"""
+
+from __future__ import annotations
+
+from golden.accel_program import AccelTopCfg, OpDesc, desc_words
+
+__all__ = ["desc_bytes", "frame_traffic", "op_traffic", "stream_lines", "stream_report"]
+
+
+def desc_bytes(desc: OpDesc, cfg: AccelTopCfg) -> tuple[int, int]:
+    """``(read, written)``: external-memory bytes descriptor ``desc`` moves on ``cfg``."""
+    word = cfg.lanes * 4
+    if desc.unit == "dma_in":
+        return desc.rn[3] * word, 0
+    if desc.unit == "dma_out":
+        return 0, desc.rn[3] * word
+    return 0, 0
+
+
+def op_traffic(names, descs, cfg: AccelTopCfg) -> list[dict]:
+    """Per op name, in order of first appearance: ``{"op", "read_bytes",
+    "written_bytes", "fetch_bytes", "descriptors", "cycles"}``.
+
+    Parameters
+    ----------
+    names : list of str
+        The op name of each descriptor (a :class:`sim.compiler.program.Program`'s
+        ``names``; the program's own ``dma_in``/``dma_out`` are rows of their own).
+    descs : list of OpDesc
+        The descriptors, in program order.
+    cfg : AccelTopCfg
+        The accelerator they run on.
+
+    Returns
+    -------
+    list of dict
+        ``cycles``: the sum of the descriptors' counts
+        (:func:`sim.analytic.accel_cycles.program_cycles`; the final ``dma_out``'s count
+        is one the dump cannot hold).
+    """
+    from sim.analytic.accel_cycles import program_cycles
+
+    fetch = desc_words(cfg) * cfg.lanes * 4
+    rows: dict[str, dict] = {}
+    for name, desc, cycles in zip(names, descs, program_cycles(descs, cfg), strict=True):
+        row = rows.setdefault(name, {"op": name, "read_bytes": 0, "written_bytes": 0,
+                                     "fetch_bytes": 0, "descriptors": 0, "cycles": 0})
+        read, written = desc_bytes(desc, cfg)
+        row["read_bytes"] += read
+        row["written_bytes"] += written
+        row["fetch_bytes"] += fetch
+        row["descriptors"] += 1
+        row["cycles"] += cycles
+    return list(rows.values())
+
+
+def frame_traffic(names, descs, cfg: AccelTopCfg) -> dict:
+    """One frame's totals of :func:`op_traffic`; ``fetch_bytes`` includes the op count
+    word the sequencer reads first."""
+    rows = op_traffic(names, descs, cfg)
+    out = {key: sum(r[key] for r in rows)
+           for key in ("read_bytes", "written_bytes", "fetch_bytes", "descriptors", "cycles")}
+    out["fetch_bytes"] += cfg.lanes * 4
+    return out
+
+
+def stream_report(package, onchip_kib: float, *, image: int = 0) -> dict:
+    """Compile image ``image`` of network package ``package`` for ``onchip_kib`` KiB on
+    chip (:func:`sim.compiler.compile_network`) and return its figures: ``onchip_kib``,
+    ``scratch_bytes`` (used), ``weight_region_bytes``, ``frame`` (:func:`frame_traffic`)
+    and ``ops`` (:func:`op_traffic`). Raises :class:`sim.compiler.CompileError` naming
+    the op when the budget is too small."""
+    from sim.compiler import compile_network
+
+    prog = compile_network(package, image=image, onchip_kib=onchip_kib)
+    return {"onchip_kib": onchip_kib, "scratch_bytes": prog.used * 4,
+            "weight_region_bytes": prog.preload * 4,
+            "frame": frame_traffic(prog.names, prog.descs, prog.cfg),
+            "ops": op_traffic(prog.names, prog.descs, prog.cfg)}
+
+
+def stream_lines(rep: dict) -> list[str]:
+    """The table lines of a :func:`stream_report`."""
+    lines = [f"streamed at --onchip-kib {rep['onchip_kib']:g}: scratchpad "
+             f"{rep['scratch_bytes'] / 1024:.2f} KiB used "
+             f"({rep['weight_region_bytes'] / 1024:.2f} KiB weight region)",
+             f"{'accelerator op':<30} {'DRAM read B':>12} {'written B':>10} {'cycles':>9}"]
+    for r in rep["ops"]:
+        lines.append(f"{r['op']:<30} {r['read_bytes']:>12,} {r['written_bytes']:>10,} "
+                     f"{r['cycles']:>9,}")
+    f = rep["frame"]
+    lines.append(f"streamed frame (exact to the DMA descriptors): {f['read_bytes']:,} bytes "
+                 f"read, {f['written_bytes']:,} written (the final dump of the scratchpad), "
+                 f"{f['fetch_bytes']:,} of descriptors fetched; {f['cycles']:,} cycles "
+                 f"counted")
+    return lines
