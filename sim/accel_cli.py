@@ -66,12 +66,13 @@ def layer_rows(program, result) -> list[dict]:
 
 
 def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False,
-                    reuse=False, max_cycles=None, echo=print) -> list[tuple]:
+                    reuse=False, max_cycles=None, mem=None, echo=print) -> list[tuple]:
     """Compile and run every image of a network package; return ``[(program, result)]``.
 
     ``reuse``: compile with buffer reuse (only the tensors intact at the end, the logits
     among them, are compared). ``max_cycles``: the cycle limit of each run (default: from
-    the program's analytic count, :func:`sim.accel_run.cycle_limit`)."""
+    the program's analytic count, :func:`sim.accel_run.cycle_limit`). ``mem``: the external
+    memory model (:class:`sim.accel_mem.MemModel`, default one cycle, no wait states)."""
     from golden.netpkg import read_network
     from sim.accel_run import run_program
     from sim.compiler import compile_network
@@ -82,9 +83,11 @@ def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False
     for image in range(n_images) if images is None else images:
         program = compile_network(pkg, image=image, reuse=reuse)
         result = run_program(program, work / f"image{image}", sim=sim, harness=harness,
-                             max_cycles=max_cycles)
+                             max_cycles=max_cycles, mem=mem)
         echo(f"image {image}: {'bit-exact' if result.passed else 'MISMATCH'} on {sim}, "
              f"{result.cycles} cycles (build {result.build_s:.1f} s, run {result.run_s:.1f} s)")
+        echo(f"  external memory: {result.bytes_read} B read, {result.bytes_written} B "
+             f"written, wait states {result.stalls_read} read + {result.stalls_written} write")
         out.append((program, result))
     return out
 
@@ -217,6 +220,9 @@ def cmd_simulate_golden(args) -> int:
         raise VitsimError(f"--waves-cycles must be at least 1, not {args.waves_cycles}")
     if args.max_cycles is not None and args.max_cycles < 1:
         raise VitsimError(f"--max-cycles must be at least 1, not {args.max_cycles}")
+    from sim.accel_mem import mem_model_from_args
+
+    mem = mem_model_from_args(args)  # a bad --mem-* value fails before any work
     prepare(args.sim)  # a bad --sim fails before any work
     pkg = read_network(args.golden)  # verified once, before the work directory exists
     if args.waves_op is not None:
@@ -224,8 +230,9 @@ def cmd_simulate_golden(args) -> int:
 
         check_waves_op(compile_network(pkg, image=0), args.waves_op)
     work = work_dir(args, args.golden)
+    print(mem.describe())
     runs = simulate_golden(pkg, sim=args.sim, work=work, reuse=args.reuse,
-                           max_cycles=args.max_cycles)
+                           max_cycles=args.max_cycles, mem=mem)
     ok = True
     total = 0
     for program, result in runs:
