@@ -15,7 +15,7 @@ from golden.accel_program import (
     AccelTopCfg,
     desc_words,
 )
-from hw.accel.axi_reader import AxiReader, read_channels
+from hw.accel.axi_reader import AxiReader, check_burst, read_channels
 from hw.accel.axi_writer import AxiWriter, write_channels
 from hw.accel.common import desc_layout
 from hw.accel.scratchpad import read_signature, write_signature
@@ -91,7 +91,8 @@ class Sequencer(wiring.Component):
             raise TypeError(f"cfg must be an AccelTopCfg, not {cfg!r}")
         self._cfg = cfg
         w = cfg.word_bits
-        self._reader, self._writer = AxiReader(w, max_burst), AxiWriter(w, max_burst)
+        check_burst(w, max_burst)
+        self._max_burst = max_burst
         super().__init__({
             "start": In(1), "done": Out(1), "busy": Out(1),
             "axi_rd": Out(read_channels(w)), "axi_wr": Out(write_channels(w)),
@@ -108,7 +109,7 @@ class Sequencer(wiring.Component):
     @property
     def max_burst(self) -> int:
         """Beats per burst, at most."""
-        return self._reader.max_burst
+        return self._max_burst
 
     @property
     def latency(self) -> int:
@@ -122,8 +123,8 @@ class Sequencer(wiring.Component):
         lane_bits = (L - 1).bit_length()
         W = cfg.word_bits
         dwords = desc_words(cfg)
-        m.submodules.axi_reader = rd = self._reader
-        m.submodules.axi_writer = wr = self._writer
+        m.submodules.axi_reader = rd = AxiReader(W, self._max_burst)
+        m.submodules.axi_writer = wr = AxiWriter(W, self._max_burst)
         wiring.connect(m, rd.bus, wiring.flipped(self.axi_rd))
         wiring.connect(m, wr.bus, wiring.flipped(self.axi_wr))
         m.d.comb += rd.o_ready.eq(1)  # every R beat is taken the cycle it arrives
