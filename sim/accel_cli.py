@@ -133,7 +133,7 @@ def check_waves_op(program, op: str) -> None:
 
 
 def write_op_window(program, result, op: str, *, sim: str, work: Path,
-                    max_cycles: int) -> tuple[Path, int, int, bool]:
+                    max_cycles: int, mem=None) -> tuple[Path, int, int, bool]:
     """Re-run ``program`` on ``sim`` and write a VCD of the cycles of op ``op``.
 
     ``result`` is a finished run of the same program: its cycle counters place the op
@@ -142,7 +142,10 @@ def write_op_window(program, result, op: str, *, sim: str, work: Path,
     older one is removed first).
     Returns ``(path, first, last, cut)``: the window's cycles (cycle 0 begins at the edge
     that samples ``start``) and whether the op was longer than ``max_cycles`` and the
-    window holds only its first ``max_cycles``. Raises :class:`VitsimError` for an op the
+    window holds only its first ``max_cycles``. ``mem``: the memory model ``result`` ran
+    on (:class:`sim.accel_mem.MemModel`, default none); the re-run uses it too (its wait
+    states are seeded, so they repeat); wait states during the header read would place the
+    window that many cycles early. Raises :class:`VitsimError` for an op the
     program does not run, an unfinished ``result`` or a failed re-run.
     """
     from sim.accel_run import WaveWindow, op_spans, run_program, trim_window
@@ -154,7 +157,10 @@ def write_op_window(program, result, op: str, *, sim: str, work: Path,
         raise VitsimError("the accelerator did not finish, so its cycle counters cannot "
                           "place the op")
     idx = [i for i, name in enumerate(program.names) if name == op]
-    spans = op_spans(program, result.op_cycles, result.cycles)
+    from sim.accel_mem import MemModel
+
+    mem = MemModel() if mem is None else mem
+    spans = op_spans(program, result.op_cycles, result.cycles, header=mem.latency + 1)
     first, last = spans[idx[0]][0], spans[idx[-1]][1]
     cut = last - first + 1 > max_cycles
     if cut:
@@ -165,7 +171,7 @@ def write_op_window(program, result, op: str, *, sim: str, work: Path,
     dst = Path(work) / f"waves-{safe}.vcd"
     dst.unlink(missing_ok=True)  # a failed re-run must not leave an older window behind
     try:
-        run_program(program, run_dir, sim=sim, window=window)
+        run_program(program, run_dir, sim=sim, window=window, mem=mem)
         path = trim_window(window, dst)
     finally:
         window.path.unlink(missing_ok=True)  # raw dumps run to tens of MB
@@ -175,6 +181,8 @@ def write_op_window(program, result, op: str, *, sim: str, work: Path,
 def _waves(args, runs, work: Path) -> bool:
     """Write the waveform window ``--waves``/``--waves-op`` ask for; False if none could
     be written though one was due."""
+    from sim.accel_mem import mem_model_from_args
+
     target = None
     if args.waves_op is not None:
         program, result = runs[0]
@@ -198,7 +206,7 @@ def _waves(args, runs, work: Path) -> bool:
     try:
         path, first, last, cut = write_op_window(
             program, result, op, sim=args.sim, work=work / f"image{image}",
-            max_cycles=args.waves_cycles)
+            max_cycles=args.waves_cycles, mem=mem_model_from_args(args))
     except VitsimError as exc:
         print(f"no waveform window: {exc}")
         return False

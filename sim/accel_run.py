@@ -3,9 +3,10 @@
 :func:`accel_verilog` writes the Amaranth accelerator plus a small Verilog wrapper
 (``accel_tb``) that models external memory: loaded with ``$readmemh`` from
 ``+dram_in=FILE`` at time 0 and written with ``$writememh`` to ``+dram_out=FILE`` when
-``done`` rises. :func:`run_program` runs the program under cocotb (Verilator or Icarus,
-builds cached by a hash of the Verilog, see :func:`sim.runner.build_sim`) or under the
-plain C++ harness, then reads the dumped scratchpad and compares every tensor the
+``done`` rises, behind the accelerator's AXI channels with the latency, bandwidth and
+wait states of a :class:`sim.accel_mem.MemModel`. :func:`run_program` runs the program
+under cocotb (Verilator or Icarus, builds cached by a hash of the Verilog, see
+:func:`sim.runner.build_sim`) or under the plain C++ harness, then reads the dumped scratchpad and compares every tensor the
 program produced with the golden package (``==``).
 """
 
@@ -240,17 +241,20 @@ class WaveWindow:
     path: Path  # the VCD to write
 
 
-def op_spans(program: Program, op_cycles: list, total: int) -> list[tuple[int, int]]:
+def op_spans(program: Program, op_cycles: list, total: int,
+             header: int = 2) -> list[tuple[int, int]]:
     """Cycle span ``(first, last)`` of every descriptor of a finished run.
 
-    The sequencer spends one ``NEXT`` cycle, then ``FETCH`` (where the op's counter is
-    cleared), the op, and one ``COUNT`` cycle that stores the counter: descriptor ``i``
-    holds cycles ``N_i .. N_i + op_cycles[i] + 1`` with ``N_0 = 1`` and
+    The sequencer reads the header word (``header`` cycles: the memory's latency plus one,
+    plus any wait states of that read), then for each descriptor spends one ``NEXT``
+    cycle, then ``FETCH`` (where the op's counter is cleared), the op, and one ``COUNT``
+    cycle that stores the counter: descriptor ``i`` holds cycles
+    ``N_i .. N_i + op_cycles[i] + 1`` with ``N_0 = header`` and
     ``N_(i+1) = N_i + op_cycles[i] + 2``. The last descriptor's counter is stored after the
     dump, so its span ends the cycle before ``total`` (the bench's count: the edge where
     ``dumped`` rises, after which the simulation stops).
     """
-    spans, first = [], 1
+    spans, first = [], header
     for i in range(len(program.descs)):
         if i == len(program.descs) - 1:
             spans.append((first, max(first, total - 1)))
