@@ -6,8 +6,8 @@
 ``done`` rises, behind the accelerator's AXI channels with the latency, bandwidth and
 wait states of a :class:`sim.accel_mem.MemModel`. :func:`run_program` runs the program
 under cocotb (Verilator or Icarus, builds cached by a hash of the Verilog, see
-:func:`sim.runner.build_sim`) or under the plain C++ harness, then reads the dumped scratchpad and compares every tensor the
-program produced with the golden package (``==``).
+:func:`sim.runner.build_sim`) or under the plain C++ harness, then reads the dumped
+scratchpad and compares every tensor the program produced with the golden package (``==``).
 """
 
 from __future__ import annotations
