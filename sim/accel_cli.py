@@ -79,14 +79,15 @@ def layer_rows(program, result) -> list[dict]:
 
 
 def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False,
-                    reuse=False, max_cycles=None, onchip_kib=None,
+                    reuse=False, max_cycles=None, onchip_kib=None, mem=None,
                     echo=print) -> list[tuple]:
     """Compile and run every image of a network package; return ``[(program, result)]``.
 
     ``reuse``: compile with buffer reuse (only the tensors intact at the end, the logits
     among them, are compared). ``max_cycles``: the cycle limit of each run (default: from
     the program's analytic count, :func:`sim.accel_run.cycle_limit`). ``onchip_kib``:
-    compile for that on-chip budget (:mod:`sim.compiler.budget`)."""
+    compile for that on-chip budget (:mod:`sim.compiler.budget`). ``mem``: the external
+    memory model (:class:`sim.accel_mem.MemModel`, default one cycle, no wait states)."""
     from golden.netpkg import read_network
     from sim.accel_run import run_program
     from sim.compiler import compile_network
@@ -97,9 +98,11 @@ def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False
     for image in range(n_images) if images is None else images:
         program = compile_network(pkg, image=image, reuse=reuse, onchip_kib=onchip_kib)
         result = run_program(program, work / f"image{image}", sim=sim, harness=harness,
-                             max_cycles=max_cycles)
+                             max_cycles=max_cycles, mem=mem)
         echo(f"image {image}: {'bit-exact' if result.passed else 'MISMATCH'} on {sim}, "
              f"{result.cycles} cycles (build {result.build_s:.1f} s, run {result.run_s:.1f} s)")
+        echo(f"  external memory: {result.bytes_read} B read, {result.bytes_written} B "
+             f"written, wait states {result.stalls_read} read + {result.stalls_written} write")
         out.append((program, result))
     return out
 
@@ -145,7 +148,7 @@ def check_waves_op(program, op: str) -> None:
 
 
 def write_op_window(program, result, op: str, *, sim: str, work: Path,
-                    max_cycles: int) -> tuple[Path, int, int, bool]:
+                    max_cycles: int, mem=None) -> tuple[Path, int, int, bool]:
     """Re-run ``program`` on ``sim`` and write a VCD of the cycles of op ``op``.
 
     ``result`` is a finished run of the same program: its cycle counters place the op
@@ -154,7 +157,10 @@ def write_op_window(program, result, op: str, *, sim: str, work: Path,
     older one is removed first).
     Returns ``(path, first, last, cut)``: the window's cycles (cycle 0 begins at the edge
     that samples ``start``) and whether the op was longer than ``max_cycles`` and the
-    window holds only its first ``max_cycles``. Raises :class:`VitsimError` for an op the
+    window holds only its first ``max_cycles``. ``mem``: the memory model ``result`` ran
+    on (:class:`sim.accel_mem.MemModel`, default none); the re-run uses it too (its wait
+    states are seeded, so they repeat); wait states during the header read would place the
+    window that many cycles early. Raises :class:`VitsimError` for an op the
     program does not run, an unfinished ``result`` or a failed re-run.
     """
     from sim.accel_run import WaveWindow, op_spans, run_program, trim_window
@@ -166,7 +172,10 @@ def write_op_window(program, result, op: str, *, sim: str, work: Path,
         raise VitsimError("the accelerator did not finish, so its cycle counters cannot "
                           "place the op")
     idx = [i for i, name in enumerate(program.names) if name == op]
-    spans = op_spans(program, result.op_cycles, result.cycles)
+    from sim.accel_mem import MemModel
+
+    mem = MemModel() if mem is None else mem
+    spans = op_spans(program, result.op_cycles, result.cycles, header=mem.latency + 1)
     first, last = spans[idx[0]][0], spans[idx[-1]][1]
     cut = last - first + 1 > max_cycles
     if cut:
@@ -177,7 +186,7 @@ def write_op_window(program, result, op: str, *, sim: str, work: Path,
     dst = Path(work) / f"waves-{safe}.vcd"
     dst.unlink(missing_ok=True)  # a failed re-run must not leave an older window behind
     try:
-        run_program(program, run_dir, sim=sim, window=window)
+        run_program(program, run_dir, sim=sim, window=window, mem=mem)
         path = trim_window(window, dst)
     finally:
         window.path.unlink(missing_ok=True)  # raw dumps run to tens of MB
@@ -187,6 +196,8 @@ def write_op_window(program, result, op: str, *, sim: str, work: Path,
 def _waves(args, runs, work: Path) -> bool:
     """Write the waveform window ``--waves``/``--waves-op`` ask for; False if none could
     be written though one was due."""
+    from sim.accel_mem import mem_model_from_args
+
     target = None
     if args.waves_op is not None:
         program, result = runs[0]
@@ -210,7 +221,7 @@ def _waves(args, runs, work: Path) -> bool:
     try:
         path, first, last, cut = write_op_window(
             program, result, op, sim=args.sim, work=work / f"image{image}",
-            max_cycles=args.waves_cycles)
+            max_cycles=args.waves_cycles, mem=mem_model_from_args(args))
     except VitsimError as exc:
         print(f"no waveform window: {exc}")
         return False
@@ -232,6 +243,9 @@ def cmd_simulate_golden(args) -> int:
         raise VitsimError(f"--waves-cycles must be at least 1, not {args.waves_cycles}")
     if args.max_cycles is not None and args.max_cycles < 1:
         raise VitsimError(f"--max-cycles must be at least 1, not {args.max_cycles}")
+    from sim.accel_mem import mem_model_from_args
+
+    mem = mem_model_from_args(args)  # a bad --mem-* value fails before any work
     prepare(args.sim)  # a bad --sim fails before any work
     pkg = read_network(args.golden)  # verified once, before the work directory exists
     onchip = getattr(args, "onchip_kib", None)
@@ -243,8 +257,9 @@ def cmd_simulate_golden(args) -> int:
         if args.waves_op is not None:
             check_waves_op(first, args.waves_op)
     work = work_dir(args, args.golden)
+    print(mem.describe())
     runs = simulate_golden(pkg, sim=args.sim, work=work, reuse=args.reuse,
-                           max_cycles=args.max_cycles, onchip_kib=onchip)
+                           max_cycles=args.max_cycles, onchip_kib=onchip, mem=mem)
     ok = True
     total = 0
     for program, result in runs:

@@ -3,10 +3,11 @@
 :func:`accel_verilog` writes the Amaranth accelerator plus a small Verilog wrapper
 (``accel_tb``) that models external memory: loaded with ``$readmemh`` from
 ``+dram_in=FILE`` at time 0 and written with ``$writememh`` to ``+dram_out=FILE`` when
-``done`` rises. :func:`run_program` runs the program under cocotb (Verilator or Icarus,
-builds cached by a hash of the Verilog, see :func:`sim.runner.build_sim`) or under the
-plain C++ harness, then reads the dumped scratchpad and compares every tensor the
-program produced with the golden package (``==``).
+``done`` rises, behind the accelerator's AXI channels with the latency, bandwidth and
+wait states of a :class:`sim.accel_mem.MemModel`. :func:`run_program` runs the program
+under cocotb (Verilator or Icarus, builds cached by a hash of the Verilog, see
+:func:`sim.runner.build_sim`) or under the plain C++ harness, then reads the dumped
+scratchpad and compares every tensor the program produced with the golden package (``==``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import numpy as np
 from golden.accel_program import ADDR_BITS, AccelTopCfg
 from golden.errors import VitsimError
 from golden.version import tool_version
+from sim.accel_mem import WRAPPER as _WRAPPER
+from sim.accel_mem import MemModel
 from sim.compiler import Program, read_back
 from sim.runner import ENV_RESULTS, build_sim, cache_root, sim_runner
 from sim.toolchain import prepare
@@ -33,49 +36,6 @@ __all__ = ["FALLBACK_MAX_CYCLES", "AccelResult", "WaveWindow", "accel_verilog", 
 
 TOP = "accel_tb"
 _HW = Path(__file__).resolve().parent.parent / "hw"
-
-_WRAPPER = """
-// External memory model around the accelerator (written by vitsim, sim/accel_run.py).
-// The ports are the only signals a bench touches; they alone are public to VPI.
-module accel_tb (input wire clk /*verilator public_flat_rw*/,
-                 input wire rst /*verilator public_flat_rw*/,
-                 input wire start /*verilator public_flat_rw*/,
-                 output wire done /*verilator public_flat_rw*/,
-                 output wire busy /*verilator public_flat_rw*/,
-                 output reg dumped /*verilator public_flat_rw*/);
-  reg [{w}-1:0] dram [0:{n}-1];
-  wire [{a}-1:0] mem_addr;
-  wire mem_re, mem_we;
-  wire [{w}-1:0] mem_wdata;
-  reg [{w}-1:0] mem_rdata;
-  accelerator dut (.clk(clk), .rst(rst), .start(start), .done(done), .busy(busy),
-                   .mem_addr(mem_addr), .mem_re(mem_re), .mem_we(mem_we),
-                   .mem_wdata(mem_wdata), .mem_rdata(mem_rdata));
-  always @(posedge clk) begin
-    if (mem_we) dram[mem_addr] <= mem_wdata;
-    if (mem_re) mem_rdata <= dram[mem_addr];
-  end
-  reg [8*1024-1:0] fin, fout;
-  initial begin
-    dumped = 1'b0;
-    if (!$value$plusargs("dram_in=%s", fin)) begin
-      $display("accel_tb: +dram_in=FILE is missing");
-      $finish;
-    end
-    if (!$value$plusargs("dram_out=%s", fout)) begin
-      $display("accel_tb: +dram_out=FILE is missing");
-      $finish;
-    end
-    $readmemh(fin, dram);
-  end
-  always @(posedge clk) begin
-    if (done && !dumped) begin
-      $writememh(fout, dram);
-      dumped <= 1'b1;
-    end
-  end
-endmodule
-"""
 
 _WAVES = """
   // Waveform window (only in the Verilog of window runs, see accel_verilog): dump from
@@ -229,6 +189,12 @@ class AccelResult:
     run_s: float = 0.0
     sim_wall_s: float = 0.0  # the simulation loop alone
     log: Path | None = None
+    # the memory model's counters (sim.accel_mem): bytes of every R / W beat, and the wait
+    # states that cost a cycle (on a channel with a request or a burst outstanding)
+    bytes_read: int = 0
+    bytes_written: int = 0
+    stalls_read: int = 0
+    stalls_written: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -275,17 +241,20 @@ class WaveWindow:
     path: Path  # the VCD to write
 
 
-def op_spans(program: Program, op_cycles: list, total: int) -> list[tuple[int, int]]:
+def op_spans(program: Program, op_cycles: list, total: int,
+             header: int = 2) -> list[tuple[int, int]]:
     """Cycle span ``(first, last)`` of every descriptor of a finished run.
 
-    The sequencer spends one ``NEXT`` cycle, then ``FETCH`` (where the op's counter is
-    cleared), the op, and one ``COUNT`` cycle that stores the counter: descriptor ``i``
-    holds cycles ``N_i .. N_i + op_cycles[i] + 1`` with ``N_0 = 1`` and
+    The sequencer reads the header word (``header`` cycles: the memory's latency plus one,
+    plus any wait states of that read), then for each descriptor spends one ``NEXT``
+    cycle, then ``FETCH`` (where the op's counter is cleared), the op, and one ``COUNT``
+    cycle that stores the counter: descriptor ``i`` holds cycles
+    ``N_i .. N_i + op_cycles[i] + 1`` with ``N_0 = header`` and
     ``N_(i+1) = N_i + op_cycles[i] + 2``. The last descriptor's counter is stored after the
     dump, so its span ends the cycle before ``total`` (the bench's count: the edge where
     ``dumped`` rises, after which the simulation stops).
     """
-    spans, first = [], 1
+    spans, first = [], header
     for i in range(len(program.descs)):
         if i == len(program.descs) - 1:
             spans.append((first, max(first, total - 1)))
@@ -360,25 +329,32 @@ def _window_runner(sim: str):
 FALLBACK_MAX_CYCLES = 10_000_000
 
 
-def cycle_limit(program: Program) -> int:
-    """The simulation's cycle limit for ``program``: twice its analytic count
-    (:func:`sim.analytic.accel_cycles.program_cycles` of every descriptor, plus the header
-    and the two cycles between descriptors) plus 10,000; :data:`FALLBACK_MAX_CYCLES` when
-    a descriptor has no cycle model."""
-    from sim.analytic.accel_cycles import program_cycles
+def cycle_limit(program: Program, mem: MemModel | None = None) -> int:
+    """The simulation's cycle limit for ``program`` on memory ``mem`` (default
+    :class:`MemModel()`): twice its analytic count (:func:`sim.analytic.accel_cycles.run_cycles`
+    at ``mem.latency``), times the beat period of a narrow ``mem.bw`` and divided by
+    ``1 - mem.stall``, plus 10,000; :data:`FALLBACK_MAX_CYCLES` (scaled alike) when a
+    descriptor has no cycle model."""
+    from sim.analytic.accel_cycles import run_cycles
 
+    mem = MemModel() if mem is None else mem
+    word_bytes = program.cfg.word_bits // 8
+    slow = 1 if mem.full_rate(word_bytes) else -(-word_bytes // mem.bw)
     try:
-        total = 1 + sum(c + 2 for c in program_cycles(program.descs, program.cfg))
+        total = run_cycles(program.descs, program.cfg, latency=mem.latency)
     except ValueError:
-        return FALLBACK_MAX_CYCLES
-    return 2 * total + 10_000
+        total = FALLBACK_MAX_CYCLES // 2
+    return int(2 * total * slow / (1 - mem.stall)) + 10_000
 
 
 def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: bool = False,
                 waves: bool = False, window: WaveWindow | None = None,
-                max_cycles: int | None = None) -> AccelResult:
+                max_cycles: int | None = None, mem: MemModel | None = None) -> AccelResult:
     """Run ``program`` on ``sim`` (``harness``: the plain C++ harness, Verilator only).
 
+    ``mem``: the external memory's latency, bandwidth and wait states (default
+    :class:`sim.accel_mem.MemModel()`: one cycle, one word a cycle, none); the result
+    carries the model's byte and stall counters.
     ``max_cycles``: where the run gives up (default :func:`cycle_limit` of the program).
 
     ``window``: also write the cycles ``window.first .. window.last`` as a VCD to
@@ -389,8 +365,9 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
     combined with it.
     """
     prepare(sim)
+    mem = MemModel() if mem is None else mem
     if max_cycles is None:
-        max_cycles = cycle_limit(program)
+        max_cycles = cycle_limit(program, mem)
     if max_cycles < 1:
         raise VitsimError(f"--max-cycles must be at least 1, not {max_cycles}")
     work = Path(work_dir).resolve()
@@ -400,7 +377,8 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
     write_hex(program.ext, dram_in)
     if dram_out.exists():
         dram_out.unlink()
-    plusargs = [f"+dram_in={dram_in}", f"+dram_out={dram_out}"]
+    plusargs = [f"+dram_in={dram_in}", f"+dram_out={dram_out}",
+                *mem.plusargs(program.cfg.word_bits // 8)]
     if window is not None and (harness or waves):
         raise VitsimError("a waveform window needs a cocotb run without a full trace "
                           "(not the C++ harness, not waves=True)")
@@ -417,8 +395,9 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("harness:")]
         if not line:
             raise VitsimError(f"{exe}: no result line: {proc.stderr[-400:]}")
-        kv = dict(item.split("=") for item in line[0].split()[1:])
-        finished, cycles, wall = kv["finished"] == "1", int(kv["cycles"]), float(kv["wall_s"])
+        rec = dict(item.split("=") for item in line[0].split()[1:])
+        finished, cycles = rec["finished"] == "1", int(rec["cycles"])
+        wall = float(rec["wall_s"])
         log = None
     else:
         # built like the harness (Verilator -O3, only the wrapper's ports public), so the
@@ -451,6 +430,8 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
         rec = json.loads(rec_path.read_text()) if rec_path.is_file() else {}
         finished, cycles = bool(rec.get("finished")), int(rec.get("cycles", 0))
         wall = float(rec.get("wall_s", 0.0))
+    counters = {k: int(rec.get(k, 0)) for k in ("rd_bytes", "wr_bytes", "rd_stalls",
+                                                 "wr_stalls")}
     t2 = time.perf_counter()
     tensors, op_cycles = {}, []
     if finished and dram_out.is_file():
@@ -461,14 +442,19 @@ def run_program(program: Program, work_dir, *, sim: str = "verilator", harness: 
                                              + len(program.descs)]]
     return AccelResult(sim=sim, finished=finished, cycles=cycles, op_cycles=op_cycles,
                        tensors=tensors, build_s=t1 - t0, run_s=t2 - t1, sim_wall_s=wall,
-                       log=log)
+                       log=log, bytes_read=counters["rd_bytes"],
+                       bytes_written=counters["wr_bytes"], stalls_read=counters["rd_stalls"],
+                       stalls_written=counters["wr_stalls"])
 
 
 def build_harness(source: Path) -> Path:
-    """The C++ harness binary for ``source`` (cached beside the Verilog)."""
+    """The C++ harness binary for ``source`` (cached beside the Verilog, keyed also by the
+    harness's C++ source)."""
     from sim.cxx_harness import build_harness as build
 
-    exe = source.parent / (source.stem + "-harness") / "harness"
+    cpp = Path(__file__).with_name("harness") / "accel_harness.cpp"
+    key = hashlib.sha256(cpp.read_bytes()).hexdigest()[:8]
+    exe = source.parent / f"{source.stem}-harness-{key}" / "harness"
     if exe.is_file():
         return exe
     return build(source, top=TOP, build_dir=exe.parent, harness="accel_harness.cpp",

@@ -355,6 +355,21 @@ ROWS = [
     (["memory", "--accel-package", "{case}"], "'binary_array' is not 'int_network'"),
     (["memory", "--model", "nope_patch16_224"], "unknown model 'nope_patch16_224'; known models"),
     (["memory", "--scheme", "int3"], "unknown scheme 'int3'; known schemes: fp32"),
+    # simulate --golden: the external memory model
+    (["simulate", "--golden", "{pkg}", "--mem-latency", "0"],
+     "--mem-latency must be an integer 1..256, not 0"),
+    (["simulate", "--golden", "{pkg}", "--mem-latency", "257"],
+     "--mem-latency must be an integer 1..256, not 257"),
+    (["simulate", "--golden", "{pkg}", "--mem-bw", "0"],
+     "--mem-bw must be a positive integer (bytes a cycle), not 0"),
+    (["simulate", "--golden", "{pkg}", "--mem-stall", "0.95"],
+     "--mem-stall must be a probability 0..0.9, not 0.95"),
+    (["simulate", "--golden", "{pkg}", "--mem-stall", "-0.1"],
+     "--mem-stall must be a probability 0..0.9, not -0.1"),
+    (["simulate", "--golden", "{pkg}", "--mem-seed", "-1"],
+     "--mem-seed must be an integer 0..2147483647, not -1"),
+    (["simulate", "--golden", "{pkg}", "--mem-latency", "x"],
+     "argument --mem-latency: invalid int value: 'x'"),
 ]
 
 

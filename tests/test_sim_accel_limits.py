@@ -9,6 +9,7 @@ import pytest
 from netpkgs import untrained_package
 
 from golden.accel_program import COUNT_BITS, OpDesc, decode_desc, encode_desc
+from sim.accel_mem import MemModel
 from sim.accel_run import FALLBACK_MAX_CYCLES, cycle_limit, zero_init_loops
 from sim.analytic.accel_cycles import program_cycles
 from sim.compiler import compile_network
@@ -54,9 +55,13 @@ def test_zero_initialisers_become_one_loop_and_others_stay():
 def test_the_cycle_limit_follows_the_analytic_count(small_package):
     prog = compile_network(small_package, image=0)
     counts = program_cycles(prog.descs, prog.cfg)
-    total = 1 + sum(c + 2 for c in counts)
+    total = 2 + sum(c + 2 for c in counts) + 2  # header read, ops, final NEXT and dump
     assert cycle_limit(prog) == 2 * total + 10_000
     assert cycle_limit(prog) < FALLBACK_MAX_CYCLES
+    # a slower memory raises the limit: latency, a narrow port, wait states
+    slow = cycle_limit(prog, MemModel(latency=20, bw=prog.cfg.word_bits // 32, stall=0.5))
+    long = 21 + sum(c + 2 for c in program_cycles(prog.descs, prog.cfg, latency=20)) + 2
+    assert slow == int(2 * long * 4 / 0.5) + 10_000
 
 
 def test_max_cycles_below_one_is_refused(small_package, tmp_path, capsys):

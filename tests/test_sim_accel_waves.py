@@ -92,7 +92,9 @@ def test_op_spans_follow_the_sequencer(one_block):
     prog = compile_network(one_block, image=0)
     counts = [10 + i for i in range(len(prog.descs) - 1)] + [0]
     spans = op_spans(prog, counts, total=5000)
-    assert spans[:2] == [(1, 12), (13, 25)]  # NEXT, FETCH .. (counted) .., COUNT
+    # the header read (2 cycles), then NEXT, FETCH .. (counted) .., COUNT
+    assert spans[:2] == [(2, 13), (14, 26)]
+    assert op_spans(prog, counts, total=5000, header=21)[:2] == [(21, 32), (33, 45)]
     assert all(b[0] == a[1] + 1 for a, b in zip(spans, spans[1:], strict=False))
     assert spans[-1][1] == 4999  # the last op ends before dumped rises
 

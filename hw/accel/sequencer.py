@@ -1,4 +1,4 @@
-"""The accelerator's sequencer: descriptor fetch, dispatch, DMA and the cycle counters."""
+"""The accelerator's sequencer: descriptor fetch, dispatch, DMA over AXI bursts, the counters."""
 
 from __future__ import annotations
 
@@ -15,10 +15,16 @@ from golden.accel_program import (
     AccelTopCfg,
     desc_words,
 )
+from hw.accel.axi_reader import AxiReader, check_burst, read_channels
+from hw.accel.axi_writer import AxiWriter, write_channels
 from hw.accel.common import desc_layout
 from hw.accel.scratchpad import read_signature, write_signature
 
-__all__ = ["Sequencer"]
+__all__ = ["MAX_BURST", "Sequencer"]
+
+
+#: Beats per burst of the DMA engines (an AXI4 INCR burst at most).
+MAX_BURST = 256
 
 
 class Sequencer(wiring.Component):
@@ -26,11 +32,15 @@ class Sequencer(wiring.Component):
 
     On ``start`` it reads the op count (the low ``COUNT_BITS`` bits of external word 0),
     then for each op fetches its descriptor (``desc_words`` words from word
-    ``1 + p * desc_words``) onto ``desc``, where it stays until the next op's fetch, and
-    runs it:
+    ``1 + p * desc_words``, one burst) onto ``desc``, where it stays until the next op's
+    fetch, and runs it:
 
-    - ``dma_in`` / ``dma_out``: copies ``rn3`` words between external word ``k0`` and
-      scratch word ``wbase // lanes`` on, one a cycle (``dma_wr`` / ``dma_rd``);
+    - ``dma_in``: reads ``rn3`` words from external word ``k0`` on (bursts of at most
+      ``max_burst`` beats) and stores each R beat the cycle it arrives at scratch word
+      ``wbase // lanes`` on (``dma_wr``);
+    - ``dma_out``: reads scratch words ``wbase // lanes`` on (``dma_rd``) and writes them
+      to external word ``k0`` on as write bursts, one W beat a cycle while the memory is
+      ready; the op ends after the last burst's B response;
     - any other unit: pulses ``clear`` on the fetch's last cycle and ``launch`` on the next
       (the gatherer and the writer start their loop nests), then holds ``running`` until
       the writer is no longer ``w_busy`` (with a zero ``wn``: the gatherer is no longer
@@ -40,26 +50,33 @@ class Sequencer(wiring.Component):
     before the store, at scratch element ``cnt_addr`` (``dma_wr``). ``done`` rises after
     the last op and stays high until the next ``start``; ``busy`` is high while ops remain.
 
-    External memory: a request (``mem_re`` read / ``mem_we`` write at word ``mem_addr``,
-    ``mem_wdata``) is taken every cycle; read data is on ``mem_rdata`` on the cycle after
-    the request (a fixed one-cycle latency, like a synchronous SRAM or a pipelined AXI
-    port with no wait states).
+    External memory: every transfer (the header word, descriptors, DMA) goes through an
+    AXI4-like read channel pair ``axi_rd`` (AR/R, :class:`~hw.accel.axi_reader.AxiReader`)
+    or write channel triple ``axi_wr`` (AW/W/B, :class:`~hw.accel.axi_writer.AxiWriter`),
+    ready/valid on each, any latency and wait states; the memory answers in order. R and
+    B are always ready.
 
-    Timing: an op spends ``desc_words + 1`` cycles fetching and one dispatching, so a
-    compute op's first ``running`` cycle is ``latency`` cycles after its first fetch
-    cycle; its last is the first cycle with ``w_busy`` (``g_busy``) low. The count is
-    stored the next cycle, and the next op's fetch starts two cycles after that.
+    Timing with a memory that takes AR/AW and W at once and answers after ``L`` cycles
+    (``L`` >= 1: the first R beat, or the B response, ``L`` cycles after the AR handshake
+    or the last W beat), one beat a cycle: the header read takes ``L + 1`` cycles (its
+    command is issued on the ``start`` cycle, AR the next); an op spends ``desc_words + L``
+    cycles in ``FETCH`` (the fetch's command is issued in ``NEXT``) and one in
+    ``DISPATCH``, where a DMA's command (and a ``dma_out``'s first scratch read) is issued;
+    a ``dma_in`` or ``dma_out`` of ``n > 0`` words then takes ``n + L + 1`` cycles. With
+    ``L = 1`` these are the counts of the former one-cycle port but for the header's one
+    cycle (the reader's command register). A wait state adds one cycle.
 
     Parameters
     ----------
     cfg : :class:`golden.accel_program.AccelTopCfg`
+    max_burst : int
+        Beats per burst, 1..256.
 
     Members
     -------
     start : ``In(1)``
     done, busy : ``Out(1)``
-    mem_addr : ``Out(ADDR_BITS)``; mem_re, mem_we : ``Out(1)``; mem_wdata : ``Out(lanes*32)``
-    mem_rdata : ``In(lanes*32)``
+    axi_rd : ``Out(read_channels(lanes*32))``; axi_wr : ``Out(write_channels(lanes*32))``
     desc : ``Out(desc_layout())``
         The current op's descriptor.
     clear, launch, running : ``Out(1)``
@@ -69,15 +86,16 @@ class Sequencer(wiring.Component):
         The scratchpad ports of the DMA and the counter stores.
     """
 
-    def __init__(self, cfg: AccelTopCfg):
+    def __init__(self, cfg: AccelTopCfg, max_burst: int = MAX_BURST):
         if not isinstance(cfg, AccelTopCfg):
             raise TypeError(f"cfg must be an AccelTopCfg, not {cfg!r}")
         self._cfg = cfg
         w = cfg.word_bits
+        check_burst(w, max_burst)
+        self._max_burst = max_burst
         super().__init__({
             "start": In(1), "done": Out(1), "busy": Out(1),
-            "mem_addr": Out(ADDR_BITS), "mem_re": Out(1), "mem_we": Out(1),
-            "mem_wdata": Out(w), "mem_rdata": In(w),
+            "axi_rd": Out(read_channels(w)), "axi_wr": Out(write_channels(w)),
             "desc": Out(desc_layout()), "clear": Out(1), "launch": Out(1), "running": Out(1),
             "g_busy": In(1), "w_busy": In(1),
             "dma_rd": Out(read_signature(cfg)), "dma_wr": Out(write_signature(cfg)),
@@ -89,8 +107,14 @@ class Sequencer(wiring.Component):
         return self._cfg
 
     @property
+    def max_burst(self) -> int:
+        """Beats per burst, at most."""
+        return self._max_burst
+
+    @property
     def latency(self) -> int:
-        """Cycles from an op's first fetch cycle to its first ``running`` cycle."""
+        """Cycles from an op's first fetch cycle to its first ``running`` cycle, with a
+        one-cycle memory (``L = 1``, see above)."""
         return desc_words(self._cfg) + 2
 
     def elaborate(self, platform):
@@ -99,6 +123,13 @@ class Sequencer(wiring.Component):
         lane_bits = (L - 1).bit_length()
         W = cfg.word_bits
         dwords = desc_words(cfg)
+        m.submodules.axi_reader = rd = AxiReader(W, self._max_burst)
+        m.submodules.axi_writer = wr = AxiWriter(W, self._max_burst)
+        wiring.connect(m, rd.bus, wiring.flipped(self.axi_rd))
+        wiring.connect(m, wr.bus, wiring.flipped(self.axi_wr))
+        m.d.comb += rd.o_ready.eq(1)  # every R beat is taken the cycle it arrives
+        beat = rd.o_valid
+
         desc_raw = Signal(dwords * W)
         m.d.comb += self.desc.eq(desc_raw[:self.desc.shape().size])
         d = self.desc
@@ -108,82 +139,90 @@ class Sequencer(wiring.Component):
         fetch_addr = Signal(ADDR_BITS)
         fetch_i = Signal(range(dwords + 1))
         op_cycles = Signal(32)
-        cnt = Signal(ADDR_BITS + 1)  # DMA word counter
-        pend = Signal()  # a DMA read is in flight
-        pend_addr = Signal(ADDR_BITS)
+        cnt = Signal(COUNT_BITS + 1)  # DMA words stored (dma_in) / read (dma_out)
+        dv = Signal()  # dma_out: a scratch word waits for its W handshake
+        fresh = Signal()  # dma_out: that word is on dma_rd.data (read the cycle before)
+        hold = Signal(W)  # dma_out: that word, kept past the cycle after its read
         running = self.running
 
         m.d.comb += self.busy.eq(~self.done & (pc < n_ops) | running)
-        dma_data = Signal(W)
         dma_we = Signal()
-        dma_waddr = Signal(ADDR_BITS)
         cnt_we = Signal()
         with m.If(dma_we):
-            m.d.comb += [self.dma_wr.addr.eq(dma_waddr), self.dma_wr.data.eq(dma_data),
-                         self.dma_wr.en.eq((1 << L) - 1)]
+            m.d.comb += [self.dma_wr.addr.eq((d.wbase >> lane_bits) + cnt),
+                         self.dma_wr.data.eq(rd.o_data), self.dma_wr.en.eq((1 << L) - 1)]
         with m.Elif(cnt_we):
             m.d.comb += [self.dma_wr.addr.eq(d.cnt_addr[lane_bits:]),
                          self.dma_wr.data.eq(op_cycles << (d.cnt_addr[:lane_bits] * ELEM_BITS)),
                          self.dma_wr.en.eq(1 << d.cnt_addr[:lane_bits])]
+
+        out_data = Mux(fresh, self.dma_rd.data, hold)
+        m.d.comb += [wr.i_valid.eq(dv), wr.i_data.eq(out_data)]
+        m.d.sync += [hold.eq(out_data), fresh.eq(self.dma_rd.en)]
+
+        def read_cmd(addr, count):
+            return [rd.cmd_valid.eq(1), rd.cmd_addr.eq(addr), rd.cmd_count.eq(count)]
 
         m.d.sync += op_cycles.eq(op_cycles + 1)
         wn = [d[f"wn{n}"] for n in range(NUM_LOOPS)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.comb += [self.mem_re.eq(1), self.mem_addr.eq(0)]
+                    m.d.comb += read_cmd(0, 1)
                     m.d.sync += self.done.eq(0)
                     m.next = "HEADER"
             with m.State("HEADER"):
-                m.d.sync += [n_ops.eq(self.mem_rdata[:COUNT_BITS]), pc.eq(0), fetch_addr.eq(1)]
-                m.next = "NEXT"
+                with m.If(beat):
+                    m.d.sync += [n_ops.eq(rd.o_data[:COUNT_BITS]), pc.eq(0), fetch_addr.eq(1)]
+                    m.next = "NEXT"
             with m.State("NEXT"):
                 with m.If(pc == n_ops):
                     m.d.sync += self.done.eq(1)
                     m.next = "IDLE"
                 with m.Else():
+                    m.d.comb += read_cmd(fetch_addr, dwords)
                     m.d.sync += [fetch_i.eq(0), op_cycles.eq(0)]
                     m.next = "FETCH"
             with m.State("FETCH"):
-                with m.If(fetch_i < dwords):
-                    m.d.comb += [self.mem_re.eq(1), self.mem_addr.eq(fetch_addr + fetch_i)]
-                with m.If(fetch_i > 0):
-                    prev = (fetch_i - 1)[:len(fetch_i)]
-                    m.d.sync += desc_raw.word_select(prev, W).eq(self.mem_rdata)
-                m.d.sync += fetch_i.eq(fetch_i + 1)
-                with m.If(fetch_i == dwords):
-                    m.d.comb += self.clear.eq(1)
-                    m.d.sync += [fetch_addr.eq(fetch_addr + dwords), cnt.eq(0), pend.eq(0)]
-                    m.next = "DISPATCH"
+                with m.If(beat):
+                    m.d.sync += [desc_raw.word_select(fetch_i, W).eq(rd.o_data),
+                                 fetch_i.eq(fetch_i + 1)]
+                    with m.If(fetch_i == dwords - 1):
+                        m.d.comb += self.clear.eq(1)
+                        m.d.sync += [fetch_addr.eq(fetch_addr + dwords), cnt.eq(0),
+                                     dv.eq(0)]
+                        m.next = "DISPATCH"
             with m.State("DISPATCH"):
                 with m.If(d.unit == UNIT_IDS["dma_in"]):
+                    m.d.comb += read_cmd(d.k0, d.rn3)
                     m.next = "DMA_IN"
                 with m.Elif(d.unit == UNIT_IDS["dma_out"]):
+                    m.d.comb += [wr.cmd_valid.eq(1), wr.cmd_addr.eq(d.k0),
+                                 wr.cmd_count.eq(d.rn3)]
+                    with m.If(d.rn3 != 0):
+                        m.d.comb += [self.dma_rd.addr.eq(d.wbase >> lane_bits),
+                                     self.dma_rd.en.eq(1)]
+                        m.d.sync += [dv.eq(1), cnt.eq(1)]
                     m.next = "DMA_OUT"
                 with m.Else():
                     m.d.comb += self.launch.eq(1)
                     m.d.sync += running.eq(1)
                     m.next = "RUN"
             with m.State("DMA_IN"):
-                with m.If(cnt < d.rn3):
-                    m.d.comb += [self.mem_re.eq(1), self.mem_addr.eq(d.k0 + cnt)]
+                with m.If(beat):
+                    m.d.comb += dma_we.eq(1)
                     m.d.sync += cnt.eq(cnt + 1)
-                m.d.sync += [pend.eq(cnt < d.rn3), pend_addr.eq((d.wbase >> lane_bits) + cnt)]
-                with m.If(pend):
-                    m.d.comb += [dma_we.eq(1), dma_waddr.eq(pend_addr),
-                                 dma_data.eq(self.mem_rdata)]
-                with m.If(~pend & (cnt == d.rn3)):
+                with m.If(~rd.busy):
                     m.next = "COUNT"
             with m.State("DMA_OUT"):
-                with m.If(cnt < d.rn3):
-                    m.d.comb += [self.dma_rd.addr.eq((d.wbase >> lane_bits) + cnt),
-                                 self.dma_rd.en.eq(1)]
-                    m.d.sync += cnt.eq(cnt + 1)
-                m.d.sync += [pend.eq(cnt < d.rn3), pend_addr.eq(d.k0 + cnt)]
-                with m.If(pend):
-                    m.d.comb += [self.mem_we.eq(1), self.mem_addr.eq(pend_addr),
-                                 self.mem_wdata.eq(self.dma_rd.data)]
-                with m.If(~pend & (cnt == d.rn3)):
+                with m.If(~dv | wr.i_ready):  # the word on W (if any) is taken this cycle
+                    with m.If(cnt < d.rn3):
+                        m.d.comb += [self.dma_rd.addr.eq((d.wbase >> lane_bits) + cnt),
+                                     self.dma_rd.en.eq(1)]
+                        m.d.sync += [cnt.eq(cnt + 1), dv.eq(1)]
+                    with m.Else():
+                        m.d.sync += dv.eq(0)
+                with m.If(~wr.busy):
                     m.next = "COUNT"
             with m.State("RUN"):
                 no_writes = Cat(*[x == 0 for x in wn]).any()

@@ -13,7 +13,9 @@ from amaranth.hdl import Cat, Module, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.accel_program import ADDR_BITS, NUM_CONSTS, NUM_OPERANDS, UNIT_IDS, AccelTopCfg
+from golden.accel_program import NUM_CONSTS, NUM_OPERANDS, UNIT_IDS, AccelTopCfg
+from hw.accel.axi_reader import read_channels
+from hw.accel.axi_writer import write_channels
 from hw.accel.bind import BIND, field_widths, out_geometry
 from hw.accel.gatherer import MAX_PLANES, Gatherer
 from hw.accel.scratchpad import Scratchpad
@@ -49,10 +51,11 @@ class Accelerator(wiring.Component):
     count to scratchpad element ``cnt_addr``. ``done`` rises after the last op and stays
     high until the next ``start``.
 
-    External memory port: a request (``mem_re`` read / ``mem_we`` write at word
-    ``mem_addr``, ``mem_wdata``) is taken every cycle; read data is on ``mem_rdata`` on the
-    cycle after the request (a fixed one-cycle latency, like a synchronous SRAM or a
-    pipelined AXI port with no wait states).
+    External memory: an AXI4-like read channel pair ``axi_rd`` (AR/R) and write channel
+    triple ``axi_wr`` (AW/W/B), ready/valid on every channel, bursts of at most
+    ``max_burst`` beats, any latency and wait states, answered in order (one ID); addresses
+    count words of ``lanes`` 32-bit elements. The sequencer's timing against such a memory:
+    :class:`~hw.accel.sequencer.Sequencer`.
 
     Structure: the :class:`~hw.accel.sequencer.Sequencer` fetches the descriptor and runs
     DMA and counters; the :class:`~hw.accel.gatherer.Gatherer` reads operands from the
@@ -74,8 +77,7 @@ class Accelerator(wiring.Component):
     -------
     start : ``In(1)``
     done, busy : ``Out(1)``
-    mem_addr : ``Out(ADDR_BITS)``; mem_re, mem_we : ``Out(1)``; mem_wdata : ``Out(lanes*32)``
-    mem_rdata : ``In(lanes*32)``
+    axi_rd : ``Out(read_channels(lanes*32))``; axi_wr : ``Out(write_channels(lanes*32))``
     """
 
     def __init__(self, cfg: AccelTopCfg):
@@ -91,8 +93,7 @@ class Accelerator(wiring.Component):
         w = cfg.word_bits
         super().__init__({
             "start": In(1), "done": Out(1), "busy": Out(1),
-            "mem_addr": Out(ADDR_BITS), "mem_re": Out(1), "mem_we": Out(1),
-            "mem_wdata": Out(w), "mem_rdata": In(w),
+            "axi_rd": Out(read_channels(w)), "axi_wr": Out(write_channels(w)),
         })
 
     @property
@@ -115,10 +116,9 @@ class Accelerator(wiring.Component):
         m.submodules.gatherer = gat = self._gatherer
         m.submodules.writer = wrt = self._writer
 
-        m.d.comb += [seq.start.eq(self.start), self.done.eq(seq.done), self.busy.eq(seq.busy),
-                     self.mem_addr.eq(seq.mem_addr), self.mem_re.eq(seq.mem_re),
-                     self.mem_we.eq(seq.mem_we), self.mem_wdata.eq(seq.mem_wdata),
-                     seq.mem_rdata.eq(self.mem_rdata)]
+        m.d.comb += [seq.start.eq(self.start), self.done.eq(seq.done), self.busy.eq(seq.busy)]
+        wiring.connect(m, seq.axi_rd, wiring.flipped(self.axi_rd))
+        wiring.connect(m, seq.axi_wr, wiring.flipped(self.axi_wr))
         for part in (gat, wrt):
             m.d.comb += [part.desc.eq(seq.desc), part.clear.eq(seq.clear),
                          part.launch.eq(seq.launch)]

@@ -13,10 +13,16 @@ torch or amaranth.
 Timing, read off the RTL (``RUN``-relative cycle ``c``, ``c = 0`` the first ``RUN``
 cycle):
 
-- the sequencer spends ``desc_words + 1`` cycles in ``FETCH`` and one in ``DISPATCH``;
+- external memory (:mod:`sim.accel_mem`, one word a cycle, no wait states) answers a read
+  burst ``L`` cycles after its address and a write burst ``L`` cycles after its last beat
+  (``latency``, default 1); a wait state that the memory model counts adds one cycle;
+- the sequencer spends ``desc_words + L`` cycles in ``FETCH`` and one in ``DISPATCH``;
   ``RUN`` ends the cycle after the writer stores its last beat (or after the reader hands
   over its last beat, for an op with no writes), then ``COUNT`` stores the count. So a
-  count is ``desc_words + 4 + t`` with ``t`` the cycle of the last store (hand-over);
+  count is ``desc_words + 3 + L + t`` with ``t`` the cycle of the last store (hand-over);
+- a ``dma_in`` / ``dma_out`` of ``n > 0`` words: AXI bursts, one beat a cycle, the state
+  left the cycle after the last R beat (the B response): ``n + L + 1`` cycles after
+  ``DISPATCH``, 1 for ``n = 0``;
 - the gatherer issues one sub-cycle a cycle; the last sub-cycle's read is registered,
   then packed into the beat register, so beat 0 is on the unit's input at
   ``c0 = beat_cycles + 1``. A unit that is not ready freezes the gatherer, so beat
@@ -39,7 +45,7 @@ from sim.compiler import tiling
 from sim.compiler.registry import desc_k
 
 __all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles",
-           "program_cycles"]
+           "program_cycles", "run_cycles"]
 
 
 
@@ -48,7 +54,7 @@ def _last_beat(c0: int, beats: int, period: int) -> int:
     return c0 + (beats - 1) * period
 
 
-def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
+def desc_cycles(desc: OpDesc, cfg: AccelTopCfg, *, latency: int = 1) -> int:
     """Cycles the accelerator's counter reports for ``desc`` on ``cfg``.
 
     Parameters
@@ -59,6 +65,8 @@ def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
         array, ``k[0]``/``k[1]`` (weight and activation bits).
     cfg : AccelTopCfg
         The accelerator; its unit configs give latencies and geometry.
+    latency : int
+        The external memory's latency in cycles (see the module doc), 1 or more.
 
     Returns
     -------
@@ -73,7 +81,14 @@ def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
         A unit the accelerator lacks, a scattered writer of more than one lane, or a row
         unit whose beats do not make whole rows.
     """
-    return _cycles(desc, cfg, desc_words(cfg) + 4)
+    return _cycles(desc, cfg, _head(cfg, latency))
+
+
+def _head(cfg: AccelTopCfg, latency: int) -> int:
+    """The fetch cost of a count, ``desc_words + 3 + latency``."""
+    if not isinstance(latency, int) or latency < 1:
+        raise ValueError(f"latency must be an integer of at least 1, not {latency!r}")
+    return desc_words(cfg) + 3 + latency
 
 
 @lru_cache(maxsize=256)
@@ -91,11 +106,15 @@ def _latency(u) -> int:
 
 
 def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
-    """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 4``) given."""
+    """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 3 + latency``)
+    given."""
     if desc.unit in ("dma_in", "dma_out"):
-        # one word a cycle, the first issued on the first cycle, the last written a cycle
-        # after its read; the state is left the cycle after the last write
-        return head + desc.rn[3]
+        # bursts of one beat a cycle: the first beat (the B response) comes ``latency``
+        # cycles after the first AR handshake (the last W beat), the state is left the
+        # cycle after; ``head - 1`` is the fetch, ``DISPATCH`` and that cycle
+        n = desc.rn[3]
+        latency = head - desc_words(cfg) - 3
+        return head - 1 + (n + latency if n else 0)
     if desc.unit not in cfg.units:
         raise ValueError(f"the accelerator has no {desc.unit} unit")
     u = cfg.units[desc.unit]
@@ -186,11 +205,11 @@ PIPELINED = frozenset(slot for slot, model in _MODELS.items() if model is _pipel
 GSB_UNITS = tuple(_MODELS)
 
 
-def program_cycles(descs, cfg: AccelTopCfg) -> list[int]:
-    """:func:`desc_cycles` of each descriptor of ``descs`` on ``cfg``, in order (the fetch
-    cost computed once, and one count per distinct descriptor object: the blocks of
-    :func:`accel_descs` share theirs)."""
-    head = desc_words(cfg) + 4
+def program_cycles(descs, cfg: AccelTopCfg, *, latency: int = 1) -> list[int]:
+    """:func:`desc_cycles` of each descriptor of ``descs`` on ``cfg`` at memory
+    ``latency``, in order (the fetch cost computed once, and one count per distinct
+    descriptor object: the blocks of :func:`accel_descs` share theirs)."""
+    head = _head(cfg, latency)
     seen: dict[int, int] = {}
     out = []
     for desc in descs:
@@ -199,6 +218,15 @@ def program_cycles(descs, cfg: AccelTopCfg) -> list[int]:
             seen[key] = _cycles(desc, cfg, head)
         out.append(seen[key])
     return out
+
+
+def run_cycles(descs, cfg: AccelTopCfg, *, latency: int = 1) -> int:
+    """Cycles of a whole run of the program ``descs`` as the benches count them (from the
+    edge that samples ``start`` to the edge where the memory dump is done), with no wait
+    states: the header read (``latency + 1``), each descriptor's count plus its ``NEXT``
+    and ``COUNT`` cycles, and the final ``NEXT`` and the dump's edge (2). With wait states
+    the run takes the memory model's counted stalls more."""
+    return latency + 1 + sum(c + 2 for c in program_cycles(descs, cfg, latency=latency)) + 2
 
 
 # ------------------------------------------------------------------------ shapes only

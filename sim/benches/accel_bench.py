@@ -1,8 +1,9 @@
 """cocotb bench of the whole accelerator: clock, reset, one ``start``, wait for ``done``.
 
 No Python runs per cycle: the clock is cocotb's C-side clock, external memory is the
-Verilog model in the wrapper (:mod:`sim.accel_run`), loaded with ``$readmemh`` and dumped
-with ``$writememh`` when ``done`` rises; the bench only counts cycles and writes one record.
+Verilog model in the wrapper (:mod:`sim.accel_mem`: latency, bandwidth and wait states from
+plusargs), loaded with ``$readmemh`` and dumped with ``$writememh`` when ``done`` rises; the
+bench only counts cycles and writes one record, with the model's byte and stall counters.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ async def run(dut):
     finished = int(dut.dumped.value) == 1
     record = {"finished": finished, "cycles": int(cycles), "wall_s": wall,
               "passed": finished}
+    for name in ("rd_bytes", "wr_bytes", "rd_stalls", "wr_stalls"):
+        record[name] = int(getattr(dut, name).value)
     out = Path(os.environ[ENV_RESULTS]) / "accel.json"
     out.write_text(json.dumps(record) + "\n")
     assert finished, f"the accelerator did not finish within {max_cycles} cycles"

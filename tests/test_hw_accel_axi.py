@@ -1,0 +1,159 @@
+# amaranth: UnusedElaboratable=no
+"""The sequencer's AXI memory interface in Amaranth's simulator: a program of ``dma_in`` and
+``dma_out`` descriptors against a Python AXI slave with latency and seeded wait states that
+freeze a channel (the rule of the Verilog model, sim/accel_mem.py). The data lands where
+the descriptors say, every burst is well formed, and the op counters equal the analytic
+counts at that latency plus the wait states the slave counted."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from amaranth.hdl import Elaboratable, Module
+from amaranth.lib import wiring
+from amaranth.sim import Simulator
+
+from golden.accel_program import AccelTopCfg, OpDesc, desc_words, encode_desc
+from hw.accel.scratchpad import Scratchpad
+from hw.accel.sequencer import MAX_BURST, Sequencer
+from sim.analytic.accel_cycles import desc_cycles, run_cycles
+
+CFG = AccelTopCfg(lanes=4, depth=16, ext_words=128)
+W = CFG.word_bits
+
+
+class _Pair(Elaboratable):
+    """The sequencer and the scratchpad, wired as in :class:`hw.accel.top.Accelerator`."""
+
+    def __init__(self, max_burst):
+        self.seq, self.scratch = Sequencer(CFG, max_burst), Scratchpad(CFG)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.seq, m.submodules.scratch = self.seq, self.scratch
+        wiring.connect(m, self.seq.dma_rd, self.scratch.dma_rd)
+        wiring.connect(m, self.seq.dma_wr, self.scratch.dma_wr)
+        return m
+
+
+def _program(n_in, n_out, src, dst):
+    """Header and descriptors: ``dma_in`` of ``n_in`` words from ``src`` to scratch word
+    0, ``dma_out`` of ``n_out`` words of scratch word 0 on to ``dst``; counters at the last
+    scratch word's elements 0 and 1."""
+    cnt = (CFG.depth - 1) * CFG.lanes
+    descs = [OpDesc(unit="dma_in", rn=(1, 1, 1, n_in), k=(src,), wbase=0, cnt_addr=cnt),
+             OpDesc(unit="dma_out", rn=(1, 1, 1, n_out), k=(dst,), wbase=0,
+                    cnt_addr=cnt + 1)]
+    dw = desc_words(CFG)
+    words = [len(descs)]
+    for d in descs:
+        raw = encode_desc(d)
+        words += [(raw >> (W * i)) & ((1 << W) - 1) for i in range(dw)]
+    return descs, words
+
+
+def test_max_burst_is_checked_and_kept():
+    assert Sequencer(CFG).max_burst == MAX_BURST == 256
+    assert Sequencer(CFG, 3).max_burst == 3
+    with pytest.raises(ValueError, match=r"^max_burst must be an integer 1\.\.256, not 0$"):
+        Sequencer(CFG, 0)
+
+
+@pytest.mark.parametrize("latency,p,seed,max_burst,n", [
+    (1, 0.0, 0, 256, 9), (4, 0.0, 1, 2, 9), (1, 0.3, 2, 256, 9), (3, 0.5, 3, 2, 7),
+    (2, 0.4, 4, 3, 1)])
+def test_dma_moves_the_words_and_counts_latency_and_wait_states(latency, p, seed, max_burst,
+                                                                n):
+    rng = random.Random(seed)
+    src, dst = 40, 80
+    descs, words = _program(n, n, src, dst)
+    mem = {i: w for i, w in enumerate(words)}
+    payload = [rng.getrandbits(W) for _ in range(n)]
+    mem.update({src + i: x for i, x in enumerate(payload)})
+    dut = _Pair(max_burst)
+    seq = dut.seq
+    rd, wr = seq.axi_rd, seq.axi_wr
+    seen = {"counts": [], "stalls": 0, "cycles": None, "ars": [], "aws": [], "lasts": []}
+
+    async def bench(ctx):
+        rq, wq, bq = [], [], []  # [due, addr, beats, beat] / [addr, beats, beat] / [due]
+        rclk = wclk = 0
+        ctx.set(seq.start, 1)
+        await ctx.tick()
+        ctx.set(seq.start, 0)
+        for cycle in range(3000):
+            if ctx.get(seq.done):
+                seen["cycles"] = cycle
+                break
+            rs, ws = rng.random() < p, rng.random() < p
+            # read channel: AR while 4 bursts are not queued, R once the head is due
+            ctx.set(rd.ar_ready, not rs and len(rq) < 4)
+            head = rq[0] if rq and rclk >= rq[0][0] else None
+            ctx.set(rd.r_valid, not rs and head is not None)
+            if head is not None:
+                ctx.set(rd.r_data, mem.get(head[1] + head[3], 0))
+                ctx.set(rd.r_last, head[3] == head[2] - 1)
+            ar_valid = ctx.get(rd.ar_valid)
+            seen["stalls"] += rs and (ar_valid or bool(rq))
+            assert ctx.get(rd.r_ready)
+            # write channel: AW likewise, W into the oldest announced burst (this cycle's
+            # included), B ``latency`` cycles after a burst's last W beat
+            ctx.set(wr.aw_ready, not ws and len(wq) < 4)
+            aw_valid = ctx.get(wr.aw_valid)
+            if aw_valid and not ws and len(wq) < 4:
+                seen["aws"].append((ctx.get(wr.aw_addr), ctx.get(wr.aw_len) + 1))
+                wq.append([ctx.get(wr.aw_addr), ctx.get(wr.aw_len) + 1, 0])
+            w_ready = not ws and bool(wq) and len(bq) < 4
+            b_valid = not ws and bool(bq) and wclk >= bq[0]
+            ctx.set(wr.w_ready, w_ready)
+            ctx.set(wr.b_valid, b_valid)
+            w_valid = ctx.get(wr.w_valid)
+            seen["stalls"] += ws and (aw_valid or w_valid or bool(wq) or bool(bq))
+            assert ctx.get(wr.b_ready)
+            # the handshakes of this edge
+            if ar_valid and not rs and len(rq) < 4:
+                seen["ars"].append((ctx.get(rd.ar_addr), ctx.get(rd.ar_len) + 1))
+                rq.append([rclk + latency, ctx.get(rd.ar_addr), ctx.get(rd.ar_len) + 1, 0])
+            if head is not None and not rs:
+                head[3] += 1
+                if head[3] == head[2]:
+                    rq.pop(0)
+            if w_valid and w_ready:
+                burst = wq[0]
+                mem[burst[0] + burst[2]] = ctx.get(wr.w_data)
+                burst[2] += 1
+                seen["lasts"].append(bool(ctx.get(wr.w_last)))
+                if burst[2] == burst[1]:
+                    wq.pop(0)
+                    bq.append(wclk + latency)
+            if b_valid:
+                bq.pop(0)
+            en = ctx.get(seq.dma_wr.en)
+            if en and en != (1 << CFG.lanes) - 1:  # a counter store: one lane
+                lane = en.bit_length() - 1
+                seen["counts"].append((ctx.get(seq.dma_wr.data) >> (32 * lane)) & 0xFFFFFFFF)
+            rclk += not rs
+            wclk += not ws
+            await ctx.tick()
+        assert not rq and not wq and not bq
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert [mem.get(dst + i) for i in range(n)] == payload
+    assert 1 + len(descs) * desc_words(CFG) <= src  # the DMA's bursts are those from src
+    for base, bursts in ((src, [ar for ar in seen["ars"] if ar[0] >= src]),
+                         (dst, seen["aws"])):
+        assert all(1 <= b <= max_burst for _, b in bursts) and sum(b for _, b in bursts) == n
+        assert [a for a, _ in bursts] == [base + sum(b for _, b in bursts[:i])
+                                          for i in range(len(bursts))]
+    ends = [i for i, last in enumerate(seen["lasts"]) if last]
+    assert ends == [sum(b for _, b in seen["aws"][:i + 1]) - 1 for i in range(len(seen["aws"]))]
+    model = [desc_cycles(d, CFG, latency=latency) for d in descs]
+    if p == 0:
+        assert seen["counts"] == model
+    assert sum(seen["counts"]) >= sum(model)
+    # done is first high the cycle before the dump's edge (run_cycles counts it)
+    assert seen["cycles"] == run_cycles(descs, CFG, latency=latency) - 1 + seen["stalls"]
