@@ -13,8 +13,8 @@ import math
 __all__ = ["at_least", "finite", "module_name"]
 
 
-def at_least(lo: int):
-    """An ``int`` type that refuses values below ``lo``."""
+def at_least(lo: int, *, hi: int | None = None):
+    """An ``int`` type that refuses values below ``lo`` (and, when given, above ``hi``)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -22,6 +22,8 @@ def at_least(lo: int):
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
         if value < lo:
             raise argparse.ArgumentTypeError(f"must be at least {lo}, not {value}")
+        if hi is not None and value > hi:
+            raise argparse.ArgumentTypeError(f"must be at most {hi}, not {value}")
         return value
 
     parse.__name__ = f"int>={lo}"

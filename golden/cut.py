@@ -409,20 +409,35 @@ def cut_network(pkg: Package | str | Path, out_dir, *, image: int = 0, layers=No
 
     ``layers`` (a collection of layer indices, ``None`` for the ops outside blocks) keeps
     only those ops; ``None`` keeps all. ``heads``: the heads cut for per-head ops (default
-    ``[0]``). Ops that only move data are left out; ops that fit no config of their unit
+    ``[0]``); a head past the network's heads, or any head when no op is cut per head,
+    raises :class:`CutError` before anything is written, as does an ``image`` out of
+    range. Ops that only move data are left out; ops that fit no config of their unit
     are listed with the reason in ``out_dir/index.json`` (beside the cases). Returns
     ``[(op name, case path)]`` in network order; a recorded output that differs from its
     kernel raises (see :func:`cut_op`).
     """
     pkg = pkg if isinstance(pkg, Package) else read_network(pkg)
     net, out_dir = _Net(pkg), Path(out_dir)
+    if not isinstance(image, int) or not 0 <= image < net.images():
+        raise CutError(f"image must be between 0 and {net.images() - 1}, not {image!r}")
+
+    def per_head(op):
+        return op.kind in PER_HEAD or (
+            op.kind == "binary_matmul" and net.get(op.inputs[0], image).ndim == 3)
+
+    counts = {int(net.get(op.outputs[0], image).shape[0]) for op in net.ops
+              if op.kind not in NO_UNIT and per_head(op)}
+    for head in heads or []:  # a head no op has would only be skipped everywhere
+        if not counts:
+            raise CutError(f"head {head!r}: no op of {pkg.path} is cut per head")
+        if type(head) is not int or not 0 <= head < max(counts):
+            raise CutError(f"head must be between 0 and {max(counts) - 1} (the network's "
+                           f"heads), not {head!r}")
     cases, skipped = [], []
     for op in net.ops:
         if op.kind in NO_UNIT or (layers is not None and op.layer not in layers):
             continue
-        per_head = op.kind in PER_HEAD or (
-            op.kind == "binary_matmul" and net.get(op.inputs[0], image).ndim == 3)
-        for head in (list(heads or [0]) if per_head else [None]):
+        for head in (list(heads or [0]) if per_head(op) else [None]):
             path = out_dir / _dirname(op.name, head)
             try:
                 _cut(net, op, path, image=image, head=head)

@@ -59,9 +59,15 @@ def register(subparsers) -> None:
 def _compress(args: argparse.Namespace) -> int:
     rank_k = args.rank_k if args.rank_k is not None else (
         DEFAULT_RANK_K if args.scheme == "lowrank" else 0)
-    cfg = LowRankCfg(target=args.target, scheme=args.scheme, rank_step=args.rank_step,
-                     metric=args.metric, rank_k=rank_k, steps=args.steps, lr=args.lr,
-                     samples=args.samples, w_bits=args.w_bits, seed=args.seed)
+    try:
+        cfg = LowRankCfg(target=args.target, scheme=args.scheme, rank_step=args.rank_step,
+                         metric=args.metric, rank_k=rank_k, steps=args.steps, lr=args.lr,
+                         samples=args.samples, w_bits=args.w_bits, seed=args.seed)
+    except (VitsimError, TypeError) as exc:  # the message starts with the field: its flag
+        field = str(exc).split(" ", 1)[0]
+        if field not in vars(args):
+            raise
+        raise VitsimError(f"--{field.replace('_', '-')}: {exc}") from None
     check_out(args.out, "checkpoint", force=args.force,
               inputs=[args.ckpt, None if args.data in (None, "digits") else args.data])
     import torch
@@ -88,7 +94,12 @@ def _compress(args: argparse.Namespace) -> int:
         raise VitsimError(f"{args.ckpt}: model has {vit.num_classes} classes, "
                           f"data {data.name!r} has {data.num_classes}")
     images = proxy_images(data.train, cfg.samples, cfg.seed) if cfg.needs_data else None
-    compressed, record = compress_model(model, cfg, images, progress=not args.no_progress)
+    try:
+        compressed, record = compress_model(model, cfg, images, progress=not args.no_progress)
+    except VitsimError as exc:
+        if not str(exc).startswith("target "):
+            raise
+        raise VitsimError(f"--target: {exc}") from None
     top1 = evaluate(compressed, data.test)
     extra = {"data": data.name, "source": os.path.abspath(args.ckpt), "train": meta.get("train"),
              "lowrank": record, "run": run_record(cfg.seed),

@@ -45,8 +45,13 @@ def _array_cfg(args):
     try:
         return BinaryArrayCfg(rows=args.rows, cols=args.cols, mode=args.mode,
                               max_k=args.max_k)
-    except (TypeError, ConfigError) as exc:
-        raise VitsimError(f"command line: {exc}") from None
+    except (TypeError, ConfigError) as exc:  # the message starts with the field's name
+        flag = _ARRAY_FLAGS.get(str(exc).split(" ", 1)[0], "command line")
+        raise VitsimError(f"{flag}: {exc}") from None
+
+
+#: The binary-array config fields and the flags that set them.
+_ARRAY_FLAGS = {"rows": "--rows", "cols": "--cols", "mode": "--mode", "max_k": "--max-k"}
 
 
 def _write_verilog(cfg, out: Path, name: str | None = None) -> Path:
@@ -194,7 +199,7 @@ def _gsb_av_case(cfg, args) -> dict:
 
 def _cut_cases(args) -> int:
     """``vitsim golden --cut PKG --op NAME|all --out DIR``: network op(s) -> unit case(s)."""
-    from golden.cut import cut_network, cut_op
+    from golden.cut import CutError, cut_network, cut_op
     from golden.netpkg import read_network
 
     if args.op is None:
@@ -210,8 +215,11 @@ def _cut_cases(args) -> int:
         raise VitsimError(f"--op: {args.cut} has no op named {args.op!r}")
     if args.op == "all":
         heads = None if args.head is None else [args.head]
-        with atomic_dir(args.out, kind="cases", overwrite=args.force) as tmp:
-            cut_network(pkg, tmp, image=args.image, heads=heads)
+        try:
+            with atomic_dir(args.out, kind="cases", overwrite=args.force) as tmp:
+                cut_network(pkg, tmp, image=args.image, heads=heads)
+        except CutError as exc:
+            raise _flagged(exc) from None
         cases = [(name, args.out / path.name) for name, path in
                  ((c["op"], Path(c["case"])) for c in
                   json.loads((args.out / "index.json").read_text())["cases"])]
@@ -223,7 +231,12 @@ def _cut_cases(args) -> int:
         print(f"{len(cases)} cases under {args.out} ({len(skipped)} ops fit no unit config; "
               f"see {args.out / 'index.json'})")
         return 0
-    case = cut_op(pkg, args.op, args.out, image=args.image, head=args.head)
+    try:
+        case = cut_op(pkg, args.op, args.out, image=args.image, head=args.head)
+    except CutError as exc:
+        if args.head is None or "head" not in str(exc):
+            raise
+        raise VitsimError(f"--head: {exc}") from None
     op, cfg = case.manifest["ops"][0], case.manifest["config"]
     print(f"wrote {args.out}: {args.op} (layer {op['layer']}, head {op['head']}, image "
           f"{args.image}) as a {cfg['kind']} case, {op.get('cycles')} cycles by the model")
@@ -260,13 +273,20 @@ def cmd_golden(args) -> int:
         return _write_case(cfg, args)
     except VitsimError as exc:
         raise _flagged(exc) from None
+    except MemoryError:  # nothing is written: the case directory is atomic
+        raise VitsimError(f"--m/--n/--k: a {cfg.kind} case of this size does not fit in "
+                          "memory") from None
 
+
+#: The most rows (``--m``, ``--n``) a unit case written by ``vitsim golden`` may have.
+CASE_ROWS = 65536
 
 #: Parameters of the unit case writers and the ``vitsim golden`` flags that set them.
 _CASE_FLAGS = {"stimulus": "--stimulus", "k": "--k", "m": "--m", "n": "--n", "bits": "--bits",
                "mult": "--mult", "shift": "--shift", "theta": "--theta", "scale": "--scale",
                "w_bits": "--w-bits", "a_bits": "--a-bits", "rows": "--m", "beats": "--m",
-               "row_len": "--k", "out_bits": "--bits", "shape": "--m/--n/--k", "d": "--k"}
+               "row_len": "--k", "out_bits": "--bits", "shape": "--m/--n/--k", "d": "--k",
+               "head": "--head", "image": "--image"}
 
 
 def _flagged(exc: VitsimError) -> VitsimError:
@@ -476,8 +496,9 @@ def register(sub) -> None:
     p.add_argument("--image", type=at_least(0), default=0,
                    help="--cut: which image (default 0)")
     p.add_argument("--head", type=at_least(0), help="--cut: which head (per-head ops: default 0)")
-    p.add_argument("--m", type=at_least(1), default=4, help="activation rows (requant: beats)")
-    p.add_argument("--n", type=at_least(1), help="weight rows (default: rows)")
+    p.add_argument("--m", type=at_least(1, hi=CASE_ROWS), default=4,
+                   help="activation rows (requant: beats)")
+    p.add_argument("--n", type=at_least(1, hi=CASE_ROWS), help="weight rows (default: rows)")
     p.add_argument("--k", type=at_least(1), help="reduction length (default: max_k)")
     p.add_argument("--seed", type=at_least(0), default=0)
     p.add_argument("--stimulus", default="random",

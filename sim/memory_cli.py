@@ -71,6 +71,26 @@ def _parse(specs: list[str], flag: str) -> list[tuple[str, list]]:
         raise VitsimError(msg) from None
 
 
+def _check_values(sets, sweeps, args, base, accel) -> None:
+    """Build each ``--set``/``--sweep`` value's configs alone, so that a value its config
+    refuses is reported with the flag and field that gave it."""
+    from sim.analytic.sweep import point_configs
+
+    for flag, specs in (("--set", sets), ("--sweep", sweeps)):
+        for name, values in specs:
+            if name == "model" or name.startswith("model."):
+                continue  # checked with the model, whose name may come from a checkpoint
+            for value in values:
+                try:
+                    point_configs({name: value}, model=args.model, scheme=args.scheme,
+                                  base_scheme=base, accel=accel)
+                except VitsimError as exc:
+                    if " field: " not in str(exc):
+                        raise
+                    raise VitsimError(f"{flag} {name}={value}: "
+                                      f"{str(exc).split(' field: ', 1)[1]}") from None
+
+
 def _check_args(args: argparse.Namespace) -> None:
     """Every flag of ``vitsim memory`` that can be checked before any work."""
     from golden.atomic import check_out_file
@@ -175,6 +195,7 @@ def cmd_memory(args: argparse.Namespace) -> int:
     if args.scheme_file is not None:
         base = SchemeCfg.from_dict(_read_json(args.scheme_file), source=str(args.scheme_file))
     chosen = {name: values[0] for name, values in sets}
+    _check_values(sets, sweeps, args, base, accel)
 
     if args.checkpoint:
         if any(name == "model" or name.startswith("model.") for name in chosen):

@@ -28,6 +28,7 @@ ENV_CASE = "VITSIM_CASE"
 ENV_SIDECAR = "VITSIM_SIDECAR"
 ENV_RESULTS = "VITSIM_RESULT_DIR"
 ENV_SEED = "VITSIM_SEED"
+ENV_GARBAGE = "VITSIM_IDLE_GARBAGE"  # "0": idle input payloads keep their last value
 CLOCK_PS = 10_000  # bench clock period (100 MHz); waveform windows count in it
 ENV_BUILD_CACHE = "VITSIM_BUILD_CACHE"
 

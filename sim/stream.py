@@ -34,19 +34,34 @@ class _Port:
 
 
 class StreamSource(_Port):
-    """Drive ``words`` into a stream input, pausing (valid low) when ``pause`` says so."""
+    """Drive ``words`` into a stream input, pausing (valid low) when ``pause`` says so.
 
-    def __init__(self, dut, prefix: str, clk, pause: Iterator[bool] | None = None):
+    While valid is low the payload carries fresh random bits from ``garbage`` (a seeded
+    :class:`random.Random`) every cycle, so a unit that reads its input without a
+    handshake sees wrong data; ``garbage=None`` keeps the previous payload.
+    """
+
+    def __init__(self, dut, prefix: str, clk, pause: Iterator[bool] | None = None,
+                 garbage: random.Random | None = None):
         super().__init__(dut, prefix, clk)
         self.pause = pause
+        self.garbage = garbage
+        self.width = len(self.payload)
         self.valid.value = 0
+        self._scramble()
 
-    async def send(self, words: list[int]) -> None:
-        """Send every word; returns after the last handshake."""
+    def _scramble(self) -> None:
+        if self.garbage is not None:
+            self.payload.value = self.garbage.getrandbits(self.width)
+
+    async def send(self, words: list[int], *, then_idle: bool = False) -> None:
+        """Send every word; returns after the last handshake, or with ``then_idle`` never
+        (it keeps valid low and the payload scrambled until cancelled)."""
         edge = 0
         for word in words:
             while self.pause is not None and next(self.pause):
                 self.valid.value = 0
+                self._scramble()
                 await RisingEdge(self.clk)
                 edge += 1
             self.payload.value = word
@@ -58,6 +73,10 @@ class StreamSource(_Port):
                     self.edges.append(edge)
                     break
         self.valid.value = 0
+        self._scramble()
+        while then_idle:
+            await RisingEdge(self.clk)
+            self._scramble()
 
 
 class StreamSink(_Port):
@@ -68,10 +87,15 @@ class StreamSink(_Port):
         self.pause = pause
         self.ready.value = 0
         self.words: list[int] = []
+        self.extra: list[str] = []  # payloads (as bits) of transfers after the expected ones
         self.first_edge_ps: int | None = None  # simulation time of edge 1 (edges are periodic)
 
-    async def receive(self, count: int, *, timeout_edges: int) -> None:
-        """Collect ``count`` transfers; stop after ``timeout_edges`` edges regardless."""
+    async def receive(self, count: int, *, timeout_edges: int, drain_edges: int = 0) -> None:
+        """Collect ``count`` transfers; stop after ``timeout_edges`` edges regardless.
+
+        Once all ``count`` have arrived, hold ready high ``drain_edges`` more edges and
+        record every further transfer in :attr:`extra` (a correct unit makes none).
+        """
         edge = 0
         while len(self.words) < count and edge < timeout_edges:
             ready = not (self.pause is not None and next(self.pause))
@@ -83,4 +107,9 @@ class StreamSink(_Port):
             if ready and self.valid.value:
                 self.words.append(self.payload.value.to_unsigned())
                 self.edges.append(edge)
+        for _ in range(drain_edges if len(self.words) == count else 0):
+            self.ready.value = 1
+            await RisingEdge(self.clk)
+            if self.valid.value:
+                self.extra.append(str(self.payload.value))
         self.ready.value = 0

@@ -8,6 +8,7 @@ decoded result with the golden tensor by ``==``, measures cycles and writes the 
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -21,9 +22,10 @@ from sim.runner import CLOCK_PS
 from sim.stream import StreamSink, StreamSource, random_pauses
 from sim.tb import TB
 
-__all__ = ["GAP_P", "run_stream_case", "stream_tests"]
+__all__ = ["DRAIN_EDGES", "GAP_P", "run_stream_case", "stream_tests"]
 
 GAP_P = 0.3  # probability of an idle or backpressure cycle when injection is on
+DRAIN_EDGES = 16  # edges past the unit's latency watched for surplus output transfers
 
 
 async def run_stream_case(tb: TB, name: str, *, beats: list[int], n_out: int,
@@ -32,19 +34,23 @@ async def run_stream_case(tb: TB, name: str, *, beats: list[int], n_out: int,
                           model_cycles: int, idle: bool, backpressure: bool) -> None:
     """Stream ``beats`` into ``i_stream``, collect ``n_out`` transfers, check and record.
 
-    ``locate(element)`` returns ``(transfer, lane)`` of a result element. Asserts (failing
-    the cocotb test) on a timeout, a mismatch, or, without gaps, cycles that differ from
-    ``model_cycles``.
+    ``locate(element)`` returns ``(transfer, lane)`` of a result element. While its valid
+    is low the input payload is seeded garbage (see :class:`sim.stream.StreamSource`);
+    after the ``n_out`` transfers the output is watched ``latency + DRAIN_EDGES`` more
+    edges. Asserts (failing the cocotb test) on a timeout, a mismatch, an output transfer
+    past ``n_out``, or, without gaps, cycles that differ from ``model_cycles``.
     """
     dut = tb.dut
     await tb.start()
     source = StreamSource(dut, "i_stream", dut.clk,
-                          random_pauses(GAP_P, tb.seed) if idle else None)
+                          random_pauses(GAP_P, tb.seed) if idle else None,
+                          garbage=random.Random(tb.seed + 2) if tb.garbage else None)
     sink = StreamSink(dut, "o_stream", dut.clk,
                       random_pauses(GAP_P, tb.seed + 1) if backpressure else None)
     t0 = time.perf_counter()
-    send = cocotb.start_soon(source.send(beats))
-    await sink.receive(n_out, timeout_edges=20 * model_cycles + 1000)
+    send = cocotb.start_soon(source.send(beats, then_idle=True))
+    await sink.receive(n_out, timeout_edges=20 * model_cycles + 1000,
+                       drain_edges=tb.latency + DRAIN_EDGES)
     wall = time.perf_counter() - t0
     send.cancel()
 
@@ -60,12 +66,14 @@ async def run_stream_case(tb: TB, name: str, *, beats: list[int], n_out: int,
 
     mismatch = first_mismatch(expected, got, op=op, locate=where)
     complete = len(sink.words) == n_out
-    tb.record(name, passed=mismatch is None and complete, cycles=cycles,
+    tb.record(name, passed=mismatch is None and complete and not sink.extra, cycles=cycles,
               model_cycles=model_cycles, idle=idle, backpressure=backpressure,
               transfers=len(sink.words), expected_transfers=n_out, mismatch=mismatch,
-              wall_s=wall, beats=len(beats))
+              extra_transfers=len(sink.extra), wall_s=wall, beats=len(beats))
     assert complete, f"only {len(sink.words)} of {n_out} results arrived (timeout)"
     assert mismatch is None, format_mismatch(mismatch)
+    assert not sink.extra, (f"{len(sink.extra)} output transfers after the expected {n_out} "
+                            f"(first payload {sink.extra[0]})")
     if not (idle or backpressure):
         assert cycles == model_cycles, f"measured {cycles} cycles, model says {model_cycles}"
 

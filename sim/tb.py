@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -11,7 +12,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from golden.package import read_package
-from sim.runner import CLOCK_PS, ENV_CASE, ENV_RESULTS, ENV_SEED, ENV_SIDECAR
+from sim.runner import CLOCK_PS, ENV_CASE, ENV_GARBAGE, ENV_RESULTS, ENV_SEED, ENV_SIDECAR
 
 __all__ = ["TB"]
 
@@ -28,9 +29,16 @@ class TB:
     def __init__(self, dut):
         self.dut = dut
         self.sidecar = json.loads(Path(os.environ[ENV_SIDECAR]).read_text())
-        self.package = read_package(os.environ[ENV_CASE])
         self.seed = int(os.environ.get(ENV_SEED, "0"))
+        #: garbage on idle input payloads (:mod:`sim.stream_bench`); only the stream-fault
+        #: tests turn it off, to show what it catches
+        self.garbage = os.environ.get(ENV_GARBAGE, "1") != "0"
         self.log = dut._log
+
+    @functools.cached_property
+    def package(self):
+        """The golden case (read on first use: a bench without a case never reads one)."""
+        return read_package(os.environ[ENV_CASE])
 
     @property
     def latency(self) -> int:

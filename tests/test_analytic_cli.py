@@ -80,7 +80,8 @@ def test_checkpoints_give_a_pareto_plot(capsys, tmp_path):
     (["--scheme", "ternary"], "unknown scheme 'ternary'"),
     (["--sweep", "wbits=1,2"], "--sweep: unknown field 'wbits'"),
     (["--sweep", "cols=8"], "field 'cols' is ambiguous; say binary.cols, mac.cols"),
-    (["--set", "memory.loop_order=zigzag"], "memory field: loop_order must be one of"),
+    (["--set", "memory.loop_order=zigzag"],
+     "--set memory.loop_order=zigzag: loop_order must be one of"),
     (["--set", "w_bits=1,2"], "--set takes one value"),
     (["--hw", "/nonexistent/hw.json"], "/nonexistent/hw.json: no such file"),
 ])

@@ -107,11 +107,11 @@ def test_cli_compress_then_eval(tmp_path, fp_ckpt, capsys):
 
 
 @pytest.mark.parametrize("target,message", [
-    ("0", "target must be > 0.0 and < 1.0, not 0.0"),
-    ("1", "target must be > 0.0 and < 1.0, not 1.0"),
-    ("-0.5", "target must be > 0.0 and < 1.0, not -0.5"),
-    ("0.985", "target 0.985 unreachable: the layers that stay dense alone hold"),
-    ("0.9", "target unreachable: the compressible layers need at least"),
+    ("0", "--target: target must be > 0.0 and < 1.0, not 0.0"),
+    ("1", "--target: target must be > 0.0 and < 1.0, not 1.0"),
+    ("-0.5", "--target: target must be > 0.0 and < 1.0, not -0.5"),
+    ("0.985", "--target: target 0.985 unreachable: the layers that stay dense alone hold"),
+    ("0.9", "--target: target unreachable: the compressible layers need at least"),
 ])
 def test_cli_rejects_bad_targets_and_writes_nothing(tmp_path, fp_ckpt, capsys, target, message):
     out = str(tmp_path / "bad")

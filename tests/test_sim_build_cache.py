@@ -37,6 +37,8 @@ CHILD = textwrap.dedent("""
         runner = Hang()
     else:
         from cocotb_tools.runner import get_runner
+        from sim.toolchain import prepare
+        prepare("verilator")
         runner = get_runner("verilator")
     build_sim(runner, sim="verilator", source=source, top=top, waves=False,
               work_dir=work, log=work / "build.log")
@@ -71,7 +73,10 @@ def _kill_during_build(tmp_path, cache, *, fake: bool, ready) -> Path:
             assert time.monotonic() < deadline, "the builder never started building"
             time.sleep(0.05)
     finally:
-        os.killpg(child.pid, signal.SIGKILL)
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:  # it ended, and its group with it
+            pass
         child.wait()
     assert child.returncode == -signal.SIGKILL
     left = _temps(cache)
@@ -106,6 +111,9 @@ def test_a_verilator_build_killed_midway_leaves_a_clean_cache(simulator, tmp_pat
     files; building the same source again works and leaves no temporary directory."""
     from cocotb_tools.runner import get_runner
 
+    from sim.toolchain import prepare
+
+    prepare(simulator)
     cache = tmp_path / "cache"
     dead = _kill_during_build(tmp_path, cache, fake=False,
                               ready=lambda t: any(t.rglob("*.mk")))

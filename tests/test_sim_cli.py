@@ -28,7 +28,7 @@ def test_unknown_subcommand():
 def test_out_of_range_width_is_one_line_and_writes_nothing(tmp_path):
     status, _, err = run_cli("verilog", "--cols", "2048", "--out", str(tmp_path / "v"))
     assert status == 2
-    assert err == ("vitsim: error: command line: cols must be between 1 and 1024, "
+    assert err == ("vitsim: error: --cols: cols must be between 1 and 1024, "
                    "not 2048\n")
     assert not (tmp_path / "v").exists()
 
