@@ -303,7 +303,7 @@ def cmd_compile(args) -> int:
                               onchip_kib=args.onchip_kib)
     record = {
         "format": "vitsim-accel-program", "config": program.cfg.to_dict(),
-        "image": args.image, "package": str(args.golden), "reuse": args.reuse,
+        "image": args.image, "package": str(args.golden), "reuse": program.meta["reuse"],
         "descriptors": [{"op": n, "layer": la, "unit": d.unit, "loops": list(d.rn),
                          "beat_cycles": d.beat_cycles, "writes": list(d.wn)}
                         for n, la, d in zip(program.names, program.layers, program.descs,

@@ -393,6 +393,24 @@ ROWS = [
      "--set memory.act_kib=-1: act_kib must be between 0 and"),
     (["memory", "--sweep", "scheme.w_bits=4,0"], "--sweep scheme.w_bits=0: w_bits must be"),
     (["memory", "--set", "mac.rows=0"], "--set mac.rows=0: rows must be between 1 and 256"),
+    # --onchip-kib: a budget too small names the op at the peak; not a positive number
+    (["compile", "{pkg}", "--out", "{new}", "--onchip-kib", "16"],
+     "KiB cycle counters); the budget --onchip-kib is 16 KiB"),
+    (["compile", "{pkg}", "--out", "{new}", "--onchip-kib", "0"],
+     "argument --onchip-kib: must be positive, not 0"),
+    (["compile", "{pkg}", "--out", "{new}", "--onchip-kib", "-3"],
+     "argument --onchip-kib: must be positive, not -3"),
+    (["compile", "{pkg}", "--out", "{new}", "--onchip-kib", "nan"],
+     "argument --onchip-kib: must be a finite number, not nan"),
+    (["compile", "{pkg}", "--out", "{new}", "--onchip-kib", "0.01"],
+     "--onchip-kib 0.01 holds no scratchpad word (128 bytes)"),
+    (["simulate", "--golden", "{pkg}", "--onchip-kib", "16"],
+     "the budget --onchip-kib is 16 KiB"),
+    (["simulate", "--golden", "{pkg}", "--onchip-kib", "inf"],
+     "argument --onchip-kib: must be a finite number, not inf"),
+    (["memory", "--model", "vit_digits", "--accel-package", "{pkg}", "--onchip-kib", "16"],
+     "the budget --onchip-kib is 16 KiB"),
+    (["memory", "--onchip-kib", "64"], "--onchip-kib sizes the accelerator of --accel-package"),
 ]
 
 

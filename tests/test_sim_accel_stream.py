@@ -82,7 +82,7 @@ def test_external_bytes_are_exact_to_the_dma_descriptors(streamed):
     first_data = min(d.k[0] for d in prog.descs if d.unit == "dma_in")
     assert frame["read_bytes"] == (prog.dump_word - first_data) * word
     spans = sorted((d.k[0], d.k[0] + d.rn[3]) for d in prog.descs if d.unit == "dma_in")
-    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))
+    assert all(a[1] == b[0] for a, b in zip(spans[:-1], spans[1:], strict=True))
     assert spans[-1][1] == prog.dump_word
     assert frame["written_bytes"] == prog.used * 4  # the final dump of the used scratchpad
     assert frame["fetch_bytes"] == (1 + len(prog.descs) * _dwords(prog)) * word

@@ -9,7 +9,9 @@ Scratchpad layout: the *preload* region (``[0, preload)``: parameters packed at 
 widths per beat, the image, the prepended token rows) comes in by one ``dma_in``; every
 op output then gets its own region (no reuse, so every layer can be read back at the end;
 with ``reuse``, regions are placed by liveness: :mod:`sim.compiler.reuse`); a final
-``dma_out`` copies the used scratchpad to external memory.
+``dma_out`` copies the used scratchpad to external memory. With an on-chip budget
+(``onchip_kib``), the parameters stay in external memory and come in op by op instead
+(:mod:`sim.compiler.budget`).
 
 Each op kind has one op compiler (:data:`OP_COMPILERS`, attached to its unit in the
 registry); how each kind is cut into loops
