@@ -46,20 +46,24 @@ def variant_model(variant: str, arch: str) -> tuple[str, dict]:
 
 
 def print_table(results: dict[str, list[dict]], seeds: list[int]) -> None:
-    """Print the Markdown table of ``results`` (``{"float": [...], variant: [...]}``)."""
-    print("| model | top-1 % | BitOPs (M) achieved | budget (M) | quantized training s |")
-    print("|---|---|---|---|---|")
+    """Print the Markdown table of ``results`` (``{"float": [...], variant: [...]}``).
+
+    Each row says which seeds it holds (a run cut short may leave a variant fewer).
+    """
+    print("| model | seeds | top-1 % | BitOPs (M) achieved | budget (M) | quantized training s |")
+    print("|---|---|---|---|---|---|")
     for name, rows in results.items():
         if not rows:
             continue
         top1 = mean_std([r["top1"] for r in rows], 100)
         secs = mean_std([r["seconds"] for r in rows], 1, 0)
+        held = " ".join(str(r["seed"]) for r in rows)
         if name == "float":
-            print(f"| float (same network, quantizers off) | {top1} | – | – | – |")
+            print(f"| float (same network, quantizers off) | {held} | {top1} | – | – | – |")
             continue
         ops = mean_std([r["bitops"] for r in rows], 1e-6, 3)
-        print(f"| {name} | {top1} | {ops} | {rows[0]['budget'] / 1e6:.3f} | {secs} |")
-    print(f"\nmean ± sample std over {len(seeds)} seeds {seeds}")
+        print(f"| {name} | {held} | {top1} | {ops} | {rows[0]['budget'] / 1e6:.3f} | {secs} |")
+    print(f"\nmean ± sample std over the seeds of each row (of {seeds})")
 
 
 def merge(paths: list[str]) -> int:
@@ -71,8 +75,13 @@ def merge(paths: list[str]) -> int:
             with open(path) as f:
                 run = json.load(f)
             part, run_seeds = run["results"], list(run["args"]["seeds"])
-            if any({"top1", "seconds"} - set(row) for rows in part.values() for row in rows):
-                raise KeyError("a row without top1/seconds")
+            for name, rows in part.items():
+                need = {"seed", "top1", "seconds"}
+                if name != "float":
+                    need |= {"bitops", "budget"}
+                for row in rows:
+                    if need - set(row):
+                        raise KeyError(f"{name}: a row without {sorted(need - set(row))[0]}")
         except (OSError, ValueError, KeyError, TypeError) as e:
             print(f"--merge: {path}: not a results file of this script ({e!r})",
                   file=sys.stderr)
@@ -106,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
                         help="lsq_wXaY / qvit_wXaY, X and Y in 2..8 (default: W4A4, W3A3)")
-    parser.add_argument("--json", help="also write the raw results (and bit maps) here")
+    parser.add_argument("--json", help="also write the raw results (and bit maps) here, "
+                        "rewritten after every finished run")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="print the table of earlier --json files; train nothing")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
@@ -166,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"seed {seed} {variant:10s} top-1 {100 * row['top1']:.2f}% "
                   f"BitOPs {row['bitops'] / 1e6:.3f} M (budget {row['budget'] / 1e6:.3f} M) "
                   f"{row['seconds']:.1f} s", file=sys.stderr, flush=True)
+            if args.json:  # after every run: a run cut short keeps what finished
+                _write_json(args.json, {"args": vars(args), "results": results})
 
     g = QVIT_ARCHS[arch]
     print(f"\n{data.name} ({len(data.train)} train / {len(data.test)} test, stratified), "
