@@ -9,6 +9,7 @@ integer export; nothing here is hard-coded from a run.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -16,8 +17,10 @@ import numpy as np
 import pytest
 from netpkgs import run_checked, untrained_package
 
+from golden.model_cfg import GSBCfg, ViTCfg
 from golden.netpkg import NetworkData, read_network
 from golden.network import im2col
+from sim.analytic.accel_cycles import accel_descs, desc_cycles, layer_cycles
 from sim.compiler import compile_network
 from sim.compiler.sizing import MAC_MAX_COLS, mac_cols
 from sim.compiler.tiling import patch_rows
@@ -127,6 +130,40 @@ def test_every_shape_compiles_and_its_patch_embedding_reads_im2col(shape_package
         assert np.array_equal(got[:, :ref.shape[1]], want.reshape(ref.shape))
 
 
+def _model_of(pkg):
+    """``(ViTCfg, GSBCfg)`` from a package's manifest (shapes only)."""
+    model = json.loads((pkg / "manifest.json").read_text())["model"]
+    return ViTCfg.from_dict(model["vit"]), GSBCfg.from_dict(model["gsb"])
+
+
+def _compiled_by_op(prog):
+    out: dict = {}
+    for name, d in zip(prog.names, prog.descs, strict=True):
+        if name not in ("dma_in", "dma_out"):
+            out[name] = out.get(name, 0) + desc_cycles(d, prog.cfg)
+    return out
+
+
+def test_the_shapes_only_model_follows_the_compiler(shape_package):
+    """The analytic model's descriptors (from shapes alone) are the compiled program's,
+    the tail copy of a partial attention beat and the RGB patch beats included."""
+    pkg, _ = shape_package
+    prog = compile_network(pkg, image=0)
+    vit, gsb = _model_of(pkg)
+    shaped = accel_descs(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits)
+    compiled = [(n, d) for n, d in zip(prog.names, prog.descs, strict=True)
+                if n not in ("dma_in", "dma_out")]
+    assert [n for n, _ in shaped] == [n for n, _ in compiled]
+    for (name, a), (_, b) in zip(shaped, compiled, strict=True):
+        for f in ("unit", "rn", "beat_cycles", "wn", "wc", "wvec", "wpack"):
+            assert getattr(a, f) == getattr(b, f), (name, f)
+    by_op = layer_cycles(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits)
+    assert by_op == _compiled_by_op(prog)
+    t = vit.num_tokens
+    tails = prog.names.count("blocks.0.attn.shift") - 1
+    assert tails == int(bool(t % 8 and (vit.num_heads * t * t) % 8))
+
+
 @pytest.mark.parametrize("red, patches, want", [
     ([4, 64], [(2, 1)], 4),          # digits: its array as before
     ([16, 64], [(4, 1)], 16),        # MNIST 4x4 patches
@@ -158,6 +195,12 @@ def test_a_deit_tiny_width_block_runs_bit_exact_on_verilator(simulator, tmp_path
     pkg = deit_package(tmp_path / "t", DEIT_T, 48)
     prog, res = run_checked(pkg, tmp_path / "run", simulator)
     assert prog.cfg.units["mac"].cols == 64
+    assert prog.names.count("blocks.0.attn.shift") == 2  # 3 * 11 * 11 = 363: a tail copy
+    # every descriptor's counter (but the final dma_out's) is the analytic count
+    model = [desc_cycles(d, prog.cfg) for d in prog.descs[:-1]]
+    bad = [(prog.names[i], m, r) for i, (m, r) in enumerate(zip(model, res.op_cycles[:-1],
+                                                                strict=True)) if m != r]
+    assert not bad, f"{len(bad)} descriptors differ (name, model, rtl): {bad[:5]}"
 
 
 @pytest.mark.sim

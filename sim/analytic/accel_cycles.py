@@ -279,14 +279,29 @@ def _check(vit: ViTCfg, cfg: AccelTopCfg) -> None:
         c = cfg.units[slot].cols
         _require(c % g == 0 and dh % c == 0 and hid % c == 0,
                  f"head_dim and hidden_dim must be multiples of {slot} cols {c}")
+    mac, p = cfg.units["mac"], vit.patch_size
+    _require(tiling.patch_rows(mac.cols, p, vit.in_chans) is not None
+             and (vit.in_chans * p * p) % mac.cols == 0,
+             "MAC cols whole rows of a patch (sim.compiler.tiling.patch_rows)")
+    c, L = mac.cols, cfg.lanes
+    _require(d % c == 0 and ((c <= L and c & (c - 1) == 0) or c % L == 0),
+             "MAC cols dividing embed_dim, a power of two up to lanes or whole words")
+    _require(vit.img_size % p == 0, "whole patches")
+
+
+def _word_reads(elems: int, lanes: int) -> int:
+    """Sub-cycles of a beat of ``elems`` consecutive aligned elements: one read a word
+    (a power of two up to ``lanes`` in one read)."""
+    return 1 if elems <= lanes else -(-elems // lanes)
+
+
+def _mac_beat_cycles(cfg: AccelTopCfg, act_reads: int) -> int:
+    """Beat cycles of a MAC descriptor: the slower of its activation reads and its weight
+    beat (``rows x cols`` fields, read a word a sub-cycle:
+    :meth:`sim.compiler.context.Context.param_operand`)."""
     mac = cfg.units["mac"]
-    _require(vit.in_chans == 1 and mac.cols == vit.patch_size ** 2,
-             "one channel, MAC cols = patch_size**2")
-    _require(mac.cols & (mac.cols - 1) == 0 and mac.cols <= cfg.lanes and d % mac.cols == 0,
-             "MAC cols a power of two up to lanes, dividing embed_dim")
-    t, enc = vit.num_tokens, cfg.units["gsb_encoder"].lanes
-    _require(t % enc == 0 or (vit.num_heads * t * t) % enc == 0,
-             "the attention matrix must fill whole encoder beats")
+    weight = -(-mac.rows * mac.cols * mac.field_bits // 32)
+    return max(1, act_reads, _word_reads(weight, cfg.lanes))
 
 
 def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
@@ -315,6 +330,15 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
         ("attn.qk", _binary("binary_xnor", cfg, [h, t], t, dh, bc=1 if one else xnor.rows)),
         ("attn.softmax", _desc("softmax", tiling.rows((h, t, t), last_level=NUM_LOOPS - 1))),
         ("attn.shift", _ew("residual", (h, t, t), ln["residual"])),
+    ]
+    pad = -(h * t * t) % ln["residual"]
+    if t % ln["residual"] and pad:
+        # the last beat's padding filled with the last element (a beat of ln reads) for the
+        # encoder's max (sim.compiler.operands.feeds_encoder)
+        one = tiling.loops([1])
+        out.append(("attn.shift", _desc("residual", tiling.Nest(one, one, pad),
+                                        beat_cycles=ln["residual"])))
+    out += [
         ("attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"], last_level=0)),
     ]
     # per head: V columns (a token a sub-cycle), then rows of A
@@ -378,10 +402,13 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     mac, av = cfg.units["mac"], cfg.units["gsb_av"]
     _require(av.a_planes == groups and av.v_planes == groups, "gsb_av planes = groups")
     side, p = vit.img_size // vit.patch_size, vit.patch_size
-    # one patch (patch_size rows of patch_size pixels) a beat: patch_size sub-cycles
-    patch = tiling.matmul([side, side], d, p * p, mac.rows, mac.cols)
-    out = [("patch_embed", _desc("mac", patch, beat_cycles=p, k=_mac_k(embed_bits, 8))),
+    # cols / patch_size rows of a patch (a vector each) a beat, in channel-interleaved
+    # bands (sim.compiler.tiling.patch_rows)
+    patch = tiling.matmul([side, side], d, vit.in_chans * p * p, mac.rows, mac.cols)
+    out = [("patch_embed", _desc("mac", patch, beat_cycles=_mac_beat_cycles(
+                cfg, mac.cols // p), k=_mac_k(embed_bits, 8))),
            ("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))]
+    head_reads = _word_reads(mac.cols, cfg.lanes)
     block = _block(vit, cfg, ln)
     for i in range(vit.depth):
         out += [(f"blocks.{i}.{name}", desc) for name, desc in block]
@@ -390,6 +417,7 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
         out += [(f"{name}.norm", _desc("layernorm", tiling.rows((d,)))),
                 (f"{name}.in", _ew("requant", (d,), ln["requant"])),
                 (name, _desc("mac", tiling.matmul([1], vit.num_classes, d, mac.rows, mac.cols),
+                             beat_cycles=_mac_beat_cycles(cfg, head_reads),
                              k=_mac_k(embed_bits, embed_bits))),
                 (f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))]
     if vit.distilled:

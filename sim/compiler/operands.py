@@ -90,9 +90,10 @@ def feeds_encoder(c, name: str) -> bool:
 def _copy_tail(c, op, desc, sources, shape, ln, last_level):
     """Fill the lanes past the end of a flat output's last beat with the output's last
     element: one more beat of the same unit whose every lane reads the last element of
-    each source (an element ``ln`` times), its first ``pad`` lanes written one a cycle
-    after the output. A reader of whole beats (the GSB encoder's max/min) then sees only
-    the tensor's own values. Records the output in ``c.tail_copied``."""
+    each source (an element ``ln`` times), its first ``pad`` lanes written as one vector
+    after the output (in the last beat's word). A reader of whole beats (the GSB
+    encoder's max/min) then sees only the tensor's own values. Records the output in
+    ``c.tail_copied``."""
     numel = int(np.prod(shape))
     pad = -numel % ln
     ops = []
@@ -107,7 +108,9 @@ def _copy_tail(c, op, desc, sources, shape, ln, last_level):
             beat = np.full((1, 1, 1, 1, ln), last.reshape(-1)[numel - 1], np.int64)
             ops.append(c.param_operand(beat, bits, (1, 1, 1, 1)))
     one = tiling.loops([1])
+    if (desc.wbase + numel) % c.L + pad > c.L:  # lanes divide the word: never
+        raise CompileError(f"op {op.name!r}: the padding of its last beat spans two words")
     c.emit(op, OpDesc(unit=desc.unit, rn=one, wn=one, wc=pad, last_level=last_level,
                       beat_cycles=beat_cycles(ops), ops=tuple(ops), wbase=desc.wbase + numel,
-                      wt=1, wvec=False, wbits=desc.wbits, wsigned=desc.wsigned, k=desc.k))
+                      wt=1, wvec=True, wbits=desc.wbits, wsigned=desc.wsigned, k=desc.k))
     c.tail_copied.add(op.outputs[0])
