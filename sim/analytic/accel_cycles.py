@@ -28,24 +28,17 @@ cycle):
 
 from __future__ import annotations
 
-from functools import lru_cache
 from math import prod
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, desc_words
 from golden.model_cfg import ViTCfg
-from golden.unit_spec import attach, attached
-from golden.units import slot_kinds, unit
+from golden.units import unit
 from sim.compiler import tiling
-from sim.compiler.registry import desc_k
+from sim.compiler.registry import cycle_model, cycle_models, desc_k
+from sim.compiler.timing import last_beat, latency, pipelined, row_unit
 
 __all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles",
            "program_cycles"]
-
-
-
-def _last_beat(c0: int, beats: int, period: int) -> int:
-    """Cycle the last of ``beats`` beats is taken, one every ``period`` cycles from ``c0``."""
-    return c0 + (beats - 1) * period
 
 
 def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
@@ -76,20 +69,6 @@ def desc_cycles(desc: OpDesc, cfg: AccelTopCfg) -> int:
     return _cycles(desc, cfg, desc_words(cfg) + 4)
 
 
-@lru_cache(maxsize=256)
-def _remembered_latency(u) -> int:
-    return u.latency
-
-
-def _latency(u) -> int:
-    """``u.latency``, remembered per unit config (frozen, so hashable): some are computed
-    from an adder tree's shape and take longer than the rest of a descriptor's count."""
-    try:
-        return _remembered_latency(u)
-    except TypeError:  # a config with an unhashable field
-        return u.latency
-
-
 def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 4``) given."""
     if desc.unit in ("dma_in", "dma_out"):
@@ -108,79 +87,56 @@ def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
 
 
 # ------------------------------------------------------------- per-unit cycle models
+# Each unit's model is in its part, sim/compiler/parts/<unit>.py, or (for the units not
+# moved there yet) below; the shared rules are sim.compiler.timing.
 
 
-def _cycle_model(*kinds: str):
-    """Decorator: ``f(desc, u, beats, bc, c0, outs) -> t`` is the cycle model of units
-    ``kinds`` (attached as their ``cycles``): ``t`` the cycle of the last store, ``u`` the
-    slot's config, ``bc`` the beat cycles, ``c0`` the cycle beat 0 is offered, ``outs``
-    the writer's element count."""
-    def deco(fn):
-        for kind in kinds:
-            attach(kind, "cycles", fn)
-        return fn
-
-    return deco
+cycle_model("binary_array", "requant", "residual", "threshold")(pipelined)
 
 
-@_cycle_model("binary_array", "requant", "residual", "threshold", "gelu")
-def _pipelined(desc, u, beats, bc, c0, outs):
-    """A beat taken every cycle, its result handed over ``latency`` edges later."""
-    return _last_beat(c0, beats, bc) + _latency(u)
-
-
-@_cycle_model("mac_array")
+@cycle_model("mac_array")
 def _mac(desc, u, beats, bc, c0, outs):
     # a beat is held for `passes` cycles and the next one taken on its last pass; the
     # last pass enters the `latency`-deep pipeline one edge after the hold stage
     p = u.passes(w_bits=desc.k[_MAC_W], a_bits=desc.k[_MAC_A])
-    return _last_beat(c0, beats, max(bc, p)) + p + _latency(u) - 1
+    return last_beat(c0, beats, max(bc, p)) + p + latency(u) - 1
 
 
-@_cycle_model("gsb_encoder")
+@cycle_model("gsb_encoder")
 def _gsb_encoder(desc, u, beats, bc, c0, outs):
     # pass 1 loads every beat as it comes; pass 2 reads the buffer back, a beat a cycle,
     # `latency` edges from the first read to the first planes
-    return _last_beat(c0, beats, bc) + beats + _latency(u)
+    return last_beat(c0, beats, bc) + beats + latency(u)
 
 
-@_cycle_model("gsb_av")
+@cycle_model("gsb_av")
 def _gsb_av(desc, u, beats, bc, c0, outs):
     if not outs:  # V columns: taken as they come, nothing written
-        return _last_beat(c0, beats, bc)
+        return last_beat(c0, beats, bc)
     # A rows: one (block, plane pair) issued a cycle, the next row taken with the last
     # issue; the last issue's sums leave `latency - 1` edges later
     work = outs // beats * u.a_planes * u.v_planes
-    return _last_beat(c0, beats, max(bc, work)) + work + _latency(u) - 1
+    return last_beat(c0, beats, max(bc, work)) + work + latency(u) - 1
 
 
-def _rows(desc, u, beats, bc, c0, n, row):
-    if beats % n:
-        raise ValueError(f"{desc.unit}: {beats} beats are not whole rows of {n}")
-    # a row's elements are taken as they come (`bc` apart); the unit's row_cycles count
-    # them a cycle apart; the next row's first element is taken the cycle after the row's
-    # last result
-    return c0 + beats // n * (row + (n - 1) * (bc - 1)) - 1
-
-
-@_cycle_model("layernorm")
+@cycle_model("layernorm")
 def _layernorm(desc, u, beats, bc, c0, outs):
-    return _rows(desc, u, beats, bc, c0, u.dim, u.row_cycles)
+    return row_unit(desc, beats, bc, c0, u.dim, u.row_cycles)
 
 
-@_cycle_model("softmax")
+@cycle_model("softmax")
 def _softmax(desc, u, beats, bc, c0, outs):
     n = prod(desc.rn[desc.last_level:])
-    return _rows(desc, u, beats, bc, c0, n, u.row_cycles(n))
+    return row_unit(desc, beats, bc, c0, n, u.row_cycles(n))
 
 
 #: The cycle model of each accelerator slot, from the registry (every unit with a slot
 #: must have one attached: :class:`golden.unit_spec.RegistryError` otherwise).
-_MODELS = {slot: attached(kind, "cycles") for slot, kind in slot_kinds().items()}
+_MODELS = cycle_models()
 _MAC_W, _MAC_A = (unit("mac_array").payload.consts().index(n) for n in ("w_bits", "a_bits"))
 
 #: Units that take a beat every cycle and hand its result over ``latency`` edges later.
-PIPELINED = frozenset(slot for slot, model in _MODELS.items() if model is _pipelined)
+PIPELINED = frozenset(slot for slot, model in _MODELS.items() if model is pipelined)
 
 #: Unit slots a GSB network's program uses: every slot (:func:`accel_descs` prices each).
 GSB_UNITS = tuple(_MODELS)

@@ -1,5 +1,6 @@
-"""Op compilers of the elementwise units: threshold, requantiser, residual, GELU and the
-GSB encoder (tiling: :func:`sim.compiler.tiling.elementwise`).
+"""Op compilers of the elementwise units: threshold, requantiser, residual and the GSB
+encoder (tiling: :func:`sim.compiler.tiling.elementwise`; GELU's is in its part,
+:mod:`sim.compiler.parts.gelu`).
 
 A requantiser whose clamp differs between heads (head-wise widths) gets one descriptor
 per run of heads (:func:`clamp_runs`).
@@ -11,13 +12,12 @@ import numpy as np
 
 from golden.cases_threshold import clamp_theta
 from golden.kernels import clamp_width
-from golden.network import gelu_params_of
 from sim.compiler import tiling
 from sim.compiler.operands import elementwise
 from sim.compiler.program import CompileError, View
 from sim.compiler.registry import compiles, desc_k
 
-__all__ = ["add", "clamp_runs", "encoder", "gelu", "requant", "threshold"]
+__all__ = ["add", "clamp_runs", "encoder", "requant", "threshold"]
 
 
 @compiles("threshold", "threshold")
@@ -127,16 +127,6 @@ def add(c, op):
             sources.append(("act", c.view(name), cfg.in_bits, 0))
     elementwise(c, op, slot="residual", ln=cfg.lanes, out=out, sources=sources,
                 wbits=min(op.out_bits, 32))
-
-
-@compiles("gelu", "gelu")
-def gelu(c, op):
-    cfg = c.unit_cfg("gelu")
-    p = gelu_params_of(op)
-    out = c.out_view(op.outputs[0])
-    elementwise(c, op, slot="gelu", ln=cfg.lanes, out=out, wbits=cfg.out_bits,
-                k=desc_k("gelu", b=p.b, c=p.c, one=p.one, clip=op.clip),
-                sources=[("act", c.view(op.inputs[0]), cfg.in_bits, 0)])
 
 
 @compiles("gsb_encoder", "gsb_value_planes", "gsb_attn_planes")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from golden.accel_program import AccelTopCfg
-from golden.cases_gelu import GeluCfg
 from golden.cases_gsb import GsbAvCfg, GsbEncoderCfg
 from golden.cases_layernorm import LayerNormCfg
 from golden.cases_softmax import SoftmaxCfg
@@ -22,14 +21,15 @@ from sim.compiler.elementwise import clamp_runs
 from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers, sizes
 
-__all__ = ["COLS", "LANES", "MAC_ROWS", "ROWS", "accel_config_for"]
+__all__ = ["COLS", "LANES", "MAC_ROWS", "ROWS", "accel_config_for", "widest"]
 
 LANES = 8  # elementwise units
 ROWS, COLS = 8, 32  # binary array
 MAC_ROWS = 4
 
 
-def _widest(net, ops, idx=0, top=32):
+def widest(net, ops, idx=0, top=32):
+    """The widest input ``idx`` of ``ops`` on the width grid up to ``top``."""
     return grid_width(max(net.width(op.inputs[idx]) for op in ops), top)
 
 
@@ -37,7 +37,7 @@ def _widest(net, ops, idx=0, top=32):
 def _threshold(net, by_kind):
     if "threshold" not in by_kind:
         return {}
-    return {"threshold": ThresholdCfg(lanes=LANES, x_bits=_widest(net, by_kind["threshold"]))}
+    return {"threshold": ThresholdCfg(lanes=LANES, x_bits=widest(net, by_kind["threshold"]))}
 
 
 @sizes("binary_array")
@@ -84,7 +84,7 @@ def _requant(net, by_kind):
     bits = max(run[3] for op in ops
                for run in clamp_runs(op, net.tensors[op.outputs[0]].shape[1:]))
     return {"requant": RequantCfg(
-        lanes=LANES, acc_bits=_widest(net, ops), out_bits=grid_width(bits, 31),
+        lanes=LANES, acc_bits=widest(net, ops), out_bits=grid_width(bits, 31),
         mult_bits=grid_width(max(signed_bits(net.tensors[op.inputs[1]]) for op in ops), 32),
         bias_bits=grid_width(max(signed_bits(net.tensors[op.inputs[2]]) for op in ops),
                              60, 16))}
@@ -108,7 +108,7 @@ def _layernorm(net, by_kind):
     dims = {op.dim for op in ops}
     if len(dims) != 1:
         raise CompileError(f"LayerNorms of different widths {sorted(dims)}: one unit serves one")
-    return {"layernorm": LayerNormCfg(dim=dims.pop(), in_bits=_widest(net, ops, top=16))}
+    return {"layernorm": LayerNormCfg(dim=dims.pop(), in_bits=widest(net, ops, top=16))}
 
 
 @sizes("softmax")
@@ -126,12 +126,6 @@ def _softmax(net, by_kind):
     return {"softmax": cfg}
 
 
-@sizes("gelu")
-def _gelu(net, by_kind):
-    ops = by_kind.get("gelu")
-    return {"gelu": GeluCfg(lanes=LANES, in_bits=_widest(net, ops, top=24))} if ops else {}
-
-
 @sizes("gsb_encoder")
 def _gsb_encoder(net, by_kind):
     enc = by_kind.get("gsb_value_planes", []) + by_kind.get("gsb_attn_planes", [])
@@ -141,7 +135,7 @@ def _gsb_encoder(net, by_kind):
     if len(ratios) != 1:
         raise CompileError("GSB ops with different ratios: one encoder serves one set")
     return {"gsb_encoder": GsbEncoderCfg(
-        lanes=LANES, x_bits=_widest(net, enc),
+        lanes=LANES, x_bits=widest(net, enc),
         max_elems=max(int(np.prod(net.tensors[op.inputs[0]].shape[1:])) for op in enc),
         ratios=ratios.pop())}
 
