@@ -32,10 +32,9 @@ from math import prod
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, desc_words
 from golden.model_cfg import ViTCfg
-from golden.units import unit
 from sim.compiler import tiling
-from sim.compiler.registry import cycle_model, cycle_models, desc_k
-from sim.compiler.timing import last_beat, latency, pipelined, row_unit
+from sim.compiler.registry import cycle_models, desc_k
+from sim.compiler.timing import pipelined
 
 __all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles",
            "program_cycles"]
@@ -86,54 +85,9 @@ def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     return head + _MODELS[desc.unit](desc, u, beats, bc, bc + 1, outs)
 
 
-# ------------------------------------------------------------- per-unit cycle models
-# Each unit's model is in its part, sim/compiler/parts/<unit>.py, or (for the units not
-# moved there yet) below; the shared rules are sim.compiler.timing.
-
-
-cycle_model("binary_array", "requant", "residual", "threshold")(pipelined)
-
-
-@cycle_model("mac_array")
-def _mac(desc, u, beats, bc, c0, outs):
-    # a beat is held for `passes` cycles and the next one taken on its last pass; the
-    # last pass enters the `latency`-deep pipeline one edge after the hold stage
-    p = u.passes(w_bits=desc.k[_MAC_W], a_bits=desc.k[_MAC_A])
-    return last_beat(c0, beats, max(bc, p)) + p + latency(u) - 1
-
-
-@cycle_model("gsb_encoder")
-def _gsb_encoder(desc, u, beats, bc, c0, outs):
-    # pass 1 loads every beat as it comes; pass 2 reads the buffer back, a beat a cycle,
-    # `latency` edges from the first read to the first planes
-    return last_beat(c0, beats, bc) + beats + latency(u)
-
-
-@cycle_model("gsb_av")
-def _gsb_av(desc, u, beats, bc, c0, outs):
-    if not outs:  # V columns: taken as they come, nothing written
-        return last_beat(c0, beats, bc)
-    # A rows: one (block, plane pair) issued a cycle, the next row taken with the last
-    # issue; the last issue's sums leave `latency - 1` edges later
-    work = outs // beats * u.a_planes * u.v_planes
-    return last_beat(c0, beats, max(bc, work)) + work + latency(u) - 1
-
-
-@cycle_model("layernorm")
-def _layernorm(desc, u, beats, bc, c0, outs):
-    return row_unit(desc, beats, bc, c0, u.dim, u.row_cycles)
-
-
-@cycle_model("softmax")
-def _softmax(desc, u, beats, bc, c0, outs):
-    n = prod(desc.rn[desc.last_level:])
-    return row_unit(desc, beats, bc, c0, n, u.row_cycles(n))
-
-
 #: The cycle model of each accelerator slot, from the registry (every unit with a slot
 #: must have one attached: :class:`golden.unit_spec.RegistryError` otherwise).
 _MODELS = cycle_models()
-_MAC_W, _MAC_A = (unit("mac_array").payload.consts().index(n) for n in ("w_bits", "a_bits"))
 
 #: Units that take a beat every cycle and hand its result over ``latency`` edges later.
 PIPELINED = frozenset(slot for slot, model in _MODELS.items() if model is pipelined)

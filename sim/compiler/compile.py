@@ -24,8 +24,8 @@ import numpy as np
 from golden.accel_program import AccelTopCfg, OpDesc, desc_words, encode_desc
 from golden.netpkg import NetworkData, read_network
 from golden.netspec import Op
-from sim.compiler import bmm, elementwise, matmul, rows  # noqa: F401  attach op compilers
 from sim.compiler.context import Context
+from sim.compiler.matmul import key_layout
 from sim.compiler.movement import MOVES, data_movement
 from sim.compiler.program import CompileError, Program, TensorLoc, pow2_at_least
 from sim.compiler.registry import op_compilers
@@ -34,8 +34,8 @@ from sim.compiler.sizing import accel_config_for
 
 __all__ = ["OP_COMPILERS", "compile_network"]
 
-#: The op compiler of each network op kind that runs on a unit: what each unit's op
-#: compiler modules (imported above) attached with :func:`sim.compiler.registry.compiles`.
+#: The op compiler of each network op kind that runs on a unit: what each unit's part
+#: (``sim/compiler/parts/<unit>.py``) attached with :func:`sim.compiler.registry.compiles`.
 OP_COMPILERS = op_compilers()
 
 
@@ -44,7 +44,7 @@ def _compile_ops(c: Context, ops: list[Op]) -> None:
         if op.kind in ("prepend", "merge_heads"):
             data_movement(c, op, backward=True)
     for op in ops:
-        matmul.key_layout(c, op)
+        key_layout(c, op)
     for op in ops:
         if op.kind in MOVES:
             data_movement(c, op, backward=False)

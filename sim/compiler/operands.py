@@ -9,7 +9,7 @@ from golden.accel_program import OpDesc, Operand
 from sim.compiler import tiling
 from sim.compiler.program import CompileError
 
-__all__ = ["act", "beat_cycles", "elementwise"]
+__all__ = ["act", "beat_cycles", "elementwise", "row_operand"]
 
 
 def act(view, *, loops, loop_strides, ln: int, stride: int, ebits: int,
@@ -76,3 +76,10 @@ def elementwise(c, op, *, slot, sources, out, ln, k=(), wbits=32, wsigned=True,
                   ops=tuple(operands), wbase=out.addr, ws=ws, wt=wt, wvec=vec, wpack=wpack,
                   wbits=wbits, wsigned=wsigned, k=tuple(k))
     c.emit(op, desc)
+
+
+def row_operand(view, nest, ebits: int, shift: int = 0) -> Operand:
+    """The operand of a row unit (LayerNorm, softmax) over ``view``: one element a beat,
+    along ``nest``'s loops (:func:`sim.compiler.tiling.rows`)."""
+    return act(view, loops=nest.rn, loop_strides=list(view.strides), ln=1, stride=1,
+               ebits=ebits, shift=shift)

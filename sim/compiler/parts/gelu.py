@@ -31,6 +31,6 @@ def gelu(c, op):
 
 
 @sizes("gelu")
-def _gelu(net, by_kind):
+def _size(net, by_kind):
     ops = by_kind.get("gelu")
     return {"gelu": GeluCfg(lanes=LANES, in_bits=widest(net, ops, top=24))} if ops else {}

@@ -1,0 +1,107 @@
+"""The MAC array's sim part: op compiler, sizing and cycle model.
+
+- ``patch_matmul`` and ``int_matmul`` ops compile to one descriptor (tiling
+  :func:`sim.compiler.tiling.matmul`); ``int_bmm``'s compiler, whose tiling is longer,
+  is :func:`sim.compiler.bmm.bmm` (attached to this unit too);
+- ``MAC_ROWS`` rows, the shortest reduction's columns, the widest operand;
+- a beat held ``passes`` cycles, then the ``latency``-deep pipeline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.accel_program import OpDesc, Operand
+from golden.kernels import grid_width
+from golden.spec import MacArrayCfg
+from golden.units import unit
+from sim.compiler import tiling
+from sim.compiler.bmm import bmm_widths
+from sim.compiler.matmul import weight_tiles
+from sim.compiler.operands import act, beat_cycles
+from sim.compiler.program import CompileError
+from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
+from sim.compiler.sizing import MAC_ROWS
+from sim.compiler.timing import last_beat, latency
+
+__all__ = ["mac"]
+
+_MAC_W, _MAC_A = (unit("mac_array").payload.consts().index(n) for n in ("w_bits", "a_bits"))
+
+
+@compiles("mac_array", "patch_matmul", "int_matmul")
+def mac(c, op):
+    cfg = c.unit_cfg("mac")
+    R, C, fb = cfg.rows, cfg.cols, cfg.field_bits
+    x_name, w_name = op.inputs
+    xv, w = c.view(x_name), c.value(w_name)
+    n, k = w.shape
+    if k % C:
+        raise CompileError(f"op {op.name!r}: reduction {k} is not a multiple of {C} "
+                           f"columns")
+    tiles = weight_tiles(w, R, C)
+    if op.kind == "patch_matmul":
+        ch, hh, ww = xv.shape
+        p = op.patch
+        if ch != 1 or C != p * p:
+            raise CompileError(f"op {op.name!r}: the MAC array takes one {p}x{p} patch of "
+                               f"one channel a beat (cols = {p * p}); this has {ch} channels, "
+                               f"{C} columns")
+        hp, wp = hh // p, ww // p
+        out = c.out_view(op.outputs[0], pad_last=R)
+        nest = tiling.matmul([hp, wp], n, k, R, C)
+        a = Operand(base=xv.addr, s=tiling.pad([p * xv.strides[1], p, 0, 0]), n_in=1,
+                    vl_log=(p.bit_length() - 1), n_out=p, d_out=xv.strides[1], ebits=fb)
+        if p & (p - 1) or xv.addr % p or xv.strides[1] % p:
+            raise CompileError(f"op {op.name!r}: patch rows must be aligned vectors")
+        ws = (0, wp * out.strides[0], out.strides[0], R)
+    else:
+        out = c.out_view(op.outputs[0], pad_last=R)
+        rows = int(np.prod(xv.shape[:-1]))
+        if len(xv.shape) > 2:
+            raise CompileError(f"op {op.name!r}: integer matmul over more than [M, K]")
+        m_stride = xv.strides[0] if len(xv.shape) == 2 else 0
+        nest = tiling.matmul([rows], n, k, R, C)
+        a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=C,
+                stride=xv.strides[-1], ebits=fb)
+        o_stride = out.strides[0] if len(out.shape) == 2 else 0
+        ws = (0, 0, o_stride, R)
+    loops = nest.rn
+    full = np.broadcast_to(tiles[None, None], loops[:2] + tiles.shape)
+    wop = c.param_operand(full.reshape(*loops, R * C), fb, loops)
+    c.emit(op, OpDesc(unit="mac", **nest.fields(), beat_cycles=beat_cycles([a, wop]),
+                      ops=(a, wop), wbase=out.addr, ws=ws, wvec=True, wbits=cfg.acc_bits,
+                      k=desc_k("mac", w_bits=op.w_bits, a_bits=op.a_bits, w_signed=1,
+                             a_signed=1)))
+
+
+@sizes("mac_array")
+def _size(net, by_kind):
+    """The MAC array for the integer matmuls (patch_matmul, int_matmul) and the per-head
+    int_bmm ops: ``MAC_ROWS`` rows; ``cols`` the shortest matmul reduction (a patch: its
+    ``p * p`` pixels), else the shortest ``q @ k^T`` reduction; ``max_bits`` the widest
+    operand (an unsigned int_bmm weight one bit more, :func:`sim.compiler.bmm.bmm_widths`)
+    on the 8-bit grid; ``max_k`` the longest reduction (an int_bmm one padded to whole
+    ``cols``). Without int_bmm ops it is the config sized for the matmuls alone."""
+    macs = by_kind.get("patch_matmul", []) + by_kind.get("int_matmul", [])
+    bmms = by_kind.get("int_bmm", [])
+    if not (macs or bmms):
+        return {}
+    red = [net.tensors[op.inputs[1]].shape[1] for op in macs]
+    qk = [net.tensors[op.inputs[0]].shape[-1] for op in bmms if op.trans_b]
+    cols = min(red or qk or [16])
+    bits = [max(op.a_bits, op.w_bits) for op in macs]
+    for op in bmms:
+        heads = net.tensors[op.inputs[0]].shape[-3]
+        bits += [max(k["w_bits"], k["a_bits"]) for k in bmm_widths(op, heads)]
+    ks = red + [-(-net.tensors[op.inputs[0]].shape[-1] // cols) * cols for op in bmms]
+    return {"mac": MacArrayCfg(rows=MAC_ROWS, cols=cols, digit_bits=2,
+                               max_bits=grid_width(max(bits), 16), max_k=max(ks))}
+
+
+@cycle_model("mac_array")
+def _cycles(desc, u, beats, bc, c0, outs):
+    # a beat is held for `passes` cycles and the next one taken on its last pass; the
+    # last pass enters the `latency`-deep pipeline one edge after the hold stage
+    p = u.passes(w_bits=desc.k[_MAC_W], a_bits=desc.k[_MAC_A])
+    return last_beat(c0, beats, max(bc, p)) + p + latency(u) - 1
