@@ -27,7 +27,8 @@ from golden.bitpack import words_from_rows
 from golden.errors import VitsimError
 
 __all__ = ["CONST_NAMES", "CONVENTION", "ROLES", "Payload", "PayloadField", "RegistryError",
-           "UnitSpec", "attach", "attached", "attached_kinds", "register_unit", "registered"]
+           "UnitSpec", "attach", "attached", "attached_kinds", "convention_module",
+           "register_unit", "registered"]
 
 #: Descriptor constant slots, in order: ``OpDesc.k[i]`` feeds the field bound to ``k<i>``.
 CONST_NAMES = tuple(f"k{i}" for i in range(8))
@@ -43,6 +44,14 @@ CONVENTION = {"component": "hw/<top>.py", "bench": "sim/benches/<top>_bench.py",
               "cli_case": "sim/commands.py", "op_compiler": "sim/compiler/parts/<kind>.py",
               "sizing": "sim/compiler/parts/<kind>.py",
               "cycles": "sim/compiler/parts/<kind>.py"}
+
+
+
+def convention_module(role: str, spec: UnitSpec) -> str:
+    """The module that, by :data:`CONVENTION`, attaches unit ``spec``'s ``role``."""
+    path = CONVENTION[role].replace("<top>", spec.top).replace("<kind>", spec.kind)
+    return path.removesuffix(".py").replace("/", ".")
+
 
 Rule = int | str | Callable[[Any], int]
 
@@ -279,8 +288,8 @@ def attached(kind: str, role: str):
     except KeyError:
         layer = ROLES[role].split(".")[0]
         spec = _UNITS.get(kind)
-        where = CONVENTION[role].replace("<kind>", kind)
-        where = where.replace("<top>", spec.top) if spec is not None else where
+        where = (convention_module(role, spec).replace(".", "/") + ".py" if spec is not None
+                 else CONVENTION[role])
         raise RegistryError(f"unit {kind!r} has no {role} attached in {layer}/ (after "
                             f"importing {ROLES[role]}; expected in {where}; attached: "
                             f"{', '.join(sorted(_ATTACHED[role])) or 'none'})") from None

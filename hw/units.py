@@ -10,13 +10,13 @@ them all. Adding a unit: its hw file, no import line.
 from __future__ import annotations
 
 from golden.discover import import_named
-from golden.unit_spec import attached, attached_kinds
+from golden.unit_spec import attached, attached_kinds, convention_module
 from golden.units import unit, units
 
 __all__ = ["build_unit", "component_for", "component_kinds"]
 
 # the hw module of each unit (a missing one: component_for names the unit and the file)
-import_named(f"hw.{u.top}" for u in units().values())
+import_named(convention_module("component", u) for u in units().values())
 
 
 def component_for(kind: str) -> type:

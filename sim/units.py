@@ -15,14 +15,14 @@ from dataclasses import dataclass
 
 from golden.discover import import_named
 from golden.errors import VitsimError
-from golden.unit_spec import UnitSpec, attached, attached_kinds
+from golden.unit_spec import UnitSpec, attached, attached_kinds, convention_module
 from golden.units import units
 from hw.units import component_for
 
 __all__ = ["EXAMPLES", "UNITS", "Unit", "bench_kinds", "example_config", "unit_for"]
 
 # the bench of each unit (a missing one: UNITS below names the unit and the file)
-import_named(f"sim.benches.{u.top}_bench" for u in units().values())
+import_named(convention_module("bench", u) for u in units().values())
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ op output then gets its own region (no reuse, so every layer can be read back at
 with ``reuse``, regions are placed by liveness: :mod:`sim.compiler.reuse`); a final
 ``dma_out`` copies the used scratchpad to external memory.
 
-Each op kind has one op compiler (:data:`OP_COMPILERS`, attached to its unit in the
-registry); how each kind is cut into loops
-and beats is :mod:`sim.compiler.tiling`, the same code the accelerator-exact cycle model
-prices.
+Each op kind has one op compiler (:func:`sim.compiler.registry.op_compilers`, attached
+to its unit in the registry by the unit's part, ``sim/compiler/parts/<unit>.py``); how
+each kind is cut into loops and beats is :mod:`sim.compiler.tiling`, the same code the
+accelerator-exact cycle model prices.
 """
 
 from __future__ import annotations
@@ -32,14 +32,11 @@ from sim.compiler.registry import op_compilers
 from sim.compiler.reuse import reuse as place_by_liveness
 from sim.compiler.sizing import accel_config_for
 
-__all__ = ["OP_COMPILERS", "compile_network"]
-
-#: The op compiler of each network op kind that runs on a unit: what each unit's part
-#: (``sim/compiler/parts/<unit>.py``) attached with :func:`sim.compiler.registry.compiles`.
-OP_COMPILERS = op_compilers()
+__all__ = ["compile_network"]
 
 
 def _compile_ops(c: Context, ops: list[Op]) -> None:
+    compilers = op_compilers()  # read when used: importing the package never fails
     for op in reversed(ops):  # producers write straight into the buffers data moves make
         if op.kind in ("prepend", "merge_heads"):
             data_movement(c, op, backward=True)
@@ -49,11 +46,11 @@ def _compile_ops(c: Context, ops: list[Op]) -> None:
         if op.kind in MOVES:
             data_movement(c, op, backward=False)
             continue
-        if op.kind not in OP_COMPILERS:
+        if op.kind not in compilers:
             raise CompileError(f"op {op.name!r}: no accelerator mapping for kind "
                                f"{op.kind!r}")
         try:
-            OP_COMPILERS[op.kind](c, op)
+            compilers[op.kind](c, op)
         except CompileError as exc:
             if str(exc).startswith("op "):
                 raise
