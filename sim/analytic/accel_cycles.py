@@ -28,7 +28,10 @@ cycle):
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+from functools import lru_cache
 from math import prod
+from typing import NamedTuple
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, desc_words
 from golden.model_cfg import ViTCfg
@@ -36,7 +39,7 @@ from sim.compiler import tiling
 from sim.compiler.registry import cycle_models, desc_k
 from sim.compiler.timing import pipelined
 
-__all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles",
+__all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "forget", "layer_cycles",
            "program_cycles"]
 
 
@@ -114,24 +117,53 @@ def program_cycles(descs, cfg: AccelTopCfg) -> list[int]:
 # ------------------------------------------------------------------------ shapes only
 
 
+class _Op(NamedTuple):
+    """A light descriptor record: the :class:`OpDesc` fields the count reads (the cycle
+    models read either); :func:`accel_descs` turns each into an :class:`OpDesc`."""
+
+    unit: str
+    rn: tuple
+    wn: tuple
+    wc: int
+    last_level: int
+    beat_cycles: int
+    wvec: bool
+    wpack: bool
+    k: tuple
+
+
+@lru_cache(maxsize=4096)
+def _as_desc(op: _Op) -> OpDesc:
+    return OpDesc(**op._asdict())
+
+
+@lru_cache(maxsize=4096)
 def _desc(unit: str, nest: tiling.Nest, *, beat_cycles=1, wvec=True, wpack=False,
-          k=()) -> OpDesc:
-    # the nest's fields spelled out: this runs for every descriptor of every configuration
-    return OpDesc(unit=unit, rn=nest.rn, wn=nest.wn, wc=nest.wc, last_level=nest.last_level,
-                  beat_cycles=beat_cycles, wvec=wvec, wpack=wpack, k=k)
+          k=()) -> _Op:
+    # memoised per op shape: one record per distinct shape (program_cycles then prices it
+    # once a program)
+    return _Op(unit, nest.rn, nest.wn, nest.wc, nest.last_level, beat_cycles, wvec, wpack, k)
 
 
-def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4) -> OpDesc:
+@lru_cache(maxsize=4096)
+def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4) -> _Op:
     """An elementwise op over ``shape`` (:func:`sim.compiler.tiling.elementwise`), its
-    writer vector or packed (the aligned case)."""
+    writer vector or packed (the aligned case); memoised per op shape."""
     nest, _ = tiling.elementwise(shape, ln, last_level=last_level)
     return _desc(unit, nest, wvec=not wpack, wpack=wpack)
 
 
-def _binary(unit: str, cfg: AccelTopCfg, outer: list, n: int, k: int, bc: int = 1) -> OpDesc:
+def _binary(unit: str, cfg: AccelTopCfg, outer: list, n: int, k: int, bc: int = 1) -> _Op:
     """A binary matmul (:func:`sim.compiler.tiling.matmul`)."""
     u = cfg.units[unit]
-    return _desc(unit, tiling.matmul(outer, n, k, u.rows, u.cols), beat_cycles=bc)
+    return _matmul(unit, tuple(outer), n, k, u.rows, u.cols, bc)
+
+
+@lru_cache(maxsize=4096)
+def _matmul(unit: str, outer: tuple, n: int, k: int, rows: int, cols: int, bc: int = 1,
+            kk: tuple = ()) -> _Op:
+    """A matmul's descriptor, memoised per op shape."""
+    return _desc(unit, tiling.matmul(list(outer), n, k, rows, cols), beat_cycles=bc, k=kk)
 
 
 def _mac_k(w_bits: int, a_bits: int) -> tuple:
@@ -172,7 +204,7 @@ def _check(vit: ViTCfg, cfg: AccelTopCfg) -> None:
 
 
 def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
-    """``(name within the block, OpDesc)`` of one encoder block, in program order."""
+    """``(name within the block, record)`` of one encoder block, in program order."""
     t, d, h, dh, hid = (vit.num_tokens, vit.embed_dim, vit.num_heads, vit.head_dim,
                         vit.hidden_dim)
     thr, xnor, av = cfg.units["threshold"], cfg.units["binary_xnor"], cfg.units["gsb_av"]
@@ -253,6 +285,11 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
         Shapes for which the compiler would fall back to element-wise reads or scattered
         writes (not modelled), or that it refuses.
     """
+    return [(name, _as_desc(op)) for name, op in _ops(vit, cfg, groups, embed_bits)]
+
+
+def _ops(vit: ViTCfg, cfg: AccelTopCfg, groups: int, embed_bits: int) -> list:
+    """:func:`accel_descs` as light records (:class:`_Op`)."""
     _check(vit, cfg)
     d = vit.embed_dim
     ln = {s: cfg.units[s].lanes for s in ("threshold", "requant", "residual", "gelu",
@@ -261,8 +298,8 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     _require(av.a_planes == groups and av.v_planes == groups, "gsb_av planes = groups")
     side, p = vit.img_size // vit.patch_size, vit.patch_size
     # one patch (patch_size rows of patch_size pixels) a beat: patch_size sub-cycles
-    patch = tiling.matmul([side, side], d, p * p, mac.rows, mac.cols)
-    out = [("patch_embed", _desc("mac", patch, beat_cycles=p, k=_mac_k(embed_bits, 8))),
+    out = [("patch_embed", _matmul("mac", (side, side), d, p * p, mac.rows, mac.cols, p,
+                                   _mac_k(embed_bits, 8))),
            ("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))]
     block = _block(vit, cfg, ln)
     for i in range(vit.depth):
@@ -271,23 +308,137 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     for name in heads:
         out += [(f"{name}.norm", _desc("layernorm", tiling.rows((d,)))),
                 (f"{name}.in", _ew("requant", (d,), ln["requant"])),
-                (name, _desc("mac", tiling.matmul([1], vit.num_classes, d, mac.rows, mac.cols),
-                             k=_mac_k(embed_bits, embed_bits))),
+                (name, _matmul("mac", (1,), vit.num_classes, d, mac.rows, mac.cols, 1,
+                               _mac_k(embed_bits, embed_bits))),
                 (f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))]
     if vit.distilled:
         out.append(("logits", _ew("residual", (vit.num_classes,), ln["residual"])))
     return out
 
 
-def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) -> dict:
+def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int,
+                 memo: bool = True) -> dict:
     """Accelerator cycles of each compute op of the network, by op name (program order).
 
     The sum of :func:`desc_cycles` over the op's descriptors of :func:`accel_descs` (the
     GSB A x V op has two per head); same parameters and errors.
+
+    With ``memo`` (the default), what repeats is remembered (see :func:`forget`): per op
+    shape (one descriptor object each), per block (the cycles of one encoder block, and of
+    the ops before and after the blocks, for a network shape whatever its depth) and per
+    network (the whole answer; a fresh ``dict`` each call). The result is the same as with
+    ``memo=False``, which prices every descriptor of the network. The memo keys on the
+    configs' values; an :class:`AccelTopCfg` is read once per object (a config whose
+    ``units`` is changed in place afterwards needs :func:`forget`).
     """
-    descs = accel_descs(vit, cfg, groups=groups, embed_bits=embed_bits)
+    key = _cfg_key(cfg) if memo else None
+    if key is None:
+        return _priced(vit, cfg, groups, embed_bits)
+    net = (vit, key, groups, embed_bits)
+    hit = _NETS.get(net)
+    if hit is None:
+        hit = _NETS[net] = _network(vit, cfg, key, groups, embed_bits)
+        _bound(_NETS)
+    return dict(hit)
+
+
+def forget() -> None:
+    """Empty every memo of :func:`layer_cycles` and of the descriptor builders."""
+    for table in (_NETS, _PARTS, _PRICES, _KEYS, _TOKENS):
+        table.clear()
+    for fn in (_desc, _ew, _matmul, _block_names, _as_desc):
+        fn.cache_clear()
+
+
+def _priced(vit, cfg, groups, embed_bits, token=None) -> dict:
+    """Every op of the network priced; with a config ``token`` (:func:`_cfg_key`), each
+    distinct op shape's count is remembered for that config."""
+    ops = _ops(vit, cfg, groups, embed_bits)
+    if token is None:
+        counts = program_cycles([x for _, x in ops], cfg)
+    else:
+        head, counts = desc_words(cfg) + 4, []
+        for _, op in ops:
+            key = (op, token)
+            got = _PRICES.get(key)
+            if got is None:
+                got = _PRICES[key] = _cycles(op, cfg, head)
+            counts.append(got)
+        _bound(_PRICES)
     out: dict = {}
-    for (name, _), cycles in zip(descs, program_cycles([x for _, x in descs], cfg),
-                                 strict=True):
+    for (name, _), cycles in zip(ops, counts, strict=True):
         out[name] = out.get(name, 0) + cycles
     return out
+
+
+# ------------------------------------------------------------------------------ memos
+# Light records: a network's answer is a dict; a network shape's parts are three tuples of
+# (name, cycles) pairs (before the blocks, one block with its names relative, after).
+
+_MEMO_SIZE = 4096
+_NETS: dict = {}  # (vit, cfg token, groups, embed_bits) -> {op name: cycles}
+_PARTS: dict = {}  # (vit fields but depth, cfg token, groups, embed_bits) -> (pre, block, post)
+_PRICES: dict = {}  # (op record, cfg token) -> its count
+_KEYS: dict = {}  # id(cfg) -> (cfg, its token or None); the cfg held so ids stay unique
+_TOKENS: dict = {}  # a config's value (its fields, units sorted by slot) -> its token
+_VIT_FIELDS = tuple(f.name for f in fields(ViTCfg) if f.name != "depth")
+
+
+def _bound(table: dict) -> None:
+    if len(table) > _MEMO_SIZE:
+        table.clear()
+
+
+def _cfg_key(cfg: AccelTopCfg):
+    """A small int standing for ``cfg``'s value (its fields, the unit configs sorted by
+    slot: equal configs get the same token), or ``None`` when a unit config is unhashable
+    (then nothing is memoised)."""
+    got = _KEYS.get(id(cfg))
+    if got is not None and got[0] is cfg:
+        return got[1]
+    value = tuple((f.name, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                  for f in fields(cfg) for v in (getattr(cfg, f.name),))
+    if len(_TOKENS) > _MEMO_SIZE:  # tokens key every memo: renumbering empties them all
+        forget()
+    try:
+        token = _TOKENS.setdefault(value, len(_TOKENS))
+    except TypeError:
+        token = None
+    _bound(_KEYS)
+    _KEYS[id(cfg)] = (cfg, token)
+    return token
+
+
+def _network(vit, cfg, key, groups, embed_bits) -> dict:
+    shape = (tuple(getattr(vit, f) for f in _VIT_FIELDS), key, groups, embed_bits)
+    parts = _PARTS.get(shape)
+    if parts is None:
+        parts = _PARTS[shape] = _parts(vit, cfg, key, groups, embed_bits)
+        _bound(_PARTS)
+    pre, (names, cycles), post = parts
+    out = dict(pre)
+    for i in range(vit.depth):
+        out.update(zip(_block_names(i, names), cycles, strict=True))
+    out.update(post)
+    return out
+
+
+def _parts(vit, cfg, token, groups, embed_bits) -> tuple:
+    """The priced ops of a one-block network of ``vit``'s shape, split into the ops before
+    the blocks, the block (names relative, cycles) and the ops after."""
+    one = _priced(replace(vit, depth=1), cfg, groups, embed_bits, token)
+    names = list(one)
+    first = next(i for i, n in enumerate(names) if n.startswith(_BLOCK0))
+    last = max(i for i, n in enumerate(names) if n.startswith(_BLOCK0)) + 1
+    block = names[first:last]
+    return (tuple((n, one[n]) for n in names[:first]),
+            (tuple(n[len(_BLOCK0):] for n in block), tuple(one[n] for n in block)),
+            tuple((n, one[n]) for n in names[last:]))
+
+
+_BLOCK0 = "blocks.0."
+
+
+@lru_cache(maxsize=1024)
+def _block_names(i: int, names: tuple) -> tuple:
+    return tuple(f"blocks.{i}.{n}" for n in names)
