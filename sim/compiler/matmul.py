@@ -33,7 +33,7 @@ def key_layout(c, op) -> None:
     ``C``-column chunks (:func:`sim.compiler.tiling.chunked_keys`), so the ``R`` rows of one
     tile are one vector read instead of a row a sub-cycle: the keys get a 4-D view
     ``[H, N, chunks, C]`` whose chunk axis is the outermost in memory (its threshold writes
-    it that way, see :func:`sim.compiler.elementwise.threshold`); the package's
+    it that way, see :func:`sim.compiler.parts.threshold.threshold`); the package's
     ``[H, N, D]`` shape is kept in ``c.key_shapes`` for the read-back. Only keys a threshold
     produces, with no view yet, are laid out."""
     if op.kind != "binary_matmul" or "threshold" not in c.cfg.units:
