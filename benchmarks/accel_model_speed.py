@@ -7,8 +7,20 @@ depth-4 digits ViT; ``gsb_e128h2_keys64``: depth 1, 128 wide, 64-bit keys), the
 accelerator is sized to the package (:func:`sim.compiler.accel_config_for`, as
 ``vitsim memory --accel-package``) and :func:`sim.analytic.accel_cycles.layer_cycles`
 (shape-only descriptors from :mod:`sim.compiler.tiling`, each priced in closed form) is
-timed on that one configuration, and on a what-if sweep of depths 1 to 12 (distinct
-configurations). Packages are cached under ``--work`` as program_digest caches them.
+timed on a what-if sweep of depths 1 to 12 (12 distinct configurations), in four modes,
+interleaved (best of three rounds each):
+
+- ``unmemoised``: ``memo=False``, the memos emptied (:func:`forget`) before each
+  configuration: every descriptor built and priced, as before the memos;
+- ``first-time``: ``memo=True``, emptied before each configuration (nothing carried from
+  one configuration to the next);
+- ``one sweep``: emptied before each pass over the 12 depths (what one what-if sweep
+  costs: the block priced once, reused by the other depths);
+- ``repeat``: nothing emptied, so after the first pass every configuration is a memo hit
+  (the cost of asking again; not a pricing rate).
+
+The memoised answers are checked equal to the unmemoised ones first. Packages are cached
+under ``--work`` as program_digest caches them.
 """
 
 from __future__ import annotations
@@ -26,16 +38,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ARCHS = ("gsb_d4", "gsb_e128h2_keys64")
 
 
-def _rate(fn, configs: list, seconds: float) -> float:
-    """Best of three: configurations of ``configs`` priced per second by ``fn``."""
-    best = 0.0
+def _pass(fn, configs: list, forget, each: bool) -> None:
+    if not each:
+        forget()
+    for cfg in configs:
+        if each:
+            forget()
+        fn(*cfg)
+
+
+def _rates(modes: dict, configs: list, seconds: float) -> dict:
+    """Best of three interleaved rounds: configurations per second of each mode
+    ``name -> (fn, forget or None, forget before each configuration)``."""
+    best = dict.fromkeys(modes, 0.0)
     for _ in range(3):
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds / 3:
-            for cfg in configs:
-                fn(*cfg)
-            n += len(configs)
-        best = max(best, n / (time.perf_counter() - t0))
+        for name, (fn, forget, each) in modes.items():
+            n, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < seconds / 3 / len(modes):
+                _pass(fn, configs, forget or (lambda: None), each)
+                n += len(configs)
+            best[name] = max(best[name], n / (time.perf_counter() - t0))
     return best
 
 
@@ -48,7 +70,7 @@ def main(argv=None) -> int:
 
     from golden.model_cfg import GSBCfg, ViTCfg
     from golden.netpkg import NetworkData, read_network
-    from sim.analytic.accel_cycles import layer_cycles
+    from sim.analytic.accel_cycles import forget, layer_cycles
     from sim.compiler import accel_config_for
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vitsim-accel-speed-"))
@@ -59,14 +81,21 @@ def main(argv=None) -> int:
         model = json.loads((pkg / "manifest.json").read_text())["model"]
         vit, gsb = ViTCfg.from_dict(model["vit"]), GSBCfg.from_dict(model["gsb"])
 
-        def price(v, vit=vit, gsb=gsb, top=top):
-            return layer_cycles(v, top, groups=gsb.groups, embed_bits=gsb.embed_bits)
+        def price(v, memo=True, gsb=gsb, top=top):
+            return layer_cycles(v, top, groups=gsb.groups, embed_bits=gsb.embed_bits,
+                                memo=memo)
 
-        one = _rate(price, [(vit,)], args.seconds)
         depths = [(dataclasses.replace(vit, depth=d),) for d in range(1, 13)]
-        sweep = _rate(price, depths, args.seconds)
-        print(f"{name}: {one:,.0f} configurations/s (depth {vit.depth}); depth 1..12 "
-              f"sweep {sweep:,.0f} configurations/s")
+        forget()
+        for (v,) in depths:
+            if price(v) != price(v, memo=False):
+                raise SystemExit(f"{name}: the memoised count differs at depth {v.depth}")
+        rates = _rates({"unmemoised": (lambda v: price(v, memo=False), forget, True),
+                        "first-time": (price, forget, True),
+                        "one sweep": (price, forget, False),
+                        "repeat": (price, None, False)}, depths, args.seconds)
+        print(f"{name} (depth 1..12 sweep, configurations/s): "
+              + ", ".join(f"{mode} {rate:,.0f}" for mode, rate in rates.items()))
     return 0
 
 

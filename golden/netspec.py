@@ -21,7 +21,7 @@ absent field fails there with the op's name.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, KeysView, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -33,7 +33,6 @@ __all__ = ["COMMON", "Network", "Op", "as_op"]
 #: The op record fields every kind has, in :class:`Op` attribute order.
 COMMON = ("kind", "name", "inputs", "outputs", "layer", "head")
 _REQUIRED = ("kind", "name", "inputs", "outputs")
-_MISSING = object()
 
 
 @dataclass(frozen=True, eq=True)
@@ -79,32 +78,6 @@ class Op:
             return self.params[key]
         except KeyError:
             raise AttributeError(f"op {self.name!r} ({self.kind}) has no field {key!r}") from None
-
-    # Transitional: read like the plain record it replaces, for the consumers not yet
-    # converted (models/); see README "Still written by hand".
-    def __getitem__(self, key: str):
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default=None):
-        """Field ``key`` (common or kind-specific) as the plain record holds it, else
-        ``default``."""
-        if key in COMMON:
-            if key in ("inputs", "outputs"):
-                return list(getattr(self, key))
-            if key in ("layer", "head") and key not in self._present:
-                return default
-            return getattr(self, key)
-        return self.params.get(key, default)
-
-    def __contains__(self, key: str) -> bool:
-        return self.get(key, _MISSING) is not _MISSING
-
-    def keys(self) -> KeysView[str]:
-        """The record's field names."""
-        return self.to_dict().keys()
 
     def to_dict(self) -> dict:
         """The plain JSON record, exactly as :meth:`from_dict` read it."""

@@ -26,8 +26,9 @@ import numpy as np
 from golden.bitpack import words_from_rows
 from golden.errors import VitsimError
 
-__all__ = ["CONST_NAMES", "ROLES", "Payload", "PayloadField", "RegistryError", "UnitSpec",
-           "attach", "attached", "attached_kinds", "register_unit", "registered"]
+__all__ = ["CONST_NAMES", "CONVENTION", "ROLES", "Payload", "PayloadField", "RegistryError",
+           "UnitSpec", "attach", "attached", "attached_kinds", "convention_module",
+           "register_unit", "registered"]
 
 #: Descriptor constant slots, in order: ``OpDesc.k[i]`` feeds the field bound to ``k<i>``.
 CONST_NAMES = tuple(f"k{i}" for i in range(8))
@@ -36,6 +37,21 @@ CONST_NAMES = tuple(f"k{i}" for i in range(8))
 ROLES = {"component": "hw.units", "bench": "sim.units", "cli_case": "sim.commands",
          "op_compiler": "sim.compiler", "sizing": "sim.compiler",
          "cycles": "sim.analytic.accel_cycles"}
+
+#: Where each role's attachment lives, by convention (named in error messages):
+#: ``<top>`` the unit's Verilog top name, ``<kind>`` its kind.
+CONVENTION = {"component": "hw/<top>.py", "bench": "sim/benches/<top>_bench.py",
+              "cli_case": "sim/commands.py", "op_compiler": "sim/compiler/parts/<kind>.py",
+              "sizing": "sim/compiler/parts/<kind>.py",
+              "cycles": "sim/compiler/parts/<kind>.py"}
+
+
+
+def convention_module(role: str, spec: UnitSpec) -> str:
+    """The module that, by :data:`CONVENTION`, attaches unit ``spec``'s ``role``."""
+    path = CONVENTION[role].replace("<top>", spec.top).replace("<kind>", spec.kind)
+    return path.removesuffix(".py").replace("/", ".")
+
 
 Rule = int | str | Callable[[Any], int]
 
@@ -271,8 +287,11 @@ def attached(kind: str, role: str):
         return _ATTACHED[role][kind]
     except KeyError:
         layer = ROLES[role].split(".")[0]
+        spec = _UNITS.get(kind)
+        where = (convention_module(role, spec).replace(".", "/") + ".py" if spec is not None
+                 else CONVENTION[role])
         raise RegistryError(f"unit {kind!r} has no {role} attached in {layer}/ (after "
-                            f"importing {ROLES[role]}; attached: "
+                            f"importing {ROLES[role]}; expected in {where}; attached: "
                             f"{', '.join(sorted(_ATTACHED[role])) or 'none'})") from None
 
 

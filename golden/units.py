@@ -1,31 +1,30 @@
 """Every hardware unit's golden entry, and the tables derived from them.
 
-Importing this module imports each golden unit module once; each registers its
-:class:`golden.unit_spec.UnitSpec`. Adding a unit: register it in its own golden module and
-add that module to the import list below (``hw.units`` and ``sim.units`` list the other
-layers' modules).
+Importing this module imports every golden unit module, by naming convention: each
+``golden/cases*.py`` (:func:`golden.discover.import_modules`), each of which registers its
+:class:`golden.unit_spec.UnitSpec` (``register_unit``). Adding a unit: its own
+``golden/cases_<unit>.py``, no import line anywhere (``hw.units`` and ``sim.units`` find
+the other layers' files the same way).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-import golden.cases  # noqa: F401  binary_array, requant, mac_array, residual
-import golden.cases_gelu  # noqa: F401
-import golden.cases_gsb  # noqa: F401  gsb_encoder, gsb_av
-import golden.cases_layernorm  # noqa: F401
-import golden.cases_softmax  # noqa: F401
-import golden.cases_threshold  # noqa: F401
+from golden.discover import import_modules
 from golden.errors import VitsimError
 from golden.package import Package, PackageError
 from golden.spec import ConfigError, QuantSpec
 from golden.unit_spec import RegistryError, UnitSpec, registered
 
-__all__ = ["DMA_IDS", "case_config", "config_from_dict", "known_configs", "op_kinds",
-           "slot_ids", "slot_kinds", "unit", "unit_for_op", "units", "verify_package"]
+__all__ = ["DMA_IDS", "UNIT_MODULES", "case_config", "config_from_dict", "known_configs",
+           "op_kinds", "slot_ids", "slot_kinds", "unit", "unit_for_op", "units", "verify_package"]
 
 #: Descriptor unit ids of the accelerator's two DMA ops (no unit computes them; 0: no op).
 DMA_IDS = {"dma_in": 1, "dma_out": 2}
+
+#: The golden unit modules, found by their name (``golden/cases*.py``) and imported.
+UNIT_MODULES = tuple(import_modules("golden", lambda name: name.startswith("cases")))
 
 
 def units() -> dict[str, UnitSpec]:

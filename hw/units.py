@@ -1,27 +1,22 @@
 """The hardware layer's part of the unit registry: every unit's Amaranth Component.
 
 Each unit's hw module attaches its Component to the unit's golden entry with
-``@attach(KIND, "component")`` (:func:`golden.unit_spec.attach`); importing this module
-imports every such module, so the lookups below see them all. Adding a unit: its hw file,
-plus one import line here.
+``@attach(KIND, "component")`` (:func:`golden.unit_spec.attach`). Importing this module
+imports every such module, by naming convention: ``hw/<top>.py`` for each registered
+unit's Verilog top name (:attr:`golden.unit_spec.UnitSpec.top`), so the lookups below see
+them all. Adding a unit: its hw file, no import line.
 """
 
 from __future__ import annotations
 
-import hw.binary_array  # noqa: F401
-import hw.gelu  # noqa: F401
-import hw.gsb_av  # noqa: F401
-import hw.gsb_encoder  # noqa: F401
-import hw.layernorm  # noqa: F401
-import hw.mac_array  # noqa: F401
-import hw.requantizer  # noqa: F401
-import hw.residual  # noqa: F401
-import hw.softmax  # noqa: F401
-import hw.threshold  # noqa: F401
-from golden.unit_spec import attached, attached_kinds
-from golden.units import unit
+from golden.discover import import_named
+from golden.unit_spec import attached, attached_kinds, convention_module
+from golden.units import unit, units
 
 __all__ = ["build_unit", "component_for", "component_kinds"]
+
+# the hw module of each unit (a missing one: component_for names the unit and the file)
+import_named(convention_module("component", u) for u in units().values())
 
 
 def component_for(kind: str) -> type:

@@ -3,8 +3,9 @@
 A view of the unit registry (:mod:`golden.units`) with each layer's part attached: the
 golden entry (config, Verilog top name, example config), the hw Component
 (:mod:`hw.units`) and the cocotb bench. Each bench module attaches itself with
-``attach(KIND, "bench", module)``; importing this module imports every bench, so adding a
-unit's bench is its file plus one import line here. The command line, the tests and the
+``attach(KIND, "bench", module)``; importing this module imports every bench by naming
+convention, ``sim/benches/<top>_bench.py`` for each registered unit's Verilog top name,
+so adding a unit's bench is its file, no import line. The command line, the tests and the
 benchmarks read :data:`UNITS` and never restate the pairing.
 """
 
@@ -12,22 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sim.benches.binary_array_bench  # noqa: F401
-import sim.benches.gelu_bench  # noqa: F401
-import sim.benches.gsb_av_bench  # noqa: F401
-import sim.benches.gsb_encoder_bench  # noqa: F401
-import sim.benches.layernorm_bench  # noqa: F401
-import sim.benches.mac_array_bench  # noqa: F401
-import sim.benches.requantizer_bench  # noqa: F401
-import sim.benches.residual_bench  # noqa: F401
-import sim.benches.softmax_bench  # noqa: F401
-import sim.benches.threshold_bench  # noqa: F401
+from golden.discover import import_named
 from golden.errors import VitsimError
-from golden.unit_spec import UnitSpec, attached, attached_kinds
+from golden.unit_spec import UnitSpec, attached, attached_kinds, convention_module
 from golden.units import units
 from hw.units import component_for
 
 __all__ = ["EXAMPLES", "UNITS", "Unit", "bench_kinds", "example_config", "unit_for"]
+
+# the bench of each unit (a missing one: UNITS below names the unit and the file)
+import_named(convention_module("bench", u) for u in units().values())
 
 
 @dataclass(frozen=True)

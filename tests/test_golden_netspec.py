@@ -48,6 +48,13 @@ def test_common_fields_are_attributes_and_the_rest_params():
         op.mode  # noqa: B018
     with pytest.raises(TypeError):
         op.params["shift"] = 1
+    # no mapping interface: the kind-specific fields are op.params (or attributes)
+    with pytest.raises(TypeError, match="not subscriptable"):
+        op["shift"]  # noqa: B018
+    with pytest.raises(AttributeError, match="has no field 'get'"):
+        op.get("shift")
+    with pytest.raises(TypeError):
+        "shift" in op  # noqa: B015
 
 
 @pytest.mark.parametrize("rec, msg", [

@@ -44,9 +44,9 @@ def test_manifest_records_ops_widths_and_packing(package):
     assert man["config"]["kind"] == "int_network" and man["format_version"] == 1
     assert len(man["images"]["labels"]) == 2 and env["image"].shape == (2, 1, 8, 8)
     for op in ops:
-        assert {"name", "kind", "layer", "head", "inputs", "outputs"} <= op.keys()
-    req = next(op for op in ops if op["kind"] == "requant")
-    assert {"shift", "lo", "hi", "acc_bound"} <= req.keys()
+        assert {"name", "kind", "layer", "head", "inputs", "outputs"} <= op.to_dict().keys()
+    req = next(op for op in ops if op.kind == "requant")
+    assert {"shift", "lo", "hi", "acc_bound"} <= req.params.keys()
     enc = man["encoding"]["blocks.0.attn.qkv.w"]
     assert enc["packed"] and enc["bits"] == 1 and enc["shape"] == [192, 64]
     assert pkg.tensors["blocks.0.attn.qkv.w"].shape == (192, 8)  # 64 bits -> 8 bytes

@@ -48,7 +48,7 @@ def test_torch_integer_mode_equals_numpy_on_every_tensor(name, fields, torch_one
     env = {**int_model.net.params, "image": codes.numpy()}
     out = run_network(int_model.net.ops, env)
     _assert_same(trace, out)
-    kinds = {op["kind"] for op in int_model.ops}
+    kinds = {op.kind for op in int_model.ops}
     assert {"layernorm", "softmax", "gelu", "gsb_av", "gsb_attn_planes", "threshold",
             "binary_matmul", "requant", "add", "int_matmul", "patch_matmul"} <= kinds
 
@@ -63,16 +63,16 @@ def test_corner_images_stay_inside_every_static_bound(torch_one_thread):
     _assert_same(trace, out)
     checked = 0
     for op in int_model.ops:
-        if "acc_bound" in op:
-            lo, hi = op["acc_bound"]
-            if op["kind"] == "requant":  # the bound covers |acc * mult| + |bias|
+        if "acc_bound" in op.params:
+            lo, hi = op.acc_bound
+            if op.kind == "requant":  # the bound covers |acc * mult| + |bias|
                 p = int_model.net.params
-                acc = trace[op["inputs"][0]].abs().max().item()
-                worst = acc * int(np.abs(p[op["inputs"][1]]).max()) \
-                    + int(np.abs(p[op["inputs"][2]]).max())
+                acc = trace[op.inputs[0]].abs().max().item()
+                worst = acc * int(np.abs(p[op.inputs[1]]).max()) \
+                    + int(np.abs(p[op.inputs[2]]).max())
                 assert worst <= hi, op["name"]
             else:
-                y = trace[op["outputs"][0]]
+                y = trace[op.outputs[0]]
                 assert lo <= int(y.min()) and int(y.max()) <= hi, op["name"]
             checked += 1
     assert checked >= 20

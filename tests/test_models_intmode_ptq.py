@@ -43,7 +43,7 @@ def test_torch_equals_numpy_and_logits_track_float(lowrank, w_bits, torch_one_th
     assert trace.keys() == out.keys()
     for name, t in trace.items():
         assert np.array_equal(t.numpy(), out[name]), name
-    kinds = [op["kind"] for op in int_model.ops]
+    kinds = [op.kind for op in int_model.ops]
     assert kinds.count("int_matmul") == 4 * 2 + 2 + (3 if lowrank else 0)
     with torch.no_grad():
         ref = model(x).double()
@@ -53,7 +53,7 @@ def test_torch_equals_numpy_and_logits_track_float(lowrank, w_bits, torch_one_th
 
 def test_lowrank_layers_run_as_two_chained_matmuls(torch_one_thread):
     int_model = to_integer(_model(True), _images(16, 1))
-    names = [op["name"] for op in int_model.ops]
+    names = [op.name for op in int_model.ops]
     i = names.index("blocks.0.attn.qkv.a")
     assert names[i + 1:i + 3] == ["blocks.0.attn.qkv.mid", "blocks.0.attn.qkv.b"]
     widths = int_model.net.widths

@@ -77,7 +77,7 @@ def test_torch_integer_mode_equals_numpy_on_every_tensor(case, torch_one_thread)
     trace = int_model.trace(codes)
     out = run_network(int_model.net.ops, {**int_model.net.params, "image": codes.numpy()})
     _assert_same(trace, out)
-    kinds = {op["kind"] for op in int_model.ops}
+    kinds = {op.kind for op in int_model.ops}
     assert {"patch_matmul", "int_matmul", "int_bmm", "requant", "layernorm", "softmax",
             "gelu", "add", "to_heads", "merge_heads"} <= kinds
     assert ("group_matmul" in kinds) == head_bits  # head-wise scales on a reduction axis
@@ -89,21 +89,21 @@ def test_torch_integer_mode_equals_numpy_on_every_tensor(case, torch_one_thread)
 def test_head_widths_are_recorded_and_respected(torch_one_thread):
     model = _random_model("qvit_vit_digits", head_bits=True)
     int_model = to_integer(model, _images(32, 1))
-    ops = {op["name"]: op for op in int_model.ops}
+    ops = {op.name: op for op in int_model.ops}
     q = ops["blocks.0.attn.q.codes"]
-    assert q["q_bits"] == [2, 8] and q["out_bits"] == 8 and q["q_signed"]
-    assert q["lo"][:32] == [-2] * 32 and q["hi"][32:] == [127] * 32  # per channel clamps
+    assert q.q_bits == [2, 8] and q.out_bits == 8 and q.q_signed
+    assert q.lo[:32] == [-2] * 32 and q.hi[32:] == [127] * 32  # per channel clamps
     a = ops["blocks.0.attn.a"]
-    assert a["q_bits"] == [3, 8] and not a["out_signed"] and a["out_bits"] == 8
-    assert a["hi"] == [[[7]], [[255]]]  # per head clamps of [B, H, N, N]
+    assert a.q_bits == [3, 8] and not a.out_signed and a.out_bits == 8
+    assert a.hi == [[[7]], [[255]]]  # per head clamps of [B, H, N, N]
     qk = ops["blocks.0.attn.qk"]
-    assert qk["kind"] == "int_bmm" and qk["a_bits"] == [2, 8] and qk["b_bits"] == [3, 5]
-    assert ops["blocks.0.attn.q"]["w_head_bits"] == [3, 5]
+    assert qk.kind == "int_bmm" and qk.a_bits == [2, 8] and qk.b_bits == [3, 5]
+    assert ops["blocks.0.attn.q"].w_head_bits == [3, 5]
     proj = ops["blocks.0.attn.proj"]
-    assert proj["kind"] == "group_matmul" and proj["a_bits"] == [8, 2]
-    assert proj["w_bits"] == [2, 7] and proj["groups"] == 2
+    assert proj.kind == "group_matmul" and proj.a_bits == [8, 2]
+    assert proj.w_bits == [2, 7] and proj.groups == 2
     fc2 = ops["blocks.1.mlp.fc2"]
-    assert fc2["a_bits"] == 3 and fc2["a_head_bits"] == [3]  # shifted unsigned GELU codes
+    assert fc2.a_bits == 3 and fc2.a_head_bits == [3]  # shifted unsigned GELU codes
     trace = int_model.trace(int_model.codes(_images(6, 3)))
     for name, want in (("blocks.0.attn.q.codes", [(-2, 1), (-128, 127)]),
                        ("blocks.0.attn.a", [(0, 7), (0, 255)])):
@@ -128,16 +128,16 @@ def test_corner_images_stay_inside_every_static_bound(torch_one_thread):
     p = int_model.net.params
     checked = 0
     for op in int_model.ops:
-        if "acc_bound" not in op:
+        if "acc_bound" not in op.params:
             continue
-        lo, hi = op["acc_bound"]
-        if op["kind"] == "requant":  # the bound covers |acc * mult| + |bias|
-            acc = trace.get(op["inputs"][0], codes.long()).abs().max().item()
-            worst = acc * int(np.abs(p[op["inputs"][1]]).max()) \
-                + int(np.abs(p[op["inputs"][2]]).max())
+        lo, hi = op.acc_bound
+        if op.kind == "requant":  # the bound covers |acc * mult| + |bias|
+            acc = trace.get(op.inputs[0], codes.long()).abs().max().item()
+            worst = acc * int(np.abs(p[op.inputs[1]]).max()) \
+                + int(np.abs(p[op.inputs[2]]).max())
             assert worst <= hi, op["name"]
         else:
-            y = trace[op["outputs"][0]]
+            y = trace[op.outputs[0]]
             assert lo <= int(y.min()) and int(y.max()) <= hi, op["name"]
             assert hi < 2**31 and lo >= -2**31, op["name"]  # requantiser inputs are 32-bit
         checked += 1
@@ -276,8 +276,8 @@ def test_golden_package_of_a_quantized_checkpoint_verifies(ckpt, tmp_path, capsy
     assert not w["packed"] and w["bits"] == (5 if ckpt.endswith("qvit") else 4)
     attn = enc["blocks.0.attn.a"]
     assert not attn["signed"] and attn["bits"] == (8 if ckpt.endswith("qvit") else 4)
-    assert attn["bits"] == max(next(op for op in ops if op["name"] == "blocks.0.attn.a")
-                               ["q_bits"])
+    assert attn["bits"] == max(next(op for op in ops if op.name == "blocks.0.attn.a")
+                               .q_bits)
     json.dumps([op.to_dict() for op in ops])  # the records (per-head clamps too) are JSON
     again = tmp_path / "again"
     assert main(["golden", "--ckpt", ckpt, "--out", str(again), "--images", "2",

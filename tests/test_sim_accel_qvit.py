@@ -16,7 +16,7 @@ from netpkgs import run_checked, untrained_package
 from golden.netspec import Op
 from sim.compiler import compile_network
 from sim.compiler.bmm import bmm_widths
-from sim.compiler.elementwise import clamp_runs
+from sim.compiler.parts.requant import clamp_runs
 
 # per-head widths the untrained model is given (parameter name suffix -> widths)
 HEAD_BITS = {"attn.quant_q.bits": [3, 6], "attn.quant_k.bits": [4, 4],

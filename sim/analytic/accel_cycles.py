@@ -34,24 +34,19 @@ cycle):
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from functools import lru_cache
 from math import prod
+from typing import NamedTuple
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc, desc_words
 from golden.model_cfg import ViTCfg
-from golden.unit_spec import attach, attached
-from golden.units import slot_kinds, unit
 from sim.compiler import tiling
-from sim.compiler.registry import desc_k
+from sim.compiler.registry import cycle_models, desc_k
+from sim.compiler.timing import pipelined
 
-__all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "layer_cycles",
+__all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "forget", "layer_cycles",
            "program_cycles", "run_cycles"]
-
-
-
-def _last_beat(c0: int, beats: int, period: int) -> int:
-    """Cycle the last of ``beats`` beats is taken, one every ``period`` cycles from ``c0``."""
-    return c0 + (beats - 1) * period
 
 
 def desc_cycles(desc: OpDesc, cfg: AccelTopCfg, *, latency: int = 1) -> int:
@@ -91,20 +86,6 @@ def _head(cfg: AccelTopCfg, latency: int) -> int:
     return desc_words(cfg) + 3 + latency
 
 
-@lru_cache(maxsize=256)
-def _remembered_latency(u) -> int:
-    return u.latency
-
-
-def _latency(u) -> int:
-    """``u.latency``, remembered per unit config (frozen, so hashable): some are computed
-    from an adder tree's shape and take longer than the rest of a descriptor's count."""
-    try:
-        return _remembered_latency(u)
-    except TypeError:  # a config with an unhashable field
-        return u.latency
-
-
 def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 3 + latency``)
     given."""
@@ -126,80 +107,12 @@ def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     return head + _MODELS[desc.unit](desc, u, beats, bc, bc + 1, outs)
 
 
-# ------------------------------------------------------------- per-unit cycle models
-
-
-def _cycle_model(*kinds: str):
-    """Decorator: ``f(desc, u, beats, bc, c0, outs) -> t`` is the cycle model of units
-    ``kinds`` (attached as their ``cycles``): ``t`` the cycle of the last store, ``u`` the
-    slot's config, ``bc`` the beat cycles, ``c0`` the cycle beat 0 is offered, ``outs``
-    the writer's element count."""
-    def deco(fn):
-        for kind in kinds:
-            attach(kind, "cycles", fn)
-        return fn
-
-    return deco
-
-
-@_cycle_model("binary_array", "requant", "residual", "threshold", "gelu")
-def _pipelined(desc, u, beats, bc, c0, outs):
-    """A beat taken every cycle, its result handed over ``latency`` edges later."""
-    return _last_beat(c0, beats, bc) + _latency(u)
-
-
-@_cycle_model("mac_array")
-def _mac(desc, u, beats, bc, c0, outs):
-    # a beat is held for `passes` cycles and the next one taken on its last pass; the
-    # last pass enters the `latency`-deep pipeline one edge after the hold stage
-    p = u.passes(w_bits=desc.k[_MAC_W], a_bits=desc.k[_MAC_A])
-    return _last_beat(c0, beats, max(bc, p)) + p + _latency(u) - 1
-
-
-@_cycle_model("gsb_encoder")
-def _gsb_encoder(desc, u, beats, bc, c0, outs):
-    # pass 1 loads every beat as it comes; pass 2 reads the buffer back, a beat a cycle,
-    # `latency` edges from the first read to the first planes
-    return _last_beat(c0, beats, bc) + beats + _latency(u)
-
-
-@_cycle_model("gsb_av")
-def _gsb_av(desc, u, beats, bc, c0, outs):
-    if not outs:  # V columns: taken as they come, nothing written
-        return _last_beat(c0, beats, bc)
-    # A rows: one (block, plane pair) issued a cycle, the next row taken with the last
-    # issue; the last issue's sums leave `latency - 1` edges later
-    work = outs // beats * u.a_planes * u.v_planes
-    return _last_beat(c0, beats, max(bc, work)) + work + _latency(u) - 1
-
-
-def _rows(desc, u, beats, bc, c0, n, row):
-    if beats % n:
-        raise ValueError(f"{desc.unit}: {beats} beats are not whole rows of {n}")
-    # a row's elements are taken as they come (`bc` apart); the unit's row_cycles count
-    # them a cycle apart; the next row's first element is taken the cycle after the row's
-    # last result
-    return c0 + beats // n * (row + (n - 1) * (bc - 1)) - 1
-
-
-@_cycle_model("layernorm")
-def _layernorm(desc, u, beats, bc, c0, outs):
-    return _rows(desc, u, beats, bc, c0, u.dim, u.row_cycles)
-
-
-@_cycle_model("softmax")
-def _softmax(desc, u, beats, bc, c0, outs):
-    n = prod(desc.rn[desc.last_level:])
-    return _rows(desc, u, beats, bc, c0, n, u.row_cycles(n))
-
-
 #: The cycle model of each accelerator slot, from the registry (every unit with a slot
 #: must have one attached: :class:`golden.unit_spec.RegistryError` otherwise).
-_MODELS = {slot: attached(kind, "cycles") for slot, kind in slot_kinds().items()}
-_MAC_W, _MAC_A = (unit("mac_array").payload.consts().index(n) for n in ("w_bits", "a_bits"))
+_MODELS = cycle_models()
 
 #: Units that take a beat every cycle and hand its result over ``latency`` edges later.
-PIPELINED = frozenset(slot for slot, model in _MODELS.items() if model is _pipelined)
+PIPELINED = frozenset(slot for slot, model in _MODELS.items() if model is pipelined)
 
 #: Unit slots a GSB network's program uses: every slot (:func:`accel_descs` prices each).
 GSB_UNITS = tuple(_MODELS)
@@ -232,24 +145,53 @@ def run_cycles(descs, cfg: AccelTopCfg, *, latency: int = 1) -> int:
 # ------------------------------------------------------------------------ shapes only
 
 
+class _Op(NamedTuple):
+    """A light descriptor record: the :class:`OpDesc` fields the count reads (the cycle
+    models read either); :func:`accel_descs` turns each into an :class:`OpDesc`."""
+
+    unit: str
+    rn: tuple
+    wn: tuple
+    wc: int
+    last_level: int
+    beat_cycles: int
+    wvec: bool
+    wpack: bool
+    k: tuple
+
+
+@lru_cache(maxsize=4096)
+def _as_desc(op: _Op) -> OpDesc:
+    return OpDesc(**op._asdict())
+
+
+@lru_cache(maxsize=4096)
 def _desc(unit: str, nest: tiling.Nest, *, beat_cycles=1, wvec=True, wpack=False,
-          k=()) -> OpDesc:
-    # the nest's fields spelled out: this runs for every descriptor of every configuration
-    return OpDesc(unit=unit, rn=nest.rn, wn=nest.wn, wc=nest.wc, last_level=nest.last_level,
-                  beat_cycles=beat_cycles, wvec=wvec, wpack=wpack, k=k)
+          k=()) -> _Op:
+    # memoised per op shape: one record per distinct shape (program_cycles then prices it
+    # once a program)
+    return _Op(unit, nest.rn, nest.wn, nest.wc, nest.last_level, beat_cycles, wvec, wpack, k)
 
 
-def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4) -> OpDesc:
+@lru_cache(maxsize=4096)
+def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4) -> _Op:
     """An elementwise op over ``shape`` (:func:`sim.compiler.tiling.elementwise`), its
-    writer vector or packed (the aligned case)."""
+    writer vector or packed (the aligned case); memoised per op shape."""
     nest, _ = tiling.elementwise(shape, ln, last_level=last_level)
     return _desc(unit, nest, wvec=not wpack, wpack=wpack)
 
 
-def _binary(unit: str, cfg: AccelTopCfg, outer: list, n: int, k: int, bc: int = 1) -> OpDesc:
+def _binary(unit: str, cfg: AccelTopCfg, outer: list, n: int, k: int, bc: int = 1) -> _Op:
     """A binary matmul (:func:`sim.compiler.tiling.matmul`)."""
     u = cfg.units[unit]
-    return _desc(unit, tiling.matmul(outer, n, k, u.rows, u.cols), beat_cycles=bc)
+    return _matmul(unit, tuple(outer), n, k, u.rows, u.cols, bc)
+
+
+@lru_cache(maxsize=4096)
+def _matmul(unit: str, outer: tuple, n: int, k: int, rows: int, cols: int, bc: int = 1,
+            kk: tuple = ()) -> _Op:
+    """A matmul's descriptor, memoised per op shape."""
+    return _desc(unit, tiling.matmul(list(outer), n, k, rows, cols), beat_cycles=bc, k=kk)
 
 
 def _mac_k(w_bits: int, a_bits: int) -> tuple:
@@ -305,7 +247,7 @@ def _mac_beat_cycles(cfg: AccelTopCfg, act_reads: int) -> int:
 
 
 def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
-    """``(name within the block, OpDesc)`` of one encoder block, in program order."""
+    """``(name within the block, record)`` of one encoder block, in program order."""
     t, d, h, dh, hid = (vit.num_tokens, vit.embed_dim, vit.num_heads, vit.head_dim,
                         vit.hidden_dim)
     thr, xnor, av = cfg.units["threshold"], cfg.units["binary_xnor"], cfg.units["gsb_av"]
@@ -395,6 +337,11 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
         Shapes for which the compiler would fall back to element-wise reads or scattered
         writes (not modelled), or that it refuses.
     """
+    return [(name, _as_desc(op)) for name, op in _ops(vit, cfg, groups, embed_bits)]
+
+
+def _ops(vit: ViTCfg, cfg: AccelTopCfg, groups: int, embed_bits: int) -> list:
+    """:func:`accel_descs` as light records (:class:`_Op`)."""
     _check(vit, cfg)
     d = vit.embed_dim
     ln = {s: cfg.units[s].lanes for s in ("threshold", "requant", "residual", "gelu",
@@ -404,11 +351,11 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     side, p = vit.img_size // vit.patch_size, vit.patch_size
     # cols / patch_size rows of a patch (a vector each) a beat, in channel-interleaved
     # bands (sim.compiler.tiling.patch_rows)
-    patch = tiling.matmul([side, side], d, vit.in_chans * p * p, mac.rows, mac.cols)
-    out = [("patch_embed", _desc("mac", patch, beat_cycles=_mac_beat_cycles(
-                cfg, mac.cols // p), k=_mac_k(embed_bits, 8))),
+    out = [("patch_embed", _matmul("mac", (side, side), d, vit.in_chans * p * p, mac.rows,
+                                   mac.cols, _mac_beat_cycles(cfg, mac.cols // p),
+                                   _mac_k(embed_bits, 8))),
            ("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))]
-    head_reads = _word_reads(mac.cols, cfg.lanes)
+    head_bc = _mac_beat_cycles(cfg, _word_reads(mac.cols, cfg.lanes))
     block = _block(vit, cfg, ln)
     for i in range(vit.depth):
         out += [(f"blocks.{i}.{name}", desc) for name, desc in block]
@@ -416,24 +363,137 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
     for name in heads:
         out += [(f"{name}.norm", _desc("layernorm", tiling.rows((d,)))),
                 (f"{name}.in", _ew("requant", (d,), ln["requant"])),
-                (name, _desc("mac", tiling.matmul([1], vit.num_classes, d, mac.rows, mac.cols),
-                             beat_cycles=_mac_beat_cycles(cfg, head_reads),
-                             k=_mac_k(embed_bits, embed_bits))),
+                (name, _matmul("mac", (1,), vit.num_classes, d, mac.rows, mac.cols, head_bc,
+                               _mac_k(embed_bits, embed_bits))),
                 (f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))]
     if vit.distilled:
         out.append(("logits", _ew("residual", (vit.num_classes,), ln["residual"])))
     return out
 
 
-def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) -> dict:
+def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int,
+                 memo: bool = True) -> dict:
     """Accelerator cycles of each compute op of the network, by op name (program order).
 
     The sum of :func:`desc_cycles` over the op's descriptors of :func:`accel_descs` (the
     GSB A x V op has two per head); same parameters and errors.
+
+    With ``memo`` (the default), what repeats is remembered (see :func:`forget`): per op
+    shape (one descriptor object each), per block (the cycles of one encoder block, and of
+    the ops before and after the blocks, for a network shape whatever its depth) and per
+    network (the whole answer; a fresh ``dict`` each call). The result is the same as with
+    ``memo=False``, which prices every descriptor of the network. The memo keys on the
+    configs' values; an :class:`AccelTopCfg` is read once per object (a config whose
+    ``units`` is changed in place afterwards needs :func:`forget`).
     """
-    descs = accel_descs(vit, cfg, groups=groups, embed_bits=embed_bits)
+    key = _cfg_key(cfg) if memo else None
+    if key is None:
+        return _priced(vit, cfg, groups, embed_bits)
+    net = (vit, key, groups, embed_bits)
+    hit = _NETS.get(net)
+    if hit is None:
+        hit = _NETS[net] = _network(vit, cfg, key, groups, embed_bits)
+        _bound(_NETS)
+    return dict(hit)
+
+
+def forget() -> None:
+    """Empty every memo of :func:`layer_cycles` and of the descriptor builders."""
+    for table in (_NETS, _PARTS, _PRICES, _KEYS, _TOKENS):
+        table.clear()
+    for fn in (_desc, _ew, _matmul, _block_names, _as_desc):
+        fn.cache_clear()
+
+
+def _priced(vit, cfg, groups, embed_bits, token=None) -> dict:
+    """Every op of the network priced; with a config ``token`` (:func:`_cfg_key`), each
+    distinct op shape's count is remembered for that config."""
+    ops = _ops(vit, cfg, groups, embed_bits)
+    if token is None:
+        counts = program_cycles([x for _, x in ops], cfg)
+    else:
+        head, counts = _head(cfg, 1), []
+        for _, op in ops:
+            key = (op, token)
+            got = _PRICES.get(key)
+            if got is None:
+                got = _PRICES[key] = _cycles(op, cfg, head)
+            counts.append(got)
+        _bound(_PRICES)
     out: dict = {}
-    for (name, _), cycles in zip(descs, program_cycles([x for _, x in descs], cfg),
-                                 strict=True):
+    for (name, _), cycles in zip(ops, counts, strict=True):
         out[name] = out.get(name, 0) + cycles
     return out
+
+
+# ------------------------------------------------------------------------------ memos
+# Light records: a network's answer is a dict; a network shape's parts are three tuples of
+# (name, cycles) pairs (before the blocks, one block with its names relative, after).
+
+_MEMO_SIZE = 4096
+_NETS: dict = {}  # (vit, cfg token, groups, embed_bits) -> {op name: cycles}
+_PARTS: dict = {}  # (vit fields but depth, cfg token, groups, embed_bits) -> (pre, block, post)
+_PRICES: dict = {}  # (op record, cfg token) -> its count
+_KEYS: dict = {}  # id(cfg) -> (cfg, its token or None); the cfg held so ids stay unique
+_TOKENS: dict = {}  # a config's value (its fields, units sorted by slot) -> its token
+_VIT_FIELDS = tuple(f.name for f in fields(ViTCfg) if f.name != "depth")
+
+
+def _bound(table: dict) -> None:
+    if len(table) > _MEMO_SIZE:
+        table.clear()
+
+
+def _cfg_key(cfg: AccelTopCfg):
+    """A small int standing for ``cfg``'s value (its fields, the unit configs sorted by
+    slot: equal configs get the same token), or ``None`` when a unit config is unhashable
+    (then nothing is memoised)."""
+    got = _KEYS.get(id(cfg))
+    if got is not None and got[0] is cfg:
+        return got[1]
+    value = tuple((f.name, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                  for f in fields(cfg) for v in (getattr(cfg, f.name),))
+    if len(_TOKENS) > _MEMO_SIZE:  # tokens key every memo: renumbering empties them all
+        forget()
+    try:
+        token = _TOKENS.setdefault(value, len(_TOKENS))
+    except TypeError:
+        token = None
+    _bound(_KEYS)
+    _KEYS[id(cfg)] = (cfg, token)
+    return token
+
+
+def _network(vit, cfg, key, groups, embed_bits) -> dict:
+    shape = (tuple(getattr(vit, f) for f in _VIT_FIELDS), key, groups, embed_bits)
+    parts = _PARTS.get(shape)
+    if parts is None:
+        parts = _PARTS[shape] = _parts(vit, cfg, key, groups, embed_bits)
+        _bound(_PARTS)
+    pre, (names, cycles), post = parts
+    out = dict(pre)
+    for i in range(vit.depth):
+        out.update(zip(_block_names(i, names), cycles, strict=True))
+    out.update(post)
+    return out
+
+
+def _parts(vit, cfg, token, groups, embed_bits) -> tuple:
+    """The priced ops of a one-block network of ``vit``'s shape, split into the ops before
+    the blocks, the block (names relative, cycles) and the ops after."""
+    one = _priced(replace(vit, depth=1), cfg, groups, embed_bits, token)
+    names = list(one)
+    first = next(i for i, n in enumerate(names) if n.startswith(_BLOCK0))
+    last = max(i for i, n in enumerate(names) if n.startswith(_BLOCK0)) + 1
+    block = names[first:last]
+    return (tuple((n, one[n]) for n in names[:first]),
+            (tuple(n[len(_BLOCK0):] for n in block), tuple(one[n] for n in block)),
+            tuple((n, one[n]) for n in names[last:]))
+
+
+_BLOCK0 = "blocks.0."
+
+
+@lru_cache(maxsize=1024)
+def _block_names(i: int, names: tuple) -> tuple:
+    return tuple(f"blocks.{i}.{n}" for n in names)

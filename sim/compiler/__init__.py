@@ -7,13 +7,18 @@ above it in this list:
   :class:`CompileError`, the scratchpad allocator and :func:`read_back`;
 - :mod:`~sim.compiler.tiling`: the loop nests of every op kind, from shapes alone (also
   what :mod:`sim.analytic.accel_cycles` prices);
+- :mod:`~sim.compiler.timing`: the cycle rules the units' cycle models share;
 - :mod:`~sim.compiler.registry`: the compiler's part of the unit registry (op compilers,
-  sizing, descriptor constants in payload order);
+  sizing, cycle models, descriptor constants in payload order), read after importing
+  every unit's part (:func:`sim.compiler.parts.load`);
 - :mod:`~sim.compiler.context` and :mod:`~sim.compiler.operands`: the state of one
   compilation, operands and the elementwise descriptor;
-- the op compilers: :mod:`~sim.compiler.elementwise`, :mod:`~sim.compiler.rows`,
-  :mod:`~sim.compiler.matmul`, :mod:`~sim.compiler.bmm`, :mod:`~sim.compiler.movement`;
+- what several units' op compilers share: :mod:`~sim.compiler.matmul` (weight tiles,
+  chunk-major keys), :mod:`~sim.compiler.bmm` (``int_bmm``), and
+  :mod:`~sim.compiler.movement` (data movement, no unit);
 - :mod:`~sim.compiler.sizing` (:func:`accel_config_for`) and :mod:`~sim.compiler.reuse`;
+- each unit's part, ``sim/compiler/parts/<unit>.py`` (:mod:`sim.compiler.parts`): its op
+  compilers, sizing and cycle model, found by their place;
 - :mod:`~sim.compiler.compile`: :func:`compile_network`.
 """
 

@@ -13,10 +13,10 @@ with ``reuse``, regions are placed by liveness: :mod:`sim.compiler.reuse`); a fi
 (``onchip_kib``), the parameters stay in external memory and come in op by op instead
 (:mod:`sim.compiler.budget`).
 
-Each op kind has one op compiler (:data:`OP_COMPILERS`, attached to its unit in the
-registry); how each kind is cut into loops
-and beats is :mod:`sim.compiler.tiling`, the same code the accelerator-exact cycle model
-prices.
+Each op kind has one op compiler (:func:`sim.compiler.registry.op_compilers`, attached
+to its unit in the registry by the unit's part, ``sim/compiler/parts/<unit>.py``); how
+each kind is cut into loops and beats is :mod:`sim.compiler.tiling`, the same code the
+accelerator-exact cycle model prices.
 """
 
 from __future__ import annotations
@@ -26,45 +26,42 @@ import numpy as np
 from golden.accel_program import AccelTopCfg, OpDesc, desc_words, encode_desc
 from golden.netpkg import NetworkData, read_network
 from golden.netspec import Op
-from sim.compiler import bmm, elementwise, matmul, rows  # noqa: F401  attach op compilers
 from sim.compiler.budget import Streamer, budget_check, budget_elems
 from sim.compiler.context import Context
+from sim.compiler.matmul import key_layout
 from sim.compiler.movement import MOVES, data_movement
 from sim.compiler.program import CompileError, Program, TensorLoc, pow2_at_least
 from sim.compiler.registry import op_compilers
 from sim.compiler.reuse import reuse as place_by_liveness
 from sim.compiler.sizing import accel_config_for
 
-__all__ = ["OP_COMPILERS", "compile_network"]
-
-#: The op compiler of each network op kind that runs on a unit: what each unit's op
-#: compiler modules (imported above) attached with :func:`sim.compiler.registry.compiles`.
-OP_COMPILERS = op_compilers()
+__all__ = ["compile_network"]
 
 
 def _compile_ops(c: Context, ops: list[Op], stream=None) -> None:
     """Compile ``ops`` into ``c``; ``stream``: a :class:`sim.compiler.budget.Streamer`
     whose hooks place parameters, the image and token rows for a budget."""
+    compilers = op_compilers()  # read when used: importing the package never fails
     if stream is not None:
         stream.start(c)
     for op in reversed(ops):  # producers write straight into the buffers data moves make
         if op.kind in ("prepend", "merge_heads"):
             data_movement(c, op, backward=True)
     for op in ops:
-        matmul.key_layout(c, op)
+        key_layout(c, op)
     if stream is not None:
         stream.ready(c, ops)
     for op in ops:
         if op.kind in MOVES:
             data_movement(c, op, backward=False)
             continue
-        if op.kind not in OP_COMPILERS:
+        if op.kind not in compilers:
             raise CompileError(f"op {op.name!r}: no accelerator mapping for kind "
                                f"{op.kind!r}")
         if stream is not None:
             stream.begin(c, op)
         try:
-            OP_COMPILERS[op.kind](c, op)
+            compilers[op.kind](c, op)
         except CompileError as exc:
             if str(exc).startswith("op "):
                 raise

@@ -9,7 +9,7 @@ from golden.accel_program import OpDesc, Operand
 from sim.compiler import tiling
 from sim.compiler.program import CompileError
 
-__all__ = ["act", "beat_cycles", "elementwise", "feeds_encoder"]
+__all__ = ["act", "beat_cycles", "elementwise", "feeds_encoder", "row_operand"]
 
 
 def act(view, *, loops, loop_strides, ln: int, stride: int, ebits: int,
@@ -114,3 +114,10 @@ def _copy_tail(c, op, desc, sources, shape, ln, last_level):
                       beat_cycles=beat_cycles(ops), ops=tuple(ops), wbase=desc.wbase + numel,
                       wt=1, wvec=True, wbits=desc.wbits, wsigned=desc.wsigned, k=desc.k))
     c.tail_copied.add(op.outputs[0])
+
+
+def row_operand(view, nest, ebits: int, shift: int = 0) -> Operand:
+    """The operand of a row unit (LayerNorm, softmax) over ``view``: one element a beat,
+    along ``nest``'s loops (:func:`sim.compiler.tiling.rows`)."""
+    return act(view, loops=nest.rn, loop_strides=list(view.strides), ln=1, stride=1,
+               ebits=ebits, shift=shift)

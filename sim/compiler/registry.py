@@ -2,10 +2,14 @@
 
 Each op compiler attaches itself to the unit that runs it with :func:`compiles` (role
 ``op_compiler``: ``{network op kind: compiler}`` per unit kind), each unit's sizing for a
-network with :func:`sizes` (role ``sizing``). :func:`op_compilers` and :func:`sizers`
-read them back for every registered unit; :func:`desc_k` fills a descriptor's constants in
-the order the unit's payload declares (:meth:`golden.unit_spec.Payload.consts`).
-Importing :mod:`sim.compiler` imports every attaching module.
+network with :func:`sizes` (role ``sizing``), each unit's accelerator-exact cycle model
+with :func:`cycle_model` (role ``cycles``), from the unit's part
+(``sim/compiler/parts/<unit>.py``, :mod:`sim.compiler.parts`). :func:`op_compilers`,
+:func:`sizers` and :func:`cycle_models` read them back for every registered unit (after
+importing every part: :func:`sim.compiler.parts.load`); :func:`desc_k` fills a
+descriptor's constants in the order the unit's payload declares
+(:meth:`golden.unit_spec.Payload.consts`). Importing :mod:`sim.compiler` imports every
+other attaching module.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from functools import cache
 
 from golden.unit_spec import attach, attached
 from golden.units import op_kinds, slot_kinds, unit, units
+from sim.compiler.parts import load
 
-__all__ = ["compiles", "desc_k", "op_compilers", "sizers", "sizes", "unserved"]
+__all__ = ["compiles", "cycle_model", "cycle_models", "desc_k", "op_compilers", "sizers",
+           "sizes", "unserved"]
 
 _BY_UNIT: dict[str, dict[str, Callable]] = {}
 
@@ -41,14 +47,34 @@ def sizes(unit_kind: str):
     return lambda fn: attach(unit_kind, "sizing", fn)
 
 
+def cycle_model(*kinds: str):
+    """Decorator (or, called on a function, attach it): ``f(desc, u, beats, bc, c0, outs)
+    -> t`` is the accelerator-exact cycle model of units ``kinds`` (see
+    :mod:`sim.compiler.timing`)."""
+    def deco(fn):
+        for kind in kinds:
+            attach(kind, "cycles", fn)
+        return fn
+
+    return deco
+
+
+def cycle_models() -> dict[str, Callable]:
+    """Accelerator slot -> the cycle model of its unit, for every slot, in id order."""
+    load()
+    return {slot: attached(kind, "cycles") for slot, kind in slot_kinds().items()}
+
+
 def op_compilers() -> dict[str, Callable]:
     """Network op kind -> its op compiler, for every unit with an accelerator slot."""
+    load()
     return {op: fn for kind, u in units().items() if u.slots
             for op, fn in attached(kind, "op_compiler").items()}
 
 
 def sizers() -> list[Callable]:
     """The sizing of every unit with an accelerator slot, in unit-id order."""
+    load()
     return [attached(kind, "sizing") for kind, u in units().items() if u.slots]
 
 

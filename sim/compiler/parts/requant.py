@@ -1,41 +1,27 @@
-"""Op compilers of the elementwise units: threshold, requantiser, residual, GELU and the
-GSB encoder (tiling: :func:`sim.compiler.tiling.elementwise`).
+"""The requantiser's sim part: op compiler, sizing and cycle model.
 
-A requantiser whose clamp differs between heads (head-wise widths) gets one descriptor
-per run of heads (:func:`clamp_runs`).
+- ``requant`` ops compile to one elementwise descriptor per run of heads sharing a
+  clamp (head-wise widths: :func:`clamp_runs`);
+- sized ``LANES`` wide for the widest input, output, multiplier and bias;
+- a beat a cycle, pipelined (:func:`sim.compiler.timing.pipelined`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from golden.cases_threshold import clamp_theta
-from golden.kernels import clamp_width
-from golden.network import gelu_params_of
+from golden.kernels import clamp_width, grid_width, signed_bits
+from golden.spec import RequantCfg
 from sim.compiler import tiling
 from sim.compiler.operands import elementwise
-from sim.compiler.program import CompileError, View
-from sim.compiler.registry import compiles, desc_k
+from sim.compiler.program import CompileError
+from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
+from sim.compiler.sizing import LANES, widest
+from sim.compiler.timing import pipelined
 
-__all__ = ["add", "clamp_runs", "encoder", "gelu", "requant", "threshold"]
+__all__ = ["clamp_runs", "requant"]
 
-
-@compiles("threshold", "threshold")
-def threshold(c, op):
-    cfg = c.unit_cfg("threshold")
-    x, theta, flip = op.inputs
-    xv = c.view(x)
-    out = c.out_view(op.outputs[0], fmt="bits", group=cfg.lanes, pad_rows=True)
-    theta, flip = clamp_theta(cfg, c.value(theta)), c.value(flip)
-    if len(out.shape) == len(xv.shape) + 1:  # chunked keys (key_layout): split the last axis
-        chunk = out.shape[-1]
-        xv = View(xv.addr, xv.shape[:-1] + (xv.shape[-1] // chunk, chunk),
-                  xv.strides[:-1] + (chunk * xv.strides[-1], xv.strides[-1]), xv.fmt, xv.group)
-        theta, flip = (np.reshape(a, a.shape[:-1] + (a.shape[-1] // chunk, chunk))
-                       for a in (np.asarray(theta), np.asarray(flip)))
-    elementwise(c, op, slot="threshold", ln=cfg.lanes, out=out, wpack=True,
-                sources=[("act", xv, cfg.x_bits, 0), ("param", theta, cfg.x_bits + 1),
-                         ("param", flip, 1)])
+cycle_model("requant")(pipelined)
 
 
 def clamp_runs(op, shape) -> list[tuple[int, int, int, int, bool]]:
@@ -115,46 +101,15 @@ def requant(c, op):
                              ("param", params[1], cfg.bias_bits)])
 
 
-@compiles("residual", "add")
-def add(c, op):
-    cfg = c.unit_cfg("residual")
-    out = c.out_view(op.outputs[0])
-    sources = []
-    for name in op.inputs:
-        if c.is_param(name):
-            sources.append(("param", c.value(name), cfg.in_bits))
-        else:
-            sources.append(("act", c.view(name), cfg.in_bits, 0))
-    elementwise(c, op, slot="residual", ln=cfg.lanes, out=out, sources=sources,
-                wbits=min(op.out_bits, 32))
-
-
-@compiles("gelu", "gelu")
-def gelu(c, op):
-    cfg = c.unit_cfg("gelu")
-    p = gelu_params_of(op)
-    out = c.out_view(op.outputs[0])
-    elementwise(c, op, slot="gelu", ln=cfg.lanes, out=out, wbits=cfg.out_bits,
-                k=desc_k("gelu", b=p.b, c=p.c, one=p.one, clip=op.clip),
-                sources=[("act", c.view(op.inputs[0]), cfg.in_bits, 0)])
-
-
-@compiles("gsb_encoder", "gsb_value_planes", "gsb_attn_planes")
-def encoder(c, op):
-    cfg = c.unit_cfg("gsb_encoder")
-    xv = c.view(op.inputs[0])
-    out = c.new_view(xv.shape, fmt="planes")
-    for name in op.outputs:
-        c.views[name] = out
-    value = op.kind == "gsb_value_planes"
-    theta = 0 if value else int(op.base_theta)
-    # the max/min must see no padding: a flat tensor's last beat is filled by its
-    # producer with copies of its last element (sim.compiler.operands.feeds_encoder)
-    if out.shape[-1] % cfg.lanes and (not xv.contiguous() or (
-            int(np.prod(xv.shape)) % cfg.lanes and op.inputs[0] not in c.tail_copied)):
-        raise CompileError(f"op {op.name!r}: the encoder reads whole beats of a "
-                           f"contiguous tensor (its max/min must not see padding)")
-    elementwise(c, op, slot="gsb_encoder", ln=cfg.lanes, out=out, wbits=1 + len(cfg.ratios),
-                wsigned=False, k=desc_k("gsb_encoder", theta=theta, two_tailed=value),
-                last_level=0,
-                sources=[("act", xv, cfg.x_bits, 0)])
+@sizes("requant")
+def _size(net, by_kind):
+    ops = by_kind.get("requant")
+    if not ops:
+        return {}
+    bits = max(run[3] for op in ops
+               for run in clamp_runs(op, net.tensors[op.outputs[0]].shape[1:]))
+    return {"requant": RequantCfg(
+        lanes=LANES, acc_bits=widest(net, ops), out_bits=grid_width(bits, 31),
+        mult_bits=grid_width(max(signed_bits(net.tensors[op.inputs[1]]) for op in ops), 32),
+        bias_bits=grid_width(max(signed_bits(net.tensors[op.inputs[2]]) for op in ops),
+                             60, 16))}

@@ -1,0 +1,47 @@
+"""The LayerNorm unit's sim part: op compiler, sizing and cycle model.
+
+- ``layernorm`` ops compile to one descriptor, one element a beat, a row at a time
+  (tiling :func:`sim.compiler.tiling.rows`);
+- one unit of the network's one LayerNorm width;
+- rows of ``dim`` elements, ``row_cycles`` a row (:func:`sim.compiler.timing.row_unit`).
+"""
+
+from __future__ import annotations
+
+from golden.accel_program import OpDesc
+from golden.cases_layernorm import LayerNormCfg
+from sim.compiler import tiling
+from sim.compiler.operands import row_operand
+from sim.compiler.program import CompileError
+from sim.compiler.registry import compiles, cycle_model, sizes
+from sim.compiler.sizing import widest
+from sim.compiler.timing import row_unit
+
+__all__ = ["layernorm"]
+
+
+@compiles("layernorm", "layernorm")
+def layernorm(c, op):
+    cfg = c.unit_cfg("layernorm")
+    xv = c.view(op.inputs[0])
+    out = c.out_view(op.outputs[0])
+    nest = tiling.rows(xv.shape)
+    src = row_operand(xv, nest, cfg.in_bits)
+    c.emit(op, OpDesc(unit="layernorm", **nest.fields(), ops=(src,), wbase=out.addr,
+                      ws=tiling.pad(out.strides), wvec=True, wbits=32))
+
+
+@sizes("layernorm")
+def _size(net, by_kind):
+    ops = by_kind.get("layernorm")
+    if not ops:
+        return {}
+    dims = {op.dim for op in ops}
+    if len(dims) != 1:
+        raise CompileError(f"LayerNorms of different widths {sorted(dims)}: one unit serves one")
+    return {"layernorm": LayerNormCfg(dim=dims.pop(), in_bits=widest(net, ops, top=16))}
+
+
+@cycle_model("layernorm")
+def _cycles(desc, u, beats, bc, c0, outs):
+    return row_unit(desc, beats, bc, c0, u.dim, u.row_cycles)

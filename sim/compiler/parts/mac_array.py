@@ -1,0 +1,136 @@
+"""The MAC array's sim part: op compiler, sizing and cycle model.
+
+- ``patch_matmul`` and ``int_matmul`` ops compile to one descriptor (tiling
+  :func:`sim.compiler.tiling.matmul`); ``int_bmm``'s compiler, whose tiling is longer,
+  is :func:`sim.compiler.bmm.bmm` (attached to this unit too);
+- ``MAC_ROWS`` rows, the shortest reduction's columns, the widest operand;
+- a beat held ``passes`` cycles, then the ``latency``-deep pipeline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from golden.accel_program import OpDesc, Operand
+from golden.kernels import grid_width
+from golden.spec import MacArrayCfg
+from golden.units import unit
+from sim.compiler import tiling
+from sim.compiler.bmm import bmm_widths
+from sim.compiler.matmul import weight_tiles
+from sim.compiler.operands import act, beat_cycles
+from sim.compiler.program import CompileError, View
+from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
+from sim.compiler.sizing import MAC_ROWS, mac_cols
+from sim.compiler.timing import last_beat, latency
+
+__all__ = ["mac"]
+
+_MAC_W, _MAC_A = (unit("mac_array").payload.consts().index(n) for n in ("w_bits", "a_bits"))
+
+
+def _patch_image(c, name: str, p: int) -> View:
+    """The image ``[C, H, W]`` in the scratchpad as rows of ``p``-pixel bands, band-major
+    and channel-interleaved (:func:`sim.compiler.tiling.patch_rows`): the view
+    ``[H / p, C * p, W]`` whose row ``c * p + y`` of band ``b`` is channel ``c``'s pixel row
+    ``b * p + y`` (one channel: the image's own row-major layout)."""
+    if name in c.views:
+        return c.views[name]
+    img = c.value(name)
+    if img.ndim != 3 or img.shape[1] % p or img.shape[2] % p:
+        raise CompileError(f"tensor {name!r}: an image [C, H, W] of whole {p}x{p} patches, "
+                           f"not {list(img.shape)}")
+    ch, hh, ww = img.shape
+    rows = img.reshape(ch, hh // p, p, ww).transpose(1, 0, 2, 3).reshape(hh // p, ch * p, ww)
+    addr = c.pre.put(rows)
+    c.views[name] = View(addr, rows.shape, (ch * p * ww, ww, 1))
+    return c.views[name]
+
+
+@compiles("mac_array", "patch_matmul", "int_matmul")
+def mac(c, op):
+    cfg = c.unit_cfg("mac")
+    R, C, fb = cfg.rows, cfg.cols, cfg.field_bits
+    x_name, w_name = op.inputs
+    w = c.value(w_name)
+    xv = None if op.kind == "patch_matmul" else c.view(x_name)
+    n, k = w.shape
+    if k % C:
+        raise CompileError(f"op {op.name!r}: reduction {k} is not a multiple of {C} "
+                           f"columns")
+    tiles = weight_tiles(w, R, C)
+    if op.kind == "patch_matmul":
+        p = op.patch
+        xv = _patch_image(c, x_name, p)
+        hp, ch_p, ww = xv.shape
+        r = tiling.patch_rows(C, p, ch_p // p)
+        if r is None:
+            raise CompileError(f"op {op.name!r}: a beat of {C} columns is not whole rows of "
+                               f"a {p}x{p} patch of {ch_p // p} channels")
+        wp = ww // p
+        out = c.out_view(op.outputs[0], pad_last=R)
+        nest = tiling.matmul([hp, wp], n, k, R, C)
+        # r patch rows a beat (a vector each), the next r rows the next beat
+        a = Operand(base=xv.addr, s=tiling.pad([xv.strides[0], p, 0,
+                                                r * xv.strides[1] if k > C else 0]),
+                    n_in=1, vl_log=(p.bit_length() - 1), n_out=r, d_out=xv.strides[1],
+                    ebits=fb)
+        if xv.addr % p or xv.strides[1] % p:
+            raise CompileError(f"op {op.name!r}: patch rows must be aligned vectors")
+        ws = (0, wp * out.strides[0], out.strides[0], R)
+    else:
+        out = c.out_view(op.outputs[0], pad_last=R)
+        rows = int(np.prod(xv.shape[:-1]))
+        if len(xv.shape) > 2:
+            raise CompileError(f"op {op.name!r}: integer matmul over more than [M, K]")
+        m_stride = xv.strides[0] if len(xv.shape) == 2 else 0
+        nest = tiling.matmul([rows], n, k, R, C)
+        if C > c.L and C % c.L == 0 and xv.strides[-1] == 1:  # a beat of whole words
+            a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=c.L, stride=1,
+                    ebits=fb, rows=C // c.L, row_stride=c.L)
+        else:
+            a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=C,
+                    stride=xv.strides[-1], ebits=fb)
+        o_stride = out.strides[0] if len(out.shape) == 2 else 0
+        ws = (0, 0, o_stride, R)
+    loops = nest.rn
+    full = np.broadcast_to(tiles[None, None], loops[:2] + tiles.shape)
+    wop = c.param_operand(full.reshape(*loops, R * C), fb, loops)
+    c.emit(op, OpDesc(unit="mac", **nest.fields(), beat_cycles=beat_cycles([a, wop]),
+                      ops=(a, wop), wbase=out.addr, ws=ws, wvec=True, wbits=cfg.acc_bits,
+                      k=desc_k("mac", w_bits=op.w_bits, a_bits=op.a_bits, w_signed=1,
+                             a_signed=1)))
+
+
+@sizes("mac_array")
+def _size(net, by_kind):
+    """The MAC array for the integer matmuls (patch_matmul, int_matmul) and the per-head
+    int_bmm ops: ``MAC_ROWS`` rows; ``cols`` as :func:`sim.compiler.sizing.mac_cols`;
+    ``max_bits`` the widest
+    operand (an unsigned int_bmm weight one bit more, :func:`sim.compiler.bmm.bmm_widths`)
+    on the 8-bit grid; ``max_k`` the longest reduction (an int_bmm one padded to whole
+    ``cols``). Without int_bmm ops it is the config sized for the matmuls alone."""
+    macs = by_kind.get("patch_matmul", []) + by_kind.get("int_matmul", [])
+    bmms = by_kind.get("int_bmm", [])
+    if not (macs or bmms):
+        return {}
+    red = [net.tensors[op.inputs[1]].shape[1] for op in macs]
+    qk = [net.tensors[op.inputs[0]].shape[-1] for op in bmms if op.trans_b]
+    patches = [(op.patch, net.tensors[op.inputs[0]].shape[-3]) for op in macs
+               if op.kind == "patch_matmul"]
+    cols = mac_cols(red, patches, qk)
+    bits = [max(op.a_bits, op.w_bits) for op in macs]
+    for op in bmms:
+        heads = net.tensors[op.inputs[0]].shape[-3]
+        bits += [max(k["w_bits"], k["a_bits"]) for k in bmm_widths(op, heads)]
+    ks = red + [-(-net.tensors[op.inputs[0]].shape[-1] // cols) * cols for op in bmms]
+    return {"mac": MacArrayCfg(rows=MAC_ROWS, cols=cols, digit_bits=2,
+                               max_bits=grid_width(max(bits), 16), max_k=max(ks))}
+
+
+@cycle_model("mac_array")
+def _cycles(desc, u, beats, bc, c0, outs):
+    # a beat is held for `passes` cycles and the next one taken on its last pass; the
+    # last pass enters the `latency`-deep pipeline one edge after the hold stage
+    p = u.passes(w_bits=desc.k[_MAC_W], a_bits=desc.k[_MAC_A])
+    return last_beat(c0, beats, max(bc, p)) + p + latency(u) - 1

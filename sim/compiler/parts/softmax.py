@@ -1,0 +1,58 @@
+"""The softmax unit's sim part: op compiler, sizing and cycle model.
+
+- ``softmax`` ops compile to one descriptor, one element a beat, a row at a time,
+  the row's end closing at the innermost loop;
+- sized to the longest row and the widest constants (:meth:`SoftmaxCfg.fitting`);
+- rows of the innermost loop's length (:func:`sim.compiler.timing.row_unit`).
+"""
+
+from __future__ import annotations
+
+from math import prod
+
+from golden.accel_program import NUM_LOOPS, OpDesc
+from golden.cases_softmax import SoftmaxCfg
+from golden.kernels import grid_width
+from golden.network import softmax_params_of
+from sim.compiler import tiling
+from sim.compiler.operands import row_operand
+from sim.compiler.program import CompileError
+from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
+from sim.compiler.timing import row_unit
+
+__all__ = ["softmax"]
+
+
+@compiles("softmax", "softmax")
+def softmax(c, op):
+    cfg = c.unit_cfg("softmax")
+    p = softmax_params_of(op)
+    xv = c.view(op.inputs[0])
+    out = c.out_view(op.outputs[0])
+    nest = tiling.rows(xv.shape, last_level=NUM_LOOPS - 1)
+    src = row_operand(xv, nest, cfg.x_bits, op.in_shift)
+    c.emit(op, OpDesc(unit="softmax", **nest.fields(), ops=(src,), wbase=out.addr,
+                      ws=tiling.pad(out.strides), wvec=True, wbits=p.out_bits, wsigned=False,
+                      k=desc_k("softmax", x0=p.x0, b=p.b, c=p.c, n=p.n, floor_q=p.floor_q,
+                             out_bits=p.out_bits)))
+
+
+@sizes("softmax")
+def _size(net, by_kind):
+    ops = by_kind.get("softmax")
+    if not ops:
+        return {}
+    row = max(net.tensors[op.inputs[0]].shape[-1] for op in ops)
+    x_bits = grid_width(max(net.width(op.inputs[0]) + op.in_shift for op in ops), 32)
+    out_bits = max(op.out_bits for op in ops)
+    cfg = SoftmaxCfg.fitting([softmax_params_of(op) for op in ops], max_len=row,
+                             x_bits=x_bits, out_bits=out_bits)
+    if cfg is None:
+        raise CompileError("the softmax constants fit no softmax config")
+    return {"softmax": cfg}
+
+
+@cycle_model("softmax")
+def _cycles(desc, u, beats, bc, c0, outs):
+    n = prod(desc.rn[desc.last_level:])
+    return row_unit(desc, beats, bc, c0, n, u.row_cycles(n))

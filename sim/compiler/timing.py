@@ -1,0 +1,50 @@
+"""Cycle rules shared by the units' accelerator-exact cycle models.
+
+Each unit's cycle model (``f(desc, u, beats, bc, c0, outs) -> t``, attached with
+:func:`sim.compiler.registry.cycle_model` in its part, ``sim/compiler/parts/<unit>.py``)
+gives ``t``, the ``RUN``-relative cycle of the descriptor's last store (see
+:mod:`sim.analytic.accel_cycles`, which adds the fetch cost): ``u`` is the slot's config,
+``bc`` the beat cycles, ``c0`` the cycle beat 0 is offered, ``outs`` the writer's element
+count. Shapes and configs only: no tensor data.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+__all__ = ["last_beat", "latency", "pipelined", "row_unit"]
+
+
+def last_beat(c0: int, beats: int, period: int) -> int:
+    """Cycle the last of ``beats`` beats is taken, one every ``period`` cycles from ``c0``."""
+    return c0 + (beats - 1) * period
+
+
+@lru_cache(maxsize=256)
+def _remembered_latency(u) -> int:
+    return u.latency
+
+
+def latency(u) -> int:
+    """``u.latency``, remembered per unit config (frozen, so hashable): some are computed
+    from an adder tree's shape and take longer than the rest of a descriptor's count."""
+    try:
+        return _remembered_latency(u)
+    except TypeError:  # a config with an unhashable field
+        return u.latency
+
+
+def pipelined(desc, u, beats, bc, c0, outs):
+    """A beat taken every cycle, its result handed over ``latency`` edges later."""
+    return last_beat(c0, beats, bc) + latency(u)
+
+
+def row_unit(desc, beats: int, bc: int, c0: int, n: int, row: int) -> int:
+    """A row unit of ``n``-element rows taking ``row`` cycles a row (:class:`ValueError`
+    when the beats are not whole rows)."""
+    if beats % n:
+        raise ValueError(f"{desc.unit}: {beats} beats are not whole rows of {n}")
+    # a row's elements are taken as they come (`bc` apart); the unit's row_cycles count
+    # them a cycle apart; the next row's first element is taken the cycle after the row's
+    # last result
+    return c0 + beats // n * (row + (n - 1) * (bc - 1)) - 1
