@@ -72,7 +72,10 @@ class Streamer:
 
     def ready(self, c, ops) -> None:
         """Before the first op: the image becomes a loaded activation region."""
-        if any("image" in op.inputs for op in ops):
+        op = next((op for op in ops if "image" in op.inputs), None)
+        if op is not None and op.kind == "patch_matmul":
+            c.patch_image("image", op.patch)  # the patch embedding's band layout
+        elif op is not None:
             c.view("image")
 
     def begin(self, c, op) -> None:

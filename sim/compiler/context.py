@@ -60,6 +60,24 @@ class Context:
             self.views[name] = View(addr, tuple(img.shape), strides)
         return self.views[name]
 
+    def patch_image(self, name: str, p: int) -> View:
+        """The image ``[C, H, W]`` in the scratchpad as rows of ``p``-pixel bands, band-major
+        and channel-interleaved (:func:`sim.compiler.tiling.patch_rows`): the view
+        ``[H / p, C * p, W]`` whose row ``c * p + y`` of band ``b`` is channel ``c``'s pixel
+        row ``b * p + y`` (one channel: the image's own row-major layout)."""
+        if name in self.views:
+            return self.views[name]
+        img = self.value(name)
+        if img.ndim != 3 or img.shape[1] % p or img.shape[2] % p:
+            raise CompileError(f"tensor {name!r}: an image [C, H, W] of whole {p}x{p} "
+                               f"patches, not {list(img.shape)}")
+        ch, hh, ww = img.shape
+        rows = img.reshape(ch, hh // p, p, ww).transpose(1, 0, 2, 3)
+        rows = rows.reshape(hh // p, ch * p, ww)
+        addr = self.pre.put(rows)
+        self.views[name] = View(addr, rows.shape, (ch * p * ww, ww, 1))
+        return self.views[name]
+
     def out_view(self, name: str, **kw) -> View:
         """The view an op writes ``name`` into (an alias set up by a later data move, or a
         new region)."""

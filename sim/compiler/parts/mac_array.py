@@ -19,7 +19,7 @@ from sim.compiler import tiling
 from sim.compiler.bmm import bmm_widths
 from sim.compiler.matmul import weight_tiles
 from sim.compiler.operands import act, beat_cycles
-from sim.compiler.program import CompileError, View
+from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
 from sim.compiler.sizing import MAC_ROWS, mac_cols
 from sim.compiler.timing import last_beat, latency
@@ -27,24 +27,6 @@ from sim.compiler.timing import last_beat, latency
 __all__ = ["mac"]
 
 _MAC_W, _MAC_A = (unit("mac_array").payload.consts().index(n) for n in ("w_bits", "a_bits"))
-
-
-def _patch_image(c, name: str, p: int) -> View:
-    """The image ``[C, H, W]`` in the scratchpad as rows of ``p``-pixel bands, band-major
-    and channel-interleaved (:func:`sim.compiler.tiling.patch_rows`): the view
-    ``[H / p, C * p, W]`` whose row ``c * p + y`` of band ``b`` is channel ``c``'s pixel row
-    ``b * p + y`` (one channel: the image's own row-major layout)."""
-    if name in c.views:
-        return c.views[name]
-    img = c.value(name)
-    if img.ndim != 3 or img.shape[1] % p or img.shape[2] % p:
-        raise CompileError(f"tensor {name!r}: an image [C, H, W] of whole {p}x{p} patches, "
-                           f"not {list(img.shape)}")
-    ch, hh, ww = img.shape
-    rows = img.reshape(ch, hh // p, p, ww).transpose(1, 0, 2, 3).reshape(hh // p, ch * p, ww)
-    addr = c.pre.put(rows)
-    c.views[name] = View(addr, rows.shape, (ch * p * ww, ww, 1))
-    return c.views[name]
 
 
 @compiles("mac_array", "patch_matmul", "int_matmul")
@@ -61,7 +43,7 @@ def mac(c, op):
     tiles = weight_tiles(w, R, C)
     if op.kind == "patch_matmul":
         p = op.patch
-        xv = _patch_image(c, x_name, p)
+        xv = c.patch_image(x_name, p)
         hp, ch_p, ww = xv.shape
         r = tiling.patch_rows(C, p, ch_p // p)
         if r is None:
