@@ -378,6 +378,13 @@ ROWS = [
      "--set memory.act_kib=-1: act_kib must be between 0 and"),
     (["memory", "--sweep", "scheme.w_bits=4,0"], "--sweep scheme.w_bits=0: w_bits must be"),
     (["memory", "--set", "mac.rows=0"], "--set mac.rows=0: rows must be between 1 and 256"),
+    (["memory", "--set", "binary.cols=3"],
+     "--set binary.cols=3: max_k must be a multiple of cols (3)"),
+    (["memory", "--set", "model.depth=0"], "--set model.depth=0: depth must be between 1"),
+    (["import", "--from", "timm", "--model", "fp_vit_digits", "{fp}/model.pt", "--out", "{new}",
+      "--cfg", "depth=0"], "--cfg depth=0: depth must be between 1 and 256, not 0"),
+    (["import", "--from", "timm", "--model", "fp_vit_digits", "{fp}/model.pt", "--out", "{new}",
+      "--cfg", "foo=1"], "--cfg: unknown model field 'foo'"),
 ]
 
 
