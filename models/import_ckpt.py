@@ -226,8 +226,16 @@ def register(subparsers) -> None:
 def _import(args: argparse.Namespace) -> int:
     fields = dict(_field(t) for t in args.cfg)
     check_out(args.out, "checkpoint", force=args.force, inputs=[args.pth])
-    out, model = import_checkpoint(args.layout, args.model, args.pth, args.out,
-                                   fields=fields)
+    try:
+        out, model = import_checkpoint(args.layout, args.model, args.pth, args.out,
+                                       fields=fields)
+    except VitsimError as exc:  # a config refusing a --cfg value names its field first
+        word = str(exc).split(" ", 1)[0]
+        if word in fields:
+            raise VitsimError(f"--cfg {word}={fields[word]}: {exc}") from None
+        if fields and str(exc).startswith("unknown model field"):
+            raise VitsimError(f"--cfg: {exc}") from None
+        raise
     n = sum(t.numel() for t in model.state_dict().values())
     print(f"{model.vitsim_name}: {n:,} values imported from {args.layout} [{args.pth}] "
           f"-> {out}")

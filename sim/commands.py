@@ -18,10 +18,15 @@ def _add_array_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("unit configuration: --config FILE, or the binary-array flags")
     g.add_argument("--config", type=Path, help="JSON config of any unit (its 'kind' says "
                    "which); without 'kind', a binary array")
-    g.add_argument("--rows", type=int, default=8, help="output lanes (default 8)")
-    g.add_argument("--cols", type=int, default=64, help="reduction bits per beat (default 64)")
-    g.add_argument("--mode", default="xnor", help="xnor or and (default xnor)")
-    g.add_argument("--max-k", type=int, default=512, help="longest reduction (default 512)")
+    g.add_argument("--rows", type=int, help="output lanes (default 8)")
+    g.add_argument("--cols", type=int, help="reduction bits per beat (default 64)")
+    g.add_argument("--mode", help="xnor or and (default xnor)")
+    g.add_argument("--max-k", type=int, help="longest reduction (default 512)")
+
+
+#: The binary-array flags: config field -> (flag, default).
+_ARRAY_FLAGS = {"rows": ("--rows", 8), "cols": ("--cols", 64), "mode": ("--mode", "xnor"),
+                "max_k": ("--max-k", 512)}
 
 
 def _array_cfg(args):
@@ -31,6 +36,11 @@ def _array_cfg(args):
     from golden.spec import BinaryArrayCfg, ConfigError
     from golden.units import config_from_dict
 
+    given = [flag for field, (flag, _) in _ARRAY_FLAGS.items()
+             if getattr(args, field) is not None]
+    if given and (args.config is not None or getattr(args, "unit", None) is not None):
+        source = "--config FILE" if args.config is not None else f"unit {args.unit!r}"
+        raise VitsimError(f"{given[0]}: a binary-array flag; {source} sets the whole config")
     if getattr(args, "unit", None) is not None:
         if args.config is not None:
             raise VitsimError("give a unit name or --config FILE, not both")
@@ -42,16 +52,13 @@ def _array_cfg(args):
         if "kind" in data:
             return config_from_dict(data, source=str(args.config))
         return BinaryArrayCfg.from_dict(data, source=str(args.config))
+    fields = {field: default if getattr(args, field) is None else getattr(args, field)
+              for field, (_, default) in _ARRAY_FLAGS.items()}
     try:
-        return BinaryArrayCfg(rows=args.rows, cols=args.cols, mode=args.mode,
-                              max_k=args.max_k)
+        return BinaryArrayCfg(**fields)
     except (TypeError, ConfigError) as exc:  # the message starts with the field's name
-        flag = _ARRAY_FLAGS.get(str(exc).split(" ", 1)[0], "command line")
+        flag = _ARRAY_FLAGS.get(str(exc).split(" ", 1)[0], ("command line",))[0]
         raise VitsimError(f"{flag}: {exc}") from None
-
-
-#: The binary-array config fields and the flags that set them.
-_ARRAY_FLAGS = {"rows": "--rows", "cols": "--cols", "mode": "--mode", "max_k": "--max-k"}
 
 
 def _write_verilog(cfg, out: Path, name: str | None = None) -> Path:

@@ -78,17 +78,21 @@ def _check_values(sets, sweeps, args, base, accel) -> None:
 
     for flag, specs in (("--set", sets), ("--sweep", sweeps)):
         for name, values in specs:
-            if name == "model" or name.startswith("model."):
-                continue  # checked with the model, whose name may come from a checkpoint
+            if name == "model" or (args.checkpoint and name.startswith("model.")):
+                continue  # the model's name is checked apart; a checkpoint sets its own
             for value in values:
                 try:
                     point_configs({name: value}, model=args.model, scheme=args.scheme,
                                   base_scheme=base, accel=accel)
-                except VitsimError as exc:
-                    if " field: " not in str(exc):
+                except VitsimError as exc:  # "<part> field: <field> must ..." and the like
+                    msg, field = str(exc), name.rsplit(".", 1)[-1]
+                    if " field: " in msg:
+                        msg = msg.split(" field: ", 1)[1]
+                    elif f": {field} " in msg:  # "model NAME: depth must ..."
+                        msg = msg[msg.index(f": {field} ") + 2:]
+                    else:
                         raise
-                    raise VitsimError(f"{flag} {name}={value}: "
-                                      f"{str(exc).split(' field: ', 1)[1]}") from None
+                    raise VitsimError(f"{flag} {name}={value}: {msg}") from None
 
 
 def _check_args(args: argparse.Namespace) -> None:

@@ -130,7 +130,7 @@ ROWS = [
     (["golden", "--out", "{user}"], "not empty and not a vitsim output"),
     (["golden", "--out", "{file}"], "exists and is not a directory"),
     (["golden", "--out", "."], "is the current directory"),
-    (["golden", "--out", "{new}", "--config", "{cfg}", "--mode", "and"], None),
+    (["golden", "--out", "{new}", "--config", "{cfg}"], None),
     # golden --ckpt
     (["golden", "--ckpt", "{nope}", "--out", "{new}"], "{nope}: checkpoint directory not found"),
     (["golden", "--ckpt", "{file}", "--out", "{new}"], "{file}: checkpoint directory not found"),
@@ -411,6 +411,18 @@ ROWS = [
     (["memory", "--model", "vit_digits", "--accel-package", "{pkg}", "--onchip-kib", "16"],
      "the budget --onchip-kib is 16 KiB"),
     (["memory", "--onchip-kib", "64"], "--onchip-kib sizes the accelerator of --accel-package"),
+    (["verilog", "gelu", "--rows", "0", "--out", "{new}"],
+     "--rows: a binary-array flag; unit 'gelu' sets the whole config"),
+    (["synth", "gelu", "--max-k", "64", "--out", "{new}"], "--max-k: a binary-array flag"),
+    (["golden", "--config", "{cfg}", "--cols", "8", "--out", "{new}"],
+     "--cols: a binary-array flag; --config FILE sets the whole config"),
+    (["memory", "--set", "binary.cols=3"],
+     "--set binary.cols=3: max_k must be a multiple of cols (3)"),
+    (["memory", "--set", "model.depth=0"], "--set model.depth=0: depth must be between 1"),
+    (["import", "--from", "timm", "--model", "fp_vit_digits", "{fp}/model.pt", "--out", "{new}",
+      "--cfg", "depth=0"], "--cfg depth=0: depth must be between 1 and 256, not 0"),
+    (["import", "--from", "timm", "--model", "fp_vit_digits", "{fp}/model.pt", "--out", "{new}",
+      "--cfg", "foo=1"], "--cfg: unknown model field 'foo'"),
 ]
 
 
