@@ -7,8 +7,11 @@ shapes alone (a :class:`golden.model_cfg.ViTCfg`, the GSB groups and embedding w
 the :class:`golden.accel_program.AccelTopCfg` whose unit configs fix latencies, lanes and
 array geometry), the descriptors that :func:`sim.compiler.compile_network` emits for a GSB
 network's compute ops, carrying every field the count reads, with the compiler's own tiling
-(:mod:`sim.compiler.tiling`); :func:`layer_cycles` sums them per op name. No tensor data,
-torch or amaranth.
+(:mod:`sim.compiler.tiling`); :func:`layer_cycles` sums them per op name, remembering what
+repeats across calls (per op shape, per block of a network shape, per network;
+:func:`forget` empties the memos). Each unit's cycle model is in its part,
+``sim/compiler/parts/<unit>.py`` (:func:`sim.compiler.registry.cycle_models`). No tensor
+data, torch or amaranth.
 
 Timing, read off the RTL (``RUN``-relative cycle ``c``, ``c = 0`` the first ``RUN``
 cycle):
