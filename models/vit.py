@@ -47,9 +47,8 @@ ARCHS = {
     "vit_digits": dict(img_size=8, patch_size=2, in_chans=1, num_classes=10, embed_dim=64,
                        depth=4, num_heads=2),
     # MNIST-5k, centre 24x24: 36 patches of 4x4 + cls + dist = 38 tokens; the digits
-    # widths (embed 64, 2 heads of 32, 4 blocks). The accelerator's compiler needs the
-    # patch's pixels to divide every reduction (16 | 32) and H*N*N a multiple of 8 (the
-    # GSB encoder's lanes): 28x28 in 4x4 patches (N = 51) or 7x7 patches (49 pixels) fail.
+    # widths (embed 64, 2 heads of 32, 4 blocks). The accelerator's compiler needs patch
+    # sides that are powers of two (its beats are whole patch rows): 7x7 patches fail.
     "vit_mnist": dict(img_size=24, patch_size=4, in_chans=1, num_classes=10, embed_dim=64,
                       depth=4, num_heads=2),
     "deit_tiny_distilled_patch16_224": dict(img_size=224, patch_size=16, num_classes=1000,

@@ -212,3 +212,17 @@ def test_a_deit_tiny_block_at_224_runs_bit_exact_on_verilator(simulator, tmp_pat
     """The same block at 224x224 (198 tokens): a benchmark, not CI."""
     pkg = deit_package(tmp_path / "t", DEIT_T, 224)
     run_checked(pkg, tmp_path / "run", simulator)
+
+
+def test_compile_refuses_a_patch_side_that_is_not_a_power_of_two(tmp_path, capsys):
+    """12x12 patches: no beat of whole patch rows is one vector; one line, exit 2,
+    nothing written."""
+    from sim.cli import main
+
+    pkg = deit_package(tmp_path / "p12", DEIT_T, 48, patch_size=12)
+    capsys.readouterr()
+    out = tmp_path / "prog"
+    assert main(["compile", str(pkg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "patch sides must be powers of two" in err[0], err
+    assert not out.exists()
