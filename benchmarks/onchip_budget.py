@@ -32,8 +32,12 @@ def figures(prog) -> dict:
     from sim.analytic.accel_traffic import frame_traffic
 
     frame = frame_traffic(prog.names, prog.descs, prog.cfg)
+    try:
+        cycles = f"{3 + sum(c + 2 for c in program_cycles(prog.descs, prog.cfg)):,}"
+    except ValueError:  # a descriptor outside the cycle model (Q-ViT)
+        cycles = "-"
     return {"kib": prog.used * 4 / 1024, "weights_kib": prog.preload * 4 / 1024,
-            "cycles": 3 + sum(c + 2 for c in program_cycles(prog.descs, prog.cfg)),
+            "cycles": cycles,
             "read": frame["read_bytes"], "written": frame["written_bytes"],
             "descs": len(prog.descs)}
 
@@ -78,7 +82,7 @@ def main(argv=None) -> int:
           f"{'DRAM read B':>12} {'written B':>11} {'descs':>6}")
     for label, prog in rows:
         f = figures(prog)
-        print(f"{label:<20} {f['kib']:>12.2f} {f['weights_kib']:>12.2f} {f['cycles']:>10,} "
+        print(f"{label:<20} {f['kib']:>12.2f} {f['weights_kib']:>12.2f} {f['cycles']:>10} "
               f"{f['read']:>12,} {f['written']:>11,} {f['descs']:>6}")
     if smallest is not None:
         print(f"smallest budget a streamed program runs in: {smallest:.2f} KiB")
