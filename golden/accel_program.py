@@ -30,7 +30,7 @@ multiple of ``2**vl_log``) and packs them:
 
 *Writer.* Its own loops ``wn`` (output beats of the unit). Output beat lane ``e < wc``
 (each lane ``obits`` wide in the unit's payload, ``obits`` set by the unit) is cut to its
-low ``wbits`` bits, sign-extended if ``wsigned``, and written to element ``wbase +
+low ``wwidth`` bits, sign-extended if ``wsigned``, and written to element ``wbase +
 sum(w_l * ws_l) + e * wt``. ``wvec``: the ``wc`` elements are consecutive (``wt == 1``) in
 one word and are written in one cycle; otherwise one element a cycle. ``wpack``: the
 beat's ``wc`` lanes (1 bit each) are written as one element whose bit ``e`` is lane ``e``.
@@ -184,7 +184,7 @@ class OpDesc:
     wt: int = 1
     wvec: bool = False
     wpack: bool = False
-    wbits: int = 32
+    wwidth: int = 32
     wsigned: bool = True
     k: tuple = ()  # up to NUM_CONSTS signed 32-bit constants
     cnt_addr: int = 0
@@ -207,7 +207,7 @@ def desc_fields() -> list[tuple[str, int, bool]]:
     f += [("wbase", ADDR_BITS, False)]
     f += [(f"ws{i}", ADDR_BITS + 1, True) for i in range(NUM_LOOPS)]
     f += [("wc", 7, False), ("wt", ADDR_BITS + 1, True), ("wvec", 1, False),
-          ("wpack", 1, False), ("wbits", 6, False), ("wsigned", 1, False)]
+          ("wpack", 1, False), ("wwidth", 6, False), ("wsigned", 1, False)]
     f += [(f"k{i}", ELEM_BITS, True) for i in range(NUM_CONSTS)]
     f += [("cnt_addr", ADDR_BITS, False)]
     return f
@@ -226,7 +226,7 @@ def _flat(desc: OpDesc) -> dict:
         raise VitsimError(f"descriptor of {desc.unit}: too many operands or constants")
     v = {"unit": UNIT_IDS[desc.unit], "last_level": desc.last_level,
          "beat_cycles": desc.beat_cycles, "wbase": desc.wbase, "wc": desc.wc, "wt": desc.wt,
-         "wvec": int(desc.wvec), "wpack": int(desc.wpack), "wbits": desc.wbits,
+         "wvec": int(desc.wvec), "wpack": int(desc.wpack), "wwidth": desc.wwidth,
          "wsigned": int(desc.wsigned), "cnt_addr": desc.cnt_addr}
     for i in range(NUM_LOOPS):
         v[f"rn{i}"], v[f"wn{i}"], v[f"ws{i}"] = desc.rn[i], desc.wn[i], desc.ws[i]

@@ -87,7 +87,7 @@ async def _start(ctx, dut, desc):
 def test_writer_stores_vector_beats_cut_and_sign_extended():
     dut = Writer(CFG, 4)
     desc = OpDesc(unit="residual", wn=(1, 1, 1, 2), wbase=4, ws=(0, 0, 0, 4), wc=4,
-                  wvec=True, wbits=8, wsigned=True)
+                  wvec=True, wwidth=8, wsigned=True)
 
     async def bench(ctx):
         ctx.set(dut.running, 1)
@@ -110,7 +110,7 @@ def test_writer_stores_vector_beats_cut_and_sign_extended():
 
 def test_writer_scatters_an_element_a_cycle():
     dut = Writer(CFG, 4)
-    desc = OpDesc(unit="residual", wn=(1, 1, 1, 1), wbase=1, wc=2, wt=6, wbits=32)
+    desc = OpDesc(unit="residual", wn=(1, 1, 1, 1), wbase=1, wc=2, wt=6, wwidth=32)
 
     async def bench(ctx):
         ctx.set(dut.running, 1)

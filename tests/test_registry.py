@@ -198,7 +198,7 @@ def test_the_compiler_fills_the_constants_in_the_registry_order(tmp_path):
     from sim.compiler import compile_network
 
     pkg = read_network(untrained_package(tmp_path, depth=1))
-    ops = {op["name"]: op for op in load_network(pkg)[0]}
+    ops = {op.name: op for op in load_network(pkg)[0]}
     prog = compile_network(pkg)
     checked = {}
     for name, desc in zip(prog.names, prog.descs, strict=True):
@@ -207,11 +207,12 @@ def test_the_compiler_fills_the_constants_in_the_registry_order(tmp_path):
         consts = unit(UNIT_KINDS[desc.unit]).payload.consts()
         assert len(desc.k) == len(consts), (name, desc.unit, desc.k)
         op, got = ops[name], dict(zip(consts, desc.k, strict=True))
-        want = {n: op[n] for n in consts if isinstance(op.get(n), (int, np.integer))}
+        fields = {n: getattr(op, n, op.params.get(n)) for n in consts}
+        want = {n: v for n, v in fields.items() if isinstance(v, (int, np.integer))}
         if desc.unit == "requant":  # the writer cuts to the same width and signedness
-            want |= {"bits": desc.wbits, "signed": int(desc.wsigned)}
+            want |= {"bits": desc.wwidth, "signed": int(desc.wsigned)}
         if desc.unit == "gsb_encoder":
-            want |= {"two_tailed": int(op["kind"] == "gsb_value_planes")}
+            want |= {"two_tailed": int(op.kind == "gsb_value_planes")}
         assert {n: got[n] for n in want} == want, (name, desc.unit)
         checked[desc.unit] = checked.get(desc.unit, 0) + len(want)
     with_consts = {s for s, k in UNIT_KINDS.items() if unit(k).payload.consts()}

@@ -56,7 +56,7 @@ def _demo_desc():
            Operand(base=7, s=(0, 1, 0, 0), n_in=1, ebits=1))
     return OpDesc(unit="mac", rn=(2, 3, 4, 5), last_level=2, beat_cycles=8, ops=ops,
                   wn=(1, 2, 3, 4), wbase=1000, ws=(-100, 0, 10, -1), wc=32, wt=-2,
-                  wvec=False, wpack=True, wbits=12, wsigned=False,
+                  wvec=False, wpack=True, wwidth=12, wsigned=False,
                   k=(-1, 2**31 - 1, -(2**31), 0, 5), cnt_addr=4095)
 
 
@@ -76,7 +76,7 @@ def test_descriptor_round_trip_keeps_negative_strides_and_constants():
             "o2_d_in": 0, "o2_n_out": 1, "o2_d_out": 0, "o2_vl_log": 0, "o2_ebits": 32,
             "o2_shift": 0, "o2_planes": 0, "o2_pstride": 0,
             "wn0": 1, "wn1": 2, "wn2": 3, "wn3": 4, "wbase": 1000, "ws0": -100, "ws1": 0,
-            "ws2": 10, "ws3": -1, "wc": 32, "wt": -2, "wvec": 0, "wpack": 1, "wbits": 12,
+            "ws2": 10, "ws3": -1, "wc": 32, "wt": -2, "wvec": 0, "wpack": 1, "wwidth": 12,
             "wsigned": 0,
             "k0": -1, "k1": 2**31 - 1, "k2": -(2**31), "k3": 0, "k4": 5, "k5": 0, "k6": 0,
             "k7": 0, "cnt_addr": 4095}
@@ -85,7 +85,7 @@ def test_descriptor_round_trip_keeps_negative_strides_and_constants():
 
 def test_descriptor_fields_are_packed_lsb_first_without_gaps():
     desc = OpDesc(unit="dma_in", rn=(0, 0, 0, 0), last_level=0, beat_cycles=0, wt=0,
-                  wbits=0, wsigned=False, ops=(Operand(n_out=0, ebits=0),) * 3)
+                  wwidth=0, wsigned=False, ops=(Operand(n_out=0, ebits=0),) * 3)
     assert encode_desc(desc) == 1  # only the unit id, in the lowest bits
     pos = sum(FIELDS[f"rn{i}"][0] for i in range(3)) + FIELDS["unit"][0]
     rn3 = encode_desc(dataclasses.replace(desc, rn=(0, 0, 0, 3)))

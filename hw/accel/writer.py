@@ -17,12 +17,12 @@ class Writer(wiring.Component):
     """Stores a unit's output beats in the scratchpad, as a descriptor's writer fields say.
 
     Accepts the descriptor's writer fields (``wn``, ``wbase``, ``ws``, ``wc``, ``wt``,
-    ``wvec``, ``wpack``, ``wbits``, ``wsigned``, see :mod:`golden.accel_program`) on
+    ``wvec``, ``wpack``, ``wwidth``, ``wsigned``, see :mod:`golden.accel_program`) on
     ``desc``, held from ``clear`` to the end of the op; ``clear`` (one cycle) resets the
     loop nest, ``launch`` (a later cycle) starts it if every ``wn`` is non-zero. While
     ``running``, it takes output beats from ``i_stream`` (``out_lanes`` lanes, each the
     unit's output lane zero-extended to 32 bits), one per iteration of its four loops, cuts
-    each lane to ``wbits`` bits (sign-extended if ``wsigned``) and stores lane ``e < wc``
+    each lane to ``wwidth`` bits (sign-extended if ``wsigned``) and stores lane ``e < wc``
     at element ``wbase + sum(w_l * ws_l) + e * wt`` through ``wr``. ``busy`` is high until
     the last beat is stored.
 
@@ -82,11 +82,11 @@ class Writer(wiring.Component):
 
         out_lanes = Array([Signal(ELEM_BITS, name=f"olane{e}") for e in range(max_out)])
         mask = Signal(ELEM_BITS + 1)
-        m.d.comb += mask.eq((Const(1, ELEM_BITS + 1) << d.wbits) - 1)
+        m.d.comb += mask.eq((Const(1, ELEM_BITS + 1) << d.wwidth) - 1)
         for e in range(max_out):
             raw = self.i_stream.payload[e]
             low = raw & mask[:ELEM_BITS]
-            neg = d.wsigned & (raw >> (d.wbits - 1)[:6].as_unsigned())[0]
+            neg = d.wsigned & (raw >> (d.wwidth - 1)[:6].as_unsigned())[0]
             m.d.comb += out_lanes[e].eq(Mux(neg, low | ~mask[:ELEM_BITS], low))
 
         waddr = Signal(ADDR_BITS + 8)

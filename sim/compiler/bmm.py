@@ -102,7 +102,7 @@ def _transpose_pad(c, op, vv, tp: int):
     if bits > cfg.out_bits:
         raise CompileError(f"op {op.name!r}: {bits}-bit v is wider than the requantiser's "
                            f"{cfg.out_bits}-bit output")
-    elementwise(c, op, slot="requant", ln=cfg.lanes, out=out, wbits=bits, wsigned=signed,
+    elementwise(c, op, slot="requant", ln=cfg.lanes, out=out, wwidth=bits, wsigned=signed,
                 k=desc_k("requant", shift=1, bits=bits, signed=signed),
                 sources=[("act", src, cfg.acc_bits, 0), ("param", mult, cfg.mult_bits),
                          ("param", np.zeros(1, np.int64), cfg.bias_bits)])
@@ -185,5 +185,5 @@ def bmm(c, op):
         vec = out.strides[2] == 1 and o.addr % R == 0 and all(x % R == 0 for x in ws)
         c.emit(op, OpDesc(unit="mac", **nest.fields(), beat_cycles=beat_cycles([a, w]),
                           ops=(a, w), wbase=o.addr, ws=(0,) + ws, wvec=vec,
-                          wt=1 if vec else out.strides[2], wbits=cfg.acc_bits,
+                          wt=1 if vec else out.strides[2], wwidth=cfg.acc_bits,
                           k=desc_k("mac", **widths[first])))

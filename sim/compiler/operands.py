@@ -34,7 +34,7 @@ def beat_cycles(ops) -> int:
     return max(1, *(o.sub_cycles for o in ops))
 
 
-def elementwise(c, op, *, slot, sources, out, ln, k=(), wbits=32, wsigned=True,
+def elementwise(c, op, *, slot, sources, out, ln, k=(), wwidth=32, wsigned=True,
                 last_level=4, wpack=False):
     """Emit the descriptor of an elementwise unit over the shape of ``out`` (``sources``:
     operand order, each ``("act", view, ebits, shift)`` or ``("param", array, bits)``;
@@ -74,7 +74,7 @@ def elementwise(c, op, *, slot, sources, out, ln, k=(), wbits=32, wsigned=True,
         ws, vec, wt = tiling.pad([ln]), out.addr % ln == 0, 1
     desc = OpDesc(unit=slot, **nest.fields(), beat_cycles=beat_cycles(operands),
                   ops=tuple(operands), wbase=out.addr, ws=ws, wt=wt, wvec=vec, wpack=wpack,
-                  wbits=wbits, wsigned=wsigned, k=tuple(k))
+                  wwidth=wwidth, wsigned=wsigned, k=tuple(k))
     c.emit(op, desc)
     numel = int(np.prod(shape))
     if not structured and numel % ln and feeds_encoder(c, op.outputs[0]):
@@ -112,7 +112,7 @@ def _copy_tail(c, op, desc, sources, shape, ln, last_level):
         raise CompileError(f"op {op.name!r}: the padding of its last beat spans two words")
     c.emit(op, OpDesc(unit=desc.unit, rn=one, wn=one, wc=pad, last_level=last_level,
                       beat_cycles=beat_cycles(ops), ops=tuple(ops), wbase=desc.wbase + numel,
-                      wt=1, wvec=True, wbits=desc.wbits, wsigned=desc.wsigned, k=desc.k))
+                      wt=1, wvec=True, wwidth=desc.wwidth, wsigned=desc.wsigned, k=desc.k))
     c.tail_copied.add(op.outputs[0])
 
 

@@ -71,7 +71,7 @@ def binary(c, op):
         ws = tiling.pad([out.strides[0], R, 0])
     c.emit(op, OpDesc(unit=slot, **nest.fields(), beat_cycles=beat_cycles([a, w]),
                       ops=(a, w), wbase=out.addr, ws=(0,) + ws[:3], wvec=True,
-                      wbits=cfg.acc_bits))
+                      wwidth=cfg.acc_bits))
 
 
 @sizes("binary_array")

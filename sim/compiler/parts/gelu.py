@@ -25,7 +25,7 @@ def gelu(c, op):
     cfg = c.unit_cfg("gelu")
     p = gelu_params_of(op)
     out = c.out_view(op.outputs[0])
-    elementwise(c, op, slot="gelu", ln=cfg.lanes, out=out, wbits=cfg.out_bits,
+    elementwise(c, op, slot="gelu", ln=cfg.lanes, out=out, wwidth=cfg.out_bits,
                 k=desc_k("gelu", b=p.b, c=p.c, one=p.one, clip=op.clip),
                 sources=[("act", c.view(op.inputs[0]), cfg.in_bits, 0)])
 

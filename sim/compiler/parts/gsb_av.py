@@ -43,7 +43,7 @@ def gsb_av(c, op):
         o = out.sub(0, head)
         c.emit(op, OpDesc(unit="gsb_av", **arows.fields(), beat_cycles=n, ops=(arow, wop),
                           wbase=o.addr, ws=tiling.pad([o.strides[0], cfg.lanes]),
-                          wvec=o.strides[1] == 1, wt=o.strides[1], wbits=cfg.acc_bits))
+                          wvec=o.strides[1] == 1, wt=o.strides[1], wwidth=cfg.acc_bits))
 
 
 @sizes("gsb_av")

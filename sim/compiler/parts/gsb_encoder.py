@@ -35,7 +35,7 @@ def encoder(c, op):
             int(np.prod(xv.shape)) % cfg.lanes and op.inputs[0] not in c.tail_copied)):
         raise CompileError(f"op {op.name!r}: the encoder reads whole beats of a "
                            f"contiguous tensor (its max/min must not see padding)")
-    elementwise(c, op, slot="gsb_encoder", ln=cfg.lanes, out=out, wbits=1 + len(cfg.ratios),
+    elementwise(c, op, slot="gsb_encoder", ln=cfg.lanes, out=out, wwidth=1 + len(cfg.ratios),
                 wsigned=False, k=desc_k("gsb_encoder", theta=theta, two_tailed=value),
                 last_level=0,
                 sources=[("act", xv, cfg.x_bits, 0)])

@@ -28,7 +28,7 @@ def layernorm(c, op):
     nest = tiling.rows(xv.shape)
     src = row_operand(xv, nest, cfg.in_bits)
     c.emit(op, OpDesc(unit="layernorm", **nest.fields(), ops=(src,), wbase=out.addr,
-                      ws=tiling.pad(out.strides), wvec=True, wbits=32))
+                      ws=tiling.pad(out.strides), wvec=True, wwidth=32))
 
 
 @sizes("layernorm")

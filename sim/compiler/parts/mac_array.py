@@ -79,7 +79,7 @@ def mac(c, op):
     full = np.broadcast_to(tiles[None, None], loops[:2] + tiles.shape)
     wop = c.param_operand(full.reshape(*loops, R * C), fb, loops)
     c.emit(op, OpDesc(unit="mac", **nest.fields(), beat_cycles=beat_cycles([a, wop]),
-                      ops=(a, wop), wbase=out.addr, ws=ws, wvec=True, wbits=cfg.acc_bits,
+                      ops=(a, wop), wbase=out.addr, ws=ws, wvec=True, wwidth=cfg.acc_bits,
                       k=desc_k("mac", w_bits=op.w_bits, a_bits=op.a_bits, w_signed=1,
                              a_signed=1)))
 

@@ -94,7 +94,7 @@ def requant(c, op):
         params = [np.broadcast_to(np.asarray(c.value(n), np.int64), shape)[cut]
                   for n in (mult, bias)]
         elementwise(c, op, slot="requant", ln=cfg.lanes, out=part,
-                    wbits=bits, wsigned=signed,
+                    wwidth=bits, wsigned=signed,
                     k=desc_k("requant", shift=op.shift, bits=bits, signed=signed),
                     sources=[("act", c.view(x).part(axis, start, count), cfg.acc_bits, 0),
                              ("param", params[0], cfg.mult_bits),

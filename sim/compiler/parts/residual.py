@@ -31,7 +31,7 @@ def add(c, op):
         else:
             sources.append(("act", c.view(name), cfg.in_bits, 0))
     elementwise(c, op, slot="residual", ln=cfg.lanes, out=out, sources=sources,
-                wbits=min(op.out_bits, 32))
+                wwidth=min(op.out_bits, 32))
 
 
 @sizes("residual")

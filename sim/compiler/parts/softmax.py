@@ -32,7 +32,7 @@ def softmax(c, op):
     nest = tiling.rows(xv.shape, last_level=NUM_LOOPS - 1)
     src = row_operand(xv, nest, cfg.x_bits, op.in_shift)
     c.emit(op, OpDesc(unit="softmax", **nest.fields(), ops=(src,), wbase=out.addr,
-                      ws=tiling.pad(out.strides), wvec=True, wbits=p.out_bits, wsigned=False,
+                      ws=tiling.pad(out.strides), wvec=True, wwidth=p.out_bits, wsigned=False,
                       k=desc_k("softmax", x0=p.x0, b=p.b, c=p.c, n=p.n, floor_q=p.floor_q,
                              out_bits=p.out_bits)))
 
