@@ -9,18 +9,17 @@ integer export; nothing here is hard-coded from a run.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from accel_checks import shapes_model_matches
 from netpkgs import run_checked, untrained_package
 
-from golden.model_cfg import GSBCfg, ViTCfg
 from golden.netpkg import NetworkData, read_network
 from golden.network import im2col
-from sim.analytic.accel_cycles import accel_descs, desc_cycles, layer_cycles
+from sim.analytic.accel_cycles import desc_cycles
 from sim.compiler import compile_network
 from sim.compiler.sizing import MAC_MAX_COLS, mac_cols
 from sim.compiler.tiling import patch_rows
@@ -127,35 +126,11 @@ def test_every_shape_compiles_and_its_patch_embedding_reads_im2col(shape_package
     assert np.array_equal(got[:, :want.shape[-1]], want.reshape(hp * wp, -1))
 
 
-def _model_of(pkg):
-    """``(ViTCfg, GSBCfg)`` from a package's manifest (shapes only)."""
-    model = json.loads((pkg / "manifest.json").read_text())["model"]
-    return ViTCfg.from_dict(model["vit"]), GSBCfg.from_dict(model["gsb"])
-
-
-def _compiled_by_op(prog):
-    out: dict = {}
-    for name, d in zip(prog.names, prog.descs, strict=True):
-        if name not in ("dma_in", "dma_out"):
-            out[name] = out.get(name, 0) + desc_cycles(d, prog.cfg)
-    return out
-
-
 def test_the_shapes_only_model_follows_the_compiler(shape_package):
     """The analytic model's descriptors (from shapes alone) are the compiled program's,
     the tail copy of a partial attention beat and the RGB patch beats included."""
     pkg, _ = shape_package
-    prog = compile_network(pkg, image=0)
-    vit, gsb = _model_of(pkg)
-    shaped = accel_descs(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits)
-    compiled = [(n, d) for n, d in zip(prog.names, prog.descs, strict=True)
-                if n not in ("dma_in", "dma_out")]
-    assert [n for n, _ in shaped] == [n for n, _ in compiled]
-    for (name, a), (_, b) in zip(shaped, compiled, strict=True):
-        for f in ("unit", "rn", "beat_cycles", "wn", "wc", "wvec", "wpack"):
-            assert getattr(a, f) == getattr(b, f), (name, f)
-    by_op = layer_cycles(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits)
-    assert by_op == _compiled_by_op(prog)
+    prog, vit, _ = shapes_model_matches(pkg)
     t = vit.num_tokens
     tails = prog.names.count("blocks.0.attn.shift") - 1
     assert tails == int(bool(t % 8 and (vit.num_heads * t * t) % 8))

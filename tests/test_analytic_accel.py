@@ -7,18 +7,17 @@ accelerator RTL and compares every counter with the model (``==``).
 """
 
 import dataclasses
-import json
 
 import pytest
+from accel_checks import compiled_by_op, model_of, shapes_model_matches
 from netpkgs import untrained_package
 
 from golden.accel_program import AccelTopCfg, OpDesc, desc_words
 from golden.accel_spec import AnalyticAccelCfg
 from golden.cases_layernorm import LayerNormCfg
-from golden.model_cfg import GSBCfg, ViTCfg
 from golden.spec import ConfigError, MacArrayCfg, RequantCfg
 from sim.analytic import analyze, scheme_preset
-from sim.analytic.accel_cycles import PIPELINED, accel_descs, desc_cycles, layer_cycles
+from sim.analytic.accel_cycles import PIPELINED, desc_cycles, layer_cycles
 from sim.cli import main
 from sim.compiler import compile_network
 
@@ -81,21 +80,6 @@ def test_refused_descriptors():
 # ------------------------------------------------------------------------ shapes only
 
 
-def _model_of(pkg):
-    """``(ViTCfg, GSBCfg)`` from a package's manifest (shapes only)."""
-    model = json.loads((pkg / "manifest.json").read_text())["model"]
-    return ViTCfg.from_dict(model["vit"]), GSBCfg.from_dict(model["gsb"])
-
-
-def _compiled_by_op(prog):
-    """Per op name, the summed :func:`desc_cycles` of the program's descriptors."""
-    out = {}
-    for name, d in zip(prog.names, prog.descs, strict=True):
-        if name not in ("dma_in", "dma_out"):
-            out[name] = out.get(name, 0) + desc_cycles(d, prog.cfg)
-    return out
-
-
 ARCHS = {"d1": {"depth": 1}, "d4": {"images": 3},
          "e128h2": {"depth": 1, "embed_dim": 128, "num_heads": 2},
          "e128h4": {"depth": 1, "embed_dim": 128, "num_heads": 4}}
@@ -108,29 +92,17 @@ def packages(tmp_path_factory):
 
 @pytest.mark.parametrize("arch", list(ARCHS))
 def test_shapes_only_equal_the_compiled_program(packages, arch):
-    pkg = packages[arch]
-    prog = compile_network(pkg, image=0)
-    vit, gsb = _model_of(pkg)
-    shaped = accel_descs(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits)
-    # same descriptors, in program order, for the fields the count reads
-    compiled = [(n, d) for n, d in zip(prog.names, prog.descs, strict=True)
-                if n not in ("dma_in", "dma_out")]
-    assert [n for n, _ in shaped] == [n for n, _ in compiled]
-    for (name, a), (_, b) in zip(shaped, compiled, strict=True):
-        for f in ("unit", "rn", "beat_cycles", "wn", "wc", "wvec", "wpack"):
-            assert getattr(a, f) == getattr(b, f), (name, f)
-    by_op = layer_cycles(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits)
-    assert by_op == _compiled_by_op(prog)
+    shapes_model_matches(packages[arch])
 
 
 def test_analyze_reports_accel_layers(packages):
     pkg = packages["d4"]
     prog = compile_network(pkg, image=0)
-    vit, gsb = _model_of(pkg)
+    vit, gsb = model_of(pkg)
     s = scheme_preset("gsb", vit, groups=gsb.groups, embed_bits=gsb.embed_bits)
     report = analyze(vit, s, AnalyticAccelCfg(), prog.cfg)
     rows = {r["name"]: r["cycles"] for r in report["accel_layers"]}
-    assert rows == _compiled_by_op(prog)
+    assert rows == compiled_by_op(prog)
     assert report["totals"]["accel_cycles"] == sum(rows.values())
     assert "accel_layers" not in analyze(vit, s, AnalyticAccelCfg())
     with pytest.raises(ConfigError, match="GSB"):
@@ -146,7 +118,7 @@ def test_memory_cli_prints_accel_ops(packages, capsys):
                  str(pkg)]) == 0
     text = capsys.readouterr().out
     prog = compile_network(pkg, image=0)
-    total = sum(_compiled_by_op(prog).values())
+    total = sum(compiled_by_op(prog).values())
     assert f"{total:,} cycles" in text
     assert "blocks.3.attn.av" in text
 
@@ -178,5 +150,5 @@ def test_model_equals_rtl_counters(packages, tmp_path, arch):
     rtl: dict = {}
     for name, c in zip(prog.names[1:-1], res.op_cycles[1:-1], strict=True):
         rtl[name] = rtl.get(name, 0) + c
-    vit, gsb = _model_of(pkg)
+    vit, gsb = model_of(pkg)
     assert layer_cycles(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits) == rtl
