@@ -106,6 +106,14 @@ def test_small_geometries_are_the_trained_models(name, tokens):
     assert (vit.num_tokens, vit.embed_dim, vit.hidden_dim) == (tokens, 64, 256)
     with torch.device("meta"):
         model = create_model(f"fp_{name}")
+    _assert_parameters_per_layer(name, model)
+    # 36 patches of 4x4 pixels: the patch GEMM is [36, 16] x [16, 64]
+    patch = vit_ops(vit)[0]
+    assert (patch.m, patch.k, patch.n) == (vit.num_patches, vit.patch_size**2, 64)
+
+
+def _assert_parameters_per_layer(name, model):
+    """The what-if report's weights per layer equal ``model``'s parameter counts."""
     report = _report(name, "fp32")
     layer_names = sorted((r["name"] for r in report["layers"]), key=len, reverse=True)
     counts: dict = {}
@@ -114,9 +122,6 @@ def test_small_geometries_are_the_trained_models(name, tokens):
         counts[layer] = counts.get(layer, 0) + param.numel()
     ours = {r["name"]: r["weight_bits"] // 32 for r in report["layers"] if r["weight_bits"]}
     assert ours == counts
-    # 36 patches of 4x4 pixels: the patch GEMM is [36, 16] x [16, 64]
-    patch = vit_ops(vit)[0]
-    assert (patch.m, patch.k, patch.n) == (vit.num_patches, vit.patch_size**2, 64)
 
 
 @pytest.mark.parametrize("name", sorted(set(MODELS) - {"vit_digits", "vit_mnist"}))
@@ -125,14 +130,7 @@ def test_parameters_per_layer_equal_timm(name):
     timm = pytest.importorskip("timm")
     with torch.device("meta"):
         model = timm.create_model(name, pretrained=False)
-    report = _report(name, "fp32")
-    layer_names = sorted((r["name"] for r in report["layers"]), key=len, reverse=True)
-    timm_counts: dict = {}
-    for pname, param in model.named_parameters():
-        layer = next((ln for ln in layer_names if pname.startswith(ln + ".")), "patch_embed")
-        timm_counts[layer] = timm_counts.get(layer, 0) + param.numel()
-    ours = {r["name"]: r["weight_bits"] // 32 for r in report["layers"] if r["weight_bits"]}
-    assert ours == timm_counts
+    _assert_parameters_per_layer(name, model)
 
 
 def test_ops_are_in_execution_order():
