@@ -4,7 +4,7 @@ For a network package (``vitsim golden --ckpt``), compiles image 0 three ways --
 weight preloaded (``vitsim compile``), preloaded with buffer reuse (``--reuse``), and
 streamed for each ``--onchip-kib`` budget -- and prints per program: the scratchpad used,
 the analytic cycles of a frame as the bench counts them (header, every descriptor's count,
-two cycles between descriptors: :func:`sim.analytic.accel_cycles.program_cycles`, equal to
+two cycles between descriptors: :func:`sim.analytic.accel_cycles.run_cycles`, equal to
 the RTL where it was run), the external bytes the DMA descriptors read and write
 (:func:`sim.analytic.accel_traffic.frame_traffic`; written: the final dump of the used
 scratchpad) and the smallest budget a streamed program runs in::
@@ -28,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 def figures(prog) -> dict:
     """One program's figures (see the module doc)."""
-    from sim.analytic.accel_cycles import program_cycles
+    from sim.analytic.accel_cycles import run_cycles
     from sim.analytic.accel_traffic import frame_traffic
 
     frame = frame_traffic(prog.names, prog.descs, prog.cfg)
     try:
-        cycles = f"{3 + sum(c + 2 for c in program_cycles(prog.descs, prog.cfg)):,}"
+        cycles = f"{run_cycles(prog.descs, prog.cfg):,}"
     except ValueError:  # a descriptor outside the cycle model (Q-ViT)
         cycles = "-"
     return {"kib": prog.used * 4 / 1024, "weights_kib": prog.preload * 4 / 1024,
