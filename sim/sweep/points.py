@@ -231,23 +231,40 @@ def _package(point: dict, work: Path) -> dict:
                 "dram_mb_frame": (mem["offchip_in_bytes"] + mem["offchip_out_bytes"]) / 1e6})
     _rate(row, point["clock_mhz"])
     if "rtl" in point["stages"]:
-        row.update(_rtl(pkg, point, work, kib))
+        row.update(_rtl(pkg, prog.cfg, point, work, kib))
     if "synth" in point["stages"]:
         row.update(_synth(prog.cfg, work))
     return row
 
 
-def _rtl(pkg, point: dict, work: Path, kib) -> dict:
+def _build_lock(cfg, sim: str):
+    """A cluster-wide lock per accelerator config and simulator, so that two points of one
+    design do not both build its simulator (the second finds the first's cached build);
+    no lock outside a dask worker. A lock held by a lost worker expires (dask's lease
+    timeout)."""
+    try:
+        from distributed import Lock, get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return contextlib.nullcontext()
+    text = json.dumps(cfg.to_dict(), sort_keys=True) + sim
+    return Lock("vitsim-build-" + hashlib.sha256(text.encode()).hexdigest()[:20])
+
+
+def _rtl(pkg, cfg, point: dict, work: Path, kib) -> dict:
     import shutil
 
     from sim.accel_cli import simulate_golden
     from sim.accel_mem import MemModel
 
-    n = len((pkg.manifest.get("images") or {}).get("labels", [])) or 1
+    n = min(point["images"], len((pkg.manifest.get("images") or {}).get("labels", [])) or 1)
+    kw = {"sim": point["sim"], "work": work, "onchip_kib": kib, "echo": lambda *_: None,
+          "mem": MemModel(latency=point["mem_latency"])}
     t0 = time.perf_counter()
-    runs = simulate_golden(pkg, sim=point["sim"], work=work, images=range(min(n, point["images"])),
-                           onchip_kib=kib, mem=MemModel(latency=point["mem_latency"]),
-                           echo=lambda *_: None)
+    with _build_lock(cfg, point["sim"]):  # image 0 builds the simulator, once per design
+        runs = simulate_golden(pkg, images=[0], **kw)
+    runs += simulate_golden(pkg, images=range(1, n), **kw)
     exact = all(r.passed for _, r in runs)
     if exact:
         shutil.rmtree(work, ignore_errors=True)
