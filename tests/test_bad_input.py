@@ -423,7 +423,61 @@ ROWS = [
       "--cfg", "depth=0"], "--cfg depth=0: depth must be between 1 and 256, not 0"),
     (["import", "--from", "timm", "--model", "fp_vit_digits", "{fp}/model.pt", "--out", "{new}",
       "--cfg", "foo=1"], "--cfg: unknown model field 'foo'"),
+    # sweep: the spec (written by the fixture from SWEEP_SPECS) and the flags
+    (["sweep", "{nope}", "--out", "{new}"], "{nope}: no such sweep spec file"),
+    (["sweep", "{dir}", "--out", "{new}"], "{dir}: is a directory, not a sweep spec file"),
+    (["sweep", "{bad}", "--out", "{new}"], "{bad}: not valid TOML"),
+    (["sweep", "{root}/sw-key.toml", "--out", "{new}"],
+     "sw-key.toml: field 'colour': unknown; known: axes, clock_mhz"),
+    (["sweep", "{root}/sw-stage.toml", "--out", "{new}"],
+     "sw-stage.toml: field 'stages': bad value 'place'"),
+    (["sweep", "{root}/sw-noanalytic.toml", "--out", "{new}"],
+     "field 'stages': must hold 'analytic'"),
+    (["sweep", "{root}/sw-rtl.toml", "--out", "{new}"],
+     "field 'stages': 'rtl' needs axes.packages"),
+    (["sweep", "{root}/sw-model.toml", "--out", "{new}"],
+     "field 'axes.models': bad value 'resnet50'"),
+    (["sweep", "{root}/sw-noscheme.toml", "--out", "{new}"],
+     "field 'axes.schemes': axes.models and axes.schemes go together"),
+    (["sweep", "{root}/sw-ckpt.toml", "--out", "{new}"],
+     "field 'axes.checkpoints': {ckpt}/config.json: field 'metrics' missing"),
+    (["sweep", "{root}/sw-pkg.toml", "--out", "{new}"],
+     "field 'axes.packages': fp: no manifest.json there (not a network package)"),
+    (["sweep", "{root}/sw-field.toml", "--out", "{new}"],
+     "field 'axes.fields.foo': unknown field 'foo'"),
+    (["sweep", "{root}/sw-value.toml", "--out", "{new}"],
+     "field 'axes.fields': {{'memory.act_kib': -1}}: memory field: act_kib must be between 0"),
+    (["sweep", "{root}/sw-latency.toml", "--out", "{new}"],
+     "field 'axes.mem_latency': bad value 0"),
+    (["sweep", "{root}/sw-clock.toml", "--out", "{new}"],
+     "field 'clock_mhz': must be a positive number, not -5"),
+    (["sweep", "{root}/sw-empty.toml", "--out", "{new}"], "field 'axes': names no design"),
+    (["sweep", "{root}/sw-good.toml", "--out", "{user}"],
+     "--out {user}: a non-empty directory that is not a sweep's output"),
+    (["sweep", "{root}/sw-good.toml", "--out", "{file}"], "--out {file}: is a file"),
+    (["sweep", "{root}/sw-good.toml", "--out", "{new}", "--workers", "0"],
+     "argument --workers: must be at least 1"),
+    (["sweep", "{root}/sw-good.toml", "--out", "{new}", "--scheduler", "localhost:8786"],
+     "--scheduler: expected tcp://HOST:PORT, not 'localhost:8786'"),
 ]
+
+#: Sweep spec files the fixture writes beside the inputs (the rows name them).
+SWEEP_SPECS = {
+    "sw-key": 'colour = "red"\n[axes]\nmodels = ["vit_digits"]\nschemes = ["gsb"]\n',
+    "sw-stage": 'stages = ["analytic", "place"]\n',
+    "sw-noanalytic": 'stages = ["rtl"]\n',
+    "sw-rtl": 'stages = ["analytic", "rtl"]\n[axes]\ncheckpoints = ["fp"]\n',
+    "sw-model": '[axes]\nmodels = ["resnet50"]\nschemes = ["gsb"]\n',
+    "sw-noscheme": '[axes]\nmodels = ["vit_digits"]\n',
+    "sw-ckpt": '[axes]\ncheckpoints = ["ck"]\n',
+    "sw-pkg": '[axes]\npackages = ["fp"]\n',
+    "sw-field": '[axes]\ncheckpoints = ["fp"]\n[axes.fields]\nfoo = [1, 2]\n',
+    "sw-value": '[axes]\ncheckpoints = ["fp"]\n[axes.fields]\n"memory.act_kib" = [-1]\n',
+    "sw-latency": '[axes]\npackages = ["net"]\nmem_latency = [0]\n',
+    "sw-clock": 'clock_mhz = -5\n[axes]\ncheckpoints = ["fp"]\n',
+    "sw-empty": '[axes]\n',
+    "sw-good": '[axes]\ncheckpoints = ["fp"]\n',
+}
 
 
 @pytest.fixture(scope="module")
@@ -456,6 +510,8 @@ def inputs(tmp_path_factory):
     paths["file"].write_text("a file\n")
     paths["bad"].write_text("{not json")
     paths["list"].write_text("[1, 2]")
+    for name, text in SWEEP_SPECS.items():
+        (root / f"{name}.toml").write_text(text)
     for name, change in (("esc", lambda m: m["weights"].update(file="../model.pt")),
                          ("badver", lambda m: m.update(version=2)), ("cfgdir", None)):
         shutil.copytree(fp, paths[name])

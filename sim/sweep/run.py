@@ -25,12 +25,12 @@ from golden.errors import VitsimError
 from sim.sweep.points import load_result, point_key, point_label, run_point, source_version
 from sim.sweep.spec import SweepSpec, points
 
-__all__ = ["prepare_out", "run_sweep"]
+__all__ = ["check_out", "prepare_out", "run_sweep"]
 
 
-def prepare_out(out) -> Path:
-    """Make (or reuse) sweep output directory ``out``; refuse a file or a non-empty
-    directory that is not a sweep's."""
+def check_out(out) -> Path:
+    """Refuse (writing nothing) a sweep output ``out`` that is a file, a non-empty
+    directory that is not a sweep's, or lies in no directory."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise VitsimError(f"--out {out}: is a file, not a directory")
@@ -39,6 +39,12 @@ def prepare_out(out) -> Path:
                           f"output (no {MARKER} 'sweep' marker); choose another")
     if not out.parent.is_dir():
         raise VitsimError(f"--out {out}: {out.parent} is not a directory")
+    return out
+
+
+def prepare_out(out) -> Path:
+    """Make (or reuse) sweep output directory ``out`` (:func:`check_out` first)."""
+    out = check_out(out)
     out.mkdir(exist_ok=True)
     (out / "points").mkdir(exist_ok=True)
     if output_kind(out) != "sweep":
@@ -51,7 +57,7 @@ def _client(workers: int, scheduler: str | None):
 
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="20s"), None
+            return Client(scheduler, timeout="10s"), None
         except (OSError, TimeoutError) as exc:
             raise VitsimError(f"--scheduler {scheduler}: cannot connect: {exc}") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -67,13 +73,20 @@ def run_sweep(spec: SweepSpec, out, *, workers: int = 2, scheduler: str | None =
     order), ``computed`` and ``cached`` (point counts) and ``wall_s``.
     """
     t0 = time.perf_counter()
-    out = prepare_out(out)
+    out = check_out(out)
     version = source_version()
     pts = points(spec)
     keys = [point_key(p, version) for p in pts]
     todo = {k: p for k, p in zip(keys, pts, strict=True) if load_result(out, k) is None}
-    if todo:
-        _submit(todo, out, workers, scheduler, progress, retries)
+    if todo:  # connect first: a scheduler out of reach leaves nothing behind
+        client, cluster = _client(workers, scheduler)
+        try:
+            _submit(client, todo, prepare_out(out), progress, retries)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    prepare_out(out)
     rows = [load_result(out, k) for k in keys]
     missing = [k for k, r in zip(keys, rows, strict=True) if r is None]
     if missing:  # a task reported done whose result is not there: a bug, not bad input
@@ -82,29 +95,22 @@ def run_sweep(spec: SweepSpec, out, *, workers: int = 2, scheduler: str | None =
             "wall_s": time.perf_counter() - t0}
 
 
-def _submit(todo: dict, out: Path, workers: int, scheduler, progress: bool,
-            retries: int) -> None:
+def _submit(client, todo: dict, out: Path, progress: bool, retries: int) -> None:
     from distributed import as_completed
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    client, cluster = _client(workers, scheduler)
-    try:
-        futures = {client.submit(run_point, p, str(os.path.abspath(out)), k,
-                                 key=f"vitsim-point-{k}", pure=False, retries=retries): k
-                   for k, p in todo.items()}
-        with Progress("[progress.description]{task.description}", BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(),
-                      disable=not progress) as bar:
-            task = bar.add_task("sweep points", total=len(futures))
-            for fut in as_completed(futures):
-                if fut.status == "error":
-                    exc = fut.exception()
-                    label = point_label(todo[futures[fut]])
-                    if isinstance(exc, VitsimError):
-                        raise VitsimError(f"sweep point {label}: {exc}") from None
-                    raise exc
-                bar.advance(task)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    futures = {client.submit(run_point, p, str(os.path.abspath(out)), k,
+                             key=f"vitsim-point-{k}", pure=False, retries=retries): k
+               for k, p in todo.items()}
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(),
+                  disable=not progress) as bar:
+        task = bar.add_task("sweep points", total=len(futures))
+        for fut in as_completed(futures):
+            if fut.status == "error":
+                exc = fut.exception()
+                label = point_label(todo[futures[fut]])
+                if isinstance(exc, VitsimError):
+                    raise VitsimError(f"sweep point {label}: {exc}") from None
+                raise exc
+            bar.advance(task)
