@@ -273,7 +273,8 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
         ("attn.v", _ew("requant", (h, t, dh), ln["requant"])),
         ("attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"], last_level=0)),
         ("attn.qk", _binary("binary_xnor", cfg, [h, t], t, dh, bc=1 if one else xnor.rows)),
-        ("attn.softmax", _desc("softmax", tiling.rows((h, t, t), last_level=NUM_LOOPS - 1))),
+        ("attn.softmax", _desc("softmax", tiling.rows((h, t, t), last_level=NUM_LOOPS - 1,
+                                                      lanes=cfg.units["softmax"].lanes))),
         ("attn.shift", _ew("residual", (h, t, t), ln["residual"])),
     ]
     pad = -(h * t * t) % ln["residual"]
