@@ -5,6 +5,12 @@ For the arrays it also prints LUTs per MAC; for the mixed-bit array, MACs per cy
 operand width 2..8 (from the same cycle model the RTL is checked against).
 
     python benchmarks/hw_units.py [--json FILE]
+    python benchmarks/hw_units.py --lanes 1,2,4,8,16 [--json FILE]
+
+``--lanes`` instead synthesises the lane-configurable non-linear units (LayerNorm and
+softmax at the digits ViT's rows, GELU) at each lane count and prints their resources,
+fmax and cycles a row (from the unit's cycle model, which the unit benches check ``==``
+against RTL), so area can be traded for speed.
 """
 
 from __future__ import annotations
@@ -79,10 +85,57 @@ def measure(work: Path) -> list[dict]:
     return rows
 
 
+#: (label, config at ``lanes``, cycles of one row by the unit's model) of the lane units
+LANE_UNITS = [
+    ("LayerNorm", lambda n: LayerNormCfg(dim=64, lanes=n), lambda cfg: cfg.row_cycles),
+    ("softmax", lambda n: SoftmaxCfg(max_len=32, out_bits=16, lanes=n),
+     lambda cfg: cfg.row_cycles(18)),
+    ("GELU", lambda n: GeluCfg(lanes=n), lambda cfg: None),
+]
+
+
+def measure_lanes(work: Path, lanes: list[int]) -> list[dict]:
+    """Synthesise each lane unit at each lane count (out of context)."""
+    rows = []
+    for label, make, row in LANE_UNITS:
+        for n in lanes:
+            cfg = make(n)
+            unit = unit_for(cfg.kind)
+            print(f"synthesising {label} at {n} lanes ...", file=sys.stderr, flush=True)
+            report = synthesize(unit.build(cfg), work / f"{cfg}", name=unit.top)
+            rows.append({**report.to_dict(), "unit": label, "lanes": n, "config": str(cfg),
+                         "row_cycles": row(cfg)})
+    return rows
+
+
+def print_lanes(rows: list[dict]) -> None:
+    table = Table(title="lane-configurable units on LFE5U-85F (out of context, yowasp flow)")
+    for col in ("unit", "lanes", "config", "LUTs", "FFs", "DSP", "BRAM", "fmax MHz",
+                "cycles a row (model)"):
+        table.add_column(col, justify="left" if col in ("unit", "config") else "right")
+    for r in rows:
+        table.add_row(r["unit"], str(r["lanes"]), r["config"], str(r["luts"]), str(r["ffs"]),
+                      str(r["dsp"]), str(r["bram"]), f"{r['fmax_mhz']:.1f}",
+                      "-" if r["row_cycles"] is None else str(r["row_cycles"]))
+    Console(width=140).print(table)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
+    p.add_argument("--lanes", help="comma-separated lane counts: the lane units only")
     args = p.parse_args(argv)
+    if args.lanes:
+        try:
+            lanes = [int(v) for v in args.lanes.split(",")]
+        except ValueError:
+            p.error(f"--lanes must be comma-separated integers, not {args.lanes!r}")
+        with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
+            rows = measure_lanes(Path(tmp), lanes)
+        print_lanes(rows)
+        if args.json:
+            atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
+        return 0
     with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
         os.environ["VITSIM_BUILD_CACHE"] = str(Path(tmp) / "build-cache")
         rows = measure(Path(tmp))

@@ -114,7 +114,7 @@ def test_the_accelerator_binding_is_the_one_the_rtl_was_built_with():
         "threshold": {"x": 0, "theta": 1, "flip": 2},
         "layernorm": {None: 0},
         "softmax": {"x": 0, "x0": "k0", "b": "k1", "c": "k2", "n": "k3", "floor_q": "k4",
-                    "out_bits": "k5", "last": "last"},
+                    "out_bits": "k5", "tail": "k6", "last": "last"},
         "gelu": {"x": 0, "b": "k0", "c": "k1", "one": "k2", "clip": "k3"},
         "gsb_encoder": {"x": 0, "theta": "k0", "two_tailed": "k1", "last": "last"},
         "gsb_av": {"bits": 0, "w": 1, "last": "last"},
