@@ -3,7 +3,8 @@
 The package is a depth-1 Q-ViT digits model (no training: perturbed biases) whose heads
 get different widths (``q``: 3 and 6 bits, ``v``: 6 and 3, attention probabilities: 4 and
 7), so the per-head descriptors, the head-wise requantiser clamps and the zero-padded
-``attn @ v`` reduction (17 tokens on a 4-column array) are all exercised. The simulated
+``attn @ v`` reduction (17 tokens on the 32-column array sized for its linears) and the
+zero-padded patch embedding (a 2x2 patch in 4 of the 32 columns) are all exercised. The simulated
 run compares every tensor the program produces with the package (``==``).
 """
 
@@ -43,8 +44,12 @@ def qvit_package(tmp_path_factory):
 def test_qvit_package_compiles_with_one_mac_descriptor_per_head_width(qvit_package):
     prog = compile_network(qvit_package)
     mac = prog.cfg.units["mac"]
-    assert mac.cols == 4  # the 2x2 patch sets the columns
-    assert mac.max_k >= 20  # attn @ v: 17 tokens padded to whole columns
+    # the integer linears set the shape, not the 2x2 patch: 8 x 32, q @ k^T's 32-element
+    # head rows one beat; attn @ v's 17 tokens padded to one beat of 32
+    assert (mac.rows, mac.cols) == (8, 32)
+    assert mac.max_k == 256  # fc2
+    pe = prog.descs[prog.names.index("patch_embed")]
+    assert pe.rn[-2:] == (64 // 8, 1)  # one zero-padded beat a patch and 8 outputs
     descs = {}
     for name, d in zip(prog.names, prog.descs, strict=True):
         descs.setdefault(name, []).append(d)
@@ -55,7 +60,7 @@ def test_qvit_package_compiles_with_one_mac_descriptor_per_head_width(qvit_packa
     # (unsigned probabilities as activations, signed v as weights)
     assert [(d.unit, d.k) for d in av] == [("requant", (1, 6, 1)), ("mac", (6, 4, 1, 0)),
                                            ("mac", (3, 7, 1, 0))]
-    assert all(d.rn[-1] == 5 for d in av[1:])  # 5 beats of 4 tokens per output
+    assert all(d.rn[-1] == 1 for d in av[1:])  # 17 tokens zero-padded to one beat
     # head-wise clamps: one requantiser descriptor per head
     assert len(descs["blocks.0.attn.q.codes"]) == 2
     assert [d.k[1:] for d in descs["blocks.0.attn.a"]] == [(4, 0), (7, 0)]
