@@ -90,6 +90,38 @@ def test_clamp_runs_split_one_axis_into_heads():
     assert clamp_runs(_op("requant", lo=-8, hi=7), (3, 8)) == [(0, 0, 3, 4, True)]
 
 
+def test_the_zero_padded_patch_embedding_reads_its_patches(qvit_package):
+    """The patch embedding on the 32-column array: the beats the gatherer reads from the
+    preloaded scratchpad are the 2x2 patches in lanes 0..3 and zeros after, the weight
+    tiles zero past column 4, and their products the package's own patch embedding."""
+    from test_accel_deit_shapes import _fields, _gather
+
+    from golden.netpkg import NetworkData, read_network
+    from golden.network import im2col
+
+    prog = compile_network(qvit_package)
+    net = NetworkData(read_network(qvit_package))
+    mac, L = prog.cfg.units["mac"], prog.cfg.lanes
+    desc = prog.descs[prog.names.index("patch_embed")]
+    scratch = prog.ext[prog.dump_word - prog.preload // L:prog.dump_word].reshape(-1)
+    fb, R, C = mac.field_bits, mac.rows, mac.cols
+    acts = _gather(desc, scratch.astype(np.int64), 0)
+    assert acts.shape[1] == 4  # one 2x2 patch a beat: the gatherer zero-fills the rest
+    a = np.zeros((acts.shape[0], C), np.int64)
+    a[:, :4] = ((acts & ((1 << fb) - 1)) ^ (1 << (fb - 1))) - (1 << (fb - 1))
+    w = _fields(_gather(desc, scratch.astype(np.int64), 1), fb, R * C)
+    hp, wp, nt, kt = desc.rn
+    assert kt == 1
+    a = a.reshape(hp * wp, nt, C)[:, 0]
+    w = w.reshape(hp * wp, nt, R, C)[0]
+    assert not w[..., 4:].any()  # padded at pack time
+    x = np.asarray(net.get("image", 0))
+    assert np.array_equal(a[:, :4], im2col(x[None], 2)[0])
+    got = np.einsum("pc,nrc->pnr", a, w).reshape(hp * wp, -1)
+    want = np.asarray(net.get("patch_embed", 0))
+    assert np.array_equal(got[:, :want.shape[-1]], want.reshape(hp * wp, -1))
+
+
 # ------------------------------------------------------------------------ simulated
 
 

@@ -19,7 +19,7 @@ from sim.compiler import tiling
 from sim.compiler.bmm import bmm_widths
 from sim.compiler.matmul import weight_tiles
 from sim.compiler.operands import act, beat_cycles
-from sim.compiler.program import CompileError, pow2_at_least
+from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
 from sim.compiler.sizing import MAC_LINEAR_ROWS, MAC_ROWS, linear_mac_cols, mac_cols
 from sim.compiler.timing import last_beat, latency
@@ -27,6 +27,22 @@ from sim.compiler.timing import last_beat, latency
 __all__ = ["mac"]
 
 _MAC_W, _MAC_A = (unit("mac_array").payload.consts().index(n) for n in ("w_bits", "a_bits"))
+
+
+def _row_beats(xv, nest, m_stride: int, k: int, C: int, L: int, fb: int) -> Operand:
+    """The activation operand of an int_matmul over contiguous rows of ``k`` elements:
+    ``min(k, C)`` elements a beat (a shorter reduction: the gatherer fills the lanes after
+    with zeros; a last partial beat of a longer one reads on past the row, lanes that meet
+    zero weights), as whole vector reads of the largest power of two that divides the
+    beat and every address (at most ``L``), one a sub-cycle."""
+    e = min(k, C)
+    vl = 1
+    while (vl * 2 <= L and e % (vl * 2) == 0 and xv.addr % (vl * 2) == 0
+           and m_stride % (vl * 2) == 0 and (k <= C or C % (vl * 2) == 0)):
+        vl *= 2
+    rows = e // vl
+    return act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=vl, stride=1, ebits=fb,
+               rows=rows, row_stride=vl if rows > 1 else 0)
 
 
 @compiles("mac_array", "patch_matmul", "int_matmul")
@@ -67,15 +83,14 @@ def mac(c, op):
             raise CompileError(f"op {op.name!r}: integer matmul over more than [M, K]")
         m_stride = xv.strides[0] if len(xv.shape) == 2 else 0
         nest = tiling.matmul([rows], n, kk, R, C)
-        # a reduction shorter than the beat reads the power of two that holds it (the
-        # gatherer fills the lanes after with zeros); a last partial beat reads on past
-        # the row: those lanes meet zero weights
-        ln = min(C, pow2_at_least(k))
-        if C > c.L and C % c.L == 0 and xv.strides[-1] == 1:  # a beat of whole words
+        if C > c.L and C % c.L == 0 and xv.strides[-1] == 1 and k % C == 0:
+            # a beat of whole words
             a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=c.L, stride=1,
                     ebits=fb, rows=C // c.L, row_stride=c.L)
+        elif xv.strides[-1] == 1 and k % C:  # zero-padded
+            a = _row_beats(xv, nest, m_stride, k, C, c.L, fb)
         else:
-            a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=ln,
+            a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=C,
                     stride=xv.strides[-1], ebits=fb)
         o_stride = out.strides[0] if len(out.shape) == 2 else 0
         ws = (0, 0, o_stride, R)
