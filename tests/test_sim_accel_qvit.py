@@ -3,7 +3,8 @@
 The package is a depth-1 Q-ViT digits model (no training: perturbed biases) whose heads
 get different widths (``q``: 3 and 6 bits, ``v``: 6 and 3, attention probabilities: 4 and
 7), so the per-head descriptors, the head-wise requantiser clamps and the zero-padded
-``attn @ v`` reduction (17 tokens on a 4-column array) are all exercised. The simulated
+``attn @ v`` reduction (17 tokens on the 32-column array sized for its linears) and the
+zero-padded patch embedding (a 2x2 patch in 4 of the 32 columns) are all exercised. The simulated
 run compares every tensor the program produces with the package (``==``).
 """
 
@@ -43,8 +44,12 @@ def qvit_package(tmp_path_factory):
 def test_qvit_package_compiles_with_one_mac_descriptor_per_head_width(qvit_package):
     prog = compile_network(qvit_package)
     mac = prog.cfg.units["mac"]
-    assert mac.cols == 4  # the 2x2 patch sets the columns
-    assert mac.max_k >= 20  # attn @ v: 17 tokens padded to whole columns
+    # the integer linears set the shape, not the 2x2 patch: 8 x 32, q @ k^T's 32-element
+    # head rows one beat; attn @ v's 17 tokens padded to one beat of 32
+    assert (mac.rows, mac.cols) == (8, 32)
+    assert mac.max_k == 256  # fc2
+    pe = prog.descs[prog.names.index("patch_embed")]
+    assert pe.rn[-2:] == (64 // 8, 1)  # one zero-padded beat a patch and 8 outputs
     descs = {}
     for name, d in zip(prog.names, prog.descs, strict=True):
         descs.setdefault(name, []).append(d)
@@ -55,7 +60,7 @@ def test_qvit_package_compiles_with_one_mac_descriptor_per_head_width(qvit_packa
     # (unsigned probabilities as activations, signed v as weights)
     assert [(d.unit, d.k) for d in av] == [("requant", (1, 6, 1)), ("mac", (6, 4, 1, 0)),
                                            ("mac", (3, 7, 1, 0))]
-    assert all(d.rn[-1] == 5 for d in av[1:])  # 5 beats of 4 tokens per output
+    assert all(d.rn[-1] == 1 for d in av[1:])  # 17 tokens zero-padded to one beat
     # head-wise clamps: one requantiser descriptor per head
     assert len(descs["blocks.0.attn.q.codes"]) == 2
     assert [d.k[1:] for d in descs["blocks.0.attn.a"]] == [(4, 0), (7, 0)]
@@ -83,6 +88,38 @@ def test_clamp_runs_split_one_axis_into_heads():
     op = _op("requant", lo=[-4] * 4 + [-32] * 4, hi=[3] * 4 + [31] * 4)
     assert clamp_runs(op, (3, 8)) == [(1, 0, 4, 3, True), (1, 4, 4, 6, True)]
     assert clamp_runs(_op("requant", lo=-8, hi=7), (3, 8)) == [(0, 0, 3, 4, True)]
+
+
+def test_the_zero_padded_patch_embedding_reads_its_patches(qvit_package):
+    """The patch embedding on the 32-column array: the beats the gatherer reads from the
+    preloaded scratchpad are the 2x2 patches in lanes 0..3 and zeros after, the weight
+    tiles zero past column 4, and their products the package's own patch embedding."""
+    from test_accel_deit_shapes import _fields, _gather
+
+    from golden.netpkg import NetworkData, read_network
+    from golden.network import im2col
+
+    prog = compile_network(qvit_package)
+    net = NetworkData(read_network(qvit_package))
+    mac, L = prog.cfg.units["mac"], prog.cfg.lanes
+    desc = prog.descs[prog.names.index("patch_embed")]
+    scratch = prog.ext[prog.dump_word - prog.preload // L:prog.dump_word].reshape(-1)
+    fb, R, C = mac.field_bits, mac.rows, mac.cols
+    acts = _gather(desc, scratch.astype(np.int64), 0)
+    assert acts.shape[1] == 4  # one 2x2 patch a beat: the gatherer zero-fills the rest
+    a = np.zeros((acts.shape[0], C), np.int64)
+    a[:, :4] = ((acts & ((1 << fb) - 1)) ^ (1 << (fb - 1))) - (1 << (fb - 1))
+    w = _fields(_gather(desc, scratch.astype(np.int64), 1), fb, R * C)
+    hp, wp, nt, kt = desc.rn
+    assert kt == 1
+    a = a.reshape(hp * wp, nt, C)[:, 0]
+    w = w.reshape(hp * wp, nt, R, C)[0]
+    assert not w[..., 4:].any()  # padded at pack time
+    x = np.asarray(net.get("image", 0))
+    assert np.array_equal(a[:, :4], im2col(x[None], 2)[0])
+    got = np.einsum("pc,nrc->pnr", a, w).reshape(hp * wp, -1)
+    want = np.asarray(net.get("patch_embed", 0))
+    assert np.array_equal(got[:, :want.shape[-1]], want.reshape(hp * wp, -1))
 
 
 # ------------------------------------------------------------------------ simulated

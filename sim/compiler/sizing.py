@@ -14,8 +14,9 @@ from sim.compiler import tiling
 from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
 
-__all__ = ["COLS", "LANES", "MAC_MAX_COLS", "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for",
-           "mac_cols", "row_lanes", "widest"]
+__all__ = ["COLS", "LANES", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS", "MAC_ROWS",
+           "ROWS", "ROW_LANES", "accel_config_for", "linear_mac_cols", "mac_cols", "row_lanes",
+           "widest"]
 
 LANES = 8  # elementwise units
 #: Most lanes of the row units (LayerNorm, softmax): past 8 their fixed per-row compute
@@ -25,6 +26,11 @@ ROWS, COLS = 8, 32  # binary array
 MAC_ROWS = 4
 #: Most columns of the MAC array (a 64-column beat is 4 rows of a 16x16 patch).
 MAC_MAX_COLS = 64
+#: The MAC array of a network whose integer linears carry most of its MACs (Q-ViT,
+#: low-rank): ``MAC_LINEAR_ROWS x`` at most ``MAC_LINEAR_COLS`` (256 lanes, as the 4 x 64
+#: DeiT array; the columns one scratchpad word of activations, so a ``q @ k^T`` key row
+#: is one vector read).
+MAC_LINEAR_ROWS, MAC_LINEAR_COLS = 8, 32
 
 
 def widest(net, ops, idx=0, top=32):
@@ -70,6 +76,23 @@ def mac_cols(red, patches, qk=()) -> int:
             return c
     raise CompileError(f"no MAC array width fits the reductions {sorted(set(red))} and the "
                        f"patches {sorted(set(patches))} (patch sides must be powers of two)")
+
+
+def linear_mac_cols(red, qk=(), top: int = MAC_LINEAR_COLS) -> int:
+    """Columns of a MAC array sized for integer linears of reductions ``red`` and
+    ``q @ k^T`` reductions ``qk``: the largest power of two up to ``top`` that divides
+    every ``q @ k^T`` reduction (a key row is a weight row of the array, read from the
+    scratchpad as is) and is at most ``top``; linear reductions that it does not divide
+    are zero-padded (weights padded at pack time), and so is the patch embedding (one
+    whole patch a beat). Never fewer columns than the shortest reduction needs to be
+    one beat when that is a power of two below ``top``."""
+    c = top
+    while c > 1 and any(k % c for k in qk):
+        c //= 2
+    longest = max([*red, *qk], default=c)
+    while c > 1 and c // 2 >= longest:  # no wider than the longest reduction
+        c //= 2
+    return c
 
 
 def accel_config_for(net) -> AccelTopCfg:

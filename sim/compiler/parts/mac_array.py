@@ -21,12 +21,28 @@ from sim.compiler.matmul import weight_tiles
 from sim.compiler.operands import act, beat_cycles
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
-from sim.compiler.sizing import MAC_ROWS, mac_cols
+from sim.compiler.sizing import MAC_LINEAR_ROWS, MAC_ROWS, linear_mac_cols, mac_cols
 from sim.compiler.timing import last_beat, latency
 
 __all__ = ["mac"]
 
 _MAC_W, _MAC_A = (unit("mac_array").payload.consts().index(n) for n in ("w_bits", "a_bits"))
+
+
+def _row_beats(xv, nest, m_stride: int, k: int, C: int, L: int, fb: int) -> Operand:
+    """The activation operand of an int_matmul over contiguous rows of ``k`` elements:
+    ``min(k, C)`` elements a beat (a shorter reduction: the gatherer fills the lanes after
+    with zeros; a last partial beat of a longer one reads on past the row, lanes that meet
+    zero weights), as whole vector reads of the largest power of two that divides the
+    beat and every address (at most ``L``), one a sub-cycle."""
+    e = min(k, C)
+    vl = 1
+    while (vl * 2 <= L and e % (vl * 2) == 0 and xv.addr % (vl * 2) == 0
+           and m_stride % (vl * 2) == 0 and (k <= C or C % (vl * 2) == 0)):
+        vl *= 2
+    rows = e // vl
+    return act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=vl, stride=1, ebits=fb,
+               rows=rows, row_stride=vl if rows > 1 else 0)
 
 
 @compiles("mac_array", "patch_matmul", "int_matmul")
@@ -37,21 +53,21 @@ def mac(c, op):
     w = c.value(w_name)
     xv = None if op.kind == "patch_matmul" else c.view(x_name)
     n, k = w.shape
-    if k % C:
-        raise CompileError(f"op {op.name!r}: reduction {k} is not a multiple of {C} "
-                           f"columns")
-    tiles = weight_tiles(w, R, C)
+    kk = -(-k // C) * C  # zero-padded to whole beats: padded weights are 0
+    tiles = weight_tiles(np.pad(w, ((0, 0), (0, kk - k))), R, C)
     if op.kind == "patch_matmul":
         p = op.patch
         xv = c.patch_image(x_name, p)
         hp, ch_p, ww = xv.shape
         r = tiling.patch_rows(C, p, ch_p // p)
-        if r is None:
-            raise CompileError(f"op {op.name!r}: a beat of {C} columns is not whole rows of "
-                               f"a {p}x{p} patch of {ch_p // p} channels")
+        if r is None:  # the whole patch a beat, its pixels in lanes 0..k-1, zeros after
+            if k >= C or p & (p - 1):
+                raise CompileError(f"op {op.name!r}: a beat of {C} columns is not whole "
+                                   f"rows of a {p}x{p} patch of {ch_p // p} channels")
+            r = ch_p
         wp = ww // p
         out = c.out_view(op.outputs[0], pad_last=R)
-        nest = tiling.matmul([hp, wp], n, k, R, C)
+        nest = tiling.matmul([hp, wp], n, kk, R, C)
         # r patch rows a beat (a vector each), the next r rows the next beat
         a = Operand(base=xv.addr, s=tiling.pad([xv.strides[0], p, 0,
                                                 r * xv.strides[1] if k > C else 0]),
@@ -66,10 +82,13 @@ def mac(c, op):
         if len(xv.shape) > 2:
             raise CompileError(f"op {op.name!r}: integer matmul over more than [M, K]")
         m_stride = xv.strides[0] if len(xv.shape) == 2 else 0
-        nest = tiling.matmul([rows], n, k, R, C)
-        if C > c.L and C % c.L == 0 and xv.strides[-1] == 1:  # a beat of whole words
+        nest = tiling.matmul([rows], n, kk, R, C)
+        if C > c.L and C % c.L == 0 and xv.strides[-1] == 1 and k % C == 0:
+            # a beat of whole words
             a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=c.L, stride=1,
                     ebits=fb, rows=C // c.L, row_stride=c.L)
+        elif xv.strides[-1] == 1 and k % C:  # zero-padded
+            a = _row_beats(xv, nest, m_stride, k, C, c.L, fb)
         else:
             a = act(xv, loops=nest.rn, loop_strides=[m_stride, 0, C], ln=C,
                     stride=xv.strides[-1], ebits=fb)
@@ -84,14 +103,24 @@ def mac(c, op):
                              a_signed=1)))
 
 
+def _macs(net, op) -> int:
+    """Multiply-accumulates of a MAC-array op (outputs times reduction)."""
+    k = net.tensors[op.inputs[0 if op.kind == "int_bmm" else 1]].shape[-1]
+    return int(np.prod(net.tensors[op.outputs[0]].shape)) * int(k)
+
+
 @sizes("mac_array")
 def _size(net, by_kind):
     """The MAC array for the integer matmuls (patch_matmul, int_matmul) and the per-head
-    int_bmm ops: ``MAC_ROWS`` rows; ``cols`` as :func:`sim.compiler.sizing.mac_cols`;
-    ``max_bits`` the widest
-    operand (an unsigned int_bmm weight one bit more, :func:`sim.compiler.bmm.bmm_widths`)
-    on the 8-bit grid; ``max_k`` the longest reduction (an int_bmm one padded to whole
-    ``cols``). Without int_bmm ops it is the config sized for the matmuls alone."""
+    int_bmm ops. Sized for the patch embedding when it carries at least half the array's
+    MACs (GSB networks: their array as before): ``MAC_ROWS`` rows, ``cols`` as
+    :func:`sim.compiler.sizing.mac_cols`; else for the integer linears (Q-ViT, low-rank):
+    ``MAC_LINEAR_ROWS`` rows, ``cols`` as :func:`sim.compiler.sizing.linear_mac_cols`
+    (reductions it does not divide, the patch embedding's among them, zero-padded).
+    ``max_bits`` the widest operand (an unsigned int_bmm weight one bit more,
+    :func:`sim.compiler.bmm.bmm_widths`) on the 8-bit grid; ``max_k`` the longest
+    reduction padded to whole ``cols``. Without int_bmm ops it is the config sized for
+    the matmuls alone."""
     macs = by_kind.get("patch_matmul", []) + by_kind.get("int_matmul", [])
     bmms = by_kind.get("int_bmm", [])
     if not (macs or bmms):
@@ -100,14 +129,21 @@ def _size(net, by_kind):
     qk = [net.tensors[op.inputs[0]].shape[-1] for op in bmms if op.trans_b]
     patches = [(op.patch, net.tensors[op.inputs[0]].shape[-3]) for op in macs
                if op.kind == "patch_matmul"]
-    cols = mac_cols(red, patches, qk)
+    patch_macs = sum(_macs(net, op) for op in macs if op.kind == "patch_matmul")
+    if 2 * patch_macs >= sum(_macs(net, op) for op in macs + bmms):
+        rows, cols = MAC_ROWS, mac_cols(red, patches, qk)
+    else:
+        rows = MAC_LINEAR_ROWS
+        cols = linear_mac_cols([k for op, k in zip(macs, red, strict=True)
+                                if op.kind == "int_matmul"], qk)
     bits = [max(op.a_bits, op.w_bits) for op in macs]
     for op in bmms:
         heads = net.tensors[op.inputs[0]].shape[-3]
         bits += [max(k["w_bits"], k["a_bits"]) for k in bmm_widths(op, heads)]
-    ks = red + [-(-net.tensors[op.inputs[0]].shape[-1] // cols) * cols for op in bmms]
-    return {"mac": MacArrayCfg(rows=MAC_ROWS, cols=cols, digit_bits=2,
-                               max_bits=grid_width(max(bits), 16), max_k=max(ks))}
+    ks = red + [net.tensors[op.inputs[0]].shape[-1] for op in bmms]
+    return {"mac": MacArrayCfg(rows=rows, cols=cols, digit_bits=2,
+                               max_bits=grid_width(max(bits), 16),
+                               max_k=max(-(-k // cols) * cols for k in ks))}
 
 
 @cycle_model("mac_array")
