@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "models.cli",
     "models.compress_cli",
     "sim.memory_cli",
+    "sim.board_cli",
 )
 
 

@@ -16,10 +16,10 @@ class UartTx(wiring.Component):
     """Sends each byte of its input stream as an 8N1 frame on ``tx`` at ``divisor`` cycles
     a bit (idle high, start bit low, LSB first, one stop bit).
 
-    Contract: ``i_ready`` is high while the line is idle; a byte taken (``i_valid &
-    i_ready``) starts its start bit on the next edge and ``i_ready`` returns after the
-    stop bit, so a byte offered at once follows with no idle bit: ``10 * divisor`` cycles
-    a byte. ``latency``: cycles from a taken byte to its start bit on ``tx``.
+    Contract: ``i_ready`` is high while the line is idle and in the last cycle of a stop
+    bit; a byte taken (``i_valid & i_ready``) starts its start bit on the next edge, so
+    bytes offered back to back follow with no idle bit: ``10 * divisor`` cycles a byte.
+    ``latency``: cycles from a taken byte to its start bit on ``tx``.
 
     Parameters
     ----------
@@ -56,11 +56,13 @@ class UartTx(wiring.Component):
         timer = Signal(ceil_log2(div + 1))
         left = Signal(4)  # bits of the frame still to send (the one on tx included)
         frame = Signal(10, init=0x3FF)
-        m.d.comb += [self.tx.eq(frame[0]), self.i_ready.eq(left == 0)]
-        with m.If(left == 0):
-            with m.If(self.i_valid):
-                m.d.sync += [frame.eq(Cat(Const(0, 1), self.i_data, Const(1, 1))),
-                             left.eq(10), timer.eq(div - 1)]
+        last = (left == 0) | ((left == 1) & (timer == 0))  # idle, or the stop bit's end
+        m.d.comb += [self.tx.eq(frame[0]), self.i_ready.eq(last)]
+        with m.If(last & self.i_valid):
+            m.d.sync += [frame.eq(Cat(Const(0, 1), self.i_data, Const(1, 1))),
+                         left.eq(10), timer.eq(div - 1)]
+        with m.Elif(left == 0):
+            pass
         with m.Elif(timer != 0):
             m.d.sync += timer.eq(timer - 1)
         with m.Else():

@@ -39,12 +39,14 @@ POR_CYCLES = 16
 
 @dataclass(frozen=True)
 class BoardCfg:
-    """A board top: the accelerator's configuration (its ``ext_words`` is the depth of
-    the block-RAM external memory) and the UART's clock cycles per bit.
+    """A board top: the accelerator's configuration, the depth of the block-RAM external
+    memory and the UART's clock cycles per bit.
 
     Parameters
     ----------
     accel : AccelTopCfg
+    mem_words : int or None
+        Words of the external memory (2 .. ``accel.ext_words``); ``None``: ``accel.ext_words``.
     divisor : int
         Clock cycles per UART bit, at least 4 (25 for 1 Mbaud at 25 MHz, the default).
     board : str
@@ -52,18 +54,29 @@ class BoardCfg:
     """
 
     accel: AccelTopCfg
+    mem_words: int | None = None
     divisor: int = 25
     board: str = "ulx3s-85f"
 
     def __post_init__(self):
         if not isinstance(self.accel, AccelTopCfg):
             raise ConfigError(f"accel must be an AccelTopCfg, not {self.accel!r}")
+        if self.mem_words is not None and (
+                not isinstance(self.mem_words, int) or isinstance(self.mem_words, bool)
+                or not 2 <= self.mem_words <= self.accel.ext_words):
+            raise ConfigError(f"mem_words must be an integer 2..{self.accel.ext_words} "
+                              f"(the accelerator's ext_words), not {self.mem_words!r}")
         if (not isinstance(self.divisor, int) or isinstance(self.divisor, bool)
                 or self.divisor < 4):
             raise ConfigError(f"divisor must be an integer of at least 4, not "
                               f"{self.divisor!r}")
         if self.board not in BOARDS:
             raise ConfigError(f"unknown board {self.board!r}; known: {', '.join(BOARDS)}")
+
+    @property
+    def depth(self) -> int:
+        """Words of the external memory."""
+        return self.accel.ext_words if self.mem_words is None else self.mem_words
 
     @property
     def clock_hz(self) -> int:
@@ -76,7 +89,7 @@ class BoardCfg:
 
     def to_dict(self) -> dict:
         return {"board": self.board, "divisor": self.divisor, "baud": self.baud,
-                "accel": self.accel.to_dict()}
+                "mem_words": self.depth, "accel": self.accel.to_dict()}
 
 
 def lpf(cfg: BoardCfg) -> str:
@@ -139,8 +152,8 @@ class BoardTop(wiring.Component):
 
         m.submodules.rx = rx = UartRx(cfg.divisor)
         m.submodules.tx = tx = UartTx(cfg.divisor)
-        m.submodules.link = link = HostLink(acc.word_bits, acc.ext_words)
-        m.submodules.ram = ram = ExtRam(acc.word_bits, acc.ext_words)
+        m.submodules.link = link = HostLink(acc.word_bits, cfg.depth)
+        m.submodules.ram = ram = ExtRam(acc.word_bits, cfg.depth)
         m.submodules.accel = accel = Accelerator(acc)
         m.d.comb += [rx.rx.eq(self.ftdi_txd), self.ftdi_rxd.eq(tx.tx),
                      link.rx_valid.eq(rx.o_valid), link.rx_data.eq(rx.o_data),

@@ -38,8 +38,11 @@ endmodule
 
 def board_for_program(program, *, divisor: int = 25, board: str = "ulx3s-85f") -> BoardCfg:
     """The board top that runs ``program``: its accelerator configuration (the external
-    memory as deep as the program's ``ext_words``) and the UART ``divisor``."""
-    return BoardCfg(accel=program.cfg, divisor=divisor, board=board)
+    memory as deep as the words the program uses) and the UART ``divisor``."""
+    from sim.board.host import mem_words
+
+    return BoardCfg(accel=program.cfg, mem_words=mem_words(program), divisor=divisor,
+                    board=board)
 
 
 def _key(cfg: BoardCfg, *parts: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 from golden.errors import VitsimError
 
 __all__ = ["BoardError", "BoardResult", "HostLink", "SerialTransport", "Transport",
-           "readback_spans", "run_on_board"]
+           "mem_words", "readback_spans", "run_on_board"]
 
 IDENT, WRITE, READ, START, QUERY = b"I", b"W", b"R", b"S", b"Q"
 ACK = b"K"
@@ -129,6 +129,11 @@ class HostLink:
         return bool(status & 1), bool(status & 2), cycles
 
 
+def mem_words(program) -> int:
+    """External-memory words ``program`` uses: its image and the final dump."""
+    return program.dump_word + program.used // program.cfg.lanes
+
+
 def readback_spans(program) -> list[tuple[int, int]]:
     """``(first, count)`` runs of scratchpad words that hold every tensor the program
     compares and the per-descriptor cycle counters (word numbers of the dump)."""
@@ -189,9 +194,9 @@ def run_on_board(program, transport: Transport, *, max_polls: int = 100_000,
     if wb != lanes * 4:
         raise BoardError(f"the board's memory words are {wb} bytes; the program's are "
                          f"{lanes * 4} ({lanes} lanes): build the board top for this program")
-    if depth < program.cfg.ext_words:
+    if depth < mem_words(program):
         raise BoardError(f"the board's memory has {depth} words; the program needs "
-                         f"{program.cfg.ext_words}")
+                         f"{mem_words(program)}")
     image = program.ext[:program.dump_word]
     link.write_words(0, image)
     sent = image.nbytes
