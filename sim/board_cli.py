@@ -78,8 +78,12 @@ def cmd_board_build(args) -> int:
 def cmd_board_simulate(args) -> int:
     from sim.board.build import simulate_board
 
+    from golden.atomic import MARKER
+
     check_out(args.work, "board-sim", force=True, inputs=[args.golden], flag="--work")
     program = _program(args)
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    (Path(args.work) / MARKER).write_text("board-sim\n")
     rec = simulate_board(program, args.work, divisor=args.divisor, sim=args.sim)
     if rec.get("error"):
         raise VitsimError(f"board simulation: {rec['error']}; see {rec['log']}")
