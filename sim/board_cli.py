@@ -76,9 +76,8 @@ def cmd_board_build(args) -> int:
 
 
 def cmd_board_simulate(args) -> int:
-    from sim.board.build import simulate_board
-
     from golden.atomic import MARKER
+    from sim.board.build import simulate_board
 
     check_out(args.work, "board-sim", force=True, inputs=[args.golden], flag="--work")
     program = _program(args)
