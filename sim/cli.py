@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "models.compress_cli",
     "sim.memory_cli",
     "sim.sweep_cli",
+    "sim.board_cli",
 )
 
 
