@@ -93,7 +93,7 @@ def test_unit_ids_are_the_hardware_encoding():
     assert UNIT_IDS == {"dma_in": 1, "dma_out": 2, "binary_xnor": 3, "binary_and": 4,
                         "mac": 5, "requant": 6, "residual": 7, "threshold": 8,
                         "layernorm": 9, "softmax": 10, "gelu": 11, "gsb_encoder": 12,
-                        "gsb_av": 13}
+                        "gsb_av": 13, "dma_pre": 15}
     assert list(UNIT_IDS) == sorted(UNIT_IDS, key=UNIT_IDS.get)
     assert UNIT_KINDS == {"binary_xnor": "binary_array", "binary_and": "binary_array",
                           "mac": "mac_array", "requant": "requant", "residual": "residual",

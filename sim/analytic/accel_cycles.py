@@ -26,6 +26,9 @@ cycle):
 - a ``dma_in`` / ``dma_out`` of ``n > 0`` words: AXI bursts, one beat a cycle, the state
   left the cycle after the last R beat (the B response): ``n + L + 1`` cycles after
   ``DISPATCH``, 1 for ``n = 0``;
+- a ``dma_pre`` ends after ``DISPATCH`` (``desc_words + 2 + L`` cycles); the compute op
+  after it issues the load in its ``DISPATCH`` and stores one R beat a cycle while the
+  writer does not store, so its own count stands when ``prefetch_ok`` holds;
 - the gatherer issues one sub-cycle a cycle; the last sub-cycle's read is registered,
   then packed into the beat register, so beat 0 is on the unit's input at
   ``c0 = beat_cycles + 1``. A unit that is not ready freezes the gatherer, so beat
@@ -92,6 +95,8 @@ def _head(cfg: AccelTopCfg, latency: int) -> int:
 def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 3 + latency``)
     given."""
+    if desc.unit == "dma_pre":  # the load runs under the next op (see prefetch_ok)
+        return head - 2
     if desc.unit in ("dma_in", "dma_out"):
         # bursts of one beat a cycle: the first beat (the B response) comes ``latency``
         # cycles after the first AR handshake (the last W beat), the state is left the

@@ -22,7 +22,7 @@ __all__ = ["desc_bytes", "frame_traffic", "op_traffic", "stream_lines", "stream_
 def desc_bytes(desc: OpDesc, cfg: AccelTopCfg) -> tuple[int, int]:
     """``(read, written)``: external-memory bytes descriptor ``desc`` moves on ``cfg``."""
     word = cfg.lanes * 4
-    if desc.unit == "dma_in":
+    if desc.unit in ("dma_in", "dma_pre"):
         return desc.rn[3] * word, 0
     if desc.unit == "dma_out":
         return 0, desc.rn[3] * word
