@@ -9,7 +9,6 @@ from pathlib import Path
 from golden.argtypes import at_least, finite, module_name
 from golden.atomic import atomic_dir, check_out, force_arg
 from golden.errors import VitsimError
-from golden.unit_spec import attach, attached
 
 __all__ = ["register"]
 
@@ -149,61 +148,6 @@ def _accel_for_synth(args):
     return Accelerator(cfg), "accelerator", f"lanes={cfg.lanes} depth={cfg.depth}"
 
 
-# The flags of ``vitsim golden --config FILE`` as each unit's seeded case writer
-# (:attr:`golden.unit_spec.UnitSpec.case`) takes them; ``--seed`` and ``--stimulus`` go to
-# every one.
-
-
-@attach("binary_array", "cli_case")
-def _binary_array_case(cfg, args) -> dict:
-    return dict(m=args.m, n=args.n or cfg.rows, k=args.k or cfg.max_k)
-
-
-@attach("mac_array", "cli_case")
-def _mac_array_case(cfg, args) -> dict:
-    return dict(m=args.m, n=args.n or cfg.rows, k=args.k or cfg.max_k, w_bits=args.w_bits,
-                a_bits=args.a_bits, a_signed=not args.a_unsigned)
-
-
-@attach("requant", "cli_case")
-def _requant_case(cfg, args) -> dict:
-    return dict(beats=args.m, mult=args.mult, shift=args.shift, bits=args.bits,
-                signed=not args.out_unsigned)
-
-
-@attach("softmax", "cli_case")
-def _softmax_case(cfg, args) -> dict:
-    return dict(rows=args.m, row_len=args.k or cfg.max_len, scale=args.scale,
-                out_bits=args.bits)
-
-
-@attach("layernorm", "cli_case")
-def _layernorm_case(cfg, args) -> dict:
-    return dict(rows=args.m)
-
-
-@attach("gelu", "cli_case")
-def _gelu_case(cfg, args) -> dict:
-    return dict(beats=args.m, scale=args.scale)
-
-
-@attach("residual", "cli_case")
-@attach("threshold", "cli_case")
-def _beats_case(cfg, args) -> dict:
-    return dict(beats=args.m)
-
-
-@attach("gsb_encoder", "cli_case")
-def _gsb_encoder_case(cfg, args) -> dict:
-    return dict(shape=(args.m, args.n or 1, args.k or cfg.lanes),
-                mode="attn" if args.gsb_attention else "value", theta=args.theta)
-
-
-@attach("gsb_av", "cli_case")
-def _gsb_av_case(cfg, args) -> dict:
-    return dict(n=args.m, d=args.k or cfg.max_d)
-
-
 def _cut_cases(args) -> int:
     """``vitsim golden --cut PKG --op NAME|all --out DIR``: network op(s) -> unit case(s)."""
     from golden.cut import CutError, cut_network, cut_op
@@ -211,6 +155,7 @@ def _cut_cases(args) -> int:
 
     if args.op is None:
         raise VitsimError("golden --cut: give --op NAME (an op of the package) or --op all")
+    _refuse_case_flags(args, (), "--cut takes the op's own operands and config")
     kind = "cases" if args.op == "all" else "package"
     check_out(args.out, kind, force=args.force, inputs=[args.cut])
     pkg = read_network(args.cut)
@@ -268,6 +213,7 @@ def cmd_golden(args) -> int:
     if args.ckpt is not None:
         from models.golden_export import export_golden
 
+        _refuse_case_flags(args, (), "--ckpt writes the checkpoint's network package")
         pkg = export_golden(args.ckpt, args.out, images=args.images, seed=args.seed)
         img = pkg.manifest["images"]
         right = sum(p == y for p, y in zip(img["predictions"], img["labels"], strict=True))
@@ -306,11 +252,29 @@ def _flagged(exc: VitsimError) -> VitsimError:
     return exc
 
 
+def _refuse_case_flags(args, allowed, why: str) -> None:
+    """:class:`VitsimError` naming the first unit-case flag given that is not in ``allowed``
+    (the flags of every unit's case, :mod:`golden.casemakers`, but the common ones)."""
+    from golden.casemakers import COMMON_FLAGS, load
+    from golden.unit_spec import attached, attached_kinds
+
+    load()
+    unit_flags = {name for kind in sorted(attached_kinds("case_flags"))
+                  for name in attached(kind, "case_flags").defaults}
+    for name in sorted(unit_flags - set(allowed) - set(COMMON_FLAGS)):
+        value = getattr(args, name, None)
+        if value is not None and value is not False:
+            raise VitsimError(f"--{name.replace('_', '-')}: {why}")
+
+
 def _write_case(cfg, args) -> int:
     """Write the unit case of ``cfg`` that the flags of ``vitsim golden`` describe."""
+    from golden.casemakers import case_flags_of
     from golden.units import unit
 
-    kwargs = attached(cfg.kind, "cli_case")(cfg, args)
+    flags = case_flags_of(cfg.kind)
+    _refuse_case_flags(args, flags.defaults, f"{cfg.kind} cases do not take it")
+    kwargs = flags.arguments(cfg, vars(args))
     pkg = unit(cfg.kind).case(cfg, args.out, **kwargs, seed=args.seed, stimulus=args.stimulus)
     op = pkg.manifest["ops"][0]
     print(f"wrote {args.out}: {op['name']} ({cfg.kind} {cfg}), {op.get('cycles')} cycles by the "
@@ -514,21 +478,21 @@ def register(sub) -> None:
                         "layernorm: extremes, constant, mixed; gelu: extremes; "
                         "threshold: ties")
     g = p.add_argument_group("MAC array cases")
-    g.add_argument("--w-bits", type=at_least(1), default=8)
-    g.add_argument("--a-bits", type=at_least(1), default=8)
+    g.add_argument("--w-bits", type=at_least(1), help="weight width (default 8)")
+    g.add_argument("--a-bits", type=at_least(1), help="activation width (default 8)")
     g.add_argument("--a-unsigned", action="store_true", help="unsigned activations")
     g = p.add_argument_group("softmax and GELU cases (--m rows / beats, --k row length)")
-    g.add_argument("--scale", type=finite(positive=True), default=1 / 64,
+    g.add_argument("--scale", type=finite(positive=True),
                    help="input scale (default 1/64)")
     g = p.add_argument_group("GSB encoder cases (--m heads, --n tokens, --k width)")
     g.add_argument("--gsb-attention", action="store_true",
                    help="one-tailed attention planes with base threshold --theta (default: V)")
-    g.add_argument("--theta", type=int, default=0, help="base-plane threshold")
+    g.add_argument("--theta", type=int, help="base-plane threshold (default 0)")
     g = p.add_argument_group("requantiser cases")
-    g.add_argument("--mult", type=int, default=1 << 30,
-                   help="multiplier of every lane (signed, mult_bits wide)")
-    g.add_argument("--shift", type=at_least(1), default=40)
-    g.add_argument("--bits", type=at_least(1), default=8, help="output width")
+    g.add_argument("--mult", type=int,
+                   help="multiplier of every lane (signed, mult_bits wide; default 2**30)")
+    g.add_argument("--shift", type=at_least(1), help="right shift (default 40)")
+    g.add_argument("--bits", type=at_least(1), help="output width (default 8)")
     g.add_argument("--out-unsigned", action="store_true", help="unsigned outputs")
     _add_array_args(p)
     p.set_defaults(func=cmd_golden)

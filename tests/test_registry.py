@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from golden.accel_program import UNIT_IDS, UNIT_KINDS
-from golden.cut import _CUTTERS, NO_UNIT
+from golden.cut import NO_UNIT
 from golden.network import OPS
 from golden.unit_spec import (
     Payload,
@@ -27,15 +27,15 @@ ARRAYS = {"binary_array", "mac_array"}  # priced as "array" by the analytic mode
 
 
 def test_every_unit_has_its_part_in_every_layer():
-    import sim.commands  # noqa: F401  attaches the command line's case flags
+    import golden.cut  # noqa: F401  imports every unit's cutter and case flags
 
     kinds = set(units())
     assert kinds == {"binary_array", "mac_array", "requant", "residual", "threshold",
                      "layernorm", "softmax", "gelu", "gsb_encoder", "gsb_av"}
     assert component_kinds() == kinds, "a unit without an hw Component (or vice versa)"
     assert bench_kinds() == kinds, "a unit without a cocotb bench (or vice versa)"
-    assert attached_kinds("cli_case") == kinds, "a unit `vitsim golden` cannot write"
-    assert set(_CUTTERS) == kinds, "a unit golden.cut cannot cut"
+    assert attached_kinds("case_flags") == kinds, "a unit `vitsim golden` cannot write"
+    assert attached_kinds("cutter") == kinds, "a unit golden.cut cannot cut"
     assert set(UNITS) == kinds and set(known_configs()) == kinds | {"quant"}
     for kind in kinds:
         assert component_for(kind).config_class is unit(kind).config
