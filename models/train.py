@@ -27,11 +27,10 @@ __all__ = ["bitops_penalty", "evaluate", "predict", "run_record", "train_quantiz
            "train_scheme", "train_stage", "world"]
 
 
-def world() -> tuple[int, int]:
+def world(model: nn.Module | None = None) -> tuple[int, int]:
     """``(rank, world_size)`` of this process: ``(0, 1)`` alone; under ``torchrun`` (its
-    ``WORLD_SIZE`` > 1) the default process group is started on first use, gloo for a
-    model on the CPU (nccl when CUDA is available and ``VITSIM_DIST_BACKEND`` does not
-    say otherwise)."""
+    ``WORLD_SIZE`` > 1) the default process group is started on first use: gloo for a
+    ``model`` on the CPU (as ``vitsim train`` keeps it), nccl for one on a GPU."""
     import os
 
     size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -40,9 +39,8 @@ def world() -> tuple[int, int]:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        backend = os.environ.get("VITSIM_DIST_BACKEND") or (
-            "nccl" if torch.cuda.is_available() else "gloo")
-        dist.init_process_group(backend)
+        on_gpu = model is not None and any(p.is_cuda for p in model.parameters())
+        dist.init_process_group("nccl" if on_gpu else "gloo")
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -170,7 +168,7 @@ def train_stage(
     targets = predict(teacher, data.train, batch_size=256) if teacher is not None else None
     loader = DataLoader(_Indexed(data.train), batch_size=cfg.batch_size, shuffle=True,
                         generator=gen, drop_last=len(data.train) > cfg.batch_size)
-    rank, size = world()
+    rank, size = world(model)
     net = model
     if size > 1:  # DDP: each rank a share of every global batch, gradients averaged
         from torch.nn.parallel import DistributedDataParallel
