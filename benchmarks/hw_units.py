@@ -88,16 +88,21 @@ def measure(work: Path) -> list[dict]:
 #: (label, config at ``lanes``, cycles of one row by the unit's model) of the lane units
 LANE_UNITS = [
     ("LayerNorm", lambda n: LayerNormCfg(dim=64, lanes=n), lambda cfg: cfg.row_cycles),
+    ("LayerNorm-s2", lambda n: LayerNormCfg(dim=64, lanes=n, step_bits=2),
+     lambda cfg: cfg.row_cycles),
     ("softmax", lambda n: SoftmaxCfg(max_len=32, out_bits=16, lanes=n),
      lambda cfg: cfg.row_cycles(18)),
     ("GELU", lambda n: GeluCfg(lanes=n), lambda cfg: None),
 ]
 
 
-def measure_lanes(work: Path, lanes: list[int]) -> list[dict]:
-    """Synthesise each lane unit at each lane count (out of context)."""
+def measure_lanes(work: Path, lanes: list[int], units: list[str] | None = None) -> list[dict]:
+    """Synthesise each lane unit (of ``units``, default all) at each lane count (out of
+    context)."""
     rows = []
     for label, make, row in LANE_UNITS:
+        if units and label not in units:
+            continue
         for n in lanes:
             cfg = make(n)
             unit = unit_for(cfg.kind)
@@ -124,6 +129,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
     p.add_argument("--lanes", help="comma-separated lane counts: the lane units only")
+    p.add_argument("--units", help="with --lanes: comma-separated units (default all of "
+                   f"{', '.join(u[0] for u in LANE_UNITS)})")
     args = p.parse_args(argv)
     if args.lanes:
         try:
@@ -131,7 +138,7 @@ def main(argv=None) -> int:
         except ValueError:
             p.error(f"--lanes must be comma-separated integers, not {args.lanes!r}")
         with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
-            rows = measure_lanes(Path(tmp), lanes)
+            rows = measure_lanes(Path(tmp), lanes, args.units.split(",") if args.units else None)
         print_lanes(rows)
         if args.json:
             atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")

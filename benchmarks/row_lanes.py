@@ -41,9 +41,14 @@ def by_unit(prog) -> tuple[dict, int]:
 
 
 def one_lane(cfg):
-    """``cfg`` with every row unit at one lane."""
-    units = {slot: dataclasses.replace(u, lanes=1) if slot in ROW_UNITS
-             and hasattr(u, "lanes") else u for slot, u in cfg.units.items()}
+    """``cfg`` with every row unit at one lane (and LayerNorm's divider at a bit a cycle):
+    the units as they were before lanes."""
+    units = dict(cfg.units)
+    for slot in ROW_UNITS:
+        if slot in units:
+            units[slot] = dataclasses.replace(units[slot], lanes=1)
+    if "layernorm" in units:
+        units["layernorm"] = dataclasses.replace(units["layernorm"], step_bits=1)
     return dataclasses.replace(cfg, units=units)
 
 
@@ -59,8 +64,10 @@ def main(argv=None) -> int:
         cfg = accel_config_for(NetworkData(pkg))
         before, total_b = by_unit(compile_network(pkg, cfg=one_lane(cfg)))
         after, total_a = by_unit(compile_network(pkg, cfg=cfg))
-    lanes = {s: getattr(cfg.units[s], "lanes", 1) for s in ROW_UNITS if s in cfg.units}
-    print(f"{args.model} depth {args.depth}: row-unit lanes {lanes}")
+    lanes = {s: cfg.units[s].lanes for s in ROW_UNITS if s in cfg.units}
+    step = cfg.units["layernorm"].step_bits if "layernorm" in cfg.units else None
+    print(f"{args.model} depth {args.depth}: row-unit lanes {lanes}, LayerNorm step_bits "
+          f"{step}")
     print("| unit | 1 lane | sized lanes | ratio |\n|---|---:|---:|---:|")
     for unit in sorted(before, key=lambda u: -before[u]):
         print(f"| {unit} | {before[unit]:,} | {after[unit]:,} | "

@@ -59,7 +59,8 @@ class LayerNormCfg(_Config):
     load (``beats`` cycles), compute (:attr:`compute_cycles`), stream out (``beats``
     cycles plus the 3-stage output pipeline), and the next row is accepted only after the
     last output has been handed over. With no stalls a row costs :attr:`row_cycles`
-    ``= 2*beats + 4*in_bits + 38`` cycles (``beats = ceil(dim / lanes)``).
+    ``= 2*beats + 4*in_bits + 38`` cycles (``beats = ceil(dim / lanes)``) at one divider
+    bit a cycle (``step_bits`` 1).
 
     Parameters
     ----------
@@ -71,17 +72,23 @@ class LayerNormCfg(_Config):
     lanes : int
         Elements a beat, in and out, 1..64: the row sums take ``lanes`` elements a cycle
         (adder trees) and the output stage is ``lanes`` multipliers wide.
+    step_bits : int
+        Quotient (and root) bits the dividers and the square root find a cycle, 1..4
+        (``step_bits`` restoring steps chained in one cycle): the row's compute takes
+        about ``1 / step_bits`` of the cycles, at a longer logic path.
     """
 
     kind: ClassVar[str] = "layernorm"
     dim: int  # row length
     in_bits: int = 16  # signed input width
     lanes: int = 1  # elements a beat
+    step_bits: int = 1  # divider and square-root bits a cycle
 
     def __post_init__(self):
         _check_int("dim", self.dim, 2, 4096)
         _check_int("in_bits", self.in_bits, 2, 16)
         _check_int("lanes", self.lanes, 1, 64)
+        _check_int("step_bits", self.step_bits, 1, 4)
 
     @property
     def beats(self) -> int:
@@ -112,10 +119,14 @@ class LayerNormCfg(_Config):
         Mean division setup and ``in_bits`` quotient bits; three cycles for the mean and
         ``sum(y**2) = sum(x**2) - mean * (2*sum(x) - dim*mean)``; variance division setup
         and ``var_bits`` quotient bits; square root setup and ``var_bits / 2`` root bits;
-        ``factor`` division setup and 31 quotient bits: ``4*in_bits + 35``.
+        ``factor`` division setup and 31 quotient bits: ``4*in_bits + 35`` at one bit a
+        cycle; each count of bits becomes ``ceil(bits / step_bits)`` cycles.
         """
-        return ((1 + self.in_bits) + 3 + (1 + self.var_bits) + (1 + self.var_bits // 2)
-                + (1 + FACTOR_BITS))
+        def steps(bits):
+            return -(-bits // self.step_bits)
+
+        return ((1 + steps(self.in_bits)) + 3 + (1 + steps(self.var_bits))
+                + (1 + steps(self.var_bits // 2)) + (1 + steps(FACTOR_BITS)))
 
     @property
     def latency(self) -> int:
@@ -139,7 +150,8 @@ class LayerNormCfg(_Config):
 
     def __str__(self) -> str:
         lanes = f"l{self.lanes}" if self.lanes > 1 else ""
-        return f"ln_d{self.dim}i{self.in_bits}{lanes}"
+        step = f"s{self.step_bits}" if self.step_bits > 1 else ""
+        return f"ln_d{self.dim}i{self.in_bits}{lanes}{step}"
 
 
 #: LayerNorm stimuli, each in the kernel's contract ``|x| <= 2**(in_bits-1) - 1``: random

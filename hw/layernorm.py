@@ -82,40 +82,63 @@ class LayerNorm(StreamUnit):
         lin = Signal(signed(len(sum_x) + n + 2))  # 2*sum - dim*mean
         ssq = Signal.like(sum_sq)  # sum((x - mean)**2)
 
-        # Restoring divider: q quotient bits, numerator left-aligned in d_num.
-        q_max = max(n, cfg.var_bits, FACTOR_BITS)
+        # Restoring divider: k = step_bits quotient bits a step, q bits rounded up to whole
+        # steps (the extra leading quotient bits are 0), numerator left-aligned in d_num.
+        k = cfg.step_bits
+
+        def whole(bits):
+            return -(-bits // k) * k
+
+        q_max = whole(max(n, cfg.var_bits, FACTOR_BITS))
         den_bits = max(dim.bit_length(), n)
         d_num = Signal(q_max)
         d_rem = Signal(den_bits)
         d_den = Signal(den_bits)
         d_quo = Signal(q_max)
         d_cnt = Signal(range(q_max))
-        trial = Signal(den_bits + 1)
-        m.d.comb += trial.eq(Cat(d_num[-1], d_rem))
+        rem_j, quo_j = d_rem, d_quo
+        for j in range(k):  # one restoring step per quotient bit, k of them a cycle
+            trial = Signal(den_bits + 1, name=f"trial{j}")
+            nxt_rem = Signal(den_bits, name=f"d_rem{j}")
+            nxt_quo = Signal(q_max, name=f"d_quo{j}")
+            take = trial >= d_den
+            m.d.comb += [trial.eq(Cat(d_num[-1 - j], rem_j)),
+                         nxt_rem.eq(Mux(take, trial - d_den, trial)),
+                         nxt_quo.eq(Cat(take, quo_j))]
+            rem_j, quo_j = nxt_rem, nxt_quo
 
         def div_start(num, den, q):
-            m.d.sync += [d_rem.eq(num >> q), d_num.eq(num << (q_max - q)), d_den.eq(den),
-                         d_quo.eq(0), d_cnt.eq(q - 1)]
+            qk = whole(q)
+            m.d.sync += [d_rem.eq(num >> qk), d_num.eq(num << (q_max - qk)), d_den.eq(den),
+                         d_quo.eq(0), d_cnt.eq(qk // k - 1)]
 
         def div_step(then):
-            with m.If(trial >= d_den):
-                m.d.sync += [d_rem.eq(trial - d_den), d_quo.eq(Cat(1, d_quo))]
-            with m.Else():
-                m.d.sync += [d_rem.eq(trial), d_quo.eq(Cat(0, d_quo))]
-            m.d.sync += [d_num.eq(d_num << 1), d_cnt.eq(d_cnt - 1)]
+            m.d.sync += [d_rem.eq(rem_j), d_quo.eq(quo_j), d_num.eq(d_num << k),
+                         d_cnt.eq(d_cnt - 1)]
             with m.If(d_cnt == 0):
                 m.next = then
 
-        # Restoring square root: two radicand bits a step, MSB first.
+        # Restoring square root: two radicand bits a root bit, k root bits a step, MSB
+        # first; the root's bits rounded up to whole steps (leading radicand pairs 0).
         half = cfg.var_bits // 2
-        s_v = Signal(cfg.var_bits)
-        s_root = Signal(half + 1)
-        s_rem = Signal(half + 3)
-        s_cnt = Signal(range(max(half, 1)))
-        s_acc = Signal(half + 3)
-        s_try = Signal(half + 3)
-        m.d.comb += [s_acc.eq(Cat(s_v[-2:], s_rem)), s_try.eq(Cat(1, 0, s_root))]
-        root = Signal(half + 1)
+        hk = whole(half)
+        s_v = Signal(2 * hk)
+        s_root = Signal(hk + 1)
+        s_rem = Signal(hk + 3)
+        s_cnt = Signal(range(max(hk // k, 1)))
+        sq_rem, sq_root = s_rem, s_root
+        for j in range(k):  # one root bit per step, k of them a cycle
+            s_acc = Signal(hk + 3, name=f"s_acc{j}")
+            s_try = Signal(hk + 3, name=f"s_try{j}")
+            nxt_rem = Signal(hk + 3, name=f"s_rem{j}")
+            nxt_root = Signal(hk + 1, name=f"s_root{j}")
+            take = s_acc >= s_try
+            top = 2 * hk - 2 * j
+            m.d.comb += [s_acc.eq(Cat(s_v[top - 2:top], sq_rem)), s_try.eq(Cat(1, 0, sq_root)),
+                         nxt_rem.eq(Mux(take, s_acc - s_try, s_acc)),
+                         nxt_root.eq(Cat(take, sq_root))]
+            sq_rem, sq_root = nxt_rem, nxt_root
+        root = Signal(hk + 1)
         m.d.comb += root.eq(Mux(s_root == 0, 1, s_root))
 
         # Output pipeline: memory read, product, shift.
@@ -181,14 +204,12 @@ class LayerNorm(StreamUnit):
             with m.State("VAR_DIV"):
                 div_step("SQRT_START")
             with m.State("SQRT_START"):
-                m.d.sync += [s_v.eq(d_quo), s_root.eq(0), s_rem.eq(0), s_cnt.eq(half - 1)]
+                m.d.sync += [s_v.eq(d_quo[:cfg.var_bits]), s_root.eq(0), s_rem.eq(0),
+                             s_cnt.eq(hk // k - 1)]
                 m.next = "SQRT"
             with m.State("SQRT"):
-                with m.If(s_acc >= s_try):
-                    m.d.sync += [s_rem.eq(s_acc - s_try), s_root.eq(Cat(1, s_root))]
-                with m.Else():
-                    m.d.sync += [s_rem.eq(s_acc), s_root.eq(Cat(0, s_root))]
-                m.d.sync += [s_v.eq(s_v << 2), s_cnt.eq(s_cnt - 1)]
+                m.d.sync += [s_rem.eq(sq_rem), s_root.eq(sq_root), s_v.eq(s_v << 2 * k),
+                             s_cnt.eq(s_cnt - 1)]
                 with m.If(s_cnt == 0):
                     m.next = "FACTOR_START"
             with m.State("FACTOR_START"):

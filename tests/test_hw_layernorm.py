@@ -59,6 +59,30 @@ def test_lanes_match_golden(tmp_path, cfg, stimulus):
         assert lanes == [0] * (4 * pad)
 
 
+@pytest.mark.parametrize("cfg", [
+    LayerNormCfg(dim=16, lanes=8, step_bits=2),
+    LayerNormCfg(dim=13, in_bits=9, lanes=4, step_bits=3),  # 9, 16, 8 and 31 bits: padded
+    LayerNormCfg(dim=6, in_bits=7, step_bits=4),
+    LayerNormCfg(dim=2, in_bits=2, lanes=2, step_bits=2),
+], ids=str)
+def test_step_bits_match_golden(tmp_path, cfg):
+    for stimulus in ("mixed", "extremes"):
+        pkg = layernorm_case(cfg, tmp_path / stimulus, rows=4, stimulus=stimulus, seed=12)
+        got, _, cycles = run(cfg, pkg.tensors["x"])
+        assert np.array_equal(got, pkg.tensors["y"]), f"got\n{got}\nexpected\n{pkg.tensors['y']}"
+        assert cycles == cfg.cycles(rows=4)
+    one = LayerNormCfg(dim=cfg.dim, in_bits=cfg.in_bits, lanes=cfg.lanes)
+    assert cfg.compute_cycles < one.compute_cycles
+
+
+def test_step_bits_every_row_of_a_narrow_unit():
+    cfg = LayerNormCfg(dim=3, in_bits=3, step_bits=2)
+    x = np.array(np.meshgrid(*[np.arange(-4, 4)] * 3, indexing="ij")).reshape(3, -1).T
+    got, _, cycles = run(cfg, x)
+    assert np.array_equal(got, int_layernorm(x, cfg.params))
+    assert cycles == cfg.cycles(rows=512)
+
+
 def test_lanes_under_gaps(tmp_path):
     cfg = LayerNormCfg(dim=20, lanes=8)
     pkg = layernorm_case(cfg, tmp_path / "c", rows=6, stimulus="mixed", seed=4)
@@ -90,6 +114,8 @@ def test_cycle_model():
     assert cfg.row_cycles == 2 * 768 + 4 * 16 + 38 and cfg.cycles(rows=3) == 3 * cfg.row_cycles
     wide = LayerNormCfg(dim=770, lanes=16)
     assert wide.beats == 49 and wide.row_cycles == 2 * 49 + 4 * 16 + 38
+    fast = LayerNormCfg(dim=64, lanes=8, step_bits=2)  # 16, 30, 15 and 31 bits in 2s
+    assert fast.compute_cycles == 9 + 3 + 16 + 9 + 17 and fast.row_cycles == 16 + 54 + 3
     with pytest.raises(ConfigError, match=r"^rows must be a positive integer, not 0$"):
         cfg.cycles(rows=0)
 
@@ -101,6 +127,7 @@ def test_cycle_model():
     ("in_bits", 1, r"^in_bits must be between 2 and 16, not 1$"),
     ("lanes", 0, r"^lanes must be between 1 and 64, not 0$"),
     ("lanes", 65, r"^lanes must be between 1 and 64, not 65$"),
+    ("step_bits", 5, r"^step_bits must be between 1 and 4, not 5$"),
 ])
 def test_bad_config_values(field, value, message):
     with pytest.raises(ConfigError, match=message):

@@ -14,14 +14,17 @@ from sim.compiler import tiling
 from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
 
-__all__ = ["COLS", "LANES", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS", "MAC_ROWS",
-           "ROWS", "ROW_LANES", "accel_config_for", "linear_mac_cols", "mac_cols", "row_lanes",
-           "widest"]
+__all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS",
+           "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for", "linear_mac_cols", "mac_cols",
+           "row_lanes", "widest"]
 
 LANES = 8  # elementwise units
 #: Most lanes of the row units (LayerNorm, softmax): past 8 their fixed per-row compute
 #: (dividers, square root, exp pipeline) dominates a row, so more lanes buy little.
 ROW_LANES = 8
+#: LayerNorm's divider and square-root bits a cycle: its per-row compute in about half the
+#: cycles (99 -> 54 at 16-bit inputs), which at 8 lanes is most of a row.
+LN_STEP_BITS = 2
 ROWS, COLS = 8, 32  # binary array
 MAC_ROWS = 4
 #: Most columns of the MAC array (a 64-column beat is 4 rows of a 16x16 patch).

@@ -3,7 +3,7 @@
 - ``layernorm`` ops compile to one descriptor, ``lanes`` elements a beat, a row at a time
   (tiling :func:`sim.compiler.tiling.rows`);
 - one unit of the network's one LayerNorm width, :func:`sim.compiler.sizing.row_lanes`
-  lanes;
+  lanes, ``LN_STEP_BITS`` divider bits a cycle;
 - rows of ``beats`` beats, ``row_cycles`` a row (:func:`sim.compiler.timing.row_unit`).
 """
 
@@ -15,7 +15,7 @@ from sim.compiler import tiling
 from sim.compiler.operands import row_operand, row_writes
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, sizes
-from sim.compiler.sizing import row_lanes, widest
+from sim.compiler.sizing import LN_STEP_BITS, row_lanes, widest
 from sim.compiler.timing import row_unit
 
 __all__ = ["layernorm"]
@@ -42,7 +42,7 @@ def _size(net, by_kind):
         raise CompileError(f"LayerNorms of different widths {sorted(dims)}: one unit serves one")
     dim = dims.pop()
     return {"layernorm": LayerNormCfg(dim=dim, in_bits=widest(net, ops, top=16),
-                                      lanes=row_lanes([dim]))}
+                                      lanes=row_lanes([dim]), step_bits=LN_STEP_BITS)}
 
 
 @cycle_model("layernorm")
