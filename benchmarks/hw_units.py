@@ -46,6 +46,10 @@ UNITS = [
     ("MAC array", MacArrayCfg(rows=4, cols=16, max_k=256),
      lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=256, w_bits=8, a_bits=8,
                                    a_signed=True), 4 * 16 / 16, False),
+    # the array sized for the Q-ViT and low-rank digits networks' integer linears
+    ("MAC array (linears)", MacArrayCfg(rows=8, cols=32, max_k=256),
+     lambda cfg, p: mac_array_case(cfg, p, m=2, n=8, k=256, w_bits=8, a_bits=8,
+                                   a_signed=True), 8 * 32 / 16, False),
     ("requantiser", RequantCfg(lanes=4, acc_bits=24, out_bits=8),
      lambda cfg, p: requant_case(cfg, p, beats=16, shift=50, bits=8, signed=True), None,
      False),
@@ -68,9 +72,11 @@ UNITS = [
 ]
 
 
-def measure(work: Path) -> list[dict]:
+def measure(work: Path, only=None) -> list[dict]:
     rows = []
     for i, (label, cfg, make_case, macs, nodsp) in enumerate(UNITS):
+        if only and label not in only:
+            continue
         unit = unit_for(cfg.kind)
         report = synthesize(unit.build(cfg), work / f"synth{i}", name=unit.top, nodsp=nodsp)
         case = make_case(cfg, work / f"case{i}")
@@ -131,6 +137,8 @@ def main(argv=None) -> int:
     p.add_argument("--lanes", help="comma-separated lane counts: the lane units only")
     p.add_argument("--units", help="with --lanes: comma-separated units (default all of "
                    f"{', '.join(u[0] for u in LANE_UNITS)})")
+    p.add_argument("--unit", action="append", choices=[u[0] for u in UNITS],
+                   help="measure only this unit (repeatable; default: every unit)")
     args = p.parse_args(argv)
     if args.lanes:
         try:
@@ -145,7 +153,7 @@ def main(argv=None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
         os.environ["VITSIM_BUILD_CACHE"] = str(Path(tmp) / "build-cache")
-        rows = measure(Path(tmp))
+        rows = measure(Path(tmp), args.unit)
     console = Console(width=140)
     table = Table(title="hardware units on LFE5U-85F (out of context, yowasp flow) and in RTL")
     for col in ("unit", "config", "LUTs", "LUTs/MAC", "FFs", "DSP", "BRAM", "fmax MHz",

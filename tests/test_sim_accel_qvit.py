@@ -18,6 +18,7 @@ from golden.netspec import Op
 from sim.compiler import compile_network
 from sim.compiler.bmm import bmm_widths
 from sim.compiler.parts.requant import clamp_runs
+from sim.compiler.sizing import linear_mac_cols
 
 # per-head widths the untrained model is given (parameter name suffix -> widths)
 HEAD_BITS = {"attn.quant_q.bits": [3, 6], "attn.quant_k.bits": [4, 4],
@@ -88,6 +89,19 @@ def test_clamp_runs_split_one_axis_into_heads():
     op = _op("requant", lo=[-4] * 4 + [-32] * 4, hi=[3] * 4 + [31] * 4)
     assert clamp_runs(op, (3, 8)) == [(1, 0, 4, 3, True), (1, 4, 4, 6, True)]
     assert clamp_runs(_op("requant", lo=-8, hi=7), (3, 8)) == [(0, 0, 3, 4, True)]
+
+
+@pytest.mark.parametrize("red, qk, want", [
+    ([64, 64, 256, 64], [32], 32),   # Q-ViT digits: 32-element head rows
+    ([64, 24, 16, 256, 8], [32], 32),  # low-rank factors: ranks padded to one beat
+    ([64, 256], [16], 16),           # 16-element head rows set the columns
+    ([8, 16], [], 16),               # no wider than the longest reduction
+    ([192, 768], [64], 32),          # DeiT widths: capped
+])
+def test_linear_mac_cols_divide_every_head_row(red, qk, want):
+    cols = linear_mac_cols(red, qk)
+    assert cols == want
+    assert all(k % cols == 0 for k in qk)
 
 
 def test_the_zero_padded_patch_embedding_reads_its_patches(qvit_package):
