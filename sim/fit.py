@@ -113,7 +113,8 @@ class FitResult:
 
 
 def _needs(util: dict, have: dict) -> str:
-    return ", ".join(f"{bel} {util.get(bel, 0):,}/{have[bel]:,}" for bel in have)
+    """``"TRELLIS_COMB 90,000/83,640, ..."``: what is known to be needed, against ``have``."""
+    return ", ".join(f"{bel} {util[bel]:,}/{have[bel]:,}" for bel in have if bel in util)
 
 
 def fit(cands: list[Candidate], out_dir, *, device: str, freq_mhz: float = 100.0,
@@ -131,7 +132,7 @@ def fit(cands: list[Candidate], out_dir, *, device: str, freq_mhz: float = 100.0
     for cand in cands:
         bram = scratch_bram(cand.cfg)
         if bram > have["DP16KD"]:
-            needs = {"DP16KD": bram}
+            needs = {"DP16KD": bram}  # nothing else known: Yosys was not run
             log(f"{cand.label}: its scratchpad alone needs {bram} DP16KD of "
                 f"{have['DP16KD']}; not synthesised")
             tried.append((cand, dict(needs)))
