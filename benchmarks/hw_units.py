@@ -11,6 +11,14 @@ operand width 2..8 (from the same cycle model the RTL is checked against).
 softmax at the digits ViT's rows, GELU) at each lane count and prints their resources,
 fmax and cycles a row (from the unit's cycle model, which the unit benches check ``==``
 against RTL), so area can be traded for speed.
+
+With ``--accel PKG`` it prints instead the whole accelerator of network package ``PKG``
+fitted to each ``--devices`` part (``vitsim synth --golden PKG --device D``, :mod:`sim.fit`):
+the configuration chosen, LUTs, FFs, BRAM, DSP, fmax, cycles a frame (exact analytic
+count, the RTL counters' count) and frames/s at fmax, or what the smallest configuration
+needs against what the part has. Slow: a Yosys and a nextpnr run per candidate tried.
+
+    python benchmarks/hw_units.py --accel PKG [--devices 25k 45k 85k] [--onchip-kib N]
 """
 
 from __future__ import annotations
@@ -129,6 +137,42 @@ def print_lanes(rows: list[dict]) -> None:
                       str(r["dsp"]), str(r["bram"]), f"{r['fmax_mhz']:.1f}",
                       "-" if r["row_cycles"] is None else str(r["row_cycles"]))
     Console(width=140).print(table)
+def accel_rows(pkg: Path, devices, work: Path, onchip_kib=None) -> list[dict]:
+    """One row per device: the fitted accelerator's figures, or why nothing fits."""
+    from golden.errors import VitsimError
+    from sim.fit import candidates, fit
+
+    cands = candidates(pkg, onchip_kib=onchip_kib)
+    rows = []
+    for dev in devices:
+        try:
+            res = fit(cands, work / f"accel-{dev}", device=dev,
+                      log=lambda line, d=dev: print(f"{d}: {line}", flush=True))
+        except VitsimError as exc:
+            rows.append({"device": dev, "fits": False, "why": str(exc)})
+            continue
+        rows.append({**res.report.to_dict(), "device": dev, "fits": True,
+                     "chosen": res.chosen.label, "cycles": res.chosen.cycles,
+                     "frames_per_s": res.frames_per_s})
+    return rows
+
+
+def print_accel(rows: list[dict]) -> None:
+    table = Table(title="whole accelerator per ECP5 part (out of context, yowasp flow)")
+    for col in ("device", "config", "LUTs", "FFs", "BRAM", "DSP", "fmax MHz", "cycles/frame",
+                "frames/s", "yosys s", "nextpnr s"):
+        table.add_column(col, justify="left" if col in ("device", "config") else "right")
+    for r in rows:
+        if not r["fits"]:
+            table.add_row(r["device"], r["why"], *["-"] * 9)
+            continue
+        fps = r["frames_per_s"]
+        table.add_row(r["device"], r["chosen"], f"{r['luts']:,}", f"{r['ffs']:,}",
+                      str(r["bram"]), str(r["dsp"]), f"{r['fmax_mhz']:.1f}",
+                      "-" if r["cycles"] is None else f"{r['cycles']:,}",
+                      "-" if fps is None else f"{fps:,.1f}", f"{r['yosys_s']:.0f}",
+                      f"{r['nextpnr_s']:.0f}")
+    Console(width=160).print(table)
 
 
 def main(argv=None) -> int:
@@ -139,6 +183,11 @@ def main(argv=None) -> int:
                    f"{', '.join(u[0] for u in LANE_UNITS)})")
     p.add_argument("--unit", action="append", choices=[u[0] for u in UNITS],
                    help="measure only this unit (repeatable; default: every unit)")
+    p.add_argument("--accel", type=Path, metavar="PKG",
+                   help="the whole accelerator of network package PKG per device instead")
+    p.add_argument("--devices", nargs="+", default=["25k", "45k", "85k"],
+                   choices=["25k", "45k", "85k"])
+    p.add_argument("--onchip-kib", type=float, help="--accel: the scratchpad budget")
     args = p.parse_args(argv)
     if args.lanes:
         try:
@@ -151,6 +200,13 @@ def main(argv=None) -> int:
         if args.json:
             atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
         return 0
+    if args.accel is not None:
+        with tempfile.TemporaryDirectory(prefix="vitsim-hwaccel-") as tmp:
+            rows = accel_rows(args.accel, args.devices, Path(tmp), args.onchip_kib)
+        print_accel(rows)
+        if args.json:
+            atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
+        return 0 if any(r["fits"] for r in rows) else 1
     with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
         os.environ["VITSIM_BUILD_CACHE"] = str(Path(tmp) / "build-cache")
         rows = measure(Path(tmp), args.unit)

@@ -98,8 +98,14 @@ def cmd_synth(args) -> int:
     if args.device not in DEVICES:
         raise VitsimError(f"--device: unknown ECP5 device {args.device!r}; choose one of "
                           f"{', '.join(DEVICES)}")
-    if args.depth is not None and args.golden is None:
-        raise VitsimError("--depth sizes the accelerator of --golden PKG; give --golden")
+    for flag, val in (("--depth", args.depth), ("--onchip-kib", args.onchip_kib),
+                      ("--lanes", args.lanes)):
+        if val is not None and args.golden is None:
+            raise VitsimError(f"{flag} sizes the accelerator of --golden PKG; give --golden")
+    if args.depth is not None and args.onchip_kib is not None:
+        raise VitsimError("--depth and --onchip-kib both size the scratchpad; give one")
+    if args.golden is not None and args.depth is None:
+        return _fit_accel(args)
     if args.golden is not None:
         component, name, cfg = _accel_for_synth(args)
     else:
@@ -127,9 +133,46 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def _fit_accel(args) -> int:
+    """``vitsim synth --golden PKG [--onchip-kib N] [--lanes L]``: the fastest accelerator
+    configuration that places and routes on ``--device`` (:mod:`sim.fit`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sim.accel_cli import check_golden_dir
+    from sim.fit import candidates, fit
+
+    check_golden_dir(args.golden)
+    cands = candidates(args.golden, onchip_kib=args.onchip_kib, lanes=args.lanes)
+    with atomic_dir(args.out, kind="synth", overwrite=args.force) as tmp:
+        res = fit(cands, tmp, device=args.device, freq_mhz=args.freq, nodsp=args.nodsp,
+                  log=lambda line: print(line, flush=True))
+        (tmp / "accel_config.json").write_text(json.dumps(res.chosen.cfg.to_dict(), indent=2)
+                                               + "\n")
+        fps = res.frames_per_s
+        record = {"device": args.device, "chosen": res.chosen.label,
+                  "onchip_kib": res.chosen.onchip_kib, "cycles": res.chosen.cycles,
+                  "fmax_mhz": res.report.fmax_mhz, "frames_per_s": fps,
+                  "tried": [{"config": c.label, "needs": n} for c, n in res.tried]}
+        (tmp / "fit.json").write_text(json.dumps(record, indent=2) + "\n")
+    r = res.report
+    table = Table(title=f"accelerator {res.chosen.label} on LFE5U-{args.device.upper()} "
+                        f"(out of context{', no DSP' if args.nodsp else ''})")
+    for col in ("LUTs", "FFs", "BRAM", "DSP", "fmax MHz", "cycles/frame", "frames/s",
+                "yosys s", "nextpnr s"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{r.luts:,}", f"{r.ffs:,}", str(r.bram), str(r.dsp), f"{r.fmax_mhz:.1f}",
+                  "-" if res.chosen.cycles is None else f"{res.chosen.cycles:,}",
+                  "-" if fps is None else f"{fps:,.1f}", f"{r.yosys_s:.1f}",
+                  f"{r.nextpnr_s:.1f}")
+    Console().print(table)
+    print(f"report: {args.out / 'synth_report.json'}; config: {args.out / 'accel_config.json'}")
+    return 0
+
+
 def _accel_for_synth(args):
     """``(component, name, label)``: the accelerator sized for network package
-    ``args.golden`` (``args.depth`` scratchpad words, default what its program needs)."""
+    ``args.golden`` (``args.depth`` scratchpad words, ``args.lanes`` lanes, default 32)."""
     import dataclasses
 
     from golden.netpkg import read_network
@@ -139,12 +182,15 @@ def _accel_for_synth(args):
     from sim.compiler import compile_network
 
     check_golden_dir(args.golden)
-    cfg = compile_network(read_network(args.golden), reuse=True).cfg
-    if args.depth is not None:
-        try:  # the config bounds the depth
-            cfg = dataclasses.replace(cfg, depth=args.depth)
-        except ConfigError as exc:
-            raise VitsimError(f"--depth: {exc}") from None
+    pkg = read_network(args.golden)
+    cfg = compile_network(pkg, reuse=True).cfg
+    if args.lanes is not None:
+        cfg = compile_network(pkg, reuse=True,
+                              cfg=dataclasses.replace(cfg, lanes=args.lanes, depth=1)).cfg
+    try:  # the config bounds the depth
+        cfg = dataclasses.replace(cfg, depth=args.depth)
+    except ConfigError as exc:
+        raise VitsimError(f"--depth: {exc}") from None
     return Accelerator(cfg), "accelerator", f"lanes={cfg.lanes} depth={cfg.depth}"
 
 
@@ -446,10 +492,18 @@ def register(sub) -> None:
     p.add_argument("--freq", type=finite(positive=True), default=100.0,
                    help="target clock in MHz")
     p.add_argument("--nodsp", action="store_true", help="keep multipliers in LUTs")
-    p.add_argument("--golden", type=Path, metavar="PKG", help="synthesise the whole "
-                   "accelerator sized for network package PKG (its buffer-reusing program)")
+    p.add_argument("--golden", type=Path, metavar="PKG", help="fit the whole accelerator "
+                   "of network package PKG to --device: the fastest word width whose "
+                   "streamed program's accelerator places and routes (slow: minutes to "
+                   "an hour)")
+    p.add_argument("--onchip-kib", type=finite(positive=True), metavar="KIB",
+                   help="--golden: the scratchpad in KiB, weights streamed (default: the "
+                   "smallest the program runs in)")
+    p.add_argument("--lanes", type=int, choices=(8, 16, 32),
+                   help="--golden: only this word width (32-bit elements a word)")
     p.add_argument("--depth", type=at_least(1), metavar="WORDS",
-                   help="--golden: scratchpad words instead of what the program needs")
+                   help="--golden: no fitting; the buffer-reusing program's accelerator "
+                   "with this many scratchpad words")
     _add_array_args(p)
     p.set_defaults(func=cmd_synth)
 
