@@ -572,12 +572,13 @@ def register(sub) -> None:
                    help="--golden: the longest window (default 1000; 15-60 KB a cycle); "
                    "a longer op keeps its first CYCLES")
     p.add_argument("--seed", type=at_least(0), default=0, help="seed of the gap patterns")
-    from sim.accel_cli import max_cycles_arg, onchip_arg, reuse_arg
+    from sim.accel_cli import max_cycles_arg, onchip_arg, program_arg, reuse_arg
     from sim.accel_mem import mem_model_args
 
     reuse_arg(p)
     max_cycles_arg(p)
     onchip_arg(p, "--golden: ")
+    program_arg(p)
     mem_model_args(p)
     sim_arg(p)
     p.set_defaults(func=cmd_simulate)

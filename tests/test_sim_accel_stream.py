@@ -160,6 +160,98 @@ def test_compile_and_memory_commands_report_the_streamed_figures(demo_package, s
     assert f"{frame['read_bytes']:,} bytes read" in capsys.readouterr().out
 
 
+def test_double_buffering_alternates_halves_and_prefetches_under_compute(demo_package,
+                                                                        streamed, double):
+    """Two weight halves; each prefetched load goes to the half its op reads, after that
+    half's previous user ended, carried by a compute descriptor that hides it whole at
+    latency 256; everything else is the single-buffered program's."""
+    from sim.compiler.budget import prefetch_ok
+
+    prog, L = double, double.cfg.lanes
+    half = streamed.preload
+    assert prog.preload == 2 * half and prog.meta["prefetched"] > 0
+    compute = [(n, d.unit, d.rn, d.wn) for n, d in zip(prog.names, prog.descs, strict=True)
+               if not d.unit.startswith("dma")]
+    assert compute == [(n, d.unit, d.rn, d.wn) for n, d in zip(streamed.names,
+                                                               streamed.descs, strict=True)
+                       if not d.unit.startswith("dma")]
+    assert _dma_reads(prog) == _dma_reads(streamed)  # every word once, as before
+    last_use = {0: -1, half: -1}  # half -> last descriptor reading it
+    pending = {}  # op name -> (position of its load, half)
+    for i, (name, d) in enumerate(zip(prog.names, prog.descs, strict=True)):
+        if d.unit in ("dma_pre", "dma_in") and d.wbase < 2 * half:
+            assert d.wbase in (0, half) and d.rn[3] * L <= half
+            assert last_use[d.wbase] < i  # the half's previous user has ended
+            pending[name] = d.wbase
+            if d.unit == "dma_pre":
+                carrier = prog.descs[i + 1]
+                assert not carrier.unit.startswith("dma") and prog.names[i + 1] != name
+                assert prefetch_ok(carrier, d.rn[3], prog.cfg, 256)
+            continue
+        if d.unit.startswith("dma"):
+            continue
+        reads = [o.base for o in d.ops if o.base < 2 * half]
+        for base in reads:  # an op reads only the half its weights were loaded into
+            h = half if base >= half else 0
+            assert pending.get(name) == h
+            last_use[h] = i
+    single, dbl = (run_cycles(p.descs, p.cfg, latency=20) for p in (streamed, prog))
+    assert dbl < single
+    with pytest.raises(CompileError, match="two halves"):
+        compile_network(demo_package, image=0, onchip_kib=KIB, double_buffer=True)
+    with pytest.raises(CompileError, match="^double buffering needs an on-chip budget"):
+        compile_network(demo_package, image=0, double_buffer=True)
+
+
+def test_simulate_runs_what_compile_wrote_and_compiles_image_0_once(demo_package, double,
+                                                                    tmp_path, monkeypatch,
+                                                                    capsys):
+    """``simulate --golden --program DIR`` runs the program ``compile`` wrote (no compile
+    at all); ``--onchip-kib`` alone compiles image 0 once. The run itself is replaced by
+    one that records what it was handed and stops (the RTL tests run the real one)."""
+    import sim.accel_run
+    import sim.compiler
+    from sim.accel_cli import load_program
+    from sim.cli import main as cli
+
+    out = tmp_path / "prog"
+    flags = ["--onchip-kib", str(DOUBLE_KIB), "--double-buffer"]
+    assert cli(["compile", str(demo_package), "--out", str(out), *flags]) == 0
+    assert "loads prefetched under compute" in capsys.readouterr().out
+    from golden.netpkg import read_network
+
+    pkg = read_network(demo_package)
+    loaded = load_program(out, pkg, reuse=False, onchip_kib=DOUBLE_KIB, double_buffer=True)
+    assert loaded.descs == double.descs and np.array_equal(loaded.ext, double.ext)
+    with pytest.raises(Exception, match="field 'reuse_key.double_buffer' is True, not False"):
+        load_program(out, pkg, reuse=False, onchip_kib=DOUBLE_KIB, double_buffer=False)
+
+    compiled, handed = [], []
+    real = sim.compiler.compile_network
+
+    class Stop(Exception):
+        pass
+
+    def counting(*a, **kw):
+        compiled.append(kw.get("image"))
+        return real(*a, **kw)
+
+    def fake_run(program, *a, **kw):
+        handed.append(program)
+        raise Stop
+
+    monkeypatch.setattr(sim.compiler, "compile_network", counting)
+    monkeypatch.setattr(sim.accel_run, "run_program", fake_run)
+    sim_args = ["simulate", "--golden", str(demo_package), *flags,
+                "--build-dir", str(tmp_path / "b")]
+    with pytest.raises(Stop):
+        cli([*sim_args, "--program", str(out)])
+    assert compiled == [] and handed[0].descs == double.descs
+    with pytest.raises(Stop):
+        cli(sim_args)
+    assert compiled == [0] and handed[1].descs == double.descs
+
+
 # ------------------------------------------------------------------------ RTL
 
 
