@@ -34,6 +34,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     spec = load_spec(args.spec)
     work = args.work or Path(tempfile.mkdtemp(prefix="sweep-speed-"))
+    work.mkdir(parents=True, exist_ok=True)
     rows = []
     for n in args.workers:
         out = work / f"w{n}"

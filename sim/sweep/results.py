@@ -93,11 +93,12 @@ def pareto_plot(rows: list[dict], path) -> Path | None:
     plt = _pyplot()
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, (pts, label, larger) in zip(axes[0], panels, strict=True):
-        for xv, yv, name in pts:
-            ax.scatter(xv, yv, color="tab:blue", s=14)
-            ax.annotate(name, (xv, yv), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        ax.scatter([p[0] for p in pts], [p[1] for p in pts], color="tab:blue", s=14)
         front = pareto_front(pts, larger_better=larger)
-        ax.plot([f[0] for f in front], [f[1] for f in front], color="tab:red", lw=1)
+        ax.plot([f[0] for f in front], [f[1] for f in front], color="tab:red", lw=1,
+                marker="o", ms=4)
+        for xv, yv, name in front:  # only the front is named: the rest would pile up
+            ax.annotate(name, (xv, yv), fontsize=6, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel(label + (" (higher is better)" if larger else ""))
         ax.set_ylabel("top-1 %")
         if max(p[0] for p in pts) > 50 * max(min(p[0] for p in pts), 1e-12):

@@ -61,7 +61,7 @@ def _client(workers: int, scheduler: str | None):
         except (OSError, TimeoutError) as exc:
             raise VitsimError(f"--scheduler {scheduler}: cannot connect: {exc}") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=50)
+                           dashboard_address=":0", silence_logs=50)
     return Client(cluster), cluster
 
 
