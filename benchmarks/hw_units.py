@@ -40,10 +40,6 @@ UNITS = [
     ("MAC array", MacArrayCfg(rows=4, cols=16, max_k=256),
      lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=256, w_bits=8, a_bits=8,
                                    a_signed=True), 4 * 16 / 16, False),
-    # the array sized for the Q-ViT and low-rank digits networks' integer linears
-    ("MAC array (linears)", MacArrayCfg(rows=8, cols=32, max_k=256),
-     lambda cfg, p: mac_array_case(cfg, p, m=2, n=8, k=256, w_bits=8, a_bits=8,
-                                   a_signed=True), 8 * 32 / 16, False),
     ("requantiser", RequantCfg(lanes=4, acc_bits=24, out_bits=8),
      lambda cfg, p: requant_case(cfg, p, beats=16, shift=50, bits=8, signed=True), None,
      False),
@@ -66,11 +62,9 @@ UNITS = [
 ]
 
 
-def measure(work: Path, only=None) -> list[dict]:
+def measure(work: Path) -> list[dict]:
     rows = []
     for i, (label, cfg, make_case, macs, nodsp) in enumerate(UNITS):
-        if only and label not in only:
-            continue
         unit = unit_for(cfg.kind)
         report = synthesize(unit.build(cfg), work / f"synth{i}", name=unit.top, nodsp=nodsp)
         case = make_case(cfg, work / f"case{i}")
@@ -88,12 +82,10 @@ def measure(work: Path, only=None) -> list[dict]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
-    p.add_argument("--unit", action="append", choices=[u[0] for u in UNITS],
-                   help="measure only this unit (repeatable; default: every unit)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
         os.environ["VITSIM_BUILD_CACHE"] = str(Path(tmp) / "build-cache")
-        rows = measure(Path(tmp), args.unit)
+        rows = measure(Path(tmp))
     console = Console(width=140)
     table = Table(title="hardware units on LFE5U-85F (out of context, yowasp flow) and in RTL")
     for col in ("unit", "config", "LUTs", "LUTs/MAC", "FFs", "DSP", "BRAM", "fmax MHz",
