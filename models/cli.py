@@ -168,7 +168,20 @@ def _train(args: argparse.Namespace) -> int:
         last = info["stages"][-1]
         extra.update(qvit=model.qvit_cfg.to_dict(), bit_map=last["bit_map"],
                      bitops=last["bitops"], budget=last["budget"])
+    from models.train import world
+
+    rank, size = world()
+    if size > 1:  # torchrun: every rank holds the same weights; rank 0 alone writes them
+        import torch.distributed as dist
+
+        extra["run"]["world_size"] = size
+        dist.barrier()
+        if rank != 0:
+            dist.destroy_process_group()
+            return 0
     out = save_checkpoint(args.out, model, extra=extra, overwrite=args.force)
+    if size > 1:
+        dist.destroy_process_group()
     print(f"{info['model']}: test top-1 {100 * info['test_top1']:.2f}% "
           f"({info['seconds']:.1f} s training) -> {out}")
     return 0

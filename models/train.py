@@ -24,7 +24,44 @@ from golden.model_cfg import QVIT_SCHEMES, SCHEMES, TrainCfg
 from models.data import DataSplit
 
 __all__ = ["bitops_penalty", "evaluate", "predict", "run_record", "train_quantized",
-           "train_scheme", "train_stage"]
+           "train_scheme", "train_stage", "world"]
+
+
+def world(model: nn.Module | None = None) -> tuple[int, int]:
+    """``(rank, world_size)`` of this process: ``(0, 1)`` alone; under ``torchrun`` (its
+    ``WORLD_SIZE`` > 1) the default process group is started on first use: gloo for a
+    ``model`` on the CPU (as ``vitsim train`` keeps it), nccl for one on a GPU."""
+    import os
+
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return 0, 1
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        on_gpu = model is not None and any(p.is_cuda for p in model.parameters())
+        dist.init_process_group("nccl" if on_gpu else "gloo")
+    return dist.get_rank(), dist.get_world_size()
+
+
+class _RankShare:
+    """The batches of ``batches`` (a batch sampler: the one-process order), each cut into
+    ``world`` contiguous near-equal shares; this rank's share of each. Every rank draws the
+    same order from the same seeded generator, so together the ranks see exactly the
+    one-process global batches (torch's DistributedSampler shuffles by its own seed)."""
+
+    def __init__(self, batches, rank: int, world: int):
+        self.batches, self.rank, self.world = batches, rank, world
+        self.last = 0
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __iter__(self):
+        for batch in self.batches:
+            self.last = len(batch)  # the global batch of the share being yielded
+            cut = [len(batch) * r // self.world for r in range(self.world + 1)]
+            yield batch[cut[self.rank]:cut[self.rank + 1]]
 
 
 class _Indexed(Dataset):
@@ -131,6 +168,19 @@ def train_stage(
     targets = predict(teacher, data.train, batch_size=256) if teacher is not None else None
     loader = DataLoader(_Indexed(data.train), batch_size=cfg.batch_size, shuffle=True,
                         generator=gen, drop_last=len(data.train) > cfg.batch_size)
+    rank, size = world(model)
+    net = model
+    if size > 1:  # DDP: each rank a share of every global batch, gradients averaged
+        from torch.nn.parallel import DistributedDataParallel
+
+        if min(cfg.batch_size, len(data.train)) < size:
+            raise VitsimError(f"batch size {cfg.batch_size} is smaller than the "
+                              f"{size} processes")
+        # the generator too: each epoch's iterator draws its base seed from it first
+        loader = DataLoader(_Indexed(data.train), generator=gen,
+                            batch_sampler=_RankShare(loader.batch_sampler, rank, size))
+        net = DistributedDataParallel(model)
+        progress = progress and rank == 0
     opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, eps=1e-8)
     total = cfg.epochs * len(loader)
     warmup = cfg.warmup_epochs * len(loader)
@@ -148,12 +198,16 @@ def train_stage(
         for x, y, idx in loader:
             for group in opt.param_groups:
                 group["lr"] = _lr_at(step, total, warmup, cfg) * group.get("lr_scale", 1.0)
-            out = model(x)
+            out = net(x)
             loss = _loss(out, y, None if targets is None else targets[idx], cfg.distill_weight)
+            # DDP averages the ranks' gradients: weigh this rank's mean by its share of the
+            # global batch, so that the average is the global batch's mean
+            scaled = loss if size == 1 else loss * (len(y) * size / loader.batch_sampler.last)
             if penalty is not None:
-                loss = loss + penalty(model)
+                pen = penalty(model)
+                loss, scaled = loss + pen, scaled + pen
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            scaled.backward()
             opt.step()
             step += 1
             loss_sum += loss.item() * len(y)
@@ -161,6 +215,12 @@ def train_stage(
             correct += (logits.argmax(-1) == y).sum().item()
             seen += len(y)
             bar.update(1)
+        if size > 1:  # the epoch's figures over every rank's share
+            import torch.distributed as dist
+
+            sums = torch.tensor([loss_sum, correct, seen], dtype=torch.float64)
+            dist.all_reduce(sums)
+            loss_sum, correct, seen = sums[0].item(), int(sums[1].item()), int(sums[2].item())
         bar.set_postfix(epoch=epoch + 1, loss=f"{loss_sum / max(seen, 1):.3f}",
                         acc=f"{correct / max(seen, 1):.3f}")
     bar.close()

@@ -11,7 +11,9 @@ failing tensor; ``--waves-op NAME`` asks for the window of op ``NAME`` instead.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 from pathlib import Path
 
 from golden.argtypes import at_least
@@ -19,7 +21,8 @@ from golden.atomic import atomic_dir, check_out, force_arg
 from golden.errors import VitsimError
 
 __all__ = ["first_failing_op", "first_failure", "layer_rows", "memory_figures", "register",
-           "max_cycles_arg", "onchip_arg", "reuse_arg", "simulate_golden", "write_op_window"]
+           "load_program", "max_cycles_arg", "onchip_arg", "program_arg", "reuse_arg",
+           "simulate_golden", "write_op_window"]
 
 
 def memory_figures(program) -> dict:
@@ -80,14 +83,17 @@ def layer_rows(program, result) -> list[dict]:
 
 def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False,
                     reuse=False, max_cycles=None, onchip_kib=None, mem=None,
-                    echo=print) -> list[tuple]:
+                    double_buffer=False, programs=None, echo=print) -> list[tuple]:
     """Compile and run every image of a network package; return ``[(program, result)]``.
 
     ``reuse``: compile with buffer reuse (only the tensors intact at the end, the logits
     among them, are compared). ``max_cycles``: the cycle limit of each run (default: from
     the program's analytic count, :func:`sim.accel_run.cycle_limit`). ``onchip_kib``:
     compile for that on-chip budget (:mod:`sim.compiler.budget`). ``mem``: the external
-    memory model (:class:`sim.accel_mem.MemModel`, default one cycle, no wait states)."""
+    memory model (:class:`sim.accel_mem.MemModel`, default one cycle, no wait states).
+    ``double_buffer``: with ``onchip_kib``, prefetch the weights under compute.
+    ``programs``: image -> an already compiled :class:`sim.compiler.Program` of it (with
+    the same options), run instead of compiling that image again."""
     from golden.netpkg import read_network
     from sim.accel_run import run_program
     from sim.compiler import compile_network
@@ -96,7 +102,10 @@ def simulate_golden(pkg_dir, *, sim: str, work: Path, images=None, harness=False
     n_images = len((pkg.manifest.get("images") or {}).get("labels", [])) or 1
     out = []
     for image in range(n_images) if images is None else images:
-        program = compile_network(pkg, image=image, reuse=reuse, onchip_kib=onchip_kib)
+        program = (programs or {}).get(image)
+        if program is None:
+            program = compile_network(pkg, image=image, reuse=reuse, onchip_kib=onchip_kib,
+                                      double_buffer=double_buffer)
         result = run_program(program, work / f"image{image}", sim=sim, harness=harness,
                              max_cycles=max_cycles, mem=mem)
         echo(f"image {image}: {'bit-exact' if result.passed else 'MISMATCH'} on {sim}, "
@@ -249,17 +258,28 @@ def cmd_simulate_golden(args) -> int:
     prepare(args.sim)  # a bad --sim fails before any work
     pkg = read_network(args.golden)  # verified once, before the work directory exists
     onchip = getattr(args, "onchip_kib", None)
-    if args.waves_op is not None or onchip is not None:
+    double = getattr(args, "double_buffer", False)
+    programs = {}
+    if getattr(args, "program", None) is not None:  # what `vitsim compile` wrote
+        first = load_program(args.program, pkg, reuse=args.reuse, onchip_kib=onchip,
+                             double_buffer=double)
+        programs[first.meta["image"]] = first
+        print(f"program of image {first.meta['image']}: {args.program} (not compiled again)")
+    elif args.waves_op is not None or onchip is not None or double:
         from sim.compiler import compile_network
 
-        # a budget too small is refused before the work directory exists
-        first = compile_network(pkg, image=0, onchip_kib=onchip)
-        if args.waves_op is not None:
-            check_waves_op(first, args.waves_op)
+        # a budget too small is refused before the work directory exists; the program is
+        # the one image 0 runs
+        first = compile_network(pkg, image=0, reuse=args.reuse, onchip_kib=onchip,
+                                double_buffer=double)
+        programs[0] = first
+    if args.waves_op is not None:
+        check_waves_op(first, args.waves_op)
     work = work_dir(args, args.golden)
     print(mem.describe())
     runs = simulate_golden(pkg, sim=args.sim, work=work, reuse=args.reuse,
-                           max_cycles=args.max_cycles, onchip_kib=onchip, mem=mem)
+                           max_cycles=args.max_cycles, onchip_kib=onchip, mem=mem,
+                           double_buffer=double, programs=programs)
     ok = True
     total = 0
     for program, result in runs:
@@ -300,7 +320,8 @@ def cmd_compile(args) -> int:
         raise VitsimError(f"--image: {args.image} is past the package's {n_images} "
                           f"image{'s' if n_images > 1 else ''} (0..{n_images - 1})")
     program = compile_network(pkg, image=args.image, reuse=args.reuse,
-                              onchip_kib=args.onchip_kib)
+                              onchip_kib=args.onchip_kib, double_buffer=args.double_buffer)
+    blob = pickle.dumps(program, protocol=pickle.HIGHEST_PROTOCOL)
     record = {
         "format": "vitsim-accel-program", "config": program.cfg.to_dict(),
         "image": args.image, "package": str(args.golden), "reuse": program.meta["reuse"],
@@ -309,20 +330,28 @@ def cmd_compile(args) -> int:
                         for n, la, d in zip(program.names, program.layers, program.descs,
                                             strict=True)],
         "memory": memory_figures(program),
+        "reuse_key": _reuse_key(pkg, program.meta["reuse"], args.onchip_kib,
+                                args.double_buffer),
+        "program_sha256": hashlib.sha256(blob).hexdigest(),
     }
     if args.onchip_kib is not None:
         record["onchip_kib"] = args.onchip_kib
+        record["double_buffer"] = args.double_buffer
+        record["prefetched"] = program.meta["prefetched"]
     with atomic_dir(args.out, kind="program", overwrite=args.force) as tmp:
         (tmp / "program.json").write_text(json.dumps(record, indent=2) + "\n")
+        (tmp / PROGRAM_FILE).write_bytes(blob)
         import numpy as np
 
         np.save(tmp / "ext_image.npy", program.ext)
         accel_verilog(program.cfg, out_dir=tmp)
     mem = record["memory"]
     if args.onchip_kib is not None:
+        pre = (f", {program.meta['prefetched']} loads prefetched under compute"
+               if args.double_buffer else "")
         print(f"wrote {args.out}: {len(program.descs)} descriptors, scratchpad "
               f"{mem['scratch_bytes'] / 1024:.1f} of {mem['onchip_budget_bytes'] / 1024:.1f} "
-              f"KiB ({mem['weight_region_bytes'] / 1024:.1f} KiB weight region), external "
+              f"KiB ({mem['weight_region_bytes'] / 1024:.1f} KiB weight region{pre}), external "
               f"memory {mem['offchip_in_bytes']:,} bytes read, {mem['offchip_out_bytes']:,} "
               f"written a frame; Verilog accel_tb.v")
         return 0
@@ -330,6 +359,64 @@ def cmd_compile(args) -> int:
           f"{mem['scratch_bytes'] / 1024:.1f} KiB ({mem['preload_bytes'] / 1024:.1f} KiB "
           f"parameters), {program.cfg.word_bits}-bit words; Verilog accel_tb.v")
     return 0
+
+
+#: The compiled program ``vitsim compile`` writes next to ``program.json`` (a pickle of the
+#: :class:`sim.compiler.Program`; ``program.json`` holds its SHA-256).
+PROGRAM_FILE = "program.pkl"
+
+
+def _reuse_key(pkg, reuse: bool, onchip_kib, double_buffer: bool) -> dict:
+    """What a compiled program depends on besides the image: the package's manifest (its
+    SHA-256: the manifest lists every array file's digest) and the compile options."""
+    manifest = Path(pkg.path) / "manifest.json"
+    return {"manifest_sha256": hashlib.sha256(manifest.read_bytes()).hexdigest(),
+            "reuse": bool(reuse or onchip_kib is not None), "onchip_kib": onchip_kib,
+            "double_buffer": bool(double_buffer)}
+
+
+def load_program(path, pkg, *, reuse: bool, onchip_kib, double_buffer: bool):
+    """The program ``vitsim compile`` wrote to directory ``path``, after checking that it
+    is intact (``program_sha256``) and was compiled from package ``pkg`` with the same
+    options (``reuse_key``); raises :class:`VitsimError` naming the file and the field
+    otherwise."""
+    path = Path(path)
+    meta = path / "program.json"
+    if not meta.is_file():
+        raise VitsimError(f"--program {path}: not a compiled program (no program.json file)")
+    try:
+        record = json.loads(meta.read_text())
+    except (OSError, ValueError) as exc:
+        raise VitsimError(f"{meta}: not JSON ({exc})") from None
+    if not isinstance(record, dict) or record.get("format") != "vitsim-accel-program":
+        raise VitsimError(f"{meta}: field 'format' is not 'vitsim-accel-program'")
+    want = _reuse_key(pkg, reuse, onchip_kib, double_buffer)
+    have = record.get("reuse_key")
+    if not isinstance(have, dict):
+        raise VitsimError(f"{meta}: no field 'reuse_key' (written before simulate could "
+                          "reuse it: compile again)")
+    for key, value in want.items():
+        if have.get(key) != value:
+            what = "the package" if key == "manifest_sha256" else f"--{key.replace('_', '-')}"
+            raise VitsimError(f"{meta}: field 'reuse_key.{key}' is {have.get(key)!r}, not "
+                              f"{value!r}: compiled with another {what} than this run's")
+    blob_path = path / PROGRAM_FILE
+    try:
+        blob = blob_path.read_bytes()
+    except OSError:
+        raise VitsimError(f"--program {path}: no {PROGRAM_FILE} file") from None
+    if hashlib.sha256(blob).hexdigest() != record.get("program_sha256"):
+        raise VitsimError(f"{blob_path}: its SHA-256 is not program.json's field "
+                          "'program_sha256' (changed since it was compiled)")
+    return pickle.loads(blob)  # noqa: S301 (our own file, its digest checked above)
+
+
+def program_arg(p) -> None:
+    """The ``--program DIR`` flag of ``simulate --golden``."""
+    p.add_argument("--program", type=Path, default=None, metavar="DIR",
+                   help="--golden: run the program `vitsim compile` wrote to DIR for its "
+                   "image instead of compiling it again (the package and the --reuse/"
+                   "--onchip-kib/--double-buffer options must be those it was compiled with)")
 
 
 def register(sub) -> None:
@@ -364,6 +451,9 @@ def onchip_arg(p, prefix: str = "--golden/compile: ") -> None:
                    "and come in by dma_in before each op, activations placed by liveness "
                    "(only the tensors intact at the end, the logits among them, can be "
                    "compared)")
+    p.add_argument("--double-buffer", action="store_true",
+                   help=f"{prefix}with --onchip-kib: two weight halves, each op's weights "
+                   "prefetched while an earlier op computes (where one hides the load)")
 
 
 def max_cycles_arg(p) -> None:

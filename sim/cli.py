@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "models.cli",
     "models.compress_cli",
     "sim.memory_cli",
+    "sim.sweep_cli",
+    "sim.board_cli",
 )
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from golden.argtypes import at_least, finite, module_name
 from golden.atomic import atomic_dir, check_out, force_arg
 from golden.errors import VitsimError
-from golden.unit_spec import attach, attached
 
 __all__ = ["register"]
 
@@ -99,8 +98,14 @@ def cmd_synth(args) -> int:
     if args.device not in DEVICES:
         raise VitsimError(f"--device: unknown ECP5 device {args.device!r}; choose one of "
                           f"{', '.join(DEVICES)}")
-    if args.depth is not None and args.golden is None:
-        raise VitsimError("--depth sizes the accelerator of --golden PKG; give --golden")
+    for flag, val in (("--depth", args.depth), ("--onchip-kib", args.onchip_kib),
+                      ("--lanes", args.lanes)):
+        if val is not None and args.golden is None:
+            raise VitsimError(f"{flag} sizes the accelerator of --golden PKG; give --golden")
+    if args.depth is not None and args.onchip_kib is not None:
+        raise VitsimError("--depth and --onchip-kib both size the scratchpad; give one")
+    if args.golden is not None and args.depth is None:
+        return _fit_accel(args)
     if args.golden is not None:
         component, name, cfg = _accel_for_synth(args)
     else:
@@ -128,9 +133,46 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def _fit_accel(args) -> int:
+    """``vitsim synth --golden PKG [--onchip-kib N] [--lanes L]``: the fastest accelerator
+    configuration that places and routes on ``--device`` (:mod:`sim.fit`)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sim.accel_cli import check_golden_dir
+    from sim.fit import candidates, fit
+
+    check_golden_dir(args.golden)
+    cands = candidates(args.golden, onchip_kib=args.onchip_kib, lanes=args.lanes)
+    with atomic_dir(args.out, kind="synth", overwrite=args.force) as tmp:
+        res = fit(cands, tmp, device=args.device, freq_mhz=args.freq, nodsp=args.nodsp,
+                  log=lambda line: print(line, flush=True))
+        (tmp / "accel_config.json").write_text(json.dumps(res.chosen.cfg.to_dict(), indent=2)
+                                               + "\n")
+        fps = res.frames_per_s
+        record = {"device": args.device, "chosen": res.chosen.label,
+                  "onchip_kib": res.chosen.onchip_kib, "cycles": res.chosen.cycles,
+                  "fmax_mhz": res.report.fmax_mhz, "frames_per_s": fps,
+                  "tried": [{"config": c.label, "needs": n} for c, n in res.tried]}
+        (tmp / "fit.json").write_text(json.dumps(record, indent=2) + "\n")
+    r = res.report
+    table = Table(title=f"accelerator {res.chosen.label} on LFE5U-{args.device.upper()} "
+                        f"(out of context{', no DSP' if args.nodsp else ''})")
+    for col in ("LUTs", "FFs", "BRAM", "DSP", "fmax MHz", "cycles/frame", "frames/s",
+                "yosys s", "nextpnr s"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{r.luts:,}", f"{r.ffs:,}", str(r.bram), str(r.dsp), f"{r.fmax_mhz:.1f}",
+                  "-" if res.chosen.cycles is None else f"{res.chosen.cycles:,}",
+                  "-" if fps is None else f"{fps:,.1f}", f"{r.yosys_s:.1f}",
+                  f"{r.nextpnr_s:.1f}")
+    Console().print(table)
+    print(f"report: {args.out / 'synth_report.json'}; config: {args.out / 'accel_config.json'}")
+    return 0
+
+
 def _accel_for_synth(args):
     """``(component, name, label)``: the accelerator sized for network package
-    ``args.golden`` (``args.depth`` scratchpad words, default what its program needs)."""
+    ``args.golden`` (``args.depth`` scratchpad words, ``args.lanes`` lanes, default 32)."""
     import dataclasses
 
     from golden.netpkg import read_network
@@ -140,68 +182,16 @@ def _accel_for_synth(args):
     from sim.compiler import compile_network
 
     check_golden_dir(args.golden)
-    cfg = compile_network(read_network(args.golden), reuse=True).cfg
-    if args.depth is not None:
-        try:  # the config bounds the depth
-            cfg = dataclasses.replace(cfg, depth=args.depth)
-        except ConfigError as exc:
-            raise VitsimError(f"--depth: {exc}") from None
+    pkg = read_network(args.golden)
+    cfg = compile_network(pkg, reuse=True).cfg
+    if args.lanes is not None:
+        cfg = compile_network(pkg, reuse=True,
+                              cfg=dataclasses.replace(cfg, lanes=args.lanes, depth=1)).cfg
+    try:  # the config bounds the depth
+        cfg = dataclasses.replace(cfg, depth=args.depth)
+    except ConfigError as exc:
+        raise VitsimError(f"--depth: {exc}") from None
     return Accelerator(cfg), "accelerator", f"lanes={cfg.lanes} depth={cfg.depth}"
-
-
-# The flags of ``vitsim golden --config FILE`` as each unit's seeded case writer
-# (:attr:`golden.unit_spec.UnitSpec.case`) takes them; ``--seed`` and ``--stimulus`` go to
-# every one.
-
-
-@attach("binary_array", "cli_case")
-def _binary_array_case(cfg, args) -> dict:
-    return dict(m=args.m, n=args.n or cfg.rows, k=args.k or cfg.max_k)
-
-
-@attach("mac_array", "cli_case")
-def _mac_array_case(cfg, args) -> dict:
-    return dict(m=args.m, n=args.n or cfg.rows, k=args.k or cfg.max_k, w_bits=args.w_bits,
-                a_bits=args.a_bits, a_signed=not args.a_unsigned)
-
-
-@attach("requant", "cli_case")
-def _requant_case(cfg, args) -> dict:
-    return dict(beats=args.m, mult=args.mult, shift=args.shift, bits=args.bits,
-                signed=not args.out_unsigned)
-
-
-@attach("softmax", "cli_case")
-def _softmax_case(cfg, args) -> dict:
-    return dict(rows=args.m, row_len=args.k or cfg.max_len, scale=args.scale,
-                out_bits=args.bits)
-
-
-@attach("layernorm", "cli_case")
-def _layernorm_case(cfg, args) -> dict:
-    return dict(rows=args.m)
-
-
-@attach("gelu", "cli_case")
-def _gelu_case(cfg, args) -> dict:
-    return dict(beats=args.m, scale=args.scale)
-
-
-@attach("residual", "cli_case")
-@attach("threshold", "cli_case")
-def _beats_case(cfg, args) -> dict:
-    return dict(beats=args.m)
-
-
-@attach("gsb_encoder", "cli_case")
-def _gsb_encoder_case(cfg, args) -> dict:
-    return dict(shape=(args.m, args.n or 1, args.k or cfg.lanes),
-                mode="attn" if args.gsb_attention else "value", theta=args.theta)
-
-
-@attach("gsb_av", "cli_case")
-def _gsb_av_case(cfg, args) -> dict:
-    return dict(n=args.m, d=args.k or cfg.max_d)
 
 
 def _cut_cases(args) -> int:
@@ -211,6 +201,7 @@ def _cut_cases(args) -> int:
 
     if args.op is None:
         raise VitsimError("golden --cut: give --op NAME (an op of the package) or --op all")
+    _refuse_case_flags(args, (), "--cut takes the op's own operands and config")
     kind = "cases" if args.op == "all" else "package"
     check_out(args.out, kind, force=args.force, inputs=[args.cut])
     pkg = read_network(args.cut)
@@ -268,6 +259,7 @@ def cmd_golden(args) -> int:
     if args.ckpt is not None:
         from models.golden_export import export_golden
 
+        _refuse_case_flags(args, (), "--ckpt writes the checkpoint's network package")
         pkg = export_golden(args.ckpt, args.out, images=args.images, seed=args.seed)
         img = pkg.manifest["images"]
         right = sum(p == y for p, y in zip(img["predictions"], img["labels"], strict=True))
@@ -306,11 +298,29 @@ def _flagged(exc: VitsimError) -> VitsimError:
     return exc
 
 
+def _refuse_case_flags(args, allowed, why: str) -> None:
+    """:class:`VitsimError` naming the first unit-case flag given that is not in ``allowed``
+    (the flags of every unit's case, :mod:`golden.casemakers`, but the common ones)."""
+    from golden.casemakers import COMMON_FLAGS, load
+    from golden.unit_spec import attached, attached_kinds
+
+    load()
+    unit_flags = {name for kind in sorted(attached_kinds("case_flags"))
+                  for name in attached(kind, "case_flags").defaults}
+    for name in sorted(unit_flags - set(allowed) - set(COMMON_FLAGS)):
+        value = getattr(args, name, None)
+        if value is not None and value is not False:
+            raise VitsimError(f"--{name.replace('_', '-')}: {why}")
+
+
 def _write_case(cfg, args) -> int:
     """Write the unit case of ``cfg`` that the flags of ``vitsim golden`` describe."""
+    from golden.casemakers import case_flags_of
     from golden.units import unit
 
-    kwargs = attached(cfg.kind, "cli_case")(cfg, args)
+    flags = case_flags_of(cfg.kind)
+    _refuse_case_flags(args, flags.defaults, f"{cfg.kind} cases do not take it")
+    kwargs = flags.arguments(cfg, vars(args))
     pkg = unit(cfg.kind).case(cfg, args.out, **kwargs, seed=args.seed, stimulus=args.stimulus)
     op = pkg.manifest["ops"][0]
     print(f"wrote {args.out}: {op['name']} ({cfg.kind} {cfg}), {op.get('cycles')} cycles by the "
@@ -482,10 +492,18 @@ def register(sub) -> None:
     p.add_argument("--freq", type=finite(positive=True), default=100.0,
                    help="target clock in MHz")
     p.add_argument("--nodsp", action="store_true", help="keep multipliers in LUTs")
-    p.add_argument("--golden", type=Path, metavar="PKG", help="synthesise the whole "
-                   "accelerator sized for network package PKG (its buffer-reusing program)")
+    p.add_argument("--golden", type=Path, metavar="PKG", help="fit the whole accelerator "
+                   "of network package PKG to --device: the fastest word width whose "
+                   "streamed program's accelerator places and routes (slow: minutes to "
+                   "an hour)")
+    p.add_argument("--onchip-kib", type=finite(positive=True), metavar="KIB",
+                   help="--golden: the scratchpad in KiB, weights streamed (default: the "
+                   "smallest the program runs in)")
+    p.add_argument("--lanes", type=int, choices=(8, 16, 32),
+                   help="--golden: only this word width (32-bit elements a word)")
     p.add_argument("--depth", type=at_least(1), metavar="WORDS",
-                   help="--golden: scratchpad words instead of what the program needs")
+                   help="--golden: no fitting; the buffer-reusing program's accelerator "
+                   "with this many scratchpad words")
     _add_array_args(p)
     p.set_defaults(func=cmd_synth)
 
@@ -514,21 +532,21 @@ def register(sub) -> None:
                         "layernorm: extremes, constant, mixed; gelu: extremes; "
                         "threshold: ties")
     g = p.add_argument_group("MAC array cases")
-    g.add_argument("--w-bits", type=at_least(1), default=8)
-    g.add_argument("--a-bits", type=at_least(1), default=8)
+    g.add_argument("--w-bits", type=at_least(1), help="weight width (default 8)")
+    g.add_argument("--a-bits", type=at_least(1), help="activation width (default 8)")
     g.add_argument("--a-unsigned", action="store_true", help="unsigned activations")
     g = p.add_argument_group("softmax and GELU cases (--m rows / beats, --k row length)")
-    g.add_argument("--scale", type=finite(positive=True), default=1 / 64,
+    g.add_argument("--scale", type=finite(positive=True),
                    help="input scale (default 1/64)")
     g = p.add_argument_group("GSB encoder cases (--m heads, --n tokens, --k width)")
     g.add_argument("--gsb-attention", action="store_true",
                    help="one-tailed attention planes with base threshold --theta (default: V)")
-    g.add_argument("--theta", type=int, default=0, help="base-plane threshold")
+    g.add_argument("--theta", type=int, help="base-plane threshold (default 0)")
     g = p.add_argument_group("requantiser cases")
-    g.add_argument("--mult", type=int, default=1 << 30,
-                   help="multiplier of every lane (signed, mult_bits wide)")
-    g.add_argument("--shift", type=at_least(1), default=40)
-    g.add_argument("--bits", type=at_least(1), default=8, help="output width")
+    g.add_argument("--mult", type=int,
+                   help="multiplier of every lane (signed, mult_bits wide; default 2**30)")
+    g.add_argument("--shift", type=at_least(1), help="right shift (default 40)")
+    g.add_argument("--bits", type=at_least(1), help="output width (default 8)")
     g.add_argument("--out-unsigned", action="store_true", help="unsigned outputs")
     _add_array_args(p)
     p.set_defaults(func=cmd_golden)
@@ -554,12 +572,13 @@ def register(sub) -> None:
                    help="--golden: the longest window (default 1000; 15-60 KB a cycle); "
                    "a longer op keeps its first CYCLES")
     p.add_argument("--seed", type=at_least(0), default=0, help="seed of the gap patterns")
-    from sim.accel_cli import max_cycles_arg, onchip_arg, reuse_arg
+    from sim.accel_cli import max_cycles_arg, onchip_arg, program_arg, reuse_arg
     from sim.accel_mem import mem_model_args
 
     reuse_arg(p)
     max_cycles_arg(p)
     onchip_arg(p, "--golden: ")
+    program_arg(p)
     mem_model_args(p)
     sim_arg(p)
     p.set_defaults(func=cmd_simulate)

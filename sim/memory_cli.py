@@ -117,6 +117,8 @@ def _check_args(args: argparse.Namespace) -> None:
                           "no --sweep, --json, --accel-package or --out")
     if args.sweep and args.accel_package is not None:
         raise VitsimError("--accel-package reports one point; it takes no --sweep")
+    if args.double_buffer and args.onchip_kib is None:
+        raise VitsimError("--double-buffer needs an on-chip budget: give --onchip-kib KIB")
     if args.onchip_kib is not None and args.accel_package is None:
         raise VitsimError("--onchip-kib sizes the accelerator of --accel-package DIR; give "
                           "--accel-package")
@@ -244,7 +246,8 @@ def cmd_memory(args: argparse.Namespace) -> int:
         if args.onchip_kib is not None:
             from sim.analytic.accel_traffic import stream_report
 
-            stream = stream_report(args.accel_package, args.onchip_kib)
+            stream = stream_report(args.accel_package, args.onchip_kib,
+                                   double_buffer=args.double_buffer)
     report = analyze(vit, scheme, hw, top)
     if args.onchip_kib is not None:
         report["accel_stream"] = stream

@@ -67,6 +67,14 @@ def test_layernorm_rows_back_to_back():
     with pytest.raises(ValueError, match="whole rows"):
         desc_cycles(OpDesc(unit="layernorm", rn=(1, 1, 1, 15), wn=(1, 1, 1, 15), wc=1,
                            wvec=True), TOP)
+    # four lanes: a row is 4 beats, and its cycles shrink with them
+    top4 = dataclasses.replace(TOP, units={**TOP.units, "layernorm": LayerNormCfg(dim=16,
+                                                                                lanes=4)})
+    ln4 = top4.units["layernorm"]
+    assert ln4.row_cycles == ln.row_cycles - 2 * 12
+    for rows in (1, 3):
+        d = OpDesc(unit="layernorm", rn=(1, 1, rows, 4), wn=(1, 1, rows, 4), wc=4, wvec=True)
+        assert desc_cycles(d, top4) == HEAD + 2 + rows * ln4.row_cycles - 1
 
 
 def test_refused_descriptors():

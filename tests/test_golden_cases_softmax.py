@@ -28,18 +28,21 @@ def test_defaults_widths_and_cycle_model():
                                                                                          34)
     assert widest.n == -18 and cfg.n_bits == 6  # [-18, 14]
     assert cfg.sum_bits == 24  # 256 terms below 2**16
-    assert cfg.in_bits == 16 + 17 + 18 + 34 + 6 + 5 + 5 + 1
+    assert cfg.in_bits == 16 + 17 + 18 + 34 + 6 + 5 + 5 + 1 + 1  # x .. out_bits, tail, last
+    assert SoftmaxCfg(lanes=8).in_bits == 8 * 16 + 17 + 18 + 34 + 6 + 5 + 5 + 3 + 1
     assert cfg.latency == 36 and cfg.exp_stages == 13
     assert cfg.row_cycles(197) == 3 * 197 + 36
     assert cfg.cycles(rows=197, row_len=197) == 197 * (3 * 197 + 36)
     assert str(cfg) == "sm_l256x16s16o8"
+    eight = SoftmaxCfg(lanes=8)
+    assert eight.row_cycles(197) == 3 * 25 + 36 and str(eight) == "sm_l256x16s16o8n8"
 
 
 def test_round_trip_through_the_config_registry():
     assert known_configs()["softmax"] is SoftmaxCfg
     assert config_from_dict(CFG.to_dict()) == CFG
     assert CFG.to_dict() == {"kind": "softmax", "max_len": 16, "x_bits": 12, "scale_exp": 10,
-                             "out_bits": 8}
+                             "out_bits": 8, "lanes": 1}
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -48,6 +51,7 @@ def test_round_trip_through_the_config_registry():
     (dict(x_bits=1), r"^x_bits must be between 2 and 32, not 1$"),
     (dict(scale_exp=21), r"^scale_exp must be between 1 and 20, not 21$"),
     (dict(out_bits=17), r"^out_bits must be between 2 and 16, not 17$"),
+    (dict(lanes=65), r"^lanes must be between 1 and 64, not 65$"),
 ])
 def test_rejects_bad_fields(kwargs, message):
     with pytest.raises(ConfigError, match=message):
@@ -57,8 +61,8 @@ def test_rejects_bad_fields(kwargs, message):
 def test_rejects_non_integers_and_bad_dicts():
     with pytest.raises(TypeError, match=r"^max_len must be an integer, not 2.5$"):
         SoftmaxCfg(max_len=2.5)
-    with pytest.raises(ConfigError, match=r"^cfg\.json: unknown field 'lanes' for SoftmaxCfg$"):
-        config_from_dict({"kind": "softmax", "lanes": 2}, source="cfg.json")
+    with pytest.raises(ConfigError, match=r"^cfg\.json: unknown field 'rows' for SoftmaxCfg$"):
+        config_from_dict({"kind": "softmax", "rows": 2}, source="cfg.json")
     with pytest.raises(ConfigError, match=r"^cfg\.json: x_bits must be between 2 and 32, "
                                           r"not 40$"):
         config_from_dict({"kind": "softmax", "x_bits": 40}, source="cfg.json")
@@ -133,6 +137,7 @@ def test_beat_layout_by_hand():
     assert (cfg.x0_bits, cfg.b_bits, cfg.c_bits, cfg.n_bits) == (5, 6, 10, 5)
     beats = softmax_beats(cfg, np.array([[-3, 5]]), p)
     params = ((-6 & 31) | (21 << 5) | (178 << 11) | (8 << 21) | (30 << 26) | (8 << 31))
-    assert beats == [(-3 & 255) | (params << 8), 5 | (params << 8) | (1 << 44)]
-    assert cfg.in_bits == 45
+    # tail (bit 44) is 0: the last beat's one lane
+    assert beats == [(-3 & 255) | (params << 8), 5 | (params << 8) | (1 << 45)]
+    assert cfg.in_bits == 46
     assert softmax_results(cfg, [200, 55 | 256], row_len=2).tolist() == [[200, 55]]

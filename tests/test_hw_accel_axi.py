@@ -157,3 +157,133 @@ def test_dma_moves_the_words_and_counts_latency_and_wait_states(latency, p, seed
     assert sum(seen["counts"]) >= sum(model)
     # done is first high the cycle before the dump's edge (run_cycles counts it)
     assert seen["cycles"] == run_cycles(descs, CFG, latency=latency) - 1 + seen["stalls"]
+
+
+def _encode(descs):
+    dw = desc_words(CFG)
+    words = [len(descs)]
+    for d in descs:
+        raw = encode_desc(d)
+        words += [(raw >> (W * i)) & ((1 << W) - 1) for i in range(dw)]
+    return words
+
+
+def _run_compute(descs, mem, *, latency, p, seed, compute, store_p):
+    """Run ``descs`` against the Python slave; a compute op keeps ``w_busy`` high for
+    ``compute`` cycles after ``launch`` and stores (``w_we``) with probability
+    ``store_p`` each of them. Returns the counters, the counted read/write wait states
+    (none while ``overlap``) and the run's cycles."""
+    rng = random.Random(seed)
+    dut = _Pair(MAX_BURST)
+    seq = dut.seq
+    rd, wr = seq.axi_rd, seq.axi_wr
+    seen = {"counts": [], "stalls": 0, "cycles": None, "hidden": 0}
+
+    async def bench(ctx):
+        rq, wq, bq = [], [], []
+        rclk = wclk = 0
+        left = 0  # compute cycles left
+        ctx.set(seq.start, 1)
+        await ctx.tick()
+        ctx.set(seq.start, 0)
+        for cycle in range(3000):
+            if ctx.get(seq.done):
+                seen["cycles"] = cycle
+                break
+            if ctx.get(seq.launch):
+                left = compute
+            busy = left > 0
+            we = busy and rng.random() < store_p
+            ctx.set(seq.w_busy, busy)
+            ctx.set(seq.g_busy, busy)
+            ctx.set(seq.w_we, we)
+            rs, ws = rng.random() < p, rng.random() < p
+            ctx.set(rd.ar_ready, not rs and len(rq) < 4)
+            head = rq[0] if rq and rclk >= rq[0][0] else None
+            ctx.set(rd.r_valid, not rs and head is not None)
+            if head is not None:
+                ctx.set(rd.r_data, mem.get(head[1] + head[3], 0))
+                ctx.set(rd.r_last, head[3] == head[2] - 1)
+            ar_valid = ctx.get(rd.ar_valid)
+            r_ready = ctx.get(rd.r_ready)
+            assert r_ready == (not (we and ctx.get(seq.running)))
+            overlap = ctx.get(seq.overlap)
+            seen["hidden"] += bool(overlap)
+            seen["stalls"] += rs and (ar_valid or bool(rq)) and not overlap
+            ctx.set(wr.aw_ready, not ws and len(wq) < 4)
+            aw_valid = ctx.get(wr.aw_valid)
+            if aw_valid and not ws and len(wq) < 4:
+                wq.append([ctx.get(wr.aw_addr), ctx.get(wr.aw_len) + 1, 0])
+            w_ready = not ws and bool(wq) and len(bq) < 4
+            b_valid = not ws and bool(bq) and wclk >= bq[0]
+            ctx.set(wr.w_ready, w_ready)
+            ctx.set(wr.b_valid, b_valid)
+            w_valid = ctx.get(wr.w_valid)
+            seen["stalls"] += ws and (aw_valid or w_valid or bool(wq) or bool(bq))
+            if ar_valid and not rs and len(rq) < 4:
+                rq.append([rclk + latency, ctx.get(rd.ar_addr), ctx.get(rd.ar_len) + 1, 0])
+            if head is not None and not rs and r_ready:
+                head[3] += 1
+                if head[3] == head[2]:
+                    rq.pop(0)
+            if w_valid and w_ready:
+                burst = wq[0]
+                mem[burst[0] + burst[2]] = ctx.get(wr.w_data)
+                burst[2] += 1
+                if burst[2] == burst[1]:
+                    wq.pop(0)
+                    bq.append(wclk + latency)
+            if b_valid:
+                bq.pop(0)
+            en = ctx.get(seq.dma_wr.en)
+            assert not (en and we)  # one write port: a prefetch's beat waits for the writer
+            if en and en != (1 << CFG.lanes) - 1:
+                lane = en.bit_length() - 1
+                seen["counts"].append((ctx.get(seq.dma_wr.data) >> (32 * lane)) & 0xFFFFFFFF)
+            rclk += not rs
+            wclk += not ws
+            left -= busy
+            await ctx.tick()
+        assert not rq and not wq and not bq
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return seen
+
+
+@pytest.mark.parametrize("latency,p,seed", [(1, 0.0, 0), (20, 0.0, 1), (1, 0.3, 2),
+                                            (20, 0.3, 3)])
+def test_a_prefetch_runs_under_the_next_compute_op_at_no_cycle(latency, p, seed):
+    """``dma_pre`` of ``n`` words, then a compute op of 80 cycles that stores half of
+    them, then a ``dma_out`` of the loaded words: the words arrive while it computes
+    (never in a cycle the writer stores), the compute op's count is the one it has with
+    no prefetch, the ``dma_pre`` costs its fetch and ``DISPATCH`` only, and the run is
+    the analytic count plus the wait states counted outside ``overlap``."""
+    rng = random.Random(seed)
+    n, src, dst = 9, 40, 80
+    cnt = (CFG.depth - 1) * CFG.lanes
+    comp = OpDesc(unit="requant", rn=(1, 1, 1, 1), wn=(1, 1, 1, 1), wbase=0,
+                  cnt_addr=cnt + 1)
+    out = OpDesc(unit="dma_out", rn=(1, 1, 1, n), k=(dst,), wbase=4 * CFG.lanes,
+                 cnt_addr=cnt + 2)
+    pre = OpDesc(unit="dma_pre", rn=(1, 1, 1, n), k=(src,), wbase=4 * CFG.lanes,
+                 cnt_addr=cnt)
+    payload = [rng.getrandbits(W) for _ in range(n)]
+    mem = {i: w for i, w in enumerate(_encode([pre, comp, out]))}
+    mem.update({src + i: x for i, x in enumerate(payload)})
+    got = _run_compute([pre, comp, out], mem, latency=latency, p=p, seed=seed, compute=80,
+                       store_p=0.5)
+    assert [mem.get(dst + i) for i in range(n)] == payload
+    ref = _run_compute([comp], {i: w for i, w in enumerate(_encode([comp]))},
+                       latency=latency, p=0.0, seed=seed, compute=80, store_p=0.5)
+    model_pre = desc_cycles(pre, CFG, latency=latency)
+    assert model_pre == desc_words(CFG) + 1 + latency
+    model_out = desc_cycles(out, CFG, latency=latency)
+    assert got["hidden"] >= latency + n  # the load was in flight under the compute op
+    if p == 0:
+        assert got["counts"] == [model_pre, ref["counts"][0], model_out]
+    # the run: header, the three counts and two cycles each, the final NEXT (done)
+    want = latency + 1 + model_pre + ref["counts"][0] + model_out + 3 * 2 + 1
+    assert got["cycles"] == want + got["stalls"]

@@ -18,10 +18,10 @@ from golden.units import config_from_dict, verify_package
 from hw.layernorm import LayerNorm
 
 
-def run(cfg, x, **gaps):
-    beats = layernorm_beats(cfg, x)
+def run(cfg, x, fill=0, **gaps):
+    beats = layernorm_beats(cfg, x, fill=fill)
     words, cycles = run_stream(LayerNorm(cfg), beats, len(beats), **gaps)
-    return layernorm_results(cfg, words), cycles
+    return layernorm_results(cfg, words), words, cycles
 
 
 @pytest.mark.parametrize("cfg,stimulus", [
@@ -33,16 +33,68 @@ def run(cfg, x, **gaps):
 ], ids=str)
 def test_matches_golden(tmp_path, cfg, stimulus):
     pkg = layernorm_case(cfg, tmp_path / "c", rows=4, stimulus=stimulus, seed=7)
-    got, cycles = run(cfg, pkg.tensors["x"])
+    got, _, cycles = run(cfg, pkg.tensors["x"])
     assert np.array_equal(got, pkg.tensors["y"]), f"got\n{got}\nexpected\n{pkg.tensors['y']}"
     assert cycles == cfg.cycles(rows=4)
     assert verify_package(pkg) == []
 
 
+@pytest.mark.parametrize("cfg,stimulus", [
+    (LayerNormCfg(dim=16, lanes=4), "mixed"),
+    (LayerNormCfg(dim=13, in_bits=9, lanes=4), "random"),  # last beat: 1 lane of 4
+    (LayerNormCfg(dim=7, lanes=8), "mixed"),  # one beat a row, 7 lanes of 8
+    (LayerNormCfg(dim=10, in_bits=16, lanes=3), "extremes"),
+], ids=str)
+def test_lanes_match_golden(tmp_path, cfg, stimulus):
+    pkg = layernorm_case(cfg, tmp_path / "c", rows=4, stimulus=stimulus, seed=11)
+    # the lanes past the row in a row's last beat carry the extreme code: ignored
+    got, words, cycles = run(cfg, pkg.tensors["x"], fill=-(1 << (cfg.in_bits - 1)))
+    assert np.array_equal(got, pkg.tensors["y"]), f"got\n{got}\nexpected\n{pkg.tensors['y']}"
+    assert cycles == cfg.cycles(rows=4) == 4 * (2 * cfg.beats + cfg.latency - 1)
+    assert len(words) == 4 * -(-cfg.dim // cfg.lanes)
+    pad = cfg.beats * cfg.lanes - cfg.dim
+    if pad:  # the padding lanes of every row's last beat are 0
+        lanes = [(w >> (32 * i)) & 0xFFFFFFFF for w in words[cfg.beats - 1::cfg.beats]
+                 for i in range(cfg.lanes - pad, cfg.lanes)]
+        assert lanes == [0] * (4 * pad)
+
+
+@pytest.mark.parametrize("cfg", [
+    LayerNormCfg(dim=16, lanes=8, step_bits=2),
+    LayerNormCfg(dim=13, in_bits=9, lanes=4, step_bits=3),  # 9, 16, 8 and 31 bits: padded
+    LayerNormCfg(dim=6, in_bits=7, step_bits=4),
+    LayerNormCfg(dim=2, in_bits=2, lanes=2, step_bits=2),
+], ids=str)
+def test_step_bits_match_golden(tmp_path, cfg):
+    for stimulus in ("mixed", "extremes"):
+        pkg = layernorm_case(cfg, tmp_path / stimulus, rows=4, stimulus=stimulus, seed=12)
+        got, _, cycles = run(cfg, pkg.tensors["x"])
+        assert np.array_equal(got, pkg.tensors["y"]), f"got\n{got}\nexpected\n{pkg.tensors['y']}"
+        assert cycles == cfg.cycles(rows=4)
+    one = LayerNormCfg(dim=cfg.dim, in_bits=cfg.in_bits, lanes=cfg.lanes)
+    assert cfg.compute_cycles < one.compute_cycles
+
+
+def test_step_bits_every_row_of_a_narrow_unit():
+    cfg = LayerNormCfg(dim=3, in_bits=3, step_bits=2)
+    x = np.array(np.meshgrid(*[np.arange(-4, 4)] * 3, indexing="ij")).reshape(3, -1).T
+    got, _, cycles = run(cfg, x)
+    assert np.array_equal(got, int_layernorm(x, cfg.params))
+    assert cycles == cfg.cycles(rows=512)
+
+
+def test_lanes_under_gaps(tmp_path):
+    cfg = LayerNormCfg(dim=20, lanes=8)
+    pkg = layernorm_case(cfg, tmp_path / "c", rows=6, stimulus="mixed", seed=4)
+    got, _, cycles = run(cfg, pkg.tensors["x"], fill=5, idle=0.3, backpressure=0.4, seed=2)
+    assert np.array_equal(got, pkg.tensors["y"])
+    assert cycles > cfg.cycles(rows=6)
+
+
 def test_matches_golden_under_gaps(tmp_path):
     cfg = LayerNormCfg(dim=12)
     pkg = layernorm_case(cfg, tmp_path / "c", rows=6, stimulus="mixed", seed=3)
-    got, cycles = run(cfg, pkg.tensors["x"], idle=0.3, backpressure=0.4, seed=5)
+    got, _, cycles = run(cfg, pkg.tensors["x"], idle=0.3, backpressure=0.4, seed=5)
     assert np.array_equal(got, pkg.tensors["y"])
     assert cycles > cfg.cycles(rows=6)
 
@@ -52,7 +104,7 @@ def test_full_twos_complement_range():
     cfg = LayerNormCfg(dim=4)
     x = np.array([[-(1 << 15)] * 2 + [(1 << 15) - 1] * 2, [-(1 << 15)] * 4,
                   [-(1 << 15), 0, 0, 0], [(1 << 15) - 1, 0, 0, -(1 << 15)]])
-    got, _ = run(cfg, x)
+    got, _, _ = run(cfg, x)
     assert np.array_equal(got, int_layernorm(x, cfg.params))
 
 
@@ -60,6 +112,10 @@ def test_cycle_model():
     cfg = LayerNormCfg(dim=768)
     assert cfg.compute_cycles == 4 * 16 + 35 and cfg.latency == 4 * 16 + 39
     assert cfg.row_cycles == 2 * 768 + 4 * 16 + 38 and cfg.cycles(rows=3) == 3 * cfg.row_cycles
+    wide = LayerNormCfg(dim=770, lanes=16)
+    assert wide.beats == 49 and wide.row_cycles == 2 * 49 + 4 * 16 + 38
+    fast = LayerNormCfg(dim=64, lanes=8, step_bits=2)  # 16, 30, 15 and 31 bits in 2s
+    assert fast.compute_cycles == 9 + 3 + 16 + 9 + 17 and fast.row_cycles == 16 + 54 + 3
     with pytest.raises(ConfigError, match=r"^rows must be a positive integer, not 0$"):
         cfg.cycles(rows=0)
 
@@ -69,6 +125,9 @@ def test_cycle_model():
     ("dim", 4097, r"^dim must be between 2 and 4096, not 4097$"),
     ("in_bits", 17, r"^in_bits must be between 2 and 16, not 17$"),
     ("in_bits", 1, r"^in_bits must be between 2 and 16, not 1$"),
+    ("lanes", 0, r"^lanes must be between 1 and 64, not 0$"),
+    ("lanes", 65, r"^lanes must be between 1 and 64, not 65$"),
+    ("step_bits", 5, r"^step_bits must be between 1 and 4, not 5$"),
 ])
 def test_bad_config_values(field, value, message):
     with pytest.raises(ConfigError, match=message):
@@ -91,6 +150,6 @@ def test_rejects_non_config():
 def test_every_row_of_a_narrow_unit():
     cfg = LayerNormCfg(dim=3, in_bits=3)
     x = np.array(np.meshgrid(*[np.arange(-4, 4)] * 3, indexing="ij")).reshape(3, -1).T
-    got, cycles = run(cfg, x)
+    got, _, cycles = run(cfg, x)
     assert np.array_equal(got, int_layernorm(x, cfg.params))
     assert cycles == cfg.cycles(rows=512)

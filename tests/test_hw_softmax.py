@@ -15,6 +15,7 @@ from golden.cases_softmax import (
     softmax_results,
 )
 from golden.nonlinear import int_softmax, softmax_params
+from golden.spec import ConfigError
 from hw.softmax import Softmax
 
 CFG = SoftmaxCfg(max_len=24, x_bits=16, scale_exp=16, out_bits=16)
@@ -135,8 +136,74 @@ def test_a_misplaced_last_flag_decodes_as_a_mismatch():
 def test_latency_comes_from_the_config():
     cfg = SoftmaxCfg(max_len=16)
     assert Softmax(cfg).latency == cfg.latency == 36
+    assert SoftmaxCfg(max_len=16, lanes=8).row_cycles(13) == 3 * 2 + 36
+    with pytest.raises(ConfigError, match=r"^lanes must be between 1 and 64, not 0$"):
+        SoftmaxCfg(lanes=0)
 
 
 def test_rejects_non_config():
     with pytest.raises(TypeError, match=r"^cfg must be a SoftmaxCfg, not 3$"):
         Softmax(3)
+
+
+# ------------------------------------------------------------------------ lanes > 1
+
+
+@pytest.mark.parametrize("lanes,rows,row_len,scale,stimulus", [
+    (4, 3, 11, 1 / 64, "random"),  # last beat: 3 lanes of 4
+    (4, 2, 24, 2.0 ** -10, "uniform"),  # whole beats, the row at max_len
+    (8, 3, 9, 1 / 64, "spike"),  # last beat: 1 lane of 8
+    (3, 5, 1, 1 / 64, "random"),  # rows of one logit
+    (8, 3, 6, 1 / 100, "equal"),  # one beat a row
+], ids=str)
+def test_lanes_match_golden(tmp_path, lanes, rows, row_len, scale, stimulus):
+    cfg = SoftmaxCfg(max_len=24, x_bits=16, scale_exp=16, out_bits=16, lanes=lanes)
+    pkg = softmax_case(cfg, tmp_path / "c", rows=rows, row_len=row_len, scale=scale,
+                       stimulus=stimulus, seed=5)
+    _, _, p, x, y = load_softmax_case(pkg)
+    # the lanes past the row carry the largest logit: ignored by the max and the sum
+    beats = softmax_beats(cfg, x, p, fill=(1 << 15) - 1)
+    words, cycles = run_stream(Softmax(cfg), beats, len(beats))
+    got = softmax_results(cfg, words, row_len=row_len)
+    assert np.array_equal(got, y), f"got\n{got}\nexpected\n{y}"
+    nb = -(-row_len // lanes)
+    assert len(words) == rows * nb
+    assert cycles == cfg.cycles(rows=rows, row_len=row_len) == rows * (3 * nb + 36)
+    pad = nb * lanes - row_len
+    mask = (1 << cfg.out_bits) - 1
+    padding = [(w >> (cfg.out_bits * e)) & mask for w in words[nb - 1::nb]
+               for e in range(lanes - pad, lanes)]
+    assert padding == [0] * (rows * pad)  # lanes past the row leave as 0
+
+
+def test_lanes_under_gaps_and_rows_of_different_lengths():
+    cfg = SoftmaxCfg(max_len=16, x_bits=12, scale_exp=12, out_bits=8, lanes=4)
+    rng = np.random.default_rng(8)
+    rows = [(rng.integers(-2000, 2000, (1, 5)), softmax_params(1 / 64)),
+            (rng.integers(-2000, 2000, (2, 16)), softmax_params(2.0 ** -10, out_bits=6)),
+            (rng.integers(-50, 50, (1, 1)), softmax_params(0.5, out_bits=3)),
+            (rng.integers(-2048, 2047, (1, 7)), softmax_params(2.0 ** -12))]
+    beats = [w for x, p in rows for w in softmax_beats(cfg, x, p, fill=-7)]
+    words, cycles = run_stream(Softmax(cfg), beats, len(beats), idle=0.3, backpressure=0.4,
+                               seed=6)
+    at = 0
+    for x, p in rows:
+        n = cfg.beats(x.shape[1]) * x.shape[0]
+        assert np.array_equal(softmax_results(cfg, words[at:at + n], row_len=x.shape[1]),
+                              int_softmax(x, p))
+        at += n
+    assert at == len(words)
+    assert cycles > sum(cfg.cycles(rows=x.shape[0], row_len=x.shape[1]) for x, _ in rows)
+
+
+def test_lanes_the_max_len_th_logit_ends_a_row():
+    cfg = SoftmaxCfg(max_len=10, x_bits=10, scale_exp=8, lanes=4)
+    p = softmax_params(1 / 32)
+    x = np.random.default_rng(1).integers(-300, 300, (2, 10))
+    last_bit = 1 << (cfg.in_bits - 1)
+    tail_bits = ((1 << cfg.tail_bits) - 1) << (cfg.in_bits - 1 - cfg.tail_bits)
+    # no last flags and no tail: the beat holding the 10th logit ends the row
+    beats = [w & ~last_bit & ~tail_bits for w in softmax_beats(cfg, x, p)]
+    words, cycles = run_stream(Softmax(cfg), beats, len(beats))
+    assert np.array_equal(softmax_results(cfg, words, row_len=10), int_softmax(x, p))
+    assert cycles == cfg.cycles(rows=2, row_len=10) == 2 * (3 * 3 + 36)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from golden.accel_program import UNIT_IDS, UNIT_KINDS
-from golden.cut import _CUTTERS, NO_UNIT
+from golden.cut import NO_UNIT
 from golden.network import OPS
 from golden.unit_spec import (
     Payload,
@@ -27,15 +27,15 @@ ARRAYS = {"binary_array", "mac_array"}  # priced as "array" by the analytic mode
 
 
 def test_every_unit_has_its_part_in_every_layer():
-    import sim.commands  # noqa: F401  attaches the command line's case flags
+    import golden.cut  # noqa: F401  imports every unit's cutter and case flags
 
     kinds = set(units())
     assert kinds == {"binary_array", "mac_array", "requant", "residual", "threshold",
                      "layernorm", "softmax", "gelu", "gsb_encoder", "gsb_av"}
     assert component_kinds() == kinds, "a unit without an hw Component (or vice versa)"
     assert bench_kinds() == kinds, "a unit without a cocotb bench (or vice versa)"
-    assert attached_kinds("cli_case") == kinds, "a unit `vitsim golden` cannot write"
-    assert set(_CUTTERS) == kinds, "a unit golden.cut cannot cut"
+    assert attached_kinds("case_flags") == kinds, "a unit `vitsim golden` cannot write"
+    assert attached_kinds("cutter") == kinds, "a unit golden.cut cannot cut"
     assert set(UNITS) == kinds and set(known_configs()) == kinds | {"quant"}
     for kind in kinds:
         assert component_for(kind).config_class is unit(kind).config
@@ -93,7 +93,7 @@ def test_unit_ids_are_the_hardware_encoding():
     assert UNIT_IDS == {"dma_in": 1, "dma_out": 2, "binary_xnor": 3, "binary_and": 4,
                         "mac": 5, "requant": 6, "residual": 7, "threshold": 8,
                         "layernorm": 9, "softmax": 10, "gelu": 11, "gsb_encoder": 12,
-                        "gsb_av": 13}
+                        "gsb_av": 13, "dma_pre": 15}
     assert list(UNIT_IDS) == sorted(UNIT_IDS, key=UNIT_IDS.get)
     assert UNIT_KINDS == {"binary_xnor": "binary_array", "binary_and": "binary_array",
                           "mac": "mac_array", "requant": "requant", "residual": "residual",
@@ -114,7 +114,7 @@ def test_the_accelerator_binding_is_the_one_the_rtl_was_built_with():
         "threshold": {"x": 0, "theta": 1, "flip": 2},
         "layernorm": {None: 0},
         "softmax": {"x": 0, "x0": "k0", "b": "k1", "c": "k2", "n": "k3", "floor_q": "k4",
-                    "out_bits": "k5", "last": "last"},
+                    "out_bits": "k5", "tail": "k6", "last": "last"},
         "gelu": {"x": 0, "b": "k0", "c": "k1", "one": "k2", "clip": "k3"},
         "gsb_encoder": {"x": 0, "theta": "k0", "two_tailed": "k1", "last": "last"},
         "gsb_av": {"bits": 0, "w": 1, "last": "last"},

@@ -160,6 +160,98 @@ def test_compile_and_memory_commands_report_the_streamed_figures(demo_package, s
     assert f"{frame['read_bytes']:,} bytes read" in capsys.readouterr().out
 
 
+def test_double_buffering_alternates_halves_and_prefetches_under_compute(demo_package,
+                                                                        streamed, double):
+    """Two weight halves; each prefetched load goes to the half its op reads, after that
+    half's previous user ended, carried by a compute descriptor that hides it whole at
+    latency 256; everything else is the single-buffered program's."""
+    from sim.compiler.budget import prefetch_ok
+
+    prog, L = double, double.cfg.lanes
+    half = streamed.preload
+    assert prog.preload == 2 * half and prog.meta["prefetched"] > 0
+    compute = [(n, d.unit, d.rn, d.wn) for n, d in zip(prog.names, prog.descs, strict=True)
+               if not d.unit.startswith("dma")]
+    assert compute == [(n, d.unit, d.rn, d.wn) for n, d in zip(streamed.names,
+                                                               streamed.descs, strict=True)
+                       if not d.unit.startswith("dma")]
+    assert _dma_reads(prog) == _dma_reads(streamed)  # every word once, as before
+    last_use = {0: -1, half: -1}  # half -> last descriptor reading it
+    pending = {}  # op name -> (position of its load, half)
+    for i, (name, d) in enumerate(zip(prog.names, prog.descs, strict=True)):
+        if d.unit in ("dma_pre", "dma_in") and d.wbase < 2 * half:
+            assert d.wbase in (0, half) and d.rn[3] * L <= half
+            assert last_use[d.wbase] < i  # the half's previous user has ended
+            pending[name] = d.wbase
+            if d.unit == "dma_pre":
+                carrier = prog.descs[i + 1]
+                assert not carrier.unit.startswith("dma") and prog.names[i + 1] != name
+                assert prefetch_ok(carrier, d.rn[3], prog.cfg, 256)
+            continue
+        if d.unit.startswith("dma"):
+            continue
+        reads = [o.base for o in d.ops if o.base < 2 * half]
+        for base in reads:  # an op reads only the half its weights were loaded into
+            h = half if base >= half else 0
+            assert pending.get(name) == h
+            last_use[h] = i
+    single, dbl = (run_cycles(p.descs, p.cfg, latency=20) for p in (streamed, prog))
+    assert dbl < single
+    with pytest.raises(CompileError, match="two halves"):
+        compile_network(demo_package, image=0, onchip_kib=KIB, double_buffer=True)
+    with pytest.raises(CompileError, match="^double buffering needs an on-chip budget"):
+        compile_network(demo_package, image=0, double_buffer=True)
+
+
+def test_simulate_runs_what_compile_wrote_and_compiles_image_0_once(demo_package, double,
+                                                                    tmp_path, monkeypatch,
+                                                                    capsys):
+    """``simulate --golden --program DIR`` runs the program ``compile`` wrote (no compile
+    at all); ``--onchip-kib`` alone compiles image 0 once. The run itself is replaced by
+    one that records what it was handed and stops (the RTL tests run the real one)."""
+    import sim.accel_run
+    import sim.compiler
+    from sim.accel_cli import load_program
+    from sim.cli import main as cli
+
+    out = tmp_path / "prog"
+    flags = ["--onchip-kib", str(DOUBLE_KIB), "--double-buffer"]
+    assert cli(["compile", str(demo_package), "--out", str(out), *flags]) == 0
+    assert "loads prefetched under compute" in capsys.readouterr().out
+    from golden.netpkg import read_network
+
+    pkg = read_network(demo_package)
+    loaded = load_program(out, pkg, reuse=False, onchip_kib=DOUBLE_KIB, double_buffer=True)
+    assert loaded.descs == double.descs and np.array_equal(loaded.ext, double.ext)
+    with pytest.raises(Exception, match="field 'reuse_key.double_buffer' is True, not False"):
+        load_program(out, pkg, reuse=False, onchip_kib=DOUBLE_KIB, double_buffer=False)
+
+    compiled, handed = [], []
+    real = sim.compiler.compile_network
+
+    class Stop(Exception):
+        pass
+
+    def counting(*a, **kw):
+        compiled.append(kw.get("image"))
+        return real(*a, **kw)
+
+    def fake_run(program, *a, **kw):
+        handed.append(program)
+        raise Stop
+
+    monkeypatch.setattr(sim.compiler, "compile_network", counting)
+    monkeypatch.setattr(sim.accel_run, "run_program", fake_run)
+    sim_args = ["simulate", "--golden", str(demo_package), *flags,
+                "--build-dir", str(tmp_path / "b")]
+    with pytest.raises(Stop):
+        cli([*sim_args, "--program", str(out)])
+    assert compiled == [] and handed[0].descs == double.descs
+    with pytest.raises(Stop):
+        cli(sim_args)
+    assert compiled == [0] and handed[1].descs == double.descs
+
+
 # ------------------------------------------------------------------------ RTL
 
 
@@ -200,3 +292,54 @@ def test_streamed_digits_network_is_bit_exact_with_the_analytic_cycles(demo_pack
 def test_streamed_qvit_network_is_bit_exact(qvit_streamed, tmp_path):
     # the cycle model prices GSB programs only (Q-ViT's MAC writers scatter)
     _run(qvit_streamed, tmp_path / "run", cycles=False)
+
+
+# ------------------------------------------------------------------------ double buffering
+
+DOUBLE_KIB = 72
+
+
+@pytest.fixture(scope="module")
+def double(demo_package):
+    return compile_network(demo_package, image=0, onchip_kib=DOUBLE_KIB, double_buffer=True)
+
+
+def _dma_reads(prog) -> int:
+    """Words the program's loads read (``dma_in`` and ``dma_pre``)."""
+    return sum(d.rn[3] for d in prog.descs if d.unit in ("dma_in", "dma_pre"))
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_double_buffered_digits_network_is_bit_exact_and_counted_exactly(double, streamed,
+                                                                         tmp_path):
+    """Prefetched loads under compute: bit-exact; at latency 1 and 20 with no wait states
+    every counter and the run equal the analytic count; at latency 20 with 30 % wait
+    states the run is that count plus the wait states the memory model counted (those
+    under a prefetch's compute cost nothing and are not counted); the bytes are the
+    program's; and the run is shorter than the single-buffered program's."""
+    from golden.accel_program import desc_words
+    from sim.accel_mem import MemModel
+    from sim.accel_run import run_program
+
+    prog = double
+    assert prog.meta["prefetched"] > 0
+    word = prog.cfg.word_bits // 8
+    want_rd = (1 + len(prog.descs) * desc_words(prog.cfg) + _dma_reads(prog)) * word
+    for latency, stall in ((1, 0.0), (20, 0.0), (20, 0.3)):
+        res = run_program(prog, tmp_path / f"L{latency}-{stall}", sim="verilator",
+                          mem=MemModel(latency=latency, stall=stall, seed=7))
+        check_accel_run(prog, res)
+        model = program_cycles(prog.descs, prog.cfg, latency=latency)
+        stalls = res.stalls_read + res.stalls_written
+        if stall == 0:
+            assert res.op_cycles[:-1] == model[:-1] and stalls == 0
+        else:
+            assert res.stalls_read > 100 and res.stalls_written > 100
+        assert res.cycles == run_cycles(prog.descs, prog.cfg, latency=latency) + stalls
+        assert res.bytes_read == want_rd
+        single = run_cycles(streamed.descs, streamed.cfg, latency=latency)
+        assert run_cycles(prog.descs, prog.cfg, latency=latency) < single
+        print(f"double-buffered at latency {latency}, {stall:.0%} wait states: {res.cycles} "
+              f"cycles ({res.stalls_read} + {res.stalls_written} wait states), single "
+              f"{single} by the exact model")

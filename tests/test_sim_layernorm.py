@@ -16,6 +16,7 @@ pytestmark = pytest.mark.sim
     (LayerNormCfg(dim=24), 8, "mixed"),
     (LayerNormCfg(dim=16), 3, "extremes"),
     (LayerNormCfg(dim=7, in_bits=10), 5, "random"),
+    (LayerNormCfg(dim=13, in_bits=12, lanes=4), 5, "mixed"),  # last beat: 1 lane of 4
 ], ids=str)
 def test_bit_exact_through_vitsim_simulate(cfg, rows, stimulus, tmp_path, simulator, capsys):
     layernorm_case(cfg, tmp_path / "case", rows=rows, stimulus=stimulus, seed=5)

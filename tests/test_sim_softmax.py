@@ -23,6 +23,9 @@ CASES = [
      dict(rows=4, row_len=1, scale=1 / 100, out_bits=8, stimulus="random")),
     (SoftmaxCfg(max_len=16, x_bits=16, scale_exp=16, out_bits=16),
      dict(rows=2, row_len=16, scale=2.0 ** -10, out_bits=12, stimulus="spike")),
+    # four lanes, the last beat of a row filling 3 of them
+    (SoftmaxCfg(max_len=24, x_bits=16, scale_exp=12, out_bits=8, lanes=4),
+     dict(rows=3, row_len=19, scale=1 / 64, out_bits=8, stimulus="random")),
 ]
 
 

@@ -41,10 +41,16 @@ class Sequencer(wiring.Component):
     - ``dma_out``: reads scratch words ``wbase // lanes`` on (``dma_rd``) and writes them
       to external word ``k0`` on as write bursts, one W beat a cycle while the memory is
       ready; the op ends after the last burst's B response;
+    - ``dma_pre`` (a prefetch): takes ``k0``, ``rn3`` and ``wbase`` as the *pending* load
+      and ends after ``DISPATCH``; the next compute op issues it in its ``DISPATCH`` and
+      stores its R beats (at scratch word ``wbase // lanes`` on) while it computes, in the
+      cycles the writer does not store (``w_we``; R is not ready in those), and ends only
+      when both are done. The compiler puts it right before that op, and the load's
+      destination is not an address that op touches (double buffering);
     - any other unit: pulses ``clear`` on the fetch's last cycle and ``launch`` on the next
       (the gatherer and the writer start their loop nests), then holds ``running`` until
       the writer is no longer ``w_busy`` (with a zero ``wn``: the gatherer is no longer
-      ``g_busy``).
+      ``g_busy``) and a pending load it issued has stored its last word.
 
     When an op ends it stores the op's cycle count, from its first fetch cycle to the cycle
     before the store, at scratch element ``cnt_addr`` (``dma_wr``). ``done`` rises after
@@ -64,7 +70,9 @@ class Sequencer(wiring.Component):
     ``DISPATCH``, where a DMA's command (and a ``dma_out``'s first scratch read) is issued;
     a ``dma_in`` or ``dma_out`` of ``n > 0`` words then takes ``n + L + 1`` cycles. With
     ``L = 1`` these are the counts of the former one-cycle port but for the header's one
-    cycle (the reader's command register). A wait state adds one cycle.
+    cycle (the reader's command register). A wait state adds one cycle. A ``dma_pre``
+    ends after ``DISPATCH`` (``desc_words + L + 1`` cycles); the op that carries its load
+    keeps its own count when the load's last beat comes before the op's last store.
 
     Parameters
     ----------
@@ -82,6 +90,11 @@ class Sequencer(wiring.Component):
     clear, launch, running : ``Out(1)``
     g_busy, w_busy : ``In(1)``
         The gatherer's and the writer's ``busy``.
+    w_we : ``In(1)``
+        The writer stores this cycle (a prefetch's beat waits).
+    overlap : ``Out(1)``
+        A prefetch's load is in flight while the op that carries it still computes (a
+        read wait state then costs no cycle: the memory model does not count it).
     dma_rd : ``Out(read_signature(cfg))``; dma_wr : ``Out(write_signature(cfg))``
         The scratchpad ports of the DMA and the counter stores.
     """
@@ -97,7 +110,8 @@ class Sequencer(wiring.Component):
             "start": In(1), "done": Out(1), "busy": Out(1),
             "axi_rd": Out(read_channels(w)), "axi_wr": Out(write_channels(w)),
             "desc": Out(desc_layout()), "clear": Out(1), "launch": Out(1), "running": Out(1),
-            "g_busy": In(1), "w_busy": In(1),
+            "g_busy": In(1), "w_busy": In(1), "w_we": In(1),
+            "overlap": Out(1),
             "dma_rd": Out(read_signature(cfg)), "dma_wr": Out(write_signature(cfg)),
         })
 
@@ -127,8 +141,10 @@ class Sequencer(wiring.Component):
         m.submodules.axi_writer = wr = AxiWriter(W, self._max_burst)
         wiring.connect(m, rd.bus, wiring.flipped(self.axi_rd))
         wiring.connect(m, wr.bus, wiring.flipped(self.axi_wr))
-        m.d.comb += rd.o_ready.eq(1)  # every R beat is taken the cycle it arrives
-        beat = rd.o_valid
+        # every R beat is taken the cycle it arrives, but a prefetch's while the writer
+        # stores (the scratchpad has one write port)
+        m.d.comb += rd.o_ready.eq(~(self.running & self.w_we))
+        beat = rd.o_valid & rd.o_ready
 
         desc_raw = Signal(dwords * W)
         m.d.comb += self.desc.eq(desc_raw[:self.desc.shape().size])
@@ -144,11 +160,20 @@ class Sequencer(wiring.Component):
         fresh = Signal()  # dma_out: that word is on dma_rd.data (read the cycle before)
         hold = Signal(W)  # dma_out: that word, kept past the cycle after its read
         running = self.running
+        pend = Signal()  # a dma_pre's load waits for the next compute op
+        pend_k0 = Signal(ADDR_BITS)
+        pend_n = Signal(COUNT_BITS)
+        pend_wbase = Signal(ADDR_BITS)
+        pre = Signal()  # that load is in flight during this op
 
         m.d.comb += self.busy.eq(~self.done & (pc < n_ops) | running)
         dma_we = Signal()
         cnt_we = Signal()
-        with m.If(dma_we):
+        pre_we = Signal()
+        with m.If(pre_we):
+            m.d.comb += [self.dma_wr.addr.eq((pend_wbase >> lane_bits) + cnt),
+                         self.dma_wr.data.eq(rd.o_data), self.dma_wr.en.eq((1 << L) - 1)]
+        with m.Elif(dma_we):
             m.d.comb += [self.dma_wr.addr.eq((d.wbase >> lane_bits) + cnt),
                          self.dma_wr.data.eq(rd.o_data), self.dma_wr.en.eq((1 << L) - 1)]
         with m.Elif(cnt_we):
@@ -196,6 +221,10 @@ class Sequencer(wiring.Component):
                 with m.If(d.unit == UNIT_IDS["dma_in"]):
                     m.d.comb += read_cmd(d.k0, d.rn3)
                     m.next = "DMA_IN"
+                with m.Elif(d.unit == UNIT_IDS["dma_pre"]):
+                    m.d.sync += [pend.eq(1), pend_k0.eq(d.k0), pend_n.eq(d.rn3),
+                                 pend_wbase.eq(d.wbase)]
+                    m.next = "COUNT"
                 with m.Elif(d.unit == UNIT_IDS["dma_out"]):
                     m.d.comb += [wr.cmd_valid.eq(1), wr.cmd_addr.eq(d.k0),
                                  wr.cmd_count.eq(d.rn3)]
@@ -207,6 +236,9 @@ class Sequencer(wiring.Component):
                 with m.Else():
                     m.d.comb += self.launch.eq(1)
                     m.d.sync += running.eq(1)
+                    with m.If(pend):
+                        m.d.comb += read_cmd(pend_k0, pend_n)
+                        m.d.sync += [pend.eq(0), pre.eq(1)]
                     m.next = "RUN"
             with m.State("DMA_IN"):
                 with m.If(beat):
@@ -225,9 +257,14 @@ class Sequencer(wiring.Component):
                 with m.If(~wr.busy):
                     m.next = "COUNT"
             with m.State("RUN"):
+                with m.If(pre & beat):
+                    m.d.comb += pre_we.eq(1)
+                    m.d.sync += cnt.eq(cnt + 1)
                 no_writes = Cat(*[x == 0 for x in wn]).any()
-                with m.If(Mux(no_writes, ~self.g_busy, ~self.w_busy)):
-                    m.d.sync += running.eq(0)
+                computing = Mux(no_writes, self.g_busy, self.w_busy)
+                m.d.comb += self.overlap.eq(pre & rd.busy & computing)
+                with m.If(~computing & ~rd.busy):
+                    m.d.sync += [running.eq(0), pre.eq(0)]
                     m.next = "COUNT"
             with m.State("COUNT"):
                 m.d.comb += cnt_we.eq(1)

@@ -77,6 +77,8 @@ class Accelerator(wiring.Component):
     -------
     start : ``In(1)``
     done, busy : ``Out(1)``
+    overlap : ``Out(1)``
+        The sequencer's: a prefetch's load in flight under compute.
     axi_rd : ``Out(read_channels(lanes*32))``; axi_wr : ``Out(write_channels(lanes*32))``
     """
 
@@ -92,7 +94,7 @@ class Accelerator(wiring.Component):
         self._writer = Writer(cfg, out_lanes)
         w = cfg.word_bits
         super().__init__({
-            "start": In(1), "done": Out(1), "busy": Out(1),
+            "start": In(1), "done": Out(1), "busy": Out(1), "overlap": Out(1),
             "axi_rd": Out(read_channels(w)), "axi_wr": Out(write_channels(w)),
         })
 
@@ -116,14 +118,15 @@ class Accelerator(wiring.Component):
         m.submodules.gatherer = gat = self._gatherer
         m.submodules.writer = wrt = self._writer
 
-        m.d.comb += [seq.start.eq(self.start), self.done.eq(seq.done), self.busy.eq(seq.busy)]
+        m.d.comb += [seq.start.eq(self.start), self.done.eq(seq.done), self.busy.eq(seq.busy),
+                     self.overlap.eq(seq.overlap)]
         wiring.connect(m, seq.axi_rd, wiring.flipped(self.axi_rd))
         wiring.connect(m, seq.axi_wr, wiring.flipped(self.axi_wr))
         for part in (gat, wrt):
             m.d.comb += [part.desc.eq(seq.desc), part.clear.eq(seq.clear),
                          part.launch.eq(seq.launch)]
         m.d.comb += [wrt.running.eq(seq.running), seq.g_busy.eq(gat.busy),
-                     seq.w_busy.eq(wrt.busy)]
+                     seq.w_busy.eq(wrt.busy), seq.w_we.eq(wrt.wr.en.any())]
         for o in range(NUM_OPERANDS):
             wiring.connect(m, gat.rd[o], scratch.rd[o])
         wiring.connect(m, seq.dma_rd, scratch.dma_rd)

@@ -26,6 +26,9 @@ cycle):
 - a ``dma_in`` / ``dma_out`` of ``n > 0`` words: AXI bursts, one beat a cycle, the state
   left the cycle after the last R beat (the B response): ``n + L + 1`` cycles after
   ``DISPATCH``, 1 for ``n = 0``;
+- a ``dma_pre`` ends after ``DISPATCH`` (``desc_words + 2 + L`` cycles); the compute op
+  after it issues the load in its ``DISPATCH`` and stores one R beat a cycle while the
+  writer does not store, so its own count stands when ``prefetch_ok`` holds;
 - the gatherer issues one sub-cycle a cycle; the last sub-cycle's read is registered,
   then packed into the beat register, so beat 0 is on the unit's input at
   ``c0 = beat_cycles + 1``. A unit that is not ready freezes the gatherer, so beat
@@ -92,6 +95,8 @@ def _head(cfg: AccelTopCfg, latency: int) -> int:
 def _cycles(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 3 + latency``)
     given."""
+    if desc.unit == "dma_pre":  # the load runs under the next op (see prefetch_ok)
+        return head - 2
     if desc.unit in ("dma_in", "dma_out"):
         # bursts of one beat a cycle: the first beat (the B response) comes ``latency``
         # cycles after the first AR handshake (the last W beat), the state is left the
@@ -254,7 +259,7 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
     t, d, h, dh, hid = (vit.num_tokens, vit.embed_dim, vit.num_heads, vit.head_dim,
                         vit.hidden_dim)
     thr, xnor, av = cfg.units["threshold"], cfg.units["binary_xnor"], cfg.units["gsb_av"]
-    norm = _desc("layernorm", tiling.rows((t, d)))
+    norm = _desc("layernorm", tiling.rows((t, d), lanes=cfg.units["layernorm"].lanes))
     # keys wider than one array chunk are written chunk-major (sim.compiler.matmul.key_layout)
     chunked = tiling.chunked_keys(dh, xnor.cols, thr.lanes)
     kshape = (h, t, dh // xnor.cols, xnor.cols) if chunked else (h, t, dh)
@@ -273,7 +278,8 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
         ("attn.v", _ew("requant", (h, t, dh), ln["requant"])),
         ("attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"], last_level=0)),
         ("attn.qk", _binary("binary_xnor", cfg, [h, t], t, dh, bc=1 if one else xnor.rows)),
-        ("attn.softmax", _desc("softmax", tiling.rows((h, t, t), last_level=NUM_LOOPS - 1))),
+        ("attn.softmax", _desc("softmax", tiling.rows((h, t, t), last_level=NUM_LOOPS - 1,
+                                                      lanes=cfg.units["softmax"].lanes))),
         ("attn.shift", _ew("residual", (h, t, t), ln["residual"])),
     ]
     pad = -(h * t * t) % ln["residual"]
@@ -364,7 +370,8 @@ def _ops(vit: ViTCfg, cfg: AccelTopCfg, groups: int, embed_bits: int) -> list:
         out += [(f"blocks.{i}.{name}", desc) for name, desc in block]
     heads = ["head", "head_dist"] if vit.distilled else ["head"]
     for name in heads:
-        out += [(f"{name}.norm", _desc("layernorm", tiling.rows((d,)))),
+        norm = tiling.rows((d,), lanes=cfg.units["layernorm"].lanes)
+        out += [(f"{name}.norm", _desc("layernorm", norm)),
                 (f"{name}.in", _ew("requant", (d,), ln["requant"])),
                 (name, _matmul("mac", (1,), vit.num_classes, d, mac.rows, mac.cols, head_bc,
                                _mac_k(embed_bits, embed_bits))),

@@ -22,7 +22,7 @@ __all__ = ["desc_bytes", "frame_traffic", "op_traffic", "stream_lines", "stream_
 def desc_bytes(desc: OpDesc, cfg: AccelTopCfg) -> tuple[int, int]:
     """``(read, written)``: external-memory bytes descriptor ``desc`` moves on ``cfg``."""
     word = cfg.lanes * 4
-    if desc.unit == "dma_in":
+    if desc.unit in ("dma_in", "dma_pre"):
         return desc.rn[3] * word, 0
     if desc.unit == "dma_out":
         return 0, desc.rn[3] * word
@@ -84,16 +84,20 @@ def frame_traffic(names, descs, cfg: AccelTopCfg) -> dict:
     return out
 
 
-def stream_report(package, onchip_kib: float, *, image: int = 0) -> dict:
+def stream_report(package, onchip_kib: float, *, image: int = 0,
+                  double_buffer: bool = False) -> dict:
     """Compile image ``image`` of network package ``package`` for ``onchip_kib`` KiB on
     chip (:func:`sim.compiler.compile_network`) and return its figures: ``onchip_kib``,
     ``scratch_bytes`` (used), ``weight_region_bytes``, ``frame`` (:func:`frame_traffic`)
-    and ``ops`` (:func:`op_traffic`). Raises :class:`sim.compiler.CompileError` naming
-    the op when the budget is too small."""
+    and ``ops`` (:func:`op_traffic`); ``double_buffer``: the weights prefetched under
+    compute (:mod:`sim.compiler.budget`; ``prefetched``: the loads that are). Raises
+    :class:`sim.compiler.CompileError` naming the op when the budget is too small."""
     from sim.compiler import compile_network
 
-    prog = compile_network(package, image=image, onchip_kib=onchip_kib)
-    return {"onchip_kib": onchip_kib, "scratch_bytes": prog.used * 4,
+    prog = compile_network(package, image=image, onchip_kib=onchip_kib,
+                           double_buffer=double_buffer)
+    return {"onchip_kib": onchip_kib, "double_buffer": double_buffer,
+            "prefetched": prog.meta["prefetched"], "scratch_bytes": prog.used * 4,
             "weight_region_bytes": prog.preload * 4,
             "frame": frame_traffic(prog.names, prog.descs, prog.cfg),
             "ops": op_traffic(prog.names, prog.descs, prog.cfg)}
@@ -101,9 +105,11 @@ def stream_report(package, onchip_kib: float, *, image: int = 0) -> dict:
 
 def stream_lines(rep: dict) -> list[str]:
     """The table lines of a :func:`stream_report`."""
+    pre = (f", double-buffered: {rep['prefetched']} loads prefetched under compute"
+           if rep.get("double_buffer") else "")
     lines = [f"streamed at --onchip-kib {rep['onchip_kib']:g}: scratchpad "
              f"{rep['scratch_bytes'] / 1024:.2f} KiB used "
-             f"({rep['weight_region_bytes'] / 1024:.2f} KiB weight region)",
+             f"({rep['weight_region_bytes'] / 1024:.2f} KiB weight region{pre})",
              f"{'accelerator op':<30} {'DRAM read B':>12} {'written B':>10} {'cycles':>9}"]
     for r in rep["ops"]:
         cyc = "-" if r["cycles"] is None else f"{r['cycles']:,}"

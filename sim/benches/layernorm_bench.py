@@ -19,7 +19,8 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
     await run_stream_case(
         tb, name, beats=beats, n_out=len(beats), expected=y,
         decode=lambda words: layernorm_results(cfg, words),
-        locate=lambda element: (element[0] * cfg.dim + element[1], 0), op=op,
+        locate=lambda element: (element[0] * cfg.beats + element[1] // cfg.lanes,
+                                element[1] % cfg.lanes), op=op,
         model_cycles=cfg.cycles(rows=x.shape[0]), idle=idle, backpressure=backpressure)
 
 

@@ -22,7 +22,8 @@ async def _run(dut, name: str, *, idle: bool, backpressure: bool) -> None:
     await run_stream_case(
         tb, name, beats=beats, n_out=len(beats), expected=y,
         decode=lambda words: softmax_results(cfg, words, row_len=row_len),
-        locate=lambda element: (element[0] * row_len + element[1], 0), op=op,
+        locate=lambda element: (element[0] * cfg.beats(row_len) + element[1] // cfg.lanes,
+                                element[1] % cfg.lanes), op=op,
         model_cycles=cfg.cycles(rows=rows, row_len=row_len), idle=idle,
         backpressure=backpressure)
 

@@ -11,9 +11,18 @@ and changes where data lives:
   in by a ``dma_in`` just before the first op that reads or writes them;
 - every activation region is then placed by liveness (:func:`sim.compiler.reuse.reuse`).
 
+Double buffering (``double=True``): the weight region is two halves, each sized for the
+op with the most parameters; the ops with parameters use them in turn, and the load of
+an op's parameters is a ``dma_pre`` (a prefetch) carried out by a compute descriptor that
+runs after the half's previous user ended and before the op: the earliest one whose own
+count leaves room for the whole load at any memory latency up to ``max_latency`` with no
+wait states (:func:`prefetch_ok`), so its count, and the run's, are the sum of the counts
+as before. An op with no such carrier gets its ``dma_in`` just before it, as without
+double buffering.
+
 :func:`budget_check` refuses a program whose scratchpad would exceed the budget, naming
-the op at the peak. Not done here: splitting one op's weights into tiles, double
-buffering (a load overlapping compute), spilling activations to external memory.
+the op at the peak. Not done here: splitting one op's weights into tiles, spilling
+activations to external memory.
 """
 
 from __future__ import annotations
@@ -22,10 +31,10 @@ import math
 
 import numpy as np
 
-from golden.accel_program import OpDesc
+from golden.accel_program import AccelTopCfg, OpDesc, desc_words
 from sim.compiler.program import CompileError, Space
 
-__all__ = ["Streamer", "budget_check", "budget_elems"]
+__all__ = ["Streamer", "budget_check", "budget_elems", "prefetch_ok"]
 
 
 def budget_elems(onchip_kib: float, lanes: int) -> int:
@@ -56,15 +65,42 @@ class _InitSpace:
         return addr
 
 
+def prefetch_ok(desc: OpDesc, words: int, cfg: AccelTopCfg, max_latency: int) -> bool:
+    """Whether compute descriptor ``desc`` can carry a ``dma_pre`` load of ``words`` words
+    without a cycle more, at any memory latency up to ``max_latency`` and no wait states.
+
+    Its ``RUN`` lasts ``t = count - desc_words - 4`` cycles at latency 1 (its count from
+    :func:`sim.analytic.accel_cycles.desc_cycles`; ``RUN`` does not depend on the latency).
+    The load's command is issued in ``DISPATCH``, its first R beat comes at most
+    ``max_latency + 1`` cycles into ``RUN``, and each of its beats waits while the writer
+    stores (at most one cycle per output beat, or per element of a scattered writer);
+    four cycles of margin on top. A descriptor with no cycle model is never a carrier."""
+    from sim.analytic.accel_cycles import desc_cycles
+
+    try:
+        count = desc_cycles(desc, cfg)
+    except ValueError:
+        return False
+    outs = int(np.prod(desc.wn))
+    stores = outs if desc.wvec or desc.wpack else outs * desc.wc
+    run = count - desc_words(cfg) - 4
+    return run >= max_latency + 1 + words + stores + 4
+
+
 class Streamer:
     """The streaming hooks of one compiler pass (see the module doc). After the pass,
-    ``wmax`` is the weight region's size (elements) and ``wop`` the op that sets it."""
+    ``wmax`` is the size (elements) of the largest op's parameters, ``wop`` that op;
+    ``double``: two weight halves of ``half`` elements each (pass 1's ``wmax``) with
+    prefetched loads (``max_latency``: see :func:`prefetch_ok`)."""
 
-    def __init__(self):
+    def __init__(self, *, double: bool = False, half: int = 0, max_latency: int = 256):
         self.loads: list[tuple[int, np.ndarray]] = []  # (activation address, values)
         self.spans: list[tuple] = []  # (op, first desc, end desc, its weight Space)
         self.wmax, self.wop = 0, None
         self.load_pos: dict[int, int] = {}  # descriptor position -> blob index
+        self.double, self.half, self.max_latency = double, half, max_latency
+        self.weighted = 0  # ops with parameters so far
+        self.prefetched = 0  # loads that became a dma_pre
 
     def start(self, c) -> None:
         """Before the data moves: token rows become loaded activation regions."""
@@ -79,13 +115,16 @@ class Streamer:
             c.view("image")
 
     def begin(self, c, op) -> None:
-        c.pre = Space(0, c.L)
+        base = self.half * (self.weighted % 2) if self.double else 0
+        c.pre = Space(base, c.L)
         self._start = len(c.descs)
 
     def end(self, c, op) -> None:
         self.spans.append((op, self._start, len(c.descs), c.pre))
-        if c.pre.top > self.wmax:
-            self.wmax, self.wop = c.pre.top, op.name
+        if c.pre.data:
+            self.weighted += 1
+        if c.pre.top - c.pre.base > self.wmax:
+            self.wmax, self.wop = c.pre.top - c.pre.base, op.name
 
     def insert_loads(self, c) -> list[np.ndarray]:
         """Put the ``dma_in`` descriptors into ``c.descs`` (their ``k`` still 0: the
@@ -103,18 +142,36 @@ class Streamer:
             full = np.zeros(size, np.int64)
             full[:values.size] = values
             before.setdefault(start, []).append((op, addr, full))
-        for op, start, _, space in self.spans:
-            if space.data:
-                words = np.zeros(space.top, np.int64)
-                for addr, values in space.data:
-                    words[addr:addr + values.size] = values
-                before.setdefault(start, []).append((op, 0, words))
+        ends = []  # where each op with parameters ends, in order
+        carried: dict[int, tuple] = {}  # carrier position -> its dma_pre load
+        for op, start, end, space in self.spans:
+            if not space.data:
+                continue
+            words = np.zeros(space.top - space.base, np.int64)
+            for addr, values in space.data:
+                words[addr - space.base:addr - space.base + values.size] = values
+            load = (op, space.base, words)
+            if self.double:  # after the half's previous user, before the op
+                first = ends[-2] if len(ends) >= 2 else 0
+                i = next((i for i in range(first, start) if i not in carried
+                          and prefetch_ok(c.descs[i][2], words.size // L, c.cfg,
+                                          self.max_latency)), None)
+                if i is not None:
+                    carried[i] = load
+                    self.prefetched += 1
+                    load = None
+            if load is not None:
+                before.setdefault(start, []).append(load)
+            ends.append(end)
         descs, blobs = [], []
         for i, entry in enumerate([*c.descs, None]):
-            for op, addr, blob in before.get(i, ()):
+            loads = [("dma_in", x) for x in before.get(i, ())]
+            if i in carried:
+                loads.append(("dma_pre", carried[i]))
+            for unit, (op, addr, blob) in loads:
                 self.load_pos[len(descs)] = len(blobs)
                 blobs.append(blob)
-                descs.append((op.name, op.layer, OpDesc(unit="dma_in",
+                descs.append((op.name, op.layer, OpDesc(unit=unit,
                                                         rn=(1, 1, 1, blob.size // L),
                                                         wbase=addr, k=(0,))))
             if entry is not None:
@@ -146,8 +203,10 @@ def budget_check(c, streamer: Streamer, placement, counters: int, budget: int,
     peak = top.index(max(top))
     name = c.descs[peak][0]
     kib = 4 / 1024
+    region = 2 * streamer.half if streamer.double else streamer.wmax
     raise CompileError(
-        f"op {name!r} needs {need * kib:.2f} KiB on chip ({streamer.wmax * kib:.2f} KiB "
-        f"weight region sized for op {streamer.wop!r}, "
+        f"op {name!r} needs {need * kib:.2f} KiB on chip ({region * kib:.2f} KiB "
+        f"weight region sized for op {streamer.wop!r}"
+        f"{', two halves' if streamer.double else ''}, "
         f"{(top[peak] - c.act.base) * kib:.2f} KiB live activations, {counters * kib:.2f} "
         f"KiB cycle counters); the budget --onchip-kib is {onchip_kib:g} KiB")

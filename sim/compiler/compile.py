@@ -71,7 +71,8 @@ def _compile_ops(c: Context, ops: list[Op], stream=None) -> None:
 
 
 def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
-                    reuse: bool = False, onchip_kib: float | None = None) -> Program:
+                    reuse: bool = False, onchip_kib: float | None = None,
+                    double_buffer: bool = False) -> Program:
     """Compile every op of network package ``pkg`` for ``image``.
 
     ``cfg`` (default: :func:`sim.compiler.sizing.accel_config_for` of the package) must
@@ -80,8 +81,10 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
     of live activations, and the program's ``outputs``/``expected`` keep only the tensors
     still intact when it ends (the logits always are). ``onchip_kib``: a scratchpad of
     that many KiB (whole words), weights streamed from external memory
-    (:mod:`sim.compiler.budget`; implies ``reuse``). Raises :class:`CompileError`
-    naming the op that does not fit.
+    (:mod:`sim.compiler.budget`; implies ``reuse``); ``double_buffer`` (with
+    ``onchip_kib`` only): two weight halves, the loads prefetched under compute where a
+    descriptor hides them whole. Raises :class:`CompileError` naming the op that does not
+    fit.
     """
     pkg = pkg if hasattr(pkg, "manifest") else read_network(pkg)
     net = NetworkData(pkg)
@@ -89,7 +92,9 @@ def compile_network(pkg, *, image: int = 0, cfg: AccelTopCfg | None = None,
         raise CompileError(f"image must be between 0 and {net.images() - 1}, not {image}")
     cfg = cfg or accel_config_for(net)
     if onchip_kib is not None:
-        return _streamed(net, image, cfg, onchip_kib)
+        return _streamed(net, image, cfg, onchip_kib, double_buffer)
+    if double_buffer:
+        raise CompileError("double buffering needs an on-chip budget (--onchip-kib)")
     # pass 1 sizes the preload region; pass 2 places the activations after it
     first = Context(net, image, cfg, act_base=0)
     _compile_ops(first, net.ops)
@@ -160,7 +165,8 @@ def _outputs(net, comp: Context, image: int, intact) -> tuple[dict, dict]:
     return outputs, expected
 
 
-def _streamed(net, image: int, cfg: AccelTopCfg, onchip_kib: float) -> Program:
+def _streamed(net, image: int, cfg: AccelTopCfg, onchip_kib: float,
+              double: bool = False) -> Program:
     """:func:`compile_network` for a budget of ``onchip_kib`` KiB (see
     :mod:`sim.compiler.budget`): the scratchpad is the weight region, then the activation
     regions placed by liveness, then the cycle counters; external memory holds the op
@@ -170,8 +176,9 @@ def _streamed(net, image: int, cfg: AccelTopCfg, onchip_kib: float) -> Program:
     budget = budget_elems(onchip_kib, L)
     first = Streamer()  # pass 1 sizes the weight region; pass 2 places the rest after it
     _compile_ops(Context(net, image, cfg, act_base=0), net.ops, stream=first)
-    stream = Streamer()
-    comp = Context(net, image, cfg, act_base=first.wmax)
+    stream = Streamer(double=double, half=first.wmax)
+    region = 2 * first.wmax if double else first.wmax
+    comp = Context(net, image, cfg, act_base=region)
     _compile_ops(comp, net.ops, stream=stream)
     blobs = stream.insert_loads(comp)
     intact = place_by_liveness(comp)
@@ -199,12 +206,13 @@ def _streamed(net, image: int, cfg: AccelTopCfg, onchip_kib: float) -> Program:
     outputs, expected = _outputs(net, comp, image, intact)
     return Program(cfg=cfg, descs=[d for _, _, d in final], names=[n for n, _, _ in final],
                    layers=[la for _, la, _ in final], ext=ext, dump_word=dump_word,
-                   used=used, preload=first.wmax, outputs=outputs, cnt_base=cnt_base,
+                   used=used, preload=region, outputs=outputs, cnt_base=cnt_base,
                    expected=expected,
                    meta={"model": (net.pkg.manifest.get("model") or {}).get("name"),
                          "image": image, "package": str(net.pkg.path),
                          "label": _label(net, image), "reuse": True,
                          "onchip_kib": onchip_kib, "weight_op": first.wop,
+                         "double_buffer": double, "prefetched": stream.prefetched,
                          "op_outputs": {op.name: list(op.outputs) for op in net.ops}})
 
 

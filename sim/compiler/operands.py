@@ -9,7 +9,7 @@ from golden.accel_program import OpDesc, Operand
 from sim.compiler import tiling
 from sim.compiler.program import CompileError
 
-__all__ = ["act", "beat_cycles", "elementwise", "feeds_encoder", "row_operand"]
+__all__ = ["act", "beat_cycles", "elementwise", "feeds_encoder", "row_operand", "row_writes"]
 
 
 def act(view, *, loops, loop_strides, ln: int, stride: int, ebits: int,
@@ -117,7 +117,19 @@ def _copy_tail(c, op, desc, sources, shape, ln, last_level):
 
 
 def row_operand(view, nest, ebits: int, shift: int = 0) -> Operand:
-    """The operand of a row unit (LayerNorm, softmax) over ``view``: one element a beat,
-    along ``nest``'s loops (:func:`sim.compiler.tiling.rows`)."""
-    return act(view, loops=nest.rn, loop_strides=list(view.strides), ln=1, stride=1,
+    """The operand of a row unit (LayerNorm, softmax) over ``view``: ``nest.wc`` elements
+    a beat along the last axis, along ``nest``'s loops (:func:`sim.compiler.tiling.rows`)."""
+    ln = nest.wc
+    strides = [*view.strides[:-1], ln * view.strides[-1]]
+    return act(view, loops=nest.rn, loop_strides=strides, ln=ln, stride=view.strides[-1],
                ebits=ebits, shift=shift)
+
+
+def row_writes(out, ln: int) -> dict:
+    """The writer fields of a row unit writing ``ln`` elements a beat along the last axis
+    of view ``out``: one vector a beat when they are consecutive and aligned to ``ln``
+    (always for one lane), else one element a cycle."""
+    ws = tiling.pad([*out.strides[:-1], ln * out.strides[-1]])
+    vec = ln == 1 or (out.strides[-1] == 1 and out.addr % ln == 0
+                      and all(x % ln == 0 for x in ws))
+    return {"ws": ws, "wvec": vec, "wt": 1 if vec else out.strides[-1]}

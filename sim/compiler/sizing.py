@@ -14,10 +14,17 @@ from sim.compiler import tiling
 from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
 
-__all__ = ["COLS", "LANES", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS", "MAC_ROWS",
-           "ROWS", "accel_config_for", "linear_mac_cols", "mac_cols", "widest"]
+__all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS",
+           "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for", "linear_mac_cols", "mac_cols",
+           "row_lanes", "widest"]
 
 LANES = 8  # elementwise units
+#: Most lanes of the row units (LayerNorm, softmax): past 8 their fixed per-row compute
+#: (dividers, square root, exp pipeline) dominates a row, so more lanes buy little.
+ROW_LANES = 8
+#: LayerNorm's divider and square-root bits a cycle: its per-row compute in about half the
+#: cycles (99 -> 54 at 16-bit inputs), which at 8 lanes is most of a row.
+LN_STEP_BITS = 2
 ROWS, COLS = 8, 32  # binary array
 MAC_ROWS = 4
 #: Most columns of the MAC array (a 64-column beat is 4 rows of a 16x16 patch).
@@ -32,6 +39,16 @@ MAC_LINEAR_ROWS, MAC_LINEAR_COLS = 8, 32
 def widest(net, ops, idx=0, top=32):
     """The widest input ``idx`` of ``ops`` on the width grid up to ``top``."""
     return grid_width(max(net.width(op.inputs[idx]) for op in ops), top)
+
+
+def row_lanes(rows, top: int = ROW_LANES, word_lanes: int = 32) -> int:
+    """Lanes of a row unit for row lengths ``rows``: the largest power of two up to ``top``
+    and the scratchpad word's ``word_lanes`` that divides every row (whole, aligned beats;
+    1 when a row is odd)."""
+    ln = 1
+    while ln * 2 <= min(top, word_lanes) and all(r % (ln * 2) == 0 for r in rows):
+        ln *= 2
+    return ln
 
 
 def mac_cols(red, patches, qk=()) -> int:

@@ -16,7 +16,8 @@ Per kind (``M`` tokens, ``K`` reduction, ``N`` outputs, ``R x C`` array):
   K / C)``, the reduction innermost (output stationary: one ``R``-lane result per
   ``K / C`` beats), the writer's loops the reader's without the reduction
   (:func:`matmul`);
-- LayerNorm and softmax: one element a beat, a row at a time (:func:`rows`);
+- LayerNorm and softmax: ``lanes`` elements a beat (dividing the row), a row at a time
+  (:func:`rows`);
 - GSB A.V, per head: the ``D`` V columns (a beat each), then the ``N`` rows of A, each
   written as ``ceil(D / lanes)`` blocks (:func:`gsb_av`);
 - keys of ``q @ k^T`` wider than one ``C``-column chunk are laid out chunk-major
@@ -106,11 +107,14 @@ def matmul(outer, n: int, k: int, rows_: int, cols: int) -> Nest:
     return Nest(rn, (1,) + rn[:3], rows_, NUM_LOOPS - 1)
 
 
-def rows(shape, *, last_level: int = _DEFAULT_LAST) -> Nest:
-    """A row unit (LayerNorm, softmax) over ``shape``: one element a beat, a row (the last
-    axis) at a time, one element written a beat."""
-    rn = loops(shape)
-    return Nest(rn, rn, 1, last_level)
+def rows(shape, *, last_level: int = _DEFAULT_LAST, lanes: int = 1) -> Nest:
+    """A row unit (LayerNorm, softmax) over ``shape``: ``lanes`` elements a beat (they
+    divide the last axis), a row (the last axis) at a time, ``lanes`` elements written a
+    beat."""
+    if shape[-1] % lanes:
+        raise CompileError(f"rows of {shape[-1]} are not whole beats of {lanes} lanes")
+    rn = loops([*shape[:-1], shape[-1] // lanes])
+    return Nest(rn, rn, lanes, last_level)
 
 
 def gsb_av(n: int, d: int, lanes: int) -> tuple[Nest, Nest]:

@@ -1,9 +1,10 @@
 """The LayerNorm unit's sim part: op compiler, sizing and cycle model.
 
-- ``layernorm`` ops compile to one descriptor, one element a beat, a row at a time
+- ``layernorm`` ops compile to one descriptor, ``lanes`` elements a beat, a row at a time
   (tiling :func:`sim.compiler.tiling.rows`);
-- one unit of the network's one LayerNorm width;
-- rows of ``dim`` elements, ``row_cycles`` a row (:func:`sim.compiler.timing.row_unit`).
+- one unit of the network's one LayerNorm width, :func:`sim.compiler.sizing.row_lanes`
+  lanes, ``LN_STEP_BITS`` divider bits a cycle;
+- rows of ``beats`` beats, ``row_cycles`` a row (:func:`sim.compiler.timing.row_unit`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 from golden.accel_program import OpDesc
 from golden.cases_layernorm import LayerNormCfg
 from sim.compiler import tiling
-from sim.compiler.operands import row_operand
+from sim.compiler.operands import row_operand, row_writes
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, sizes
-from sim.compiler.sizing import widest
+from sim.compiler.sizing import LN_STEP_BITS, row_lanes, widest
 from sim.compiler.timing import row_unit
 
 __all__ = ["layernorm"]
@@ -25,10 +26,10 @@ def layernorm(c, op):
     cfg = c.unit_cfg("layernorm")
     xv = c.view(op.inputs[0])
     out = c.out_view(op.outputs[0])
-    nest = tiling.rows(xv.shape)
+    nest = tiling.rows(xv.shape, lanes=cfg.lanes)
     src = row_operand(xv, nest, cfg.in_bits)
     c.emit(op, OpDesc(unit="layernorm", **nest.fields(), ops=(src,), wbase=out.addr,
-                      ws=tiling.pad(out.strides), wvec=True, wwidth=32))
+                      **row_writes(out, cfg.lanes), wwidth=32))
 
 
 @sizes("layernorm")
@@ -39,9 +40,11 @@ def _size(net, by_kind):
     dims = {op.dim for op in ops}
     if len(dims) != 1:
         raise CompileError(f"LayerNorms of different widths {sorted(dims)}: one unit serves one")
-    return {"layernorm": LayerNormCfg(dim=dims.pop(), in_bits=widest(net, ops, top=16))}
+    dim = dims.pop()
+    return {"layernorm": LayerNormCfg(dim=dim, in_bits=widest(net, ops, top=16),
+                                      lanes=row_lanes([dim]), step_bits=LN_STEP_BITS)}
 
 
 @cycle_model("layernorm")
 def _cycles(desc, u, beats, bc, c0, outs):
-    return row_unit(desc, beats, bc, c0, u.dim, u.row_cycles)
+    return row_unit(desc, beats, bc, c0, u.beats, u.row_cycles)

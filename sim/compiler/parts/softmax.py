@@ -1,9 +1,12 @@
 """The softmax unit's sim part: op compiler, sizing and cycle model.
 
-- ``softmax`` ops compile to one descriptor, one element a beat, a row at a time,
-  the row's end closing at the innermost loop;
-- sized to the longest row and the widest constants (:meth:`SoftmaxCfg.fitting`);
-- rows of the innermost loop's length (:func:`sim.compiler.timing.row_unit`).
+- ``softmax`` ops compile to one descriptor, ``lanes`` elements a beat (whole beats: the
+  last beat's ``tail`` constant is ``lanes - 1``), a row at a time, the row's end closing
+  at the innermost loop;
+- sized to the longest row and the widest constants (:meth:`SoftmaxCfg.fitting`), with
+  :func:`sim.compiler.sizing.row_lanes` lanes (1 where a row is odd, as the 17 and 197
+  tokens of the digits and DeiT networks are);
+- rows of the innermost loop's beats (:func:`sim.compiler.timing.row_unit`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from golden.cases_softmax import SoftmaxCfg
 from golden.kernels import grid_width
 from golden.network import softmax_params_of
 from sim.compiler import tiling
-from sim.compiler.operands import row_operand
+from sim.compiler.operands import row_operand, row_writes
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
+from sim.compiler.sizing import row_lanes
 from sim.compiler.timing import row_unit
 
 __all__ = ["softmax"]
@@ -29,12 +33,12 @@ def softmax(c, op):
     p = softmax_params_of(op)
     xv = c.view(op.inputs[0])
     out = c.out_view(op.outputs[0])
-    nest = tiling.rows(xv.shape, last_level=NUM_LOOPS - 1)
+    nest = tiling.rows(xv.shape, last_level=NUM_LOOPS - 1, lanes=cfg.lanes)
     src = row_operand(xv, nest, cfg.x_bits, op.in_shift)
     c.emit(op, OpDesc(unit="softmax", **nest.fields(), ops=(src,), wbase=out.addr,
-                      ws=tiling.pad(out.strides), wvec=True, wwidth=p.out_bits, wsigned=False,
+                      **row_writes(out, cfg.lanes), wwidth=p.out_bits, wsigned=False,
                       k=desc_k("softmax", x0=p.x0, b=p.b, c=p.c, n=p.n, floor_q=p.floor_q,
-                             out_bits=p.out_bits)))
+                               out_bits=p.out_bits, tail=cfg.lanes - 1)))
 
 
 @sizes("softmax")
@@ -45,8 +49,9 @@ def _size(net, by_kind):
     row = max(net.tensors[op.inputs[0]].shape[-1] for op in ops)
     x_bits = grid_width(max(net.width(op.inputs[0]) + op.in_shift for op in ops), 32)
     out_bits = max(op.out_bits for op in ops)
+    lanes = row_lanes([net.tensors[op.inputs[0]].shape[-1] for op in ops])
     cfg = SoftmaxCfg.fitting([softmax_params_of(op) for op in ops], max_len=row,
-                             x_bits=x_bits, out_bits=out_bits)
+                             x_bits=x_bits, out_bits=out_bits, lanes=lanes)
     if cfg is None:
         raise CompileError("the softmax constants fit no softmax config")
     return {"softmax": cfg}
@@ -54,5 +59,5 @@ def _size(net, by_kind):
 
 @cycle_model("softmax")
 def _cycles(desc, u, beats, bc, c0, outs):
-    n = prod(desc.rn[desc.last_level:])
-    return row_unit(desc, beats, bc, c0, n, u.row_cycles(n))
+    n = prod(desc.rn[desc.last_level:])  # beats a row, each of whole lanes
+    return row_unit(desc, beats, bc, c0, n, u.row_cycles(n * u.lanes))

@@ -1,0 +1,1 @@
+"""The board's host side: the UART protocol driver, its transports, builds and runs."""

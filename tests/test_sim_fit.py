@@ -1,0 +1,69 @@
+"""Fitting the accelerator of a network package to an ECP5 part (:mod:`sim.fit`,
+``vitsim synth --golden PKG --device``): candidates, the scratchpad's block RAMs, and the
+one-line answer when nothing fits. The place-and-route runs themselves are slow (tens of
+minutes): ``python benchmarks/hw_units.py --accel PKG`` measures them."""
+
+import dataclasses
+import math
+
+import pytest
+from netpkgs import untrained_package
+
+from golden.accel_program import NUM_OPERANDS
+from golden.errors import VitsimError
+from hw.synth import CAPACITY, netlist_counts
+from sim.analytic.accel_cycles import run_cycles
+from sim.cli import main
+from sim.compiler import compile_network
+from sim.fit import LANES, candidates, fit, scratch_bram
+
+
+@pytest.fixture(scope="module")
+def pkg(tmp_path_factory):
+    return untrained_package(tmp_path_factory.mktemp("fit"), images=1, depth=1)
+
+
+def test_candidates_are_the_streamed_programs_at_the_smallest_budget(pkg):
+    cands = candidates(pkg)
+    assert [c.cfg.lanes for c in cands] == list(LANES)
+    for c in cands:
+        L = c.cfg.lanes
+        base = dataclasses.replace(c.cfg, depth=1)
+        prog = compile_network(pkg, cfg=base, onchip_kib=c.onchip_kib)
+        # the scratchpad is exactly what the program uses (whole words), and a word less
+        # is refused
+        assert prog.cfg.depth == c.cfg.depth == -(-prog.used // L)
+        assert c.cycles == run_cycles(prog.descs, prog.cfg)
+        with pytest.raises(Exception, match="needs"):
+            compile_network(pkg, cfg=base, onchip_kib=(c.cfg.depth - 1) * L * 4 / 1024)
+    pinned = candidates(pkg, onchip_kib=64, lanes=16)
+    assert [(c.cfg.lanes, c.cfg.depth) for c in pinned] == [(16, 64 * 1024 // 64)]
+
+
+def test_scratch_bram_is_a_copy_per_read_port_in_the_best_block_shape(pkg):
+    cfg = candidates(pkg, onchip_kib=64, lanes=32)[0].cfg  # 512 words of 1,024 bits
+    assert cfg.depth == 512 and scratch_bram(cfg) == NUM_OPERANDS * math.ceil(1024 / 36)
+    deep = dataclasses.replace(cfg, lanes=8, depth=2048)  # 256 bits: 2048 x 9 in 29 blocks
+    assert scratch_bram(deep) == NUM_OPERANDS * min(8 * 4, 15 * 2, 29, 64)
+
+
+def test_netlist_counts_read_yosys_stat():
+    stat = ("   Number of cells:  9\n     1234   CCU2C\n     5000   LUT4\n       10   "
+            "DP16KD\n        3   MULT18X18D\n     4321   TRELLIS_FF\n       16   "
+            "TRELLIS_DPR16X4\n")
+    assert netlist_counts(stat) == {"TRELLIS_COMB": 5000 + 2 * 1234 + 2 * 16,
+                                    "TRELLIS_FF": 4321, "DP16KD": 10, "MULT18X18D": 3}
+
+
+def test_nothing_fits_is_one_line_with_the_smallest_needs(pkg, tmp_path, capsys):
+    cands = candidates(pkg)
+    assert all(scratch_bram(c.cfg) > CAPACITY["25k"]["DP16KD"] for c in cands)
+    with pytest.raises(VitsimError, match=r"^nothing fits LFE5U-25K: the smallest "
+                       r"configuration \(lanes=8 depth=\d+ .*\) needs DP16KD \d+/56"):
+        fit(cands, tmp_path / "s", device="25k", log=lambda line: None)
+    assert not (tmp_path / "s").exists()
+    assert main(["synth", "--golden", str(pkg), "--device", "25k", "--out",
+                 str(tmp_path / "cli")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith("(used/available)") and "nothing fits LFE5U-25K" in err[-1]
+    assert not (tmp_path / "cli").exists()
