@@ -119,8 +119,12 @@ async def run(dut):
     w0 = time.perf_counter()
     t0 = cocotb.utils.get_sim_time("ps")
     error = None
+    from sim.accel_run import cycle_limit
+
+    # polls come one per 200 bits at the least, so this bounds the run by its cycle limit
+    polls = cycle_limit(program) // (200 * div) + 10
     try:
-        res = await bridge(run_on_board)(program, uart)
+        res = await bridge(run_on_board)(program, uart, max_polls=polls)
     except Exception as exc:  # recorded, then re-raised after the record is written
         res, error = None, exc
     record = {"wall_s": time.perf_counter() - w0,
