@@ -11,6 +11,11 @@ scratchpad) and the smallest budget a streamed program runs in::
 
     python benchmarks/onchip_budget.py PKG --onchip-kib 64 128
     python benchmarks/onchip_budget.py --untrained --depth 12 --embed-dim 192 --onchip-kib 256
+    python benchmarks/onchip_budget.py PKG --onchip-kib 72 --double-buffer --streamed-only
+
+``--double-buffer``: each budget also double-buffered (two weight halves, loads
+prefetched under compute, :mod:`sim.compiler.budget`), side by side with the single
+buffer; the cycles are given at memory latency 1 and 20 (no wait states).
 
 ``--untrained``: build an untrained GSB digits package of that shape under ``--work``
 first (the figures depend on shapes only, not on weights).
@@ -36,8 +41,12 @@ def figures(prog) -> dict:
         cycles = f"{run_cycles(prog.descs, prog.cfg):,}"
     except ValueError:  # a descriptor outside the cycle model (Q-ViT)
         cycles = "-"
+    try:
+        late = f"{run_cycles(prog.descs, prog.cfg, latency=20):,}"
+    except ValueError:
+        late = "-"
     return {"kib": prog.used * 4 / 1024, "weights_kib": prog.preload * 4 / 1024,
-            "cycles": cycles,
+            "cycles": cycles, "cycles20": late, "prefetched": prog.meta.get("prefetched", 0),
             "read": frame["read_bytes"], "written": frame["written_bytes"],
             "descs": len(prog.descs)}
 
@@ -53,6 +62,10 @@ def main(argv=None) -> int:
     ap.add_argument("--embed-dim", type=int, default=64)
     ap.add_argument("--num-heads", type=int, default=None)
     ap.add_argument("--work", type=Path, default=None)
+    ap.add_argument("--double-buffer", action="store_true",
+                    help="each budget also double-buffered, side by side")
+    ap.add_argument("--streamed-only", action="store_true",
+                    help="skip the two preloaded programs")
     args = ap.parse_args(argv)
     from sim.compiler import CompileError, compile_network
 
@@ -67,23 +80,29 @@ def main(argv=None) -> int:
         pkg = untrained_package(root / f"d{args.depth}e{args.embed_dim}", **kw)
     if pkg is None:
         ap.error("give a package or --untrained")
-    rows = [("preloaded", compile_network(pkg, image=0)),
-            ("preloaded, --reuse", compile_network(pkg, image=0, reuse=True))]
+    rows = [] if args.streamed_only else [
+        ("preloaded", compile_network(pkg, image=0)),
+        ("preloaded, --reuse", compile_network(pkg, image=0, reuse=True))]
     smallest = None
     for kib in args.onchip_kib:
-        try:
-            prog = compile_network(pkg, image=0, onchip_kib=kib)
-        except CompileError as exc:
-            print(f"--onchip-kib {kib:g}: {exc}")
-            continue
-        rows.append((f"--onchip-kib {kib:g}", prog))
-        smallest = prog.used * 4 / 1024
-    print(f"{'program':<20} {'on-chip KiB':>12} {'weights KiB':>12} {'cycles':>10} "
-          f"{'DRAM read B':>12} {'written B':>11} {'descs':>6}")
+        for double in (False, True) if args.double_buffer else (False,):
+            label = f"--onchip-kib {kib:g}" + (", double" if double else "")
+            try:
+                prog = compile_network(pkg, image=0, onchip_kib=kib, double_buffer=double)
+            except CompileError as exc:
+                print(f"{label}: {exc}")
+                continue
+            rows.append((label, prog))
+            if not double:
+                smallest = prog.used * 4 / 1024
+    print(f"{'program':<26} {'on-chip KiB':>12} {'weights KiB':>12} {'cycles':>10} "
+          f"{'cycles L=20':>11} {'prefetched':>10} {'DRAM read B':>12} {'written B':>11} "
+          f"{'descs':>6}")
     for label, prog in rows:
         f = figures(prog)
-        print(f"{label:<20} {f['kib']:>12.2f} {f['weights_kib']:>12.2f} {f['cycles']:>10} "
-              f"{f['read']:>12,} {f['written']:>11,} {f['descs']:>6}")
+        print(f"{label:<26} {f['kib']:>12.2f} {f['weights_kib']:>12.2f} {f['cycles']:>10} "
+              f"{f['cycles20']:>11} {f['prefetched']:>10} {f['read']:>12,} "
+              f"{f['written']:>11,} {f['descs']:>6}", flush=True)
     if smallest is not None:
         print(f"smallest budget a streamed program runs in: {smallest:.2f} KiB")
     return 0

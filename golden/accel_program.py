@@ -42,7 +42,8 @@ the reader has handed over its last beat).
 
 *DMA.* ``dma_in`` copies ``rn[3]`` external words from word ``k0`` to scratch words from
 ``wbase // lanes``; ``dma_out`` copies ``rn[3]`` scratch words from ``wbase // lanes`` to
-external words from ``k0``.
+external words from ``k0``; ``dma_pre`` is a ``dma_in`` the next compute op carries out
+while it runs (a prefetch into a region that op does not touch; double buffering).
 
 *Counters.* When an op ends, the cycles it took (from its descriptor fetch to its end) are
 written to scratch element ``cnt_addr``.

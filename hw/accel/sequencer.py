@@ -59,8 +59,8 @@ class Sequencer(wiring.Component):
     External memory: every transfer (the header word, descriptors, DMA) goes through an
     AXI4-like read channel pair ``axi_rd`` (AR/R, :class:`~hw.accel.axi_reader.AxiReader`)
     or write channel triple ``axi_wr`` (AW/W/B, :class:`~hw.accel.axi_writer.AxiWriter`),
-    ready/valid on each, any latency and wait states; the memory answers in order. R and
-    B are always ready.
+    ready/valid on each, any latency and wait states; the memory answers in order. B is
+    always ready, R too but while a prefetch's beat waits for the writer (``w_we``).
 
     Timing with a memory that takes AR/AW and W at once and answers after ``L`` cycles
     (``L`` >= 1: the first R beat, or the B response, ``L`` cycles after the AR handshake
