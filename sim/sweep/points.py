@@ -21,7 +21,8 @@ Columns of a point's result (absent where they do not apply):
   (:func:`sim.analytic.accel_cycles.run_cycles` at ``mem_latency``);
 - ``dram_mb_frame``: external-memory traffic per frame (MB, 1e6 bytes); ``frames_s``;
 - ``rtl_exact``, ``rtl_cycles`` (per image, mean), ``rtl_s``: the RTL stage;
-- ``luts``, ``ffs``, ``bram``, ``dsp``, ``fmax_mhz``: the synth stage.
+- ``luts``, ``ffs``, ``bram``, ``dsp``, ``fmax_mhz``, ``synth_placed`` (false: larger than
+  the LFE5U-85F, fmax 0) and ``frames_s_fmax`` (at the routed fmax): the synth stage.
 """
 
 from __future__ import annotations
@@ -234,6 +235,8 @@ def _package(point: dict, work: Path) -> dict:
         row.update(_rtl(pkg, prog.cfg, point, work, kib))
     if "synth" in point["stages"]:
         row.update(_synth(prog.cfg, work))
+        if row["synth_placed"] and row["fmax_mhz"] > 0:  # frames/s at the routed clock
+            row["frames_s_fmax"] = row["fmax_mhz"] * 1e6 / cycles
     return row
 
 
@@ -279,6 +282,7 @@ def _synth(cfg, work: Path) -> dict:
     from hw.accel.top import Accelerator
     from hw.synth import synthesize
 
+    work.mkdir(parents=True, exist_ok=True)
     rep = synthesize(Accelerator(cfg), work / "synth", name="accelerator")
     shutil.rmtree(work / "synth", ignore_errors=True)
     return {"luts": rep.luts, "ffs": rep.ffs, "bram": rep.bram, "dsp": rep.dsp,
