@@ -220,6 +220,9 @@ def _check(vit: ViTCfg, cfg: AccelTopCfg) -> None:
     d, dh, hid = vit.embed_dim, vit.head_dim, vit.hidden_dim
     _require(cfg.units["layernorm"].dim == d, "layernorm dim = embed_dim")
     _require(cfg.units["softmax"].max_len >= vit.num_tokens, "softmax max_len >= tokens")
+    for slot, row in (("layernorm", d), ("softmax", vit.num_tokens)):
+        _require(row % cfg.units[slot].lanes == 0,
+                 f"{slot} rows of {row} must be whole beats of its {cfg.units[slot].lanes} lanes")
     for slot in ("threshold", "requant", "residual", "gelu", "gsb_encoder"):
         ln = cfg.units[slot].lanes
         _require(d % ln == 0 and dh % ln == 0 and hid % ln == 0,
