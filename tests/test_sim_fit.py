@@ -9,7 +9,7 @@ import math
 import pytest
 from netpkgs import untrained_package
 
-from golden.accel_program import NUM_OPERANDS
+from golden.accel_program import NUM_OPERANDS, AccelTopCfg
 from golden.errors import VitsimError
 from hw.synth import CAPACITY, netlist_counts
 from sim.analytic.accel_cycles import run_cycles
@@ -47,12 +47,29 @@ def test_scratch_bram_is_a_copy_per_read_port_in_the_best_block_shape(pkg):
     assert scratch_bram(deep) == NUM_OPERANDS * min(8 * 4, 15 * 2, 29, 64)
 
 
+# Yosys 0.70 ``stat`` after synth_ecp5 of the demo accelerator at 8 lanes, 2,048 words
+STAT = """=== accelerator ===
+
+        +----------Local Count, excluding submodules.
+    34392 wires
+   199601 wire bits
+    66206 cells
+       17   $scopeinfo
+     4851   CCU2C
+      104   DP16KD
+    45005   LUT4
+      109   MULT18X18D
+      136   TRELLIS_DPR16X4
+    15984   TRELLIS_FF
+"""
+
+
 def test_netlist_counts_read_yosys_stat():
-    stat = ("   Number of cells:  9\n     1234   CCU2C\n     5000   LUT4\n       10   "
-            "DP16KD\n        3   MULT18X18D\n     4321   TRELLIS_FF\n       16   "
-            "TRELLIS_DPR16X4\n")
-    assert netlist_counts(stat) == {"TRELLIS_COMB": 5000 + 2 * 1234 + 2 * 16,
-                                    "TRELLIS_FF": 4321, "DP16KD": 10, "MULT18X18D": 3}
+    assert netlist_counts(STAT) == {"TRELLIS_COMB": 45005 + 2 * 4851 + 2 * 136,
+                                    "TRELLIS_FF": 15984, "DP16KD": 104, "MULT18X18D": 109}
+    # that scratchpad is three copies of 2,048 x 256 bits in 2048 x 9 blocks; the units
+    # take the other 17
+    assert scratch_bram(AccelTopCfg(lanes=8, depth=2048)) == 3 * 29
 
 
 def test_nothing_fits_is_one_line_with_the_smallest_needs(pkg, tmp_path, capsys):
