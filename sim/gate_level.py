@@ -43,8 +43,16 @@ def cells_sim() -> str:
     black-box DP16KD and MULT18X18D removed (the netlist has none)."""
     d = _yosys_share() / "ecp5"
 
+    seen: set[str] = set()
+
+    def include(name: str) -> str:  # each file once, as include guards would
+        if name in seen:
+            return ""
+        seen.add(name)
+        return expand((d / name).read_text())
+
     def expand(text: str) -> str:
-        return re.sub(r'`include "([^"]+)"', lambda mt: expand((d / mt[1]).read_text()), text)
+        return re.sub(r'`include "([^"]+)"', lambda mt: include(mt[1]), text)
 
     text = expand((d / "cells_sim.v").read_text())
     return re.sub(r"\(\* blackbox \*\)\s*module (DP16KD|MULT18X18D)\b.*?endmodule\n", "",
