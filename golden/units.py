@@ -47,7 +47,12 @@ def unit(kind: str) -> UnitSpec:
 def slot_ids() -> dict[str, int]:
     """Descriptor unit id of every accelerator slot and DMA op, in id order."""
     ids = dict(DMA_IDS)
+    dma = {uid: name for name, uid in DMA_IDS.items()}
     for u in units().values():
+        for slot, uid in u.slots.items():
+            if uid in dma:
+                raise RegistryError(f"unit {u.kind!r}: slot {slot!r} (id {uid}) is the DMA "
+                                    f"op {dma[uid]!r}'s id")
         ids.update(u.slots)
     return dict(sorted(ids.items(), key=lambda kv: kv[1]))
 
