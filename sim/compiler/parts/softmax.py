@@ -4,8 +4,8 @@
   last beat's ``tail`` constant is ``lanes - 1``), a row at a time, the row's end closing
   at the innermost loop;
 - sized to the longest row and the widest constants (:meth:`SoftmaxCfg.fitting`), with
-  :func:`sim.compiler.sizing.row_lanes` lanes (1 where a row is odd, as the 17 and 197
-  tokens of the digits and DeiT networks are);
+  :func:`sim.compiler.sizing.row_lanes` lanes (2 for the digits GSB network's rows of 18,
+  1 where a row is odd, as DeiT's 197 tokens are);
 - rows of the innermost loop's beats (:func:`sim.compiler.timing.row_unit`).
 """
 
