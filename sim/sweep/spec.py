@@ -209,8 +209,9 @@ def load_spec(path) -> SweepSpec:
             _fail(path, "axes.fields", "a checkpoint fixes its model; sweep no model field")
     if not (kw.get("checkpoints") or kw.get("packages") or kw.get("models")):
         _fail(path, "axes", "names no design: give checkpoints, packages or models+schemes")
-    if "rtl" in kw.get("stages", ()) and not kw.get("packages"):
-        _fail(path, "stages", "'rtl' needs axes.packages")
+    for stage in ("rtl", "synth"):
+        if stage in kw.get("stages", ()) and not kw.get("packages"):
+            _fail(path, "stages", f"{stage!r} needs axes.packages")
     spec = SweepSpec(source=str(path), **kw)
     _check_points(spec)
     return spec
