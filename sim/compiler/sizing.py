@@ -85,10 +85,9 @@ def linear_mac_cols(red, qk=(), top: int = MAC_LINEAR_COLS) -> int:
     """Columns of a MAC array sized for integer linears of reductions ``red`` and
     ``q @ k^T`` reductions ``qk``: the largest power of two up to ``top`` that divides
     every ``q @ k^T`` reduction (a key row is a weight row of the array, read from the
-    scratchpad as is) and is at most ``top``; linear reductions that it does not divide
-    are zero-padded (weights padded at pack time), and so is the patch embedding (one
-    whole patch a beat). Never fewer columns than the shortest reduction needs to be
-    one beat when that is a power of two below ``top``."""
+    scratchpad as is), halved while half of it still holds the longest reduction in one
+    beat. Linear reductions it does not divide are zero-padded (weights padded at pack
+    time), and so is the patch embedding (one whole patch a beat)."""
     c = top
     while c > 1 and any(k % c for k in qk):
         c //= 2
