@@ -68,13 +68,11 @@ def candidates(pkg, *, onchip_kib: float | None = None, lanes=None) -> list[Cand
     """The candidates for network package ``pkg`` (a path or a read package), fastest first
     (see the module doc); a budget too small for every word width raises the compiler's
     message for the narrowest."""
-    from golden.netpkg import read_network
+    from golden.netpkg import NetworkData, read_network
     from sim.compiler import CompileError, compile_network
     from sim.compiler.sizing import accel_config_for
 
     pkg = pkg if hasattr(pkg, "manifest") else read_network(pkg)
-    from golden.netpkg import NetworkData
-
     base = accel_config_for(NetworkData(pkg))
     out, error = [], None
     for L in (LANES if lanes is None else (lanes,)):

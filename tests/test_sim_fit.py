@@ -5,6 +5,7 @@ minutes): ``python benchmarks/hw_units.py --accel PKG`` measures them."""
 
 import dataclasses
 import math
+import os
 
 import pytest
 from netpkgs import untrained_package
@@ -84,3 +85,27 @@ def test_nothing_fits_is_one_line_with_the_smallest_needs(pkg, tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].endswith("(used/available)") and "nothing fits LFE5U-25K" in err[-1]
     assert not (tmp_path / "cli").exists()
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("VITSIM_BIG_RTL"),
+                    reason="benchmark: set VITSIM_BIG_RTL=1 (a Verilator build per word "
+                    "width, ~40 min each on a loaded machine)")
+@pytest.mark.parametrize("lanes", [16, 8])
+def test_the_narrower_candidates_run_bit_exact_at_their_exact_cycles(lanes, tmp_path):
+    """The demo architecture's candidate of ``lanes`` (the smallest streamed budget) on
+    Verilator: every intact tensor ``==``, every descriptor's counter and the run's cycles
+    equal to the exact model."""
+    from netpkgs import run_checked
+
+    from sim.analytic.accel_cycles import program_cycles
+
+    pkg = untrained_package(tmp_path / "pkg", images=1)
+    cand = candidates(pkg, lanes=lanes)[0]
+    prog, res = run_checked(pkg, tmp_path / "run", "verilator",
+                            cfg=dataclasses.replace(cand.cfg, depth=1),
+                            onchip_kib=cand.onchip_kib)
+    assert prog.cfg == cand.cfg
+    assert res.op_cycles[:-1] == program_cycles(prog.descs, prog.cfg)[:-1]
+    assert res.cycles == cand.cycles == run_cycles(prog.descs, prog.cfg)
