@@ -149,3 +149,40 @@ def run_gate_level(program, work_dir, *, netlist: Path, sim: str = "verilator") 
             "passed": bool(rec.get("finished")) and bool(tensors)
             and all(t["equal"] for t in tensors.values()),
             "source": str(source)}
+
+
+def dma_program(cfg: AccelTopCfg, words: int = 16, seed: int = 0):
+    """A program for any accelerator, units or none: ``dma_in`` of ``words`` random words
+    into the scratchpad, then ``dma_out`` of them back out; its one tensor is those words
+    (for a gate-level check of the sequencer, the AXI engines and the scratchpad on a
+    netlist small enough to build in minutes)."""
+    import numpy as np
+
+    from golden.accel_program import OpDesc, desc_words
+    from sim.compiler.compile import _ext_image
+    from sim.compiler.program import Program, TensorLoc, View
+
+    L = cfg.lanes
+    n_ops = 2
+    cnt_base = words * L
+    used = cnt_base + L
+    data_word = 1 + n_ops * desc_words(cfg)
+    dump_word = data_word + words
+    ext_words = dump_word + used // L
+    cfg = AccelTopCfg(lanes=L, depth=max(cfg.depth, used // L), units=cfg.units,
+                      ext_words=max(cfg.ext_words, ext_words))
+    final = [("dma_in", None, OpDesc(unit="dma_in", rn=(1, 1, 1, words), wbase=0,
+                                     k=(data_word,), cnt_addr=cnt_base)),
+             ("dma_out", None, OpDesc(unit="dma_out", rn=(1, 1, 1, used // L), wbase=0,
+                                      k=(dump_word,), cnt_addr=cnt_base + 1))]
+    ext = _ext_image(final, cfg, cfg.ext_words)
+    data = np.random.default_rng(seed).integers(-(1 << 31), 1 << 31, size=(words, L),
+                                                dtype=np.int64)
+    ext[data_word:dump_word] = (data & 0xFFFFFFFF).astype(np.uint32)
+    return Program(cfg=cfg, descs=[d for _, _, d in final], names=["dma_in", "dma_out"],
+                   layers=[None, None], ext=ext, dump_word=dump_word, used=used,
+                   preload=words * L, cnt_base=cnt_base,
+                   outputs={"data": TensorLoc(View(0, (words * L,), (1,)))},
+                   expected={"data": data.reshape(-1)},
+                   meta={"model": None, "image": 0, "reuse": False,
+                         "op_outputs": {"dma_in": ["data"]}})
