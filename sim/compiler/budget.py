@@ -70,12 +70,12 @@ def prefetch_ok(desc: OpDesc, words: int, cfg: AccelTopCfg, max_latency: int) ->
     without a cycle more, at any memory latency up to ``max_latency`` and no wait states.
 
     Its ``RUN`` lasts ``t = count - desc_words - 4`` cycles at latency 1 (its count from
-    :func:`sim.analytic.accel_cycles.desc_cycles`; ``RUN`` does not depend on the latency).
+    :func:`sim.compiler.cycles.desc_cycles`; ``RUN`` does not depend on the latency).
     The load's command is issued in ``DISPATCH``, its first R beat comes at most
     ``max_latency + 1`` cycles into ``RUN``, and each of its beats waits while the writer
     stores (at most one cycle per output beat, or per element of a scattered writer);
     four cycles of margin on top. A descriptor with no cycle model is never a carrier."""
-    from sim.analytic.accel_cycles import desc_cycles
+    from sim.compiler.cycles import desc_cycles  # lazy: the parts import this module
 
     try:
         count = desc_cycles(desc, cfg)
