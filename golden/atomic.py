@@ -22,6 +22,7 @@ checked before any work by :func:`check_out` (command line) and again by
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from golden.errors import VitsimError
 
-__all__ = ["MARKER", "OutputError", "atomic_dir", "atomic_write_text", "check_out",
+__all__ = ["MARKER", "OutputError", "atomic_dir", "atomic_write_text", "check_out", "file_sha256",
            "check_out_file", "force_arg", "output_kind"]
 
 #: Name of the marker file holding the kind of a vitsim output directory.
@@ -210,3 +211,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 (hex) of the file ``path``, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

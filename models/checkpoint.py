@@ -11,7 +11,6 @@ Reading rejects a missing, truncated, damaged or mismatched checkpoint with a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from golden.atomic import atomic_dir
+from golden.atomic import atomic_dir, file_sha256
 from golden.errors import VitsimError
 from golden.jsonio import read_json_object
 from golden.model_cfg import GSBCfg, ViTCfg
@@ -30,15 +29,6 @@ __all__ = ["CONFIG_FILE", "FORMAT", "VERSION", "WEIGHTS_FILE", "file_sha256", "l
 
 FORMAT, VERSION = "vitsim-checkpoint", 1
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.pt"
-
-
-def file_sha256(path: str) -> str:
-    """SHA-256 of the file ``path``, read in 1 MiB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def save_checkpoint(out: str, model: nn.Module, *, extra: dict | None = None,

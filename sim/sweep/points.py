@@ -37,6 +37,8 @@ import time
 from functools import lru_cache
 from pathlib import Path
 
+from golden.atomic import file_sha256
+
 __all__ = ["FAULT_ENV", "load_result", "point_key", "point_label", "run_point",
            "source_version"]
 
@@ -58,14 +60,6 @@ def source_version() -> str:
     return h.hexdigest()[:16]
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _input_digests(point: dict) -> dict:
     if point["kind"] == "model":
         return {}
@@ -73,7 +67,7 @@ def _input_digests(point: dict) -> dict:
     names = ["config.json"] if point["kind"] == "checkpoint" else ["manifest.json"]
     if point["kind"] == "package":
         names += sorted(p.name for p in root.iterdir() if p.suffix == ".npz")
-    return {n: _file_digest(root / n) for n in names}
+    return {n: file_sha256(root / n) for n in names}
 
 
 def point_key(point: dict, version: str | None = None) -> str:
