@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The stamp names the pyproject hash and the checkout path: a change to either reinstalls.
 STAMP := $(VENV)/.vitsim-$(shell cat pyproject.toml | sha256sum | cut -c1-12)-$(shell echo '$(CURDIR)' | sha256sum | cut -c1-8)
-PYTEST_ARGS ?= -n auto
+PYTEST_ARGS ?= -n auto --durations=25
 
 SCALESIM_VENV ?= .venv-scalesim
 
