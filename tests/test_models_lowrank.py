@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from golden.errors import VitsimError
@@ -155,6 +155,7 @@ def _curves(seed: int, count: int = 6) -> list[LayerCurve]:
 
 @given(seed=st.integers(0, 1000), frac=st.floats(0.05, 1.0), step=st.sampled_from([1, 4, 8]),
        rank_k=st.sampled_from([0, 2]))
+@example(seed=426, frac=0.0625, step=1, rank_k=0)  # the 8x8 layer has ranks 1-3 at step 1
 def test_allocator_meets_budget_within_one_rank_step(seed, frac, step, rank_k):
     layers = _curves(seed)
     dense = sum(lay.dense for lay in layers)
@@ -170,10 +171,11 @@ def test_allocator_meets_budget_within_one_rank_step(seed, frac, step, rank_k):
                 for lay in layers)
     assert total <= budget
     assert budget - total < max(step * (lay.in_features + lay.out_features) for lay in layers)
-    for lay in layers:  # every rank is a candidate; the 8x8 layer cannot be factorised
+    for lay in layers:  # every rank is a candidate; a layer with none stays dense
+        cands = candidate_ranks(lay.in_features, lay.out_features, step, rank_k)
         r = ranks[lay.name]
-        assert r == 0 or r in candidate_ranks(lay.in_features, lay.out_features, step, rank_k)
-    assert ranks["l5"] == 0
+        assert r == 0 or r in cands
+        assert cands or r == 0
 
 
 def test_allocator_prefers_the_layer_that_loses_least():
