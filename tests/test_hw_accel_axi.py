@@ -37,6 +37,15 @@ class _Pair(Elaboratable):
         return m
 
 
+def _encode(descs):
+    dw = desc_words(CFG)
+    words = [len(descs)]
+    for d in descs:
+        raw = encode_desc(d)
+        words += [(raw >> (W * i)) & ((1 << W) - 1) for i in range(dw)]
+    return words
+
+
 def _program(n_in, n_out, src, dst):
     """Header and descriptors: ``dma_in`` of ``n_in`` words from ``src`` to scratch word
     0, ``dma_out`` of ``n_out`` words of scratch word 0 on to ``dst``; counters at the last
@@ -45,12 +54,121 @@ def _program(n_in, n_out, src, dst):
     descs = [OpDesc(unit="dma_in", rn=(1, 1, 1, n_in), k=(src,), wbase=0, cnt_addr=cnt),
              OpDesc(unit="dma_out", rn=(1, 1, 1, n_out), k=(dst,), wbase=0,
                     cnt_addr=cnt + 1)]
-    dw = desc_words(CFG)
-    words = [len(descs)]
-    for d in descs:
-        raw = encode_desc(d)
-        words += [(raw >> (W * i)) & ((1 << W) - 1) for i in range(dw)]
-    return descs, words
+    return descs, _encode(descs)
+
+
+class _AxiSlave:
+    """The Python AXI slave behind the sequencer's read and write channels, one clock
+    edge at a time.
+
+    Reads: up to 4 bursts queued (``ar_ready`` low past that); a burst's R beats start
+    ``latency`` cycles of the read channel after its AR and go out in order. Writes: AW
+    likewise; W beats go into the oldest announced burst (one announced this cycle
+    included); B ``latency`` cycles of the write channel after a burst's last W beat. Each
+    cycle a channel freezes (a wait state) with probability ``p`` (seeded ``rng``). Memory
+    is the dict ``mem`` (word address -> word).
+
+    Attributes, after :meth:`run`: ``cycles`` (the cycle ``done`` was first high),
+    ``stalls`` (wait states that cost a cycle: a frozen channel with a request or a burst
+    outstanding, read wait states while the sequencer's ``overlap`` is high not counted),
+    ``hidden`` (cycles with ``overlap`` high), ``counts`` (the op counters the sequencer
+    stored, one lane each), ``ars`` / ``aws`` (``(addr, beats)`` of every AR / AW
+    handshake), ``lasts`` (``w_last`` of every W beat), ``r_ready`` / ``b_ready`` (this
+    cycle's).
+    """
+
+    def __init__(self, seq, mem: dict, *, latency: int, p: float, rng: random.Random):
+        self.seq, self.mem, self.latency, self.p, self.rng = seq, mem, latency, p, rng
+        self.rq, self.wq, self.bq = [], [], []  # [due, addr, beats, beat] / [addr, beats,
+        self.rclk = self.wclk = 0  # beat] / [due]; clocks of the unfrozen cycles
+        self.cycles, self.stalls, self.hidden = None, 0, 0
+        self.counts, self.ars, self.aws, self.lasts = [], [], [], []
+        self.r_ready = self.b_ready = None
+
+    def step(self, ctx) -> None:
+        """Drive both channels for this cycle and take the handshakes of its edge."""
+        seq, mem, latency = self.seq, self.mem, self.latency
+        rd, wr, rq, wq, bq = seq.axi_rd, seq.axi_wr, self.rq, self.wq, self.bq
+        rs, ws = self.rng.random() < self.p, self.rng.random() < self.p
+        # read channel: AR while 4 bursts are not queued, R once the head is due
+        ctx.set(rd.ar_ready, not rs and len(rq) < 4)
+        head = rq[0] if rq and self.rclk >= rq[0][0] else None
+        ctx.set(rd.r_valid, not rs and head is not None)
+        if head is not None:
+            ctx.set(rd.r_data, mem.get(head[1] + head[3], 0))
+            ctx.set(rd.r_last, head[3] == head[2] - 1)
+        ar_valid = ctx.get(rd.ar_valid)
+        self.r_ready = r_ready = ctx.get(rd.r_ready)
+        overlap = ctx.get(seq.overlap)
+        self.hidden += bool(overlap)
+        self.stalls += rs and (ar_valid or bool(rq)) and not overlap
+        # write channel: AW likewise, W into the oldest announced burst (this cycle's
+        # included), B ``latency`` cycles after a burst's last W beat
+        ctx.set(wr.aw_ready, not ws and len(wq) < 4)
+        aw_valid = ctx.get(wr.aw_valid)
+        if aw_valid and not ws and len(wq) < 4:
+            self.aws.append((ctx.get(wr.aw_addr), ctx.get(wr.aw_len) + 1))
+            wq.append([ctx.get(wr.aw_addr), ctx.get(wr.aw_len) + 1, 0])
+        w_ready = not ws and bool(wq) and len(bq) < 4
+        b_valid = not ws and bool(bq) and self.wclk >= bq[0]
+        ctx.set(wr.w_ready, w_ready)
+        ctx.set(wr.b_valid, b_valid)
+        w_valid = ctx.get(wr.w_valid)
+        self.b_ready = ctx.get(wr.b_ready)
+        self.stalls += ws and (aw_valid or w_valid or bool(wq) or bool(bq))
+        # the handshakes of this edge
+        if ar_valid and not rs and len(rq) < 4:
+            self.ars.append((ctx.get(rd.ar_addr), ctx.get(rd.ar_len) + 1))
+            rq.append([self.rclk + latency, ctx.get(rd.ar_addr), ctx.get(rd.ar_len) + 1, 0])
+        if head is not None and not rs and r_ready:
+            head[3] += 1
+            if head[3] == head[2]:
+                rq.pop(0)
+        if w_valid and w_ready:
+            burst = wq[0]
+            mem[burst[0] + burst[2]] = ctx.get(wr.w_data)
+            burst[2] += 1
+            self.lasts.append(bool(ctx.get(wr.w_last)))
+            if burst[2] == burst[1]:
+                wq.pop(0)
+                bq.append(self.wclk + latency)
+        if b_valid:
+            bq.pop(0)
+        en = ctx.get(seq.dma_wr.en)
+        if en and en != (1 << CFG.lanes) - 1:  # a counter store: one lane
+            lane = en.bit_length() - 1
+            self.counts.append((ctx.get(seq.dma_wr.data) >> (32 * lane)) & 0xFFFFFFFF)
+        self.rclk += not rs
+        self.wclk += not ws
+
+    async def run(self, ctx, *, before=None, after=None, limit: int = 3000) -> None:
+        """Pulse ``start``, then :meth:`step` every cycle until ``done`` (``before(ctx)``
+        and ``after(ctx)`` around each step); every burst must be over by then."""
+        ctx.set(self.seq.start, 1)
+        await ctx.tick()
+        ctx.set(self.seq.start, 0)
+        for cycle in range(limit):
+            if ctx.get(self.seq.done):
+                self.cycles = cycle
+                break
+            if before is not None:
+                before(ctx)
+            self.step(ctx)
+            if after is not None:
+                after(ctx)
+            await ctx.tick()
+        assert self.cycles is not None, f"not done after {limit} cycles"
+        assert not self.rq and not self.wq and not self.bq
+
+
+def _simulate(dut, slave, **hooks) -> None:
+    async def bench(ctx):
+        await slave.run(ctx, **hooks)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
 
 
 def test_max_burst_is_checked_and_kept():
@@ -72,100 +190,29 @@ def test_dma_moves_the_words_and_counts_latency_and_wait_states(latency, p, seed
     payload = [rng.getrandbits(W) for _ in range(n)]
     mem.update({src + i: x for i, x in enumerate(payload)})
     dut = _Pair(max_burst)
-    seq = dut.seq
-    rd, wr = seq.axi_rd, seq.axi_wr
-    seen = {"counts": [], "stalls": 0, "cycles": None, "ars": [], "aws": [], "lasts": []}
+    slave = _AxiSlave(dut.seq, mem, latency=latency, p=p, rng=rng)
 
-    async def bench(ctx):
-        rq, wq, bq = [], [], []  # [due, addr, beats, beat] / [addr, beats, beat] / [due]
-        rclk = wclk = 0
-        ctx.set(seq.start, 1)
-        await ctx.tick()
-        ctx.set(seq.start, 0)
-        for cycle in range(3000):
-            if ctx.get(seq.done):
-                seen["cycles"] = cycle
-                break
-            rs, ws = rng.random() < p, rng.random() < p
-            # read channel: AR while 4 bursts are not queued, R once the head is due
-            ctx.set(rd.ar_ready, not rs and len(rq) < 4)
-            head = rq[0] if rq and rclk >= rq[0][0] else None
-            ctx.set(rd.r_valid, not rs and head is not None)
-            if head is not None:
-                ctx.set(rd.r_data, mem.get(head[1] + head[3], 0))
-                ctx.set(rd.r_last, head[3] == head[2] - 1)
-            ar_valid = ctx.get(rd.ar_valid)
-            seen["stalls"] += rs and (ar_valid or bool(rq))
-            assert ctx.get(rd.r_ready)
-            # write channel: AW likewise, W into the oldest announced burst (this cycle's
-            # included), B ``latency`` cycles after a burst's last W beat
-            ctx.set(wr.aw_ready, not ws and len(wq) < 4)
-            aw_valid = ctx.get(wr.aw_valid)
-            if aw_valid and not ws and len(wq) < 4:
-                seen["aws"].append((ctx.get(wr.aw_addr), ctx.get(wr.aw_len) + 1))
-                wq.append([ctx.get(wr.aw_addr), ctx.get(wr.aw_len) + 1, 0])
-            w_ready = not ws and bool(wq) and len(bq) < 4
-            b_valid = not ws and bool(bq) and wclk >= bq[0]
-            ctx.set(wr.w_ready, w_ready)
-            ctx.set(wr.b_valid, b_valid)
-            w_valid = ctx.get(wr.w_valid)
-            seen["stalls"] += ws and (aw_valid or w_valid or bool(wq) or bool(bq))
-            assert ctx.get(wr.b_ready)
-            # the handshakes of this edge
-            if ar_valid and not rs and len(rq) < 4:
-                seen["ars"].append((ctx.get(rd.ar_addr), ctx.get(rd.ar_len) + 1))
-                rq.append([rclk + latency, ctx.get(rd.ar_addr), ctx.get(rd.ar_len) + 1, 0])
-            if head is not None and not rs:
-                head[3] += 1
-                if head[3] == head[2]:
-                    rq.pop(0)
-            if w_valid and w_ready:
-                burst = wq[0]
-                mem[burst[0] + burst[2]] = ctx.get(wr.w_data)
-                burst[2] += 1
-                seen["lasts"].append(bool(ctx.get(wr.w_last)))
-                if burst[2] == burst[1]:
-                    wq.pop(0)
-                    bq.append(wclk + latency)
-            if b_valid:
-                bq.pop(0)
-            en = ctx.get(seq.dma_wr.en)
-            if en and en != (1 << CFG.lanes) - 1:  # a counter store: one lane
-                lane = en.bit_length() - 1
-                seen["counts"].append((ctx.get(seq.dma_wr.data) >> (32 * lane)) & 0xFFFFFFFF)
-            rclk += not rs
-            wclk += not ws
-            await ctx.tick()
-        assert not rq and not wq and not bq
+    def after(ctx):
+        assert slave.r_ready and slave.b_ready
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
+    _simulate(dut, slave, after=after)
+    assert slave.hidden == 0  # no prefetch: nothing overlaps
     assert [mem.get(dst + i) for i in range(n)] == payload
     assert 1 + len(descs) * desc_words(CFG) <= src  # the DMA's bursts are those from src
-    for base, bursts in ((src, [ar for ar in seen["ars"] if ar[0] >= src]),
-                         (dst, seen["aws"])):
+    for base, bursts in ((src, [ar for ar in slave.ars if ar[0] >= src]),
+                         (dst, slave.aws)):
         assert all(1 <= b <= max_burst for _, b in bursts) and sum(b for _, b in bursts) == n
         assert [a for a, _ in bursts] == [base + sum(b for _, b in bursts[:i])
                                           for i in range(len(bursts))]
-    ends = [i for i, last in enumerate(seen["lasts"]) if last]
-    assert ends == [sum(b for _, b in seen["aws"][:i + 1]) - 1 for i in range(len(seen["aws"]))]
+    ends = [i for i, last in enumerate(slave.lasts) if last]
+    assert ends == [sum(b for _, b in slave.aws[:i + 1]) - 1 for i in range(len(slave.aws))]
     model = [desc_cycles(d, CFG, latency=latency) for d in descs]
     if p == 0:
-        assert seen["counts"] == model
-    assert sum(seen["counts"]) >= sum(model)
+        assert slave.counts == model
+    assert sum(slave.counts) >= sum(model)
     # done is first high the cycle before the dump's edge (run_cycles counts it)
-    assert seen["cycles"] == run_cycles(descs, CFG, latency=latency) - 1 + seen["stalls"]
+    assert slave.cycles == run_cycles(descs, CFG, latency=latency) - 1 + slave.stalls
 
-
-def _encode(descs):
-    dw = desc_words(CFG)
-    words = [len(descs)]
-    for d in descs:
-        raw = encode_desc(d)
-        words += [(raw >> (W * i)) & ((1 << W) - 1) for i in range(dw)]
-    return words
 
 
 def _run_compute(descs, mem, *, latency, p, seed, compute, store_p):
@@ -176,81 +223,28 @@ def _run_compute(descs, mem, *, latency, p, seed, compute, store_p):
     rng = random.Random(seed)
     dut = _Pair(MAX_BURST)
     seq = dut.seq
-    rd, wr = seq.axi_rd, seq.axi_wr
-    seen = {"counts": [], "stalls": 0, "cycles": None, "hidden": 0}
+    slave = _AxiSlave(seq, mem, latency=latency, p=p, rng=rng)
+    state = {"left": 0, "busy": False, "we": False}  # compute cycles left; this cycle's
 
-    async def bench(ctx):
-        rq, wq, bq = [], [], []
-        rclk = wclk = 0
-        left = 0  # compute cycles left
-        ctx.set(seq.start, 1)
-        await ctx.tick()
-        ctx.set(seq.start, 0)
-        for cycle in range(3000):
-            if ctx.get(seq.done):
-                seen["cycles"] = cycle
-                break
-            if ctx.get(seq.launch):
-                left = compute
-            busy = left > 0
-            we = busy and rng.random() < store_p
-            ctx.set(seq.w_busy, busy)
-            ctx.set(seq.g_busy, busy)
-            ctx.set(seq.w_we, we)
-            rs, ws = rng.random() < p, rng.random() < p
-            ctx.set(rd.ar_ready, not rs and len(rq) < 4)
-            head = rq[0] if rq and rclk >= rq[0][0] else None
-            ctx.set(rd.r_valid, not rs and head is not None)
-            if head is not None:
-                ctx.set(rd.r_data, mem.get(head[1] + head[3], 0))
-                ctx.set(rd.r_last, head[3] == head[2] - 1)
-            ar_valid = ctx.get(rd.ar_valid)
-            r_ready = ctx.get(rd.r_ready)
-            assert r_ready == (not (we and ctx.get(seq.running)))
-            overlap = ctx.get(seq.overlap)
-            seen["hidden"] += bool(overlap)
-            seen["stalls"] += rs and (ar_valid or bool(rq)) and not overlap
-            ctx.set(wr.aw_ready, not ws and len(wq) < 4)
-            aw_valid = ctx.get(wr.aw_valid)
-            if aw_valid and not ws and len(wq) < 4:
-                wq.append([ctx.get(wr.aw_addr), ctx.get(wr.aw_len) + 1, 0])
-            w_ready = not ws and bool(wq) and len(bq) < 4
-            b_valid = not ws and bool(bq) and wclk >= bq[0]
-            ctx.set(wr.w_ready, w_ready)
-            ctx.set(wr.b_valid, b_valid)
-            w_valid = ctx.get(wr.w_valid)
-            seen["stalls"] += ws and (aw_valid or w_valid or bool(wq) or bool(bq))
-            if ar_valid and not rs and len(rq) < 4:
-                rq.append([rclk + latency, ctx.get(rd.ar_addr), ctx.get(rd.ar_len) + 1, 0])
-            if head is not None and not rs and r_ready:
-                head[3] += 1
-                if head[3] == head[2]:
-                    rq.pop(0)
-            if w_valid and w_ready:
-                burst = wq[0]
-                mem[burst[0] + burst[2]] = ctx.get(wr.w_data)
-                burst[2] += 1
-                if burst[2] == burst[1]:
-                    wq.pop(0)
-                    bq.append(wclk + latency)
-            if b_valid:
-                bq.pop(0)
-            en = ctx.get(seq.dma_wr.en)
-            assert not (en and we)  # one write port: a prefetch's beat waits for the writer
-            if en and en != (1 << CFG.lanes) - 1:
-                lane = en.bit_length() - 1
-                seen["counts"].append((ctx.get(seq.dma_wr.data) >> (32 * lane)) & 0xFFFFFFFF)
-            rclk += not rs
-            wclk += not ws
-            left -= busy
-            await ctx.tick()
-        assert not rq and not wq and not bq
+    def before(ctx):
+        if ctx.get(seq.launch):
+            state["left"] = compute
+        state["busy"] = busy = state["left"] > 0
+        state["we"] = we = busy and rng.random() < store_p
+        ctx.set(seq.w_busy, busy)
+        ctx.set(seq.g_busy, busy)
+        ctx.set(seq.w_we, we)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    return seen
+    def after(ctx):
+        # the DMA reads no R beat in a cycle the writer stores: one write port, a
+        # prefetch's beat waits for the writer
+        assert slave.r_ready == (not (state["we"] and ctx.get(seq.running)))
+        assert not (ctx.get(seq.dma_wr.en) and state["we"])
+        state["left"] -= state["busy"]
+
+    _simulate(dut, slave, before=before, after=after)
+    return {"counts": slave.counts, "stalls": slave.stalls, "cycles": slave.cycles,
+            "hidden": slave.hidden}
 
 
 @pytest.mark.parametrize("latency,p,seed", [(1, 0.0, 0), (20, 0.0, 1), (1, 0.3, 2),
