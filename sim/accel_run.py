@@ -30,6 +30,7 @@ from sim.accel_mem import MemModel
 from sim.compiler import Program, read_back
 from sim.runner import ENV_RESULTS, build_sim, cache_root, sim_runner
 from sim.toolchain import prepare
+from sim.verdict import RunVerdict
 
 __all__ = ["FALLBACK_MAX_CYCLES", "AccelResult", "WaveWindow", "accel_verilog", "compare",
            "cycle_limit", "op_spans", "run_program", "trim_window", "zero_init_loops"]
@@ -177,7 +178,7 @@ def read_hex(path: Path, lanes: int, words: int) -> np.ndarray:
 
 
 @dataclass
-class AccelResult:
+class AccelResult(RunVerdict):
     """One program run: verdicts per tensor, cycles per descriptor, speed."""
 
     sim: str
@@ -196,11 +197,6 @@ class AccelResult:
     stalls_read: int = 0
     stalls_written: int = 0
     extra: dict = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return self.finished and bool(self.tensors) and all(
-            t["equal"] for t in self.tensors.values())
 
 
 def compare(program: Program, scratch: np.ndarray) -> dict:

@@ -84,3 +84,33 @@ def test_a_run_that_never_finishes_is_reported_not_compared():
     t = Scripted([b"VB" + struct.pack("<HI", 16, 64), b"K", b"K"] + [busy] * 3)
     res = run_on_board(prog, t, max_polls=3)
     assert not res.finished and res.cycles == 77 and res.tensors == {} and not res.passed
+
+
+@pytest.mark.parametrize("finished,tensors,want", [
+    (True, {"a": {"equal": True}, "b": {"equal": True}}, True),
+    (False, {"a": {"equal": True}}, False),  # not finished
+    (True, {}, False),  # nothing compared
+    (True, {"a": {"equal": True}, "b": {"equal": False}}, False),  # one tensor differs
+])
+def test_a_board_run_and_a_simulated_run_share_one_verdict(finished, tensors, want):
+    from sim.accel_run import AccelResult
+    from sim.board.host import BoardResult
+    from sim.verdict import RunVerdict
+
+    board = BoardResult(finished=finished, cycles=1, op_cycles=[], tensors=tensors)
+    sim = AccelResult(sim="verilator", finished=finished, cycles=1, op_cycles=[],
+                      tensors=tensors)
+    assert board.passed is sim.passed is want
+    assert BoardResult.passed is AccelResult.passed is RunVerdict.passed  # one definition
+
+
+def test_the_board_host_loads_no_simulation_for_its_verdict():
+    import subprocess
+    import sys
+
+    code = ("import sys, sim.board.host; "
+            "print(sorted(m for m in ('sim.accel_run', 'cocotb', 'amaranth', 'torch') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

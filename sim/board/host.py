@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from golden.errors import VitsimError
+from sim.verdict import RunVerdict
 
 __all__ = ["BoardError", "BoardResult", "HostLink", "SerialTransport", "Transport",
            "mem_words", "readback_spans", "run_on_board"]
@@ -160,7 +161,7 @@ def readback_spans(program) -> list[tuple[int, int]]:
 
 
 @dataclass
-class BoardResult:
+class BoardResult(RunVerdict):
     """One program run on a board (or its simulation)."""
 
     finished: bool
@@ -170,11 +171,6 @@ class BoardResult:
     bytes_sent: int = 0
     bytes_received: int = 0
     extra: dict = field(default_factory=dict)
-
-    @property
-    def passed(self) -> bool:
-        return self.finished and bool(self.tensors) and all(
-            t["equal"] for t in self.tensors.values())
 
 
 def run_on_board(program, transport: Transport, *, max_polls: int = 100_000,
