@@ -4,8 +4,8 @@ one tile measured in RTL (cocotb on Verilator) against the unit's cycle model.
 For the arrays it also prints LUTs per MAC; for the mixed-bit array, MACs per cycle at every
 operand width 2..8 (from the same cycle model the RTL is checked against).
 
-    python benchmarks/hw_units.py [--json FILE]
-    python benchmarks/hw_units.py --lanes 1,2,4,8,16 [--json FILE]
+    python benchmarks/hw_units.py [--unit UNIT]... [--json FILE]
+    python benchmarks/hw_units.py --lanes 1,2,4,8,16 [--unit UNIT]... [--json FILE]
 
 ``--lanes`` instead synthesises the lane-configurable non-linear units (LayerNorm and
 softmax at the digits ViT's rows, GELU) at each lane count and prints their resources,
@@ -179,23 +179,30 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
     p.add_argument("--lanes", help="comma-separated lane counts: the lane units only")
-    p.add_argument("--units", help="with --lanes: comma-separated units (default all of "
-                   f"{', '.join(u[0] for u in LANE_UNITS)})")
-    p.add_argument("--unit", action="append", choices=[u[0] for u in UNITS],
-                   help="measure only this unit (repeatable; default: every unit)")
+    p.add_argument("--unit", action="append", metavar="UNIT",
+                   help="measure only this unit (repeatable; default: every unit): one of "
+                   f"{', '.join(u[0] for u in UNITS)}; with --lanes one of "
+                   f"{', '.join(u[0] for u in LANE_UNITS)}")
     p.add_argument("--accel", type=Path, metavar="PKG",
                    help="the whole accelerator of network package PKG per device instead")
     p.add_argument("--devices", nargs="+", default=["25k", "45k", "85k"],
                    choices=["25k", "45k", "85k"])
     p.add_argument("--onchip-kib", type=float, help="--accel: the scratchpad budget")
     args = p.parse_args(argv)
+    if args.unit and args.accel is not None:
+        p.error("--unit: not with --accel (it fits the whole accelerator)")
+    known = [u[0] for u in (LANE_UNITS if args.lanes else UNITS)]
+    for name in args.unit or ():
+        if name not in known:
+            p.error(f"--unit: no unit {name!r}{' with --lanes' if args.lanes else ''}; "
+                    f"choose from {', '.join(known)}")
     if args.lanes:
         try:
             lanes = [int(v) for v in args.lanes.split(",")]
         except ValueError:
             p.error(f"--lanes must be comma-separated integers, not {args.lanes!r}")
         with tempfile.TemporaryDirectory(prefix="vitsim-hwunits-") as tmp:
-            rows = measure_lanes(Path(tmp), lanes, args.units.split(",") if args.units else None)
+            rows = measure_lanes(Path(tmp), lanes, args.unit)
         print_lanes(rows)
         if args.json:
             atomic_write_text(args.json, json.dumps(rows, indent=2) + "\n")
