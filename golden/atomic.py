@@ -30,8 +30,8 @@ from pathlib import Path
 
 from golden.errors import VitsimError
 
-__all__ = ["MARKER", "OutputError", "atomic_dir", "atomic_write_text", "check_out", "file_sha256",
-           "check_out_file", "force_arg", "output_kind"]
+__all__ = ["MARKER", "OutputError", "atomic_dir", "atomic_write_new", "atomic_write_text",
+           "check_out", "file_sha256", "check_out_file", "force_arg", "output_kind"]
 
 #: Name of the marker file holding the kind of a vitsim output directory.
 MARKER = ".vitsim-output"
@@ -211,6 +211,33 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_new(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to a new file ``path``, or when that exists to the first free
+    ``<stem>.1<suffix>``, ``<stem>.2<suffix>``...; return the path written.
+
+    Never replaces a file (the name is claimed with a hard link, which fails on an existing
+    name) and never leaves a half-written one (the text is written to a temporary file
+    first)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        for i in range(10_000):
+            name = path if i == 0 else path.with_name(f"{path.stem}.{i}{path.suffix}")
+            try:
+                os.link(tmp, name)
+                return name
+            except FileExistsError:
+                continue
+        raise OutputError(f"{path}: no free name beside it")
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -27,7 +27,7 @@ from pathlib import Path
 from amaranth.back import rtlil
 from amaranth.lib import wiring
 
-from golden.atomic import atomic_dir
+from golden.atomic import atomic_dir, atomic_write_new
 from golden.errors import VitsimError
 from golden.version import producer, tool_version
 
@@ -124,14 +124,30 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(cmd: list[str], log: Path, what: str, *, may_overflow: bool = False) -> float:
+#: Lines of a failed tool's log quoted in the error.
+LOG_TAIL = 30
+
+
+def _run(cmd: list[str], log: Path, what: str, *, keep: Path,
+         may_overflow: bool = False) -> float:
     """Run ``cmd``, its output to ``log``; seconds taken. A failure raises, unless
-    ``may_overflow`` and the log reports a design too large to place."""
+    ``may_overflow`` and the log reports a design too large to place.
+
+    ``log`` lies in the output's temporary directory, removed on the failure; the error
+    therefore quotes the log's last :data:`LOG_TAIL` lines and names a copy of the whole
+    log kept beside the output ``keep``, as ``<keep>.<tool>-failed.log`` (or a numbered
+    free name: no file is replaced, :func:`golden.atomic.atomic_write_new`)."""
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=log.parent)
-    log.write_text(proc.stdout + proc.stderr)
-    if proc.returncode != 0 and not (may_overflow and placement_overflow(log.read_text())):
-        raise VitsimError(f"{what} failed (exit {proc.returncode}); see {log}")
+    text = proc.stdout + proc.stderr
+    log.write_text(text)
+    if proc.returncode != 0 and not (may_overflow and placement_overflow(text)):
+        tool = what.split()[0]
+        kept = atomic_write_new(keep.with_name(f"{keep.name}.{tool}-failed.log"), text)
+        lines = text.splitlines()
+        tail = "\n".join(lines[-LOG_TAIL:])
+        raise VitsimError(f"{what} failed (exit {proc.returncode}); whole log: {kept}; its "
+                          f"last {min(LOG_TAIL, len(lines))} of {len(lines)} lines:\n{tail}")
     return time.perf_counter() - t0
 
 
@@ -158,7 +174,8 @@ def synthesize(component: wiring.Component, out_dir, *, name: str, device: str =
                   f"abc -lut 4 -dress; clean; "
                   f"{synth} -run map_cells: -json {name}.json; "
                   f"tee -q -o stat.txt stat")
-        yosys_s = _run([yosys, "-q", "-p", script], tmp / "yosys.log", "yosys synth_ecp5")
+        yosys_s = _run([yosys, "-q", "-p", script], tmp / "yosys.log", "yosys synth_ecp5",
+                       keep=Path(out_dir))
         stat = (tmp / "stat.txt").read_text()
         have = capacity(device)
         netlist = netlist_counts(stat)
@@ -171,7 +188,7 @@ def synthesize(component: wiring.Component, out_dir, *, name: str, device: str =
                               f"{name}.json", "--out-of-context", "--freq", str(freq_mhz),
                               "--report", "nextpnr.json", "--timing-allow-fail", "--seed",
                               str(seed)], tmp / "nextpnr.log", "nextpnr-ecp5",
-                             may_overflow=True)
+                             keep=Path(out_dir), may_overflow=True)
             overflow = placement_overflow((tmp / "nextpnr.log").read_text())
         nextpnr_json = (json.loads((tmp / "nextpnr.json").read_text()) if overflow is None
                         else {})

