@@ -201,7 +201,12 @@ def _cut_cases(args) -> int:
 
     if args.op is None:
         raise VitsimError("golden --cut: give --op NAME (an op of the package) or --op all")
-    _refuse_case_flags(args, (), "--cut takes the op's own operands and config")
+    why = "--cut takes the op's own operands and config"
+    _refuse_case_flags(args, (), why)
+    _refuse_config_flags(args, why)
+    if args.ckpt is not None:
+        raise VitsimError("--ckpt: give --ckpt (a network package) or --cut (unit cases), "
+                          "not both")
     kind = "cases" if args.op == "all" else "package"
     check_out(args.out, kind, force=args.force, inputs=[args.cut])
     pkg = read_network(args.cut)
@@ -245,6 +250,8 @@ def cmd_golden(args) -> int:
     from golden.package import read_package
     from golden.units import verify_package
 
+    if args.images is not None and args.ckpt is None:
+        raise VitsimError("--images: only with --ckpt (the test images of its package)")
     if args.verify is not None:
         problems = verify_package(read_package(args.verify))
         for line in problems:
@@ -259,8 +266,11 @@ def cmd_golden(args) -> int:
     if args.ckpt is not None:
         from models.golden_export import export_golden
 
-        _refuse_case_flags(args, (), "--ckpt writes the checkpoint's network package")
-        pkg = export_golden(args.ckpt, args.out, images=args.images, seed=args.seed)
+        why = "--ckpt writes the checkpoint's network package"
+        _refuse_case_flags(args, (), why)
+        _refuse_config_flags(args, why)
+        images = 4 if args.images is None else args.images
+        pkg = export_golden(args.ckpt, args.out, images=images, seed=args.seed)
         img = pkg.manifest["images"]
         right = sum(p == y for p, y in zip(img["predictions"], img["labels"], strict=True))
         print(f"wrote {args.out}: {len(pkg.manifest['ops'])} ops of "
@@ -311,6 +321,16 @@ def _refuse_case_flags(args, allowed, why: str) -> None:
         value = getattr(args, name, None)
         if value is not None and value is not False:
             raise VitsimError(f"--{name.replace('_', '-')}: {why}")
+
+
+def _refuse_config_flags(args, why: str) -> None:
+    """:class:`VitsimError` naming ``--config`` or the first binary-array flag given (the
+    unit configuration of a unit case), with ``why``."""
+    if args.config is not None:
+        raise VitsimError(f"--config: {why}")
+    for field, (flag, _) in _ARRAY_FLAGS.items():
+        if getattr(args, field) is not None:
+            raise VitsimError(f"{flag}: {why}")
 
 
 def _write_case(cfg, args) -> int:
@@ -513,7 +533,7 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, help="package directory to write")
     force_arg(p)
     p.add_argument("--ckpt", help="binary/gsb checkpoint: write its integer network package")
-    p.add_argument("--images", type=int, default=4, help="--ckpt: test images (default 4)")
+    p.add_argument("--images", type=int, help="--ckpt: test images (default 4)")
     p.add_argument("--verify", type=Path, help="re-run the kernels on a package and check it")
     p.add_argument("--cut", type=Path, metavar="PKG",
                    help="network package: write the unit case of its op --op")
