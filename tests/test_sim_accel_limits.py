@@ -71,3 +71,45 @@ def test_max_cycles_below_one_is_refused(small_package, tmp_path, capsys):
                  "--build-dir", str(tmp_path / "b")]) == 2
     assert "--max-cycles must be at least 1, not 0" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_softmax_logits_too_fine_for_the_descriptor_are_one_line(small_package, tmp_path,
+                                                                  capsys):
+    """An untrained fp model compressed without scaled-up weights has attention logits of
+    scale ~2**-18: the softmax constant ``c = floor(0.36 / S**2)`` then needs 37 bits, the
+    descriptor carries 32. The compile names the op and the field, and says what to do."""
+    import json
+    import math
+    import shutil
+
+    from golden.nonlinear import softmax_params
+    from golden.package import DIGESTS, manifest_digests
+    from sim.cli import main
+    from sim.compiler.registry import desc_k
+
+    pkg = tmp_path / "pkg"
+    shutil.copytree(small_package, pkg)
+    manifest = json.loads((pkg / "manifest.json").read_text())
+    ops = [op for op in manifest["ops"] if op["kind"] == "softmax"]
+    assert ops
+    fine = softmax_params(2.0**-18, out_bits=ops[0]["out_bits"])
+    assert fine.c >= 1 << 31
+    ops[0].update(x0=fine.x0, b=fine.b, c=fine.c, n=fine.n)
+    manifest[DIGESTS] = manifest_digests(manifest)  # as the exporter would have written it
+    (pkg / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["compile", str(pkg), "--out", str(tmp_path / "prog")]) == 2
+    err = capsys.readouterr().err
+    finest = 2.0**-18 * math.sqrt(fine.c / (2**31 - 1))
+    assert err == (f"vitsim: error: op {ops[0]['name']!r}: field c: the softmax constant "
+                   f"c={fine.c} (at the logits' scale 2**-18.0) does not fit the "
+                   "descriptor's 32-bit signed constant; the accelerator takes logit scales "
+                   f"down to 2**{math.log2(finest):.1f}: train the checkpoint first, or scale "
+                   "up its weights (an untrained model's attention logits are this small)\n")
+    assert not (tmp_path / "prog").exists()
+    # any unit's constant: the descriptor's field, by the constant's name
+    ok = softmax_params(2.0**-7, out_bits=16)
+    consts = dict(x0=ok.x0, b=ok.b, c=ok.c, n=ok.n, floor_q=ok.floor_q, out_bits=16, tail=1)
+    assert desc_k("softmax", **consts)[:3] == (ok.x0, ok.b, ok.c)
+    with pytest.raises(Exception, match=r"^field b: the softmax constant b=2147483648 does "
+                       r"not fit the descriptor's 32-bit signed constant k1$"):
+        desc_k("softmax", **{**consts, "b": 1 << 31})

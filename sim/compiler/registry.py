@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
+from golden.accel_program import ELEM_BITS
 from golden.unit_spec import attach, attached
 from golden.units import op_kinds, slot_kinds, unit, units
 from sim.compiler.parts import load
+from sim.compiler.program import CompileError
 
 __all__ = ["compiles", "cycle_model", "cycle_models", "desc_k", "op_compilers", "sizers",
            "sizes", "unserved"]
@@ -90,6 +92,12 @@ def desc_k(slot: str, **values: int) -> tuple[int, ...]:
     if set(values) != set(names):
         raise ValueError(f"{slot} takes the constants {', '.join(names) or 'none'}, not "
                          f"{', '.join(sorted(values)) or 'none'}")
+    top = (1 << (ELEM_BITS - 1)) - 1
+    for i, name in enumerate(names):
+        if not -top - 1 <= int(values[name]) <= top:
+            raise CompileError(f"field {name}: the {slot} constant {name}={values[name]} "
+                               f"does not fit the descriptor's {ELEM_BITS}-bit signed "
+                               f"constant k{i}")
     return tuple(int(values[name]) for name in names)
 
 

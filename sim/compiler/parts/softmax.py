@@ -11,9 +11,9 @@
 
 from __future__ import annotations
 
-from math import prod
+from math import log2, prod, sqrt
 
-from golden.accel_program import NUM_LOOPS, OpDesc
+from golden.accel_program import ELEM_BITS, NUM_LOOPS, OpDesc
 from golden.cases_softmax import SoftmaxCfg
 from golden.kernels import grid_width
 from golden.network import softmax_params_of
@@ -41,11 +41,32 @@ def softmax(c, op):
                                out_bits=p.out_bits, tail=cfg.lanes - 1)))
 
 
+def check_consts(op) -> None:
+    """Raise :class:`CompileError` naming softmax op ``op`` when its constant ``c``
+    (``floor(c / S**2)`` at the logits' scale ``S``) does not fit the descriptor's signed
+    constant field: the logits' scale is too fine for the accelerator (an untrained
+    model's attention logits are tiny)."""
+    p = softmax_params_of(op)
+    top = (1 << (ELEM_BITS - 1)) - 1
+    if p.c <= top:
+        return
+    scale = -0.6931471805599453 / p.x0  # x0 = floor(-ln2 / S)
+    finest = scale * sqrt(p.c / top)  # c grows as 1 / S**2
+    raise CompileError(
+        f"op {op.name!r}: field c: the softmax constant c={p.c} (at the logits' scale "
+        f"2**{log2(scale):.1f}) does not fit the descriptor's {ELEM_BITS}-bit signed "
+        f"constant; the accelerator takes logit scales down to 2**{log2(finest):.1f}: "
+        "train the checkpoint first, or scale up its weights (an untrained model's "
+        "attention logits are this small)")
+
+
 @sizes("softmax")
 def _size(net, by_kind):
     ops = by_kind.get("softmax")
     if not ops:
         return {}
+    for op in ops:
+        check_consts(op)
     row = max(net.tensors[op.inputs[0]].shape[-1] for op in ops)
     x_bits = grid_width(max(net.width(op.inputs[0]) + op.in_shift for op in ops), 32)
     out_bits = max(op.out_bits for op in ops)
