@@ -253,6 +253,12 @@ def cmd_golden(args) -> int:
     if args.images is not None and args.ckpt is None:
         raise VitsimError("--images: only with --ckpt (the test images of its package)")
     if args.verify is not None:
+        why = "--verify checks a package and writes nothing"
+        for flag, value in (("--out", args.out), ("--cut", args.cut), ("--ckpt", args.ckpt)):
+            if value is not None:
+                raise VitsimError(f"{flag}: {why}")
+        _refuse_case_flags(args, (), why)
+        _refuse_config_flags(args, why)
         problems = verify_package(read_package(args.verify))
         for line in problems:
             print(f"{args.verify}: {line}")
