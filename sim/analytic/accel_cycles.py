@@ -7,9 +7,11 @@ shapes alone (a :class:`golden.model_cfg.ViTCfg`, the GSB groups and embedding w
 the :class:`golden.accel_program.AccelTopCfg` whose unit configs fix latencies, lanes and
 array geometry), the descriptors that :func:`sim.compiler.compile_network` emits for a GSB
 network's compute ops, carrying every field the count reads, with the compiler's own tiling
-(:mod:`sim.compiler.tiling`); :func:`layer_cycles` sums them per op name, remembering what
-repeats across calls (per op shape, per block of a network shape, per network;
-:func:`forget` empties the memos). Each unit's cycle model is in its part,
+(:mod:`sim.compiler.tiling`); :func:`layer_cycles` sums them per op name: one block's
+records are built and priced once (a record per op shape, shared by the ops of that shape)
+and repeated ``depth`` times, and what repeats across calls is remembered (per network
+shape whatever its depth, per network; :func:`forget` empties the memos). Each unit's
+cycle model is in its part,
 ``sim/compiler/parts/<unit>.py`` (:func:`sim.compiler.registry.cycle_models`). No tensor
 data, torch or amaranth.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from itertools import count
+from operator import attrgetter
 from typing import NamedTuple
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc
@@ -312,7 +315,7 @@ def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int,
     net = (vit, accel, groups, embed_bits)
     hit = _NETS.get(net)
     if hit is None:
-        shape = (tuple(getattr(vit, f) for f in _VIT_FIELDS), accel, groups, embed_bits)
+        shape = (_vit_shape(vit), accel, groups, embed_bits)
         parts = _PARTS.get(shape)
         if parts is None:
             parts = _PARTS[shape] = _parts(vit, cfg, groups, embed_bits, accel.head)
@@ -401,7 +404,9 @@ _KEYS: dict = {}  # id(cfg) -> (cfg, its _Accel or None); the cfg held so ids st
 _ACCELS: dict = {}  # a config's value (its fields, units sorted by slot) -> its _Accel
 _TOKENS = count()
 _NAMES: dict = {}  # a block's op names (relative) -> the full names of blocks 0, 1, ...
-_VIT_FIELDS = tuple(f.name for f in fields(ViTCfg) if f.name != "depth")
+_vit_shape = attrgetter(*(f.name for f in fields(ViTCfg) if f.name != "depth"))
+_ACCEL_FIELDS = tuple(f.name for f in fields(AccelTopCfg))
+_accel_fields = attrgetter(*_ACCEL_FIELDS)
 
 
 def _bound(table: dict) -> None:
@@ -416,8 +421,8 @@ def _accel(cfg: AccelTopCfg):
     got = _KEYS.get(id(cfg))
     if got is not None and got[0] is cfg:
         return got[1]
-    value = tuple((f.name, tuple(sorted(v.items())) if isinstance(v, dict) else v)
-                  for f in fields(cfg) for v in (getattr(cfg, f.name),))
+    value = tuple((name, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                  for name, v in zip(_ACCEL_FIELDS, _accel_fields(cfg), strict=True))
     try:
         accel = _ACCELS.get(value)
     except TypeError:
