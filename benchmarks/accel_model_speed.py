@@ -7,20 +7,27 @@ depth-4 digits ViT; ``gsb_e128h2_keys64``: depth 1, 128 wide, 64-bit keys), the
 accelerator is sized to the package (:func:`sim.compiler.accel_config_for`, as
 ``vitsim memory --accel-package``) and :func:`sim.analytic.accel_cycles.layer_cycles`
 (shape-only descriptors from :mod:`sim.compiler.tiling`, each priced in closed form) is
-timed on a what-if sweep of depths 1 to 12 (12 distinct configurations), in four modes,
-interleaved (best of three rounds each):
+timed on a what-if sweep of depths 1 to 12 (12 distinct configurations), in five modes,
+interleaved (best of three rounds each), by wall time and by CPU time
+(``time.process_time``: what the process itself spent, the machine's load not counted):
 
-- ``unmemoised``: ``memo=False``, the memos emptied (:func:`forget`) before each
-  configuration: every descriptor built and priced, as before the memos;
-- ``first-time``: ``memo=True``, emptied before each configuration (nothing carried from
-  one configuration to the next);
+- ``unmemoised``: ``memo=False``, everything emptied (``forget(constants=True)``) before
+  each configuration: every descriptor of the network built and priced;
+- ``cold``: ``memo=True``, everything emptied before each configuration: one block's
+  records built and priced, repeated ``depth`` times;
+- ``first-time``: ``memo=True``, the memos emptied (``forget()``) before each
+  configuration: no answer is carried from one configuration to the next; kept are only
+  constants that are no answer and cannot go stale: the accelerator's descriptor fetch
+  cost (per config value), the op names ``blocks.<i>.<op>`` (per block op names), and
+  each unit config's ``latency`` (per object, :func:`sim.compiler.timing.latency`);
 - ``one sweep``: emptied before each pass over the 12 depths (what one what-if sweep
   costs: the block priced once, reused by the other depths);
 - ``repeat``: nothing emptied, so after the first pass every configuration is a memo hit
   (the cost of asking again; not a pricing rate).
 
 The memoised answers are checked equal to the unmemoised ones first. Packages are cached
-under ``--work`` as program_digest caches them.
+under ``--work`` as program_digest caches them. The load average is printed with the
+table (this is a shared machine).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import tempfile
 import time
@@ -48,16 +56,18 @@ def _pass(fn, configs: list, forget, each: bool) -> None:
 
 
 def _rates(modes: dict, configs: list, seconds: float) -> dict:
-    """Best of three interleaved rounds: configurations per second of each mode
-    ``name -> (fn, forget or None, forget before each configuration)``."""
-    best = dict.fromkeys(modes, 0.0)
+    """Best of three interleaved rounds: ``(wall, cpu)`` configurations per second of each
+    mode ``name -> (fn, forget or None, forget before each configuration)``."""
+    best = {name: [0.0, 0.0] for name in modes}
     for _ in range(3):
         for name, (fn, forget, each) in modes.items():
-            n, t0 = 0, time.perf_counter()
+            n, t0, c0 = 0, time.perf_counter(), time.process_time()
             while time.perf_counter() - t0 < seconds / 3 / len(modes):
                 _pass(fn, configs, forget or (lambda: None), each)
                 n += len(configs)
-            best[name] = max(best[name], n / (time.perf_counter() - t0))
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            best[name][0] = max(best[name][0], n / wall)
+            best[name][1] = max(best[name][1], n / max(cpu, 1e-9))
     return best
 
 
@@ -75,6 +85,13 @@ def main(argv=None) -> int:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vitsim-accel-speed-"))
     pkgs = packages(work)
+
+    def forget_all():
+        forget(constants=True)
+
+    print(f"load average {os.getloadavg()[0]:.1f} over {os.cpu_count()} CPUs; "
+          "configurations/s, depth 1..12 sweeps")
+    print(f"{'architecture':<18} {'mode':<11} {'wall':>13} {'CPU':>13}")
     for name in ARCHS:
         pkg = pkgs[name]
         top = accel_config_for(NetworkData(read_network(pkg)))
@@ -86,16 +103,17 @@ def main(argv=None) -> int:
                                 memo=memo)
 
         depths = [(dataclasses.replace(vit, depth=d),) for d in range(1, 13)]
-        forget()
+        forget(constants=True)
         for (v,) in depths:
             if price(v) != price(v, memo=False):
                 raise SystemExit(f"{name}: the memoised count differs at depth {v.depth}")
-        rates = _rates({"unmemoised": (lambda v: price(v, memo=False), forget, True),
+        rates = _rates({"unmemoised": (lambda v: price(v, memo=False), forget_all, True),
+                        "cold": (price, forget_all, True),
                         "first-time": (price, forget, True),
                         "one sweep": (price, forget, False),
                         "repeat": (price, None, False)}, depths, args.seconds)
-        print(f"{name} (depth 1..12 sweep, configurations/s): "
-              + ", ".join(f"{mode} {rate:,.0f}" for mode, rate in rates.items()))
+        for mode, (wall, cpu) in rates.items():
+            print(f"{name:<18} {mode:<11} {wall:>13,.0f} {cpu:>13,.0f}")
     return 0
 
 

@@ -8,12 +8,14 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from netpkgs import untrained_package
 
 from golden.model_cfg import GSBCfg, ViTCfg
 from golden.netpkg import NetworkData, read_network
 from golden.spec import ConfigError
-from sim.analytic.accel_cycles import forget, layer_cycles
+from sim.analytic.accel_cycles import accel_descs, desc_cycles, forget, layer_cycles
 from sim.compiler import accel_config_for
 
 
@@ -91,3 +93,70 @@ def test_the_memo_hands_out_copies_and_forget_empties_it(base):
     assert layer_cycles(deeper, changed, **args) == layer_cycles(deeper, changed, **args,
                                                                  memo=False)
     assert layer_cycles(deeper, changed, **args) != before
+
+
+def _reference(v, t, g, e):
+    """Every descriptor of :func:`accel_descs` priced on its own (:func:`desc_cycles`, no
+    shared records, no block repeated), summed per op name; or the refusal."""
+    try:
+        out: dict = {}
+        for name, desc in accel_descs(v, t, groups=g, embed_bits=e):
+            out[name] = out.get(name, 0) + desc_cycles(desc, t)
+        return out
+    except ValueError as exc:
+        return ("refused", str(exc))
+
+
+def _fitted(top, vit):
+    """``top`` with its LayerNorm and softmax sized to ``vit`` where the units allow it
+    (else as it was: the model must then refuse the shape)."""
+    units = dict(top.units)
+    t = vit.num_tokens
+    for slot, fields in (("layernorm", {"dim": vit.embed_dim}),
+                         ("softmax", {"max_len": t,
+                                      "lanes": max(x for x in (1, 2, 3, 6, 9, 18) if t % x == 0)})):
+        try:
+            units[slot] = dataclasses.replace(units[slot], **fields)
+        except ConfigError:
+            pass
+    return dataclasses.replace(top, units=units)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_fast_path_equals_every_descriptor_priced(base, data):
+    """Over many network shapes and accelerators, the memoised path cold (memos emptied,
+    constants too, and warm) equals the unmemoised path and each descriptor priced on its
+    own, the op order included, or all refuse alike."""
+    vit, gsb, top = base
+    d_head = data.draw(st.sampled_from([32, 64, 32, 8]), "head_dim")
+    v = dataclasses.replace(
+        vit, depth=data.draw(st.integers(1, 12), "depth"),
+        num_heads=(h := data.draw(st.sampled_from([1, 2, 3, 4]), "heads")),
+        embed_dim=h * d_head,
+        mlp_ratio=data.draw(st.sampled_from([1.0, 2.0, 4.0]), "mlp_ratio"),
+        num_classes=data.draw(st.integers(1, 24), "classes"),
+        distilled=data.draw(st.booleans(), "distilled"),
+        img_size=data.draw(st.sampled_from([4, 8, 12, 16]), "img"),
+        patch_size=data.draw(st.sampled_from([2, 4]), "patch"))
+    t = _fitted(top, v)
+    for slot, field, values in (("requant", "lanes", (4, 8, 16)),
+                                ("residual", "lanes", (4, 8)),
+                                ("threshold", "lanes", (8, 16)),
+                                ("binary_xnor", "rows", (4, 8, 16)),
+                                ("binary_and", "rows", (8, 16))):
+        value = data.draw(st.sampled_from(values), f"{slot}.{field}")
+        try:
+            t.units[slot] = dataclasses.replace(t.units[slot], **{field: value})
+        except ConfigError:
+            pass
+    e = data.draw(st.sampled_from([2, 4, 8]), "embed_bits")
+    truth = _reference(v, t, gsb.groups, e)
+    assert _price(v, t, gsb.groups, e, memo=False) == truth
+    for constants in (True, False):
+        forget(constants=constants)
+        for _ in range(2):  # cold, then a memo hit
+            got = _price(v, t, gsb.groups, e, memo=True)
+            assert got == truth
+            if isinstance(got, dict):
+                assert list(got) == list(truth)

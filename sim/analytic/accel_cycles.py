@@ -7,9 +7,11 @@ shapes alone (a :class:`golden.model_cfg.ViTCfg`, the GSB groups and embedding w
 the :class:`golden.accel_program.AccelTopCfg` whose unit configs fix latencies, lanes and
 array geometry), the descriptors that :func:`sim.compiler.compile_network` emits for a GSB
 network's compute ops, carrying every field the count reads, with the compiler's own tiling
-(:mod:`sim.compiler.tiling`); :func:`layer_cycles` sums them per op name, remembering what
-repeats across calls (per op shape, per block of a network shape, per network;
-:func:`forget` empties the memos). Each unit's cycle model is in its part,
+(:mod:`sim.compiler.tiling`); :func:`layer_cycles` sums them per op name: one block's
+records are built and priced once (a record per op shape, shared by the ops of that shape)
+and repeated ``depth`` times, and what repeats across calls is remembered (per network
+shape whatever its depth, per network; :func:`forget` empties the memos). Each unit's
+cycle model is in its part,
 ``sim/compiler/parts/<unit>.py`` (:func:`sim.compiler.registry.cycle_models`). No tensor
 data, torch or amaranth.
 
@@ -18,8 +20,9 @@ Timing: see :mod:`sim.compiler.cycles`.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
-from functools import lru_cache
+from dataclasses import fields
+from itertools import count
+from operator import attrgetter
 from typing import NamedTuple
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc
@@ -58,38 +61,27 @@ class _Op(NamedTuple):
     k: tuple
 
 
-@lru_cache(maxsize=4096)
-def _as_desc(op: _Op) -> OpDesc:
-    return OpDesc(**op._asdict())
+_new = tuple.__new__  # an _Op from a tuple without the keyword-checking constructor
 
 
-@lru_cache(maxsize=4096)
-def _desc(unit: str, nest: tiling.Nest, *, beat_cycles=1, wvec=True, wpack=False,
-          k=()) -> _Op:
-    # memoised per op shape: one record per distinct shape (program_cycles then prices it
-    # once a program)
-    return _Op(unit, nest.rn, nest.wn, nest.wc, nest.last_level, beat_cycles, wvec, wpack, k)
+def _desc(unit: str, nest: tiling.Nest, bc: int = 1, wvec: bool = True, wpack: bool = False,
+          k: tuple = ()) -> _Op:
+    """The record of ``unit`` on the loop nest ``nest`` (:class:`sim.compiler.tiling.Nest`)."""
+    rn, wn, wc, last_level = nest
+    return _new(_Op, (unit, rn, wn, wc, last_level, bc, wvec, wpack, k))
 
 
-@lru_cache(maxsize=4096)
-def _ew(unit: str, shape: tuple, ln: int, *, wpack=False, last_level=4) -> _Op:
+def _ew(unit: str, shape: tuple, ln: int, wpack: bool = False, last_level: int = 4) -> _Op:
     """An elementwise op over ``shape`` (:func:`sim.compiler.tiling.elementwise`), its
-    writer vector or packed (the aligned case); memoised per op shape."""
-    nest, _ = tiling.elementwise(shape, ln, last_level=last_level)
-    return _desc(unit, nest, wvec=not wpack, wpack=wpack)
+    writer vector or packed (the aligned case)."""
+    rn, wn, wc, last = tiling.elementwise(shape, ln, last_level=last_level)[0]
+    return _new(_Op, (unit, rn, wn, wc, last, 1, not wpack, wpack, ()))
 
 
-def _binary(unit: str, cfg: AccelTopCfg, outer: list, n: int, k: int, bc: int = 1) -> _Op:
-    """A binary matmul (:func:`sim.compiler.tiling.matmul`)."""
-    u = cfg.units[unit]
-    return _matmul(unit, tuple(outer), n, k, u.rows, u.cols, bc)
-
-
-@lru_cache(maxsize=4096)
-def _matmul(unit: str, outer: tuple, n: int, k: int, rows: int, cols: int, bc: int = 1,
+def _matmul(unit: str, outer: list, n: int, k: int, rows: int, cols: int, bc: int = 1,
             kk: tuple = ()) -> _Op:
-    """A matmul's descriptor, memoised per op shape."""
-    return _desc(unit, tiling.matmul(list(outer), n, k, rows, cols), beat_cycles=bc, k=kk)
+    """A matmul (:func:`sim.compiler.tiling.matmul`) on a ``rows x cols`` array."""
+    return _desc(unit, tiling.matmul(outer, n, k, rows, cols), bc, True, False, kk)
 
 
 def _mac_k(w_bits: int, a_bits: int) -> tuple:
@@ -148,11 +140,18 @@ def _mac_beat_cycles(cfg: AccelTopCfg, act_reads: int) -> int:
 
 
 def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
-    """``(name within the block, record)`` of one encoder block, in program order."""
+    """``(name within the block, record)`` of one encoder block, in program order (ops of
+    one shape share their record)."""
     t, d, h, dh, hid = (vit.num_tokens, vit.embed_dim, vit.num_heads, vit.head_dim,
                         vit.hidden_dim)
-    thr, xnor, av = cfg.units["threshold"], cfg.units["binary_xnor"], cfg.units["gsb_av"]
-    norm = _desc("layernorm", tiling.rows((t, d), lanes=cfg.units["layernorm"].lanes))
+    units = cfg.units
+    thr, xnor, av, band = units["threshold"], units["binary_xnor"], units["gsb_av"], \
+        units["binary_and"]
+    lt, lq, lr = ln["threshold"], ln["requant"], ln["residual"]
+    norm = _desc("layernorm", tiling.rows((t, d), lanes=units["layernorm"].lanes))
+    tokens_in = _ew("threshold", (t, d), lt, True)
+    out_q = _ew("requant", (t, d), lq)
+    res = _ew("residual", (t, d), lr)
     # keys wider than one array chunk are written chunk-major (sim.compiler.matmul.key_layout)
     chunked = tiling.chunked_keys(dh, xnor.cols, thr.lanes)
     kshape = (h, t, dh // xnor.cols, xnor.cols) if chunked else (h, t, dh)
@@ -162,47 +161,45 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
     one = tiling.key_rows_one_read(vl if chunked else dh // thr.lanes, vl, xnor.rows,
                                    cfg.lanes)
     cols, arows = tiling.gsb_av(t, dh, av.lanes)
+    xr, xc = xnor.rows, xnor.cols
     out = [
         ("norm1", norm),
-        ("attn.qkv.in", _ew("threshold", (t, d), ln["threshold"], wpack=True)),
-        ("attn.qkv", _binary("binary_xnor", cfg, [t], 3 * d, d)),
-        ("attn.q", _ew("threshold", (h, t, dh), ln["threshold"], wpack=True)),
-        ("attn.k", _ew("threshold", kshape, ln["threshold"], wpack=True)),
-        ("attn.v", _ew("requant", (h, t, dh), ln["requant"])),
-        ("attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"], last_level=0)),
-        ("attn.qk", _binary("binary_xnor", cfg, [h, t], t, dh, bc=1 if one else xnor.rows)),
+        ("attn.qkv.in", tokens_in),
+        ("attn.qkv", _matmul("binary_xnor", [t], 3 * d, d, xr, xc)),
+        ("attn.q", _ew("threshold", (h, t, dh), lt, True)),
+        ("attn.k", _ew("threshold", kshape, lt, True)),
+        ("attn.v", _ew("requant", (h, t, dh), lq)),
+        ("attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"], False, 0)),
+        ("attn.qk", _matmul("binary_xnor", [h, t], t, dh, xr, xc, 1 if one else xr)),
         ("attn.softmax", _desc("softmax", tiling.rows((h, t, t), last_level=NUM_LOOPS - 1,
-                                                      lanes=cfg.units["softmax"].lanes))),
-        ("attn.shift", _ew("residual", (h, t, t), ln["residual"])),
+                                                      lanes=units["softmax"].lanes))),
+        ("attn.shift", _ew("residual", (h, t, t), lr)),
     ]
-    pad = -(h * t * t) % ln["residual"]
-    if t % ln["residual"] and pad:
+    pad = -(h * t * t) % lr
+    if t % lr and pad:
         # the last beat's padding filled with the last element (a beat of ln reads) for the
         # encoder's max (sim.compiler.operands.feeds_encoder)
-        one = tiling.loops([1])
-        out.append(("attn.shift", _desc("residual", tiling.Nest(one, one, pad),
-                                        beat_cycles=ln["residual"])))
-    out += [
-        ("attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"], last_level=0)),
-    ]
+        single = tiling.loops([1])
+        out.append(("attn.shift", _desc("residual", tiling.Nest(single, single, pad), lr)))
+    out.append(("attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"], False, 0)))
     # per head: V columns (a token a sub-cycle), then rows of A
-    vcols = _desc("gsb_av", cols, beat_cycles=t, wvec=False)
-    arow = _desc("gsb_av", arows, beat_cycles=t)
-    out += [("attn.av", x) for _ in range(h) for x in (vcols, arow)]
+    vcols = _desc("gsb_av", cols, t, False)
+    arow = _desc("gsb_av", arows, t)
+    out += [("attn.av", vcols), ("attn.av", arow)] * h
     out += [
-        ("attn.proj.in", _ew("threshold", (t, d), ln["threshold"], wpack=True)),
-        ("attn.proj", _binary("binary_xnor", cfg, [t], d, d)),
-        ("attn.out", _ew("requant", (t, d), ln["requant"])),
-        ("res1", _ew("residual", (t, d), ln["residual"])),
+        ("attn.proj.in", tokens_in),
+        ("attn.proj", _matmul("binary_xnor", [t], d, d, xr, xc)),
+        ("attn.out", out_q),
+        ("res1", res),
         ("norm2", norm),
-        ("mlp.fc1.in", _ew("threshold", (t, d), ln["threshold"], wpack=True)),
-        ("mlp.fc1", _binary("binary_xnor", cfg, [t], hid, d)),
-        ("mlp.fc1.out", _ew("requant", (t, hid), ln["requant"])),
+        ("mlp.fc1.in", tokens_in),
+        ("mlp.fc1", _matmul("binary_xnor", [t], hid, d, xr, xc)),
+        ("mlp.fc1.out", _ew("requant", (t, hid), lq)),
         ("mlp.gelu", _ew("gelu", (t, hid), ln["gelu"])),
-        ("mlp.fc2.in", _ew("threshold", (t, hid), ln["threshold"], wpack=True)),
-        ("mlp.fc2", _binary("binary_and", cfg, [t], d, hid)),
-        ("mlp.out", _ew("requant", (t, d), ln["requant"])),
-        ("res2", _ew("residual", (t, d), ln["residual"])),
+        ("mlp.fc2.in", _ew("threshold", (t, hid), lt, True)),
+        ("mlp.fc2", _matmul("binary_and", [t], d, hid, band.rows, band.cols)),
+        ("mlp.out", out_q),
+        ("res2", res),
     ]
     return out
 
@@ -239,39 +236,57 @@ def accel_descs(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int) 
         Shapes for which the compiler would fall back to element-wise reads or scattered
         writes (not modelled), or that it refuses.
     """
-    return [(name, _as_desc(op)) for name, op in _ops(vit, cfg, groups, embed_bits)]
+    made: dict = {}  # id of a record -> its OpDesc (records shared, descriptors shared)
+    out = []
+    for name, op in _ops(vit, cfg, groups, embed_bits):
+        desc = made.get(id(op))
+        if desc is None:
+            desc = made[id(op)] = OpDesc(**op._asdict())
+        out.append((name, desc))
+    return out
 
 
 def _ops(vit: ViTCfg, cfg: AccelTopCfg, groups: int, embed_bits: int) -> list:
-    """:func:`accel_descs` as light records (:class:`_Op`)."""
+    """:func:`accel_descs` as light records (:class:`_Op`), the blocks sharing theirs."""
+    pre, block, post = _records(vit, cfg, groups, embed_bits)
+    out = list(pre)
+    for i in range(vit.depth):
+        out += [(f"blocks.{i}.{name}", op) for name, op in block]
+    return out + post
+
+
+def _records(vit: ViTCfg, cfg: AccelTopCfg, groups: int, embed_bits: int) -> tuple:
+    """``(pre, block, post)``: the ``(name, record)`` pairs before the blocks, of one block
+    (names relative to it) and after the blocks, in program order; independent of
+    ``vit.depth``."""
     _check(vit, cfg)
     d = vit.embed_dim
-    ln = {s: cfg.units[s].lanes for s in ("threshold", "requant", "residual", "gelu",
-                                          "gsb_encoder")}
-    mac, av = cfg.units["mac"], cfg.units["gsb_av"]
+    units = cfg.units
+    ln = {s: units[s].lanes for s in ("threshold", "requant", "residual", "gelu",
+                                      "gsb_encoder")}
+    mac, av = units["mac"], units["gsb_av"]
     _require(av.a_planes == groups and av.v_planes == groups, "gsb_av planes = groups")
     side, p = vit.img_size // vit.patch_size, vit.patch_size
     # cols / patch_size rows of a patch (a vector each) a beat, in channel-interleaved
     # bands (sim.compiler.tiling.patch_rows)
-    out = [("patch_embed", _matmul("mac", (side, side), d, vit.in_chans * p * p, mac.rows,
+    pre = [("patch_embed", _matmul("mac", [side, side], d, vit.in_chans * p * p, mac.rows,
                                    mac.cols, _mac_beat_cycles(cfg, mac.cols // p),
                                    _mac_k(embed_bits, 8))),
            ("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))]
     head_bc = _mac_beat_cycles(cfg, _word_reads(mac.cols, cfg.lanes))
     block = _block(vit, cfg, ln)
-    for i in range(vit.depth):
-        out += [(f"blocks.{i}.{name}", desc) for name, desc in block]
-    heads = ["head", "head_dist"] if vit.distilled else ["head"]
-    for name in heads:
-        norm = tiling.rows((d,), lanes=cfg.units["layernorm"].lanes)
-        out += [(f"{name}.norm", _desc("layernorm", norm)),
-                (f"{name}.in", _ew("requant", (d,), ln["requant"])),
-                (name, _matmul("mac", (1,), vit.num_classes, d, mac.rows, mac.cols, head_bc,
-                               _mac_k(embed_bits, embed_bits))),
-                (f"{name}.logits", _ew("requant", (vit.num_classes,), ln["requant"]))]
+    norm = _desc("layernorm", tiling.rows((d,), lanes=units["layernorm"].lanes))
+    head_in = _ew("requant", (d,), ln["requant"])
+    head = _matmul("mac", [1], vit.num_classes, d, mac.rows, mac.cols, head_bc,
+                   _mac_k(embed_bits, embed_bits))
+    logits = _ew("requant", (vit.num_classes,), ln["requant"])
+    post = []
+    for name in ["head", "head_dist"] if vit.distilled else ["head"]:
+        post += [(f"{name}.norm", norm), (f"{name}.in", head_in), (name, head),
+                 (f"{name}.logits", logits)]
     if vit.distilled:
-        out.append(("logits", _ew("residual", (vit.num_classes,), ln["residual"])))
-    return out
+        post.append(("logits", _ew("residual", (vit.num_classes,), ln["residual"])))
+    return pre, block, post
 
 
 def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int,
@@ -281,65 +296,117 @@ def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int,
     The sum of :func:`desc_cycles` over the op's descriptors of :func:`accel_descs` (the
     GSB A x V op has two per head); same parameters and errors.
 
-    With ``memo`` (the default), what repeats is remembered (see :func:`forget`): per op
-    shape (one descriptor object each), per block (the cycles of one encoder block, and of
-    the ops before and after the blocks, for a network shape whatever its depth) and per
+    With ``memo=False`` every descriptor of the network is built and priced
+    (:func:`program_cycles`, one count per shared record). With ``memo`` (the default),
+    one block of the network's shape is priced and repeated ``depth`` times (each record
+    priced once), and what repeats across calls is remembered (see :func:`forget`): per
+    network shape whatever its depth (the priced ops before, in and after a block) and per
     network (the whole answer; a fresh ``dict`` each call). The result is the same as with
-    ``memo=False``, which prices every descriptor of the network. The memo keys on the
-    configs' values; an :class:`AccelTopCfg` is read once per object (a config whose
-    ``units`` is changed in place afterwards needs :func:`forget`).
+    ``memo=False`` (tested). The memos key on the configs' values; an
+    :class:`AccelTopCfg` is read once per object (a config whose ``units`` is changed in
+    place afterwards needs :func:`forget`).
     """
-    key = _cfg_key(cfg) if memo else None
-    if key is None:
-        return _priced(vit, cfg, groups, embed_bits)
-    net = (vit, key, groups, embed_bits)
+    if not memo:
+        ops = _ops(vit, cfg, groups, embed_bits)
+        return _summed(ops, program_cycles([x for _, x in ops], cfg))
+    accel = _accel(cfg)
+    if accel is None:  # a unit config that cannot be a memo key
+        return _network(vit, _parts(vit, cfg, groups, embed_bits, fetch_cost(cfg, 1)))
+    net = (vit, accel, groups, embed_bits)
     hit = _NETS.get(net)
     if hit is None:
-        hit = _NETS[net] = _network(vit, cfg, key, groups, embed_bits)
+        shape = (_vit_shape(vit), accel, groups, embed_bits)
+        parts = _PARTS.get(shape)
+        if parts is None:
+            parts = _PARTS[shape] = _parts(vit, cfg, groups, embed_bits, accel.head)
+            _bound(_PARTS)
+        hit = _NETS[net] = _network(vit, parts)
         _bound(_NETS)
     return dict(hit)
 
 
-def forget() -> None:
-    """Empty every memo of :func:`layer_cycles` and of the descriptor builders."""
-    for table in (_NETS, _PARTS, _PRICES, _KEYS, _TOKENS):
+def forget(*, constants: bool = False) -> None:
+    """Empty every memo of :func:`layer_cycles`: the answers per network and per network
+    shape, and which accelerator config object has which value. With ``constants`` also
+    what is kept that is no answer and cannot go stale: per accelerator value its
+    descriptor fetch cost, and the op names of the ``i``-th block per block op names
+    (``blocks.{i}.attn.qkv``, ...)."""
+    for table in (_NETS, _PARTS, _KEYS):
         table.clear()
-    for fn in (_desc, _ew, _matmul, _block_names, _as_desc):
-        fn.cache_clear()
+    if constants:
+        _ACCELS.clear()
+        _NAMES.clear()
 
 
-def _priced(vit, cfg, groups, embed_bits, token=None) -> dict:
-    """Every op of the network priced; with a config ``token`` (:func:`_cfg_key`), each
-    distinct op shape's count is remembered for that config."""
-    ops = _ops(vit, cfg, groups, embed_bits)
-    if token is None:
-        counts = program_cycles([x for _, x in ops], cfg)
-    else:
-        head, counts = fetch_cost(cfg, 1), []
-        for _, op in ops:
-            key = (op, token)
-            got = _PRICES.get(key)
-            if got is None:
-                got = _PRICES[key] = count_at(op, cfg, head)
-            counts.append(got)
-        _bound(_PRICES)
+def _summed(ops: list, counts: list) -> dict:
+    """Cycles per op name of ``(name, record)`` pairs priced ``counts``."""
     out: dict = {}
     for (name, _), cycles in zip(ops, counts, strict=True):
         out[name] = out.get(name, 0) + cycles
     return out
 
 
+def _parts(vit, cfg, groups, embed_bits, head) -> tuple:
+    """The priced ops of ``vit``'s shape whatever its depth: ``(pre, (names, cycles),
+    post)``, ``pre``/``post`` ``(name, cycles)`` pairs before and after the blocks, the
+    block's op names (relative) and cycles; fetch cost ``head``."""
+    pre, block, post = _records(vit, cfg, groups, embed_bits)
+    # one count per record object (ops of one shape share theirs)
+    price = {id(op): op for _, op in pre + block + post}
+    price = {key: count_at(op, cfg, head) for key, op in price.items()}
+    inner: dict = {}
+    for name, op in block:  # names repeat (attn.av: two a head): summed
+        inner[name] = inner.get(name, 0) + price[id(op)]
+    return (tuple([(name, price[id(op)]) for name, op in pre]),
+            (tuple(inner), tuple(inner.values())),
+            tuple([(name, price[id(op)]) for name, op in post]))
+
+
+def _network(vit, parts) -> dict:
+    """The answer for ``vit`` from its shape's priced parts (:func:`_parts`)."""
+    pre, (names, cycles), post = parts
+    out = dict(pre)
+    for full in _block_names(names, vit.depth):
+        out.update(zip(full, cycles, strict=True))
+    out.update(post)
+    return out
+
+
+def _block_names(names: tuple, depth: int) -> list:
+    """The op names of blocks ``0 .. depth - 1`` (``blocks.{i}.`` and ``names``): labels,
+    kept across :func:`forget` (see :data:`_NAMES`)."""
+    full = _NAMES.get(names)
+    if full is None:
+        _bound(_NAMES)
+        full = _NAMES[names] = []
+    for i in range(len(full), depth):
+        full.append(tuple(f"blocks.{i}.{n}" for n in names))
+    return full[:depth]
+
+
 # ------------------------------------------------------------------------------ memos
-# Light records: a network's answer is a dict; a network shape's parts are three tuples of
-# (name, cycles) pairs (before the blocks, one block with its names relative, after).
+# Light records: a network's answer is a dict; a network shape's parts are tuples of
+# (name, cycles) pairs (before the blocks, after) and the block's (names, cycles).
+
+
+class _Accel(NamedTuple):
+    """What is kept per accelerator value: a token (never reused) and the fetch cost at
+    memory latency 1 (:func:`sim.compiler.cycles.fetch_cost`)."""
+
+    token: int
+    head: int
+
 
 _MEMO_SIZE = 4096
-_NETS: dict = {}  # (vit, cfg token, groups, embed_bits) -> {op name: cycles}
-_PARTS: dict = {}  # (vit fields but depth, cfg token, groups, embed_bits) -> (pre, block, post)
-_PRICES: dict = {}  # (op record, cfg token) -> its count
-_KEYS: dict = {}  # id(cfg) -> (cfg, its token or None); the cfg held so ids stay unique
-_TOKENS: dict = {}  # a config's value (its fields, units sorted by slot) -> its token
-_VIT_FIELDS = tuple(f.name for f in fields(ViTCfg) if f.name != "depth")
+_NETS: dict = {}  # (vit, _Accel, groups, embed_bits) -> {op name: cycles}
+_PARTS: dict = {}  # (vit fields but depth, _Accel, groups, embed_bits) -> (pre, block, post)
+_KEYS: dict = {}  # id(cfg) -> (cfg, its _Accel or None); the cfg held so ids stay unique
+_ACCELS: dict = {}  # a config's value (its fields, units sorted by slot) -> its _Accel
+_TOKENS = count()
+_NAMES: dict = {}  # a block's op names (relative) -> the full names of blocks 0, 1, ...
+_vit_shape = attrgetter(*(f.name for f in fields(ViTCfg) if f.name != "depth"))
+_ACCEL_FIELDS = tuple(f.name for f in fields(AccelTopCfg))
+_accel_fields = attrgetter(*_ACCEL_FIELDS)
 
 
 def _bound(table: dict) -> None:
@@ -347,56 +414,23 @@ def _bound(table: dict) -> None:
         table.clear()
 
 
-def _cfg_key(cfg: AccelTopCfg):
-    """A small int standing for ``cfg``'s value (its fields, the unit configs sorted by
-    slot: equal configs get the same token), or ``None`` when a unit config is unhashable
+def _accel(cfg: AccelTopCfg):
+    """The :class:`_Accel` of ``cfg``'s value (its fields, the unit configs sorted by
+    slot: equal configs get the same one), or ``None`` when a unit config is unhashable
     (then nothing is memoised)."""
     got = _KEYS.get(id(cfg))
     if got is not None and got[0] is cfg:
         return got[1]
-    value = tuple((f.name, tuple(sorted(v.items())) if isinstance(v, dict) else v)
-                  for f in fields(cfg) for v in (getattr(cfg, f.name),))
-    if len(_TOKENS) > _MEMO_SIZE:  # tokens key every memo: renumbering empties them all
-        forget()
+    value = tuple((name, tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                  for name, v in zip(_ACCEL_FIELDS, _accel_fields(cfg), strict=True))
     try:
-        token = _TOKENS.setdefault(value, len(_TOKENS))
+        accel = _ACCELS.get(value)
     except TypeError:
-        token = None
+        accel = None
+    else:
+        if accel is None:
+            _bound(_ACCELS)
+            accel = _ACCELS[value] = _Accel(next(_TOKENS), fetch_cost(cfg, 1))
     _bound(_KEYS)
-    _KEYS[id(cfg)] = (cfg, token)
-    return token
-
-
-def _network(vit, cfg, key, groups, embed_bits) -> dict:
-    shape = (tuple(getattr(vit, f) for f in _VIT_FIELDS), key, groups, embed_bits)
-    parts = _PARTS.get(shape)
-    if parts is None:
-        parts = _PARTS[shape] = _parts(vit, cfg, key, groups, embed_bits)
-        _bound(_PARTS)
-    pre, (names, cycles), post = parts
-    out = dict(pre)
-    for i in range(vit.depth):
-        out.update(zip(_block_names(i, names), cycles, strict=True))
-    out.update(post)
-    return out
-
-
-def _parts(vit, cfg, token, groups, embed_bits) -> tuple:
-    """The priced ops of a one-block network of ``vit``'s shape, split into the ops before
-    the blocks, the block (names relative, cycles) and the ops after."""
-    one = _priced(replace(vit, depth=1), cfg, groups, embed_bits, token)
-    names = list(one)
-    first = next(i for i, n in enumerate(names) if n.startswith(_BLOCK0))
-    last = max(i for i, n in enumerate(names) if n.startswith(_BLOCK0)) + 1
-    block = names[first:last]
-    return (tuple((n, one[n]) for n in names[:first]),
-            (tuple(n[len(_BLOCK0):] for n in block), tuple(one[n] for n in block)),
-            tuple((n, one[n]) for n in names[last:]))
-
-
-_BLOCK0 = "blocks.0."
-
-
-@lru_cache(maxsize=1024)
-def _block_names(i: int, names: tuple) -> tuple:
-    return tuple(f"blocks.{i}.{n}" for n in names)
+    _KEYS[id(cfg)] = (cfg, accel)
+    return accel

@@ -85,6 +85,20 @@ def fetch_cost(cfg: AccelTopCfg, latency: int) -> int:
 def count_at(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     """:func:`desc_cycles` with the fetch cost ``head`` (``desc_words + 3 + latency``)
     given."""
+    unit = desc.unit
+    model, u = _MODELS.get(unit), cfg.units.get(unit)
+    if model is None or u is None:
+        return _no_unit(desc, cfg, head)
+    bc = desc.beat_cycles
+    outs = prod(desc.wn)
+    if outs and not (desc.wvec or desc.wpack) and desc.wc > 1:
+        raise ValueError(f"{unit}: a scattered writer ({desc.wc} elements a beat, one a "
+                         f"cycle) stalls the unit; not modelled")
+    return head + model(desc, u, prod(desc.rn), bc, bc + 1, outs)
+
+
+def _no_unit(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
+    """:func:`count_at` of a DMA descriptor (no unit), or its error."""
     if desc.unit == "dma_pre":  # the load runs under the next op (see prefetch_ok)
         return head - 2
     if desc.unit in ("dma_in", "dma_out"):
@@ -96,13 +110,7 @@ def count_at(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
         return head - 1 + (n + latency if n else 0)
     if desc.unit not in cfg.units:
         raise ValueError(f"the accelerator has no {desc.unit} unit")
-    u = cfg.units[desc.unit]
-    beats, bc = prod(desc.rn), desc.beat_cycles
-    outs = prod(desc.wn)
-    if outs and not (desc.wvec or desc.wpack) and desc.wc > 1:
-        raise ValueError(f"{desc.unit}: a scattered writer ({desc.wc} elements a beat, one a "
-                         f"cycle) stalls the unit; not modelled")
-    return head + _MODELS[desc.unit](desc, u, beats, bc, bc + 1, outs)
+    raise ValueError(f"the accelerator's {desc.unit} unit has no cycle model")
 
 
 #: The cycle model of each accelerator slot, from the registry (every unit with a slot

@@ -52,6 +52,9 @@ class Nest(NamedTuple):
         return {"rn": self.rn, "wn": self.wn, "wc": self.wc, "last_level": self.last_level}
 
 
+_nest = tuple.__new__  # _nest(Nest, fields): a Nest without the keyword-checking constructor
+
+
 def loops(dims) -> tuple:
     """``dims`` (outermost first) as ``NUM_LOOPS`` trip counts, unused outer loops 1.
 
@@ -60,10 +63,13 @@ def loops(dims) -> tuple:
     CompileError
         More dimensions than the sequencer has loops.
     """
-    dims = [int(d) for d in dims]
+    dims = tuple(map(int, dims))
     if len(dims) > NUM_LOOPS:
         raise CompileError(f"{len(dims)} loop levels; the sequencer has {NUM_LOOPS}")
-    return (1,) * (NUM_LOOPS - len(dims)) + tuple(dims)
+    return _OUTER[len(dims)] + dims
+
+
+_OUTER = tuple((1,) * (NUM_LOOPS - n) for n in range(NUM_LOOPS + 1))  # unused outer loops
 
 
 def pad(strides) -> tuple:
@@ -95,7 +101,7 @@ def elementwise(shape, lanes: int, *, last_level: int = _DEFAULT_LAST) -> tuple[
             numel *= int(n)
         rn = loops([-(-numel // lanes)])
         structured = False
-    return Nest(rn, rn, lanes, last_level), structured
+    return _nest(Nest, (rn, rn, lanes, last_level)), structured
 
 
 def matmul(outer, n: int, k: int, rows_: int, cols: int) -> Nest:
@@ -104,7 +110,7 @@ def matmul(outer, n: int, k: int, rows_: int, cols: int) -> Nest:
     ``(*outer, ceil(n / rows_), k / cols)``; a written beat is ``rows_`` outputs, once per
     reduction."""
     rn = loops([*outer, -(-n // rows_), k // cols])
-    return Nest(rn, (1,) + rn[:3], rows_, NUM_LOOPS - 1)
+    return _nest(Nest, (rn, (1,) + rn[:3], rows_, NUM_LOOPS - 1))
 
 
 def rows(shape, *, last_level: int = _DEFAULT_LAST, lanes: int = 1) -> Nest:
@@ -114,7 +120,7 @@ def rows(shape, *, last_level: int = _DEFAULT_LAST, lanes: int = 1) -> Nest:
     if shape[-1] % lanes:
         raise CompileError(f"rows of {shape[-1]} are not whole beats of {lanes} lanes")
     rn = loops([*shape[:-1], shape[-1] // lanes])
-    return Nest(rn, rn, lanes, last_level)
+    return _nest(Nest, (rn, rn, lanes, last_level))
 
 
 def gsb_av(n: int, d: int, lanes: int) -> tuple[Nest, Nest]:

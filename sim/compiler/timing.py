@@ -10,8 +10,6 @@ count. Shapes and configs only: no tensor data.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 __all__ = ["last_beat", "latency", "pipelined", "row_unit"]
 
 
@@ -20,18 +18,21 @@ def last_beat(c0: int, beats: int, period: int) -> int:
     return c0 + (beats - 1) * period
 
 
-@lru_cache(maxsize=256)
-def _remembered_latency(u) -> int:
-    return u.latency
+_LATENCIES: dict = {}  # id(u) -> (u, u.latency); u held so that ids stay unique
 
 
 def latency(u) -> int:
-    """``u.latency``, remembered per unit config (frozen, so hashable): some are computed
-    from an adder tree's shape and take longer than the rest of a descriptor's count."""
-    try:
-        return _remembered_latency(u)
-    except TypeError:  # a config with an unhashable field
-        return u.latency
+    """``u.latency``, remembered per unit config object (frozen, so it cannot change):
+    some are computed from an adder tree's shape and take longer than the rest of a
+    descriptor's count."""
+    got = _LATENCIES.get(id(u))
+    if got is not None and got[0] is u:
+        return got[1]
+    if len(_LATENCIES) > 256:
+        _LATENCIES.clear()
+    value = u.latency
+    _LATENCIES[id(u)] = (u, value)
+    return value
 
 
 def pipelined(desc, u, beats, bc, c0, outs):
