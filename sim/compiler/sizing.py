@@ -15,8 +15,8 @@ from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
 
 __all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS",
-           "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for", "linear_mac_cols", "mac_cols",
-           "row_lanes", "widest"]
+           "MAC_PATCH_LANES", "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for",
+           "linear_mac_cols", "mac_cols", "patch_mac_rows", "row_lanes", "widest"]
 
 LANES = 8  # elementwise units
 #: Most lanes of the row units (LayerNorm, softmax): past 8 their fixed per-row compute
@@ -27,6 +27,11 @@ ROW_LANES = 8
 LN_STEP_BITS = 2
 ROWS, COLS = 8, 32  # binary array
 MAC_ROWS = 4
+#: Lanes (rows x columns) of a MAC array sized for the patch embedding, at least: a narrow
+#: patch beat (digits: a 2x2 patch, 4 columns) gets more rows, up to the widest output
+#: (DeiT's 64-column beat keeps ``MAC_ROWS``). 64 lanes, as hw_units' 4 x 16 reference
+#: array: digits 16 x 4, its patch embedding in 4x fewer cycles.
+MAC_PATCH_LANES = 64
 #: Most columns of the MAC array (a 64-column beat is 4 rows of a 16x16 patch).
 MAC_MAX_COLS = 64
 #: The MAC array of a network whose integer linears carry most of its MACs (Q-ViT,
@@ -79,6 +84,16 @@ def mac_cols(red, patches, qk=()) -> int:
             return c
     raise CompileError(f"no MAC array width fits the reductions {sorted(set(red))} and the "
                        f"patches {sorted(set(patches))} (patch sides must be powers of two)")
+
+
+def patch_mac_rows(cols: int, outs, lanes: int = MAC_PATCH_LANES) -> int:
+    """Rows of a MAC array of ``cols`` columns sized for the patch embedding: ``MAC_ROWS``,
+    doubled while the array stays within ``lanes`` lanes and a row tile is narrower than
+    the widest of the matmuls' output counts ``outs``."""
+    rows = MAC_ROWS
+    while rows * 2 * cols <= lanes and rows < max(outs, default=0):
+        rows *= 2
+    return rows
 
 
 def linear_mac_cols(red, qk=(), top: int = MAC_LINEAR_COLS) -> int:

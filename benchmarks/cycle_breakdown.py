@@ -1,0 +1,106 @@
+"""Where an image's cycles go on the accelerator: per unit and per op, from the
+accelerator-exact model of the compiled program, with the MAC array as the compiler sized
+it before (``MAC_ROWS`` rows) and now, side by side.
+
+Usage::
+
+    python benchmarks/cycle_breakdown.py [--work DIR] [--model gsb_vit_digits] [--depth 4]
+
+The network is an untrained ``--model`` (the counts depend on shapes only, so an untrained
+digits GSB ViT of depth 4 has the trained demo's counts). Each descriptor's cycles are its
+counter (:func:`sim.analytic.accel_cycles.program_cycles`, which the accelerator tests
+check ``==`` against the RTL) plus the sequencer's ``NEXT`` and ``COUNT`` cycles, so the
+rows sum to :func:`run_cycles` less the header read and the final two cycles. Of those,
+``stream`` is the cycles the unit takes its beats (beats x the larger of the gather's beat
+cycles and, on the MAC array, the passes a beat), ``fixed`` the rest: the descriptor fetch
+and dispatch (``desc_words + 3 + latency`` plus 2 a descriptor), the gatherer's fill, the
+unit's pipeline drain and the row units' per-row compute (LayerNorm's dividers and square
+root, softmax's exp fill and divide).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+import tempfile
+from math import prod
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from netpkgs import untrained_package  # noqa: E402
+
+from golden.netpkg import NetworkData, read_network  # noqa: E402
+from sim.analytic.accel_cycles import program_cycles, run_cycles  # noqa: E402
+from sim.compiler import compile_network  # noqa: E402
+from sim.compiler.sizing import MAC_ROWS, accel_config_for  # noqa: E402
+
+DMA = ("dma_in", "dma_out", "dma_pre")
+
+
+def stream_cycles(desc, cfg) -> int:
+    """Cycles ``desc`` takes its beats: a DMA's words, else beats x the larger of the beat
+    cycles and (MAC array) the passes a beat."""
+    if desc.unit in DMA:
+        return desc.rn[3]
+    period = desc.beat_cycles
+    if desc.unit == "mac":
+        period = max(period, cfg.units["mac"].passes(w_bits=desc.k[0], a_bits=desc.k[1]))
+    return prod(desc.rn) * period
+
+
+def breakdown(prog) -> tuple[dict, dict, int]:
+    """``({unit: [descs, cycles, stream]}, {op: [descs, cycles]}, run_cycles)``; ops of
+    every block summed under ``blocks.*``."""
+    units: dict = {}
+    ops: dict = {}
+    for name, d, c in zip(prog.names, prog.descs, program_cycles(prog.descs, prog.cfg),
+                          strict=True):
+        u = units.setdefault(d.unit, [0, 0, 0])
+        u[0] += 1
+        u[1] += c + 2
+        u[2] += stream_cycles(d, prog.cfg)
+        o = ops.setdefault((re.sub(r"^blocks\.\d+\.", "blocks.*.", name), d.unit), [0, 0])
+        o[0] += 1
+        o[1] += c + 2
+    return units, ops, run_cycles(prog.descs, prog.cfg)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
+    ap.add_argument("--model", default="gsb_vit_digits")
+    ap.add_argument("--depth", type=int, default=4)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(args.work or tmp)
+        pkg = read_network(untrained_package(root, model=args.model, depth=args.depth))
+        cfg = accel_config_for(NetworkData(pkg))
+        mac = cfg.units["mac"]
+        old = dataclasses.replace(cfg, units={**cfg.units,
+                                              "mac": dataclasses.replace(mac, rows=MAC_ROWS)})
+        b_units, b_ops, b_total = breakdown(compile_network(pkg, cfg=old))
+        units, ops, total = breakdown(compile_network(pkg, cfg=cfg))
+    print(f"{args.model} depth {args.depth}: MAC array before {MAC_ROWS} x {mac.cols}, now "
+          f"{mac.rows} x {mac.cols}")
+    print("| unit | descriptors | cycles, before | cycles, now | share now | stream | fixed |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for unit in sorted(units, key=lambda u: -b_units[u][1]):
+        n, c, s = units[unit]
+        print(f"| {unit} | {n} | {b_units[unit][1]:,} | {c:,} | {c / total:.1%} | {s:,} | "
+              f"{c - s:,} |")
+    print(f"| **total (run_cycles)** | {sum(u[0] for u in units.values())} | {b_total:,} | "
+          f"{total:,} | | {sum(u[2] for u in units.values()):,} | |")
+    print()
+    print("| op (blocks summed) | unit | descriptors | cycles, before | cycles, now |")
+    print("|---|---|---:|---:|---:|")
+    for key in sorted(ops, key=lambda k: -b_ops[k][1]):
+        print(f"| {key[0]} | {key[1]} | {ops[key][0]} | {b_ops[key][1]:,} | "
+              f"{ops[key][1]:,} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
