@@ -1,6 +1,7 @@
 """Where an image's cycles go on the accelerator: per unit and per op, from the
-accelerator-exact model of the compiled program, with the MAC array as the compiler sized
-it before (``MAC_ROWS`` rows) and now, side by side.
+accelerator-exact model of the compiled program, side by side: the accelerator as the
+compiler sized it before (a ``MAC_ROWS``-row MAC array, 8-lane elementwise units), with
+the taller MAC array alone, and now (the taller array and ``LANES`` elementwise lanes).
 
 Usage::
 
@@ -35,9 +36,23 @@ from netpkgs import untrained_package  # noqa: E402
 from golden.netpkg import NetworkData, read_network  # noqa: E402
 from sim.analytic.accel_cycles import program_cycles, run_cycles  # noqa: E402
 from sim.compiler import compile_network  # noqa: E402
-from sim.compiler.sizing import MAC_ROWS, accel_config_for  # noqa: E402
+from sim.compiler.sizing import LANES, MAC_ROWS, accel_config_for  # noqa: E402
 
 DMA = ("dma_in", "dma_out", "dma_pre")
+#: The elementwise units whose lanes are ``LANES`` (8 before).
+ELEMENTWISE = ("requant", "threshold", "gelu", "residual", "gsb_encoder", "gsb_av")
+
+
+def before(cfg, *, mac_rows: bool = True, lanes: bool = True):
+    """``cfg`` with the MAC array at ``MAC_ROWS`` rows (``mac_rows``) and the elementwise
+    units at 8 lanes (``lanes``): the sizing before issue 18's part D."""
+    units = dict(cfg.units)
+    if mac_rows and "mac" in units:
+        units["mac"] = dataclasses.replace(units["mac"], rows=MAC_ROWS)
+    for slot in ELEMENTWISE if lanes else ():
+        if slot in units:
+            units[slot] = dataclasses.replace(units[slot], lanes=8)
+    return dataclasses.replace(cfg, units=units)
 
 
 def stream_cycles(desc, cfg) -> int:
@@ -76,29 +91,39 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.work or tmp)
-        pkg = read_network(untrained_package(root, model=args.model, depth=args.depth))
+        sub = root / f"{args.model}_d{args.depth}"  # reused by a later run with this --work
+        net = sub / "net"
+        if not (net / "manifest.json").exists():
+            net = untrained_package(sub, model=args.model, depth=args.depth)
+        pkg = read_network(net)
         cfg = accel_config_for(NetworkData(pkg))
         mac = cfg.units["mac"]
-        old = dataclasses.replace(cfg, units={**cfg.units,
-                                              "mac": dataclasses.replace(mac, rows=MAC_ROWS)})
-        b_units, b_ops, b_total = breakdown(compile_network(pkg, cfg=old))
+        b_units, b_ops, b_total = breakdown(compile_network(pkg, cfg=before(cfg)))
+        m_units, m_ops, m_total = breakdown(compile_network(pkg, cfg=before(cfg,
+                                                                            mac_rows=False)))
         units, ops, total = breakdown(compile_network(pkg, cfg=cfg))
     print(f"{args.model} depth {args.depth}: MAC array before {MAC_ROWS} x {mac.cols}, now "
-          f"{mac.rows} x {mac.cols}")
-    print("| unit | descriptors | cycles, before | cycles, now | share now | stream | fixed |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for unit in sorted(units, key=lambda u: -b_units[u][1]):
+          f"{mac.rows} x {mac.cols}; elementwise lanes before 8, now {LANES}")
+    print("| unit | descriptors | cycles, before | MAC rows alone | now | share now | stream "
+          "| fixed |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def get(d, k, i=1):
+        return f"{d[k][i]:,}" if k in d else "-"
+
+    for unit in sorted(units, key=lambda u: -b_units.get(u, [0, 0])[1]):
         n, c, s = units[unit]
-        print(f"| {unit} | {n} | {b_units[unit][1]:,} | {c:,} | {c / total:.1%} | {s:,} | "
-              f"{c - s:,} |")
-    print(f"| **total (run_cycles)** | {sum(u[0] for u in units.values())} | {b_total:,} | "
-          f"{total:,} | | {sum(u[2] for u in units.values()):,} | |")
+        print(f"| {unit} | {get(b_units, unit, 0)} -> {n} | {get(b_units, unit)} | "
+              f"{get(m_units, unit)} | {c:,} | {c / total:.1%} | {s:,} | {c - s:,} |")
+    print(f"| **total (run_cycles)** | {sum(u[0] for u in b_units.values())} -> "
+          f"{sum(u[0] for u in units.values())} | {b_total:,} | {m_total:,} | {total:,} | | "
+          f"{sum(u[2] for u in units.values()):,} | |")
     print()
-    print("| op (blocks summed) | unit | descriptors | cycles, before | cycles, now |")
-    print("|---|---|---:|---:|---:|")
-    for key in sorted(ops, key=lambda k: -b_ops[k][1]):
-        print(f"| {key[0]} | {key[1]} | {ops[key][0]} | {b_ops[key][1]:,} | "
-              f"{ops[key][1]:,} |")
+    print("| op (blocks summed) | unit | descriptors | cycles, before | MAC rows alone | now |")
+    print("|---|---|---:|---:|---:|---:|")
+    for key in sorted(ops, key=lambda k: -b_ops.get(k, [0, 0])[1]):
+        print(f"| {key[0]} | {key[1]} | {get(b_ops, key, 0)} -> {ops[key][0]} | "
+              f"{get(b_ops, key)} | {get(m_ops, key)} | {ops[key][1]:,} |")
     return 0
 
 

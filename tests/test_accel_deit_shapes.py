@@ -131,9 +131,9 @@ def test_the_shapes_only_model_follows_the_compiler(shape_package):
     the tail copy of a partial attention beat and the RGB patch beats included."""
     pkg, _ = shape_package
     prog, vit, _ = shapes_model_matches(pkg)
-    t = vit.num_tokens
+    t, ln = vit.num_tokens, prog.cfg.units["residual"].lanes
     tails = prog.names.count("blocks.0.attn.shift") - 1
-    assert tails == int(bool(t % 8 and (vit.num_heads * t * t) % 8))
+    assert tails == int(bool(t % ln and (vit.num_heads * t * t) % ln))
 
 
 @pytest.mark.parametrize("red, patches, want", [

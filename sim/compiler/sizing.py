@@ -18,7 +18,11 @@ __all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS"
            "MAC_PATCH_LANES", "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for",
            "linear_mac_cols", "mac_cols", "patch_mac_rows", "row_lanes", "widest"]
 
-LANES = 8  # elementwise units
+#: Lanes of the elementwise units (requantiser, threshold, GELU, residual add, GSB encoder
+#: and A.V output): 16 takes the digits GSB demo from 67,706 to 57,652 cycles an image
+#: (`benchmarks/cycle_breakdown.py`); 32 would save only 1,438 more (the thresholds and
+#: requantisers are then bound by their gathers).
+LANES = 16
 #: Most lanes of the row units (LayerNorm, softmax): past 8 their fixed per-row compute
 #: (dividers, square root, exp pipeline) dominates a row, so more lanes buy little.
 ROW_LANES = 8
