@@ -6,6 +6,8 @@ Each unit's sizing attaches itself to the unit with :func:`sim.compiler.registry
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from golden.accel_program import AccelTopCfg
@@ -16,7 +18,8 @@ from sim.compiler.registry import sizers
 
 __all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS",
            "MAC_PATCH_LANES", "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for",
-           "linear_mac_cols", "mac_cols", "patch_mac_rows", "row_lanes", "widest"]
+           "linear_mac_cols", "mac_cols", "patch_mac_rows", "row_lanes", "widest",
+           "word_cfg"]
 
 #: Lanes of the elementwise units (requantiser, threshold, GELU, residual add, GSB encoder
 #: and A.V output): 16 takes the digits GSB demo from 67,706 to 57,652 cycles an image
@@ -114,6 +117,15 @@ def linear_mac_cols(red, qk=(), top: int = MAC_LINEAR_COLS) -> int:
     while c > 1 and c // 2 >= longest:  # no wider than the longest reduction
         c //= 2
     return c
+
+
+def word_cfg(cfg: AccelTopCfg, lanes: int, depth: int = 1) -> AccelTopCfg:
+    """``cfg`` with a scratchpad word of ``lanes`` elements and ``depth`` words, each unit
+    with more lanes than the word narrowed to it (a unit beat wider than a word would be
+    written one element a cycle, which the cycle model refuses)."""
+    units = {slot: dataclasses.replace(u, lanes=lanes) if getattr(u, "lanes", 0) > lanes
+             else u for slot, u in cfg.units.items()}
+    return dataclasses.replace(cfg, lanes=lanes, depth=depth, units=units)
 
 
 def accel_config_for(net) -> AccelTopCfg:
