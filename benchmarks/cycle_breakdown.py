@@ -36,6 +36,7 @@ from netpkgs import untrained_package  # noqa: E402
 from golden.netpkg import NetworkData, read_network  # noqa: E402
 from sim.analytic.accel_cycles import program_cycles, run_cycles  # noqa: E402
 from sim.compiler import compile_network  # noqa: E402
+from sim.compiler.parts import mac_array as mac_part  # noqa: E402
 from sim.compiler.sizing import LANES, MAC_ROWS, accel_config_for  # noqa: E402
 
 DMA = ("dma_in", "dma_out", "dma_pre")
@@ -43,12 +44,19 @@ DMA = ("dma_in", "dma_out", "dma_pre")
 ELEMENTWISE = ("requant", "threshold", "gelu", "residual", "gsb_encoder", "gsb_av")
 
 
-def before(cfg, *, mac_rows: bool = True, lanes: bool = True):
-    """``cfg`` with the MAC array at ``MAC_ROWS`` rows (``mac_rows``) and the elementwise
-    units at 8 lanes (``lanes``): the sizing before issue 18's part D."""
+def before(net, *, mac_rows: bool = True, lanes: bool = True):
+    """The accelerator sized for network ``net`` (a :class:`NetworkData`) as before issue
+    18's part D: a MAC array sized for the patch embedding at ``MAC_ROWS`` rows (the
+    sizing run with :func:`sim.compiler.sizing.patch_mac_rows` answering ``MAC_ROWS``;
+    ``mac_rows``) and the elementwise units at 8 lanes (``lanes``)."""
+    keep = mac_part.patch_mac_rows
+    if mac_rows:
+        mac_part.patch_mac_rows = lambda cols, outs: MAC_ROWS
+    try:
+        cfg = accel_config_for(net)
+    finally:
+        mac_part.patch_mac_rows = keep
     units = dict(cfg.units)
-    if mac_rows and "mac" in units:
-        units["mac"] = dataclasses.replace(units["mac"], rows=MAC_ROWS)
     for slot in ELEMENTWISE if lanes else ():
         if slot in units:
             units[slot] = dataclasses.replace(units[slot], lanes=8)
@@ -96,13 +104,15 @@ def main(argv=None) -> int:
         if not (net / "manifest.json").exists():
             net = untrained_package(sub, model=args.model, depth=args.depth)
         pkg = read_network(net)
-        cfg = accel_config_for(NetworkData(pkg))
+        net = NetworkData(pkg)
+        cfg = accel_config_for(net)
         mac = cfg.units["mac"]
-        b_units, b_ops, b_total = breakdown(compile_network(pkg, cfg=before(cfg)))
-        m_units, m_ops, m_total = breakdown(compile_network(pkg, cfg=before(cfg,
+        b_units, b_ops, b_total = breakdown(compile_network(pkg, cfg=before(net)))
+        m_units, m_ops, m_total = breakdown(compile_network(pkg, cfg=before(net,
                                                                             mac_rows=False)))
         units, ops, total = breakdown(compile_network(pkg, cfg=cfg))
-    print(f"{args.model} depth {args.depth}: MAC array before {MAC_ROWS} x {mac.cols}, now "
+    old = before(net).units["mac"]
+    print(f"{args.model} depth {args.depth}: MAC array before {old.rows} x {old.cols}, now "
           f"{mac.rows} x {mac.cols}; elementwise lanes before 8, now {LANES}")
     print("| unit | descriptors | cycles, before | MAC rows alone | now | share now | stream "
           "| fixed |")
