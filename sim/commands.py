@@ -180,13 +180,13 @@ def _accel_for_synth(args):
     from hw.accel.top import Accelerator
     from sim.accel_cli import check_golden_dir
     from sim.compiler import compile_network
+    from sim.compiler.sizing import word_cfg
 
     check_golden_dir(args.golden)
     pkg = read_network(args.golden)
     cfg = compile_network(pkg, reuse=True).cfg
     if args.lanes is not None:
-        cfg = compile_network(pkg, reuse=True,
-                              cfg=dataclasses.replace(cfg, lanes=args.lanes, depth=1)).cfg
+        cfg = compile_network(pkg, reuse=True, cfg=word_cfg(cfg, args.lanes)).cfg
     try:  # the config bounds the depth
         cfg = dataclasses.replace(cfg, depth=args.depth)
     except ConfigError as exc:

@@ -14,7 +14,6 @@ places and routes is the answer, with its frames/s at fmax from the exact cycle 
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -70,13 +69,13 @@ def candidates(pkg, *, onchip_kib: float | None = None, lanes=None) -> list[Cand
     message for the narrowest."""
     from golden.netpkg import NetworkData, read_network
     from sim.compiler import CompileError, compile_network
-    from sim.compiler.sizing import accel_config_for
+    from sim.compiler.sizing import accel_config_for, word_cfg
 
     pkg = pkg if hasattr(pkg, "manifest") else read_network(pkg)
     base = accel_config_for(NetworkData(pkg))
     out, error = [], None
     for L in (LANES if lanes is None else (lanes,)):
-        cfg = dataclasses.replace(base, lanes=L, depth=1)
+        cfg = word_cfg(base, L)
         kib = onchip_kib
         try:
             if kib is None:  # the smallest budget: what the program uses at any budget

@@ -21,7 +21,7 @@ from golden.netpkg import NetworkData, read_network
 from golden.network import im2col
 from sim.analytic.accel_cycles import desc_cycles
 from sim.compiler import compile_network
-from sim.compiler.sizing import MAC_MAX_COLS, mac_cols
+from sim.compiler.sizing import MAC_MAX_COLS, MAC_PATCH_LANES, MAC_ROWS, mac_cols, patch_mac_rows
 from sim.compiler.tiling import patch_rows
 
 DEIT_T = "gsb_deit_tiny_distilled_patch16_224"
@@ -131,9 +131,9 @@ def test_the_shapes_only_model_follows_the_compiler(shape_package):
     the tail copy of a partial attention beat and the RGB patch beats included."""
     pkg, _ = shape_package
     prog, vit, _ = shapes_model_matches(pkg)
-    t = vit.num_tokens
+    t, ln = vit.num_tokens, prog.cfg.units["residual"].lanes
     tails = prog.names.count("blocks.0.attn.shift") - 1
-    assert tails == int(bool(t % 8 and (vit.num_heads * t * t) % 8))
+    assert tails == int(bool(t % ln and (vit.num_heads * t * t) % ln))
 
 
 @pytest.mark.parametrize("red, patches, want", [
@@ -149,6 +149,22 @@ def test_mac_cols_divide_every_reduction_and_fit_the_patch(red, patches, want):
     assert cols == want
     assert all(k % cols == 0 for k in red)
     assert all(patch_rows(cols, p, ch) for p, ch in patches)
+
+
+@pytest.mark.parametrize("cols, outs, want", [
+    (4, [64, 10], 16),       # digits: 2x2 patches, 64 lanes
+    (4, [128, 10], 16),      # 128-wide digits
+    (4, [8, 10], 16),        # rows up to the widest output (10: 16 rows)
+    (4, [6], 8),
+    (16, [64, 10], 4),       # MNIST 4x4 patches: its array as before
+    (64, [192, 10], 4),      # DeiT: its array as before
+    (1, [64], 64),
+])
+def test_patch_mac_rows_fill_the_lanes_up_to_the_widest_output(cols, outs, want):
+    rows = patch_mac_rows(cols, outs)
+    assert rows == want
+    assert rows >= MAC_ROWS and rows & (rows - 1) == 0
+    assert rows == MAC_ROWS or (rows * cols <= MAC_PATCH_LANES and rows // 2 < max(outs))
 
 
 def test_a_patch_side_that_is_not_a_power_of_two_is_refused():

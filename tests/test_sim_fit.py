@@ -29,6 +29,10 @@ def test_candidates_are_the_streamed_programs_at_the_smallest_budget(pkg):
     assert [c.cfg.lanes for c in cands] == list(LANES)
     for c in cands:
         L = c.cfg.lanes
+        # no unit beat is wider than the word (it would be written an element a cycle,
+        # which the cycle model refuses: cycles None)
+        assert all(getattr(u, "lanes", 0) <= L for u in c.cfg.units.values())
+        assert c.cycles is not None
         base = dataclasses.replace(c.cfg, depth=1)
         prog = compile_network(pkg, cfg=base, onchip_kib=c.onchip_kib)
         # the scratchpad is exactly what the program uses (whole words), and a word less

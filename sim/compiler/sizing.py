@@ -6,6 +6,8 @@ Each unit's sizing attaches itself to the unit with :func:`sim.compiler.registry
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from golden.accel_program import AccelTopCfg
@@ -15,10 +17,15 @@ from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
 
 __all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS",
-           "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for", "linear_mac_cols", "mac_cols",
-           "row_lanes", "widest"]
+           "MAC_PATCH_LANES", "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for",
+           "linear_mac_cols", "mac_cols", "patch_mac_rows", "row_lanes", "widest",
+           "word_cfg"]
 
-LANES = 8  # elementwise units
+#: Lanes of the elementwise units (requantiser, threshold, GELU, residual add, GSB encoder
+#: and A.V output): 16 takes the digits GSB demo from 67,706 to 57,652 cycles an image
+#: (`benchmarks/cycle_breakdown.py`); 32 would save only 1,438 more (the thresholds and
+#: requantisers are then bound by their gathers).
+LANES = 16
 #: Most lanes of the row units (LayerNorm, softmax): past 8 their fixed per-row compute
 #: (dividers, square root, exp pipeline) dominates a row, so more lanes buy little.
 ROW_LANES = 8
@@ -27,6 +34,11 @@ ROW_LANES = 8
 LN_STEP_BITS = 2
 ROWS, COLS = 8, 32  # binary array
 MAC_ROWS = 4
+#: Lanes (rows x columns) of a MAC array sized for the patch embedding, at least: a narrow
+#: patch beat (digits: a 2x2 patch, 4 columns) gets more rows, up to the widest output
+#: (DeiT's 64-column beat keeps ``MAC_ROWS``). 64 lanes, as hw_units' 4 x 16 reference
+#: array: digits 16 x 4, its patch embedding in 4x fewer cycles.
+MAC_PATCH_LANES = 64
 #: Most columns of the MAC array (a 64-column beat is 4 rows of a 16x16 patch).
 MAC_MAX_COLS = 64
 #: The MAC array of a network whose integer linears carry most of its MACs (Q-ViT,
@@ -81,6 +93,16 @@ def mac_cols(red, patches, qk=()) -> int:
                        f"patches {sorted(set(patches))} (patch sides must be powers of two)")
 
 
+def patch_mac_rows(cols: int, outs, lanes: int = MAC_PATCH_LANES) -> int:
+    """Rows of a MAC array of ``cols`` columns sized for the patch embedding: ``MAC_ROWS``,
+    doubled while the array stays within ``lanes`` lanes and a row tile is narrower than
+    the widest of the matmuls' output counts ``outs``."""
+    rows = MAC_ROWS
+    while rows * 2 * cols <= lanes and rows < max(outs, default=0):
+        rows *= 2
+    return rows
+
+
 def linear_mac_cols(red, qk=(), top: int = MAC_LINEAR_COLS) -> int:
     """Columns of a MAC array sized for integer linears of reductions ``red`` and
     ``q @ k^T`` reductions ``qk``: the largest power of two up to ``top`` that divides
@@ -95,6 +117,15 @@ def linear_mac_cols(red, qk=(), top: int = MAC_LINEAR_COLS) -> int:
     while c > 1 and c // 2 >= longest:  # no wider than the longest reduction
         c //= 2
     return c
+
+
+def word_cfg(cfg: AccelTopCfg, lanes: int, depth: int = 1) -> AccelTopCfg:
+    """``cfg`` with a scratchpad word of ``lanes`` elements and ``depth`` words, each unit
+    with more lanes than the word narrowed to it (a unit beat wider than a word would be
+    written one element a cycle, which the cycle model refuses)."""
+    units = {slot: dataclasses.replace(u, lanes=lanes) if getattr(u, "lanes", 0) > lanes
+             else u for slot, u in cfg.units.items()}
+    return dataclasses.replace(cfg, lanes=lanes, depth=depth, units=units)
 
 
 def accel_config_for(net) -> AccelTopCfg:

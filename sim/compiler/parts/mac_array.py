@@ -3,7 +3,8 @@
 - ``patch_matmul`` and ``int_matmul`` ops compile to one descriptor (tiling
   :func:`sim.compiler.tiling.matmul`); ``int_bmm``'s compiler, whose tiling is longer,
   is :func:`sim.compiler.bmm.bmm` (attached to this unit too);
-- ``MAC_ROWS`` rows, the shortest reduction's columns, the widest operand;
+- the shortest reduction's columns, rows up to ``MAC_PATCH_LANES`` lanes (at least
+  ``MAC_ROWS``), the widest operand;
 - a beat held ``passes`` cycles, then the ``latency``-deep pipeline.
 """
 
@@ -21,7 +22,7 @@ from sim.compiler.matmul import weight_tiles
 from sim.compiler.operands import act, beat_cycles
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
-from sim.compiler.sizing import MAC_LINEAR_ROWS, MAC_ROWS, linear_mac_cols, mac_cols
+from sim.compiler.sizing import MAC_LINEAR_ROWS, linear_mac_cols, mac_cols, patch_mac_rows
 from sim.compiler.timing import last_beat, latency
 
 __all__ = ["mac"]
@@ -113,8 +114,9 @@ def _macs(net, op) -> int:
 def _size(net, by_kind):
     """The MAC array for the integer matmuls (patch_matmul, int_matmul) and the per-head
     int_bmm ops. Sized for the patch embedding when it carries at least half the array's
-    MACs (GSB networks: their array as before): ``MAC_ROWS`` rows, ``cols`` as
-    :func:`sim.compiler.sizing.mac_cols`; else for the integer linears (Q-ViT, low-rank):
+    MACs (GSB networks): ``cols`` as :func:`sim.compiler.sizing.mac_cols`, rows as
+    :func:`sim.compiler.sizing.patch_mac_rows` (digits: 16 x 4, DeiT: 4 x 64); else for
+    the integer linears (Q-ViT, low-rank):
     ``MAC_LINEAR_ROWS`` rows, ``cols`` as :func:`sim.compiler.sizing.linear_mac_cols`
     (reductions it does not divide, the patch embedding's among them, zero-padded).
     ``max_bits`` the widest operand (an unsigned int_bmm weight one bit more,
@@ -131,7 +133,8 @@ def _size(net, by_kind):
                if op.kind == "patch_matmul"]
     patch_macs = sum(_macs(net, op) for op in macs if op.kind == "patch_matmul")
     if 2 * patch_macs >= sum(_macs(net, op) for op in macs + bmms):
-        rows, cols = MAC_ROWS, mac_cols(red, patches, qk)
+        cols = mac_cols(red, patches, qk)
+        rows = patch_mac_rows(cols, [net.tensors[op.inputs[1]].shape[0] for op in macs])
     else:
         rows = MAC_LINEAR_ROWS
         cols = linear_mac_cols([k for op, k in zip(macs, red, strict=True)
