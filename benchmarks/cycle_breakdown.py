@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from netpkgs import untrained_package  # noqa: E402
+from bench_util import package_arguments, work_package  # noqa: E402
 
 from golden.netpkg import NetworkData, read_network  # noqa: E402
 from sim.analytic.accel_cycles import program_cycles, run_cycles  # noqa: E402
@@ -93,17 +93,10 @@ def breakdown(prog) -> tuple[dict, dict, int]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
-    ap.add_argument("--model", default="gsb_vit_digits")
-    ap.add_argument("--depth", type=int, default=4)
+    package_arguments(ap)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.work or tmp)
-        sub = root / f"{args.model}_d{args.depth}"  # reused by a later run with this --work
-        net = sub / "net"
-        if not (net / "manifest.json").exists():
-            net = untrained_package(sub, model=args.model, depth=args.depth)
-        pkg = read_network(net)
+        pkg = read_network(work_package(args.work or tmp, args.model, args.depth))
         net = NetworkData(pkg)
         cfg = accel_config_for(net)
         mac = cfg.units["mac"]

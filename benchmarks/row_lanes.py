@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from netpkgs import untrained_package  # noqa: E402
+from bench_util import package_arguments, work_package  # noqa: E402
 
 from golden.netpkg import NetworkData, read_network  # noqa: E402
 from sim.analytic.accel_cycles import program_cycles, run_cycles  # noqa: E402
@@ -54,13 +54,10 @@ def one_lane(cfg):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", default=None, help="scratch directory (default: a temp dir)")
-    ap.add_argument("--model", default="gsb_vit_digits")
-    ap.add_argument("--depth", type=int, default=4)
+    package_arguments(ap)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(args.work or tmp)
-        pkg = read_network(untrained_package(root, model=args.model, depth=args.depth))
+        pkg = read_network(work_package(args.work or tmp, args.model, args.depth))
         cfg = accel_config_for(NetworkData(pkg))
         before, total_b = by_unit(compile_network(pkg, cfg=one_lane(cfg)))
         after, total_a = by_unit(compile_network(pkg, cfg=cfg))
