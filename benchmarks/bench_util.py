@@ -34,3 +34,19 @@ def work_package(root, model: str, depth: int):
     if (net / "manifest.json").exists():
         return net
     return untrained_package(sub, model=model, depth=depth)
+
+
+def network_from_args(argv, description: str):
+    """Parse ``argv`` with :func:`package_arguments` and return ``(args, network, tmp)``:
+    the :func:`work_package` network read (``golden.netpkg.read_network``) under ``--work``
+    or a temp directory ``tmp`` (a ``TemporaryDirectory`` the caller keeps alive)."""
+    import argparse
+    import tempfile
+
+    from golden.netpkg import read_network
+
+    ap = argparse.ArgumentParser(description=description)
+    package_arguments(ap)
+    args = ap.parse_args(argv)
+    tmp = tempfile.TemporaryDirectory()
+    return args, read_network(work_package(args.work or tmp.name, args.model, args.depth)), tmp

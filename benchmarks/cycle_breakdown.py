@@ -21,19 +21,17 @@ root, softmax's exp fill and divide).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import re
 import sys
-import tempfile
 from math import prod
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bench_util import package_arguments, work_package  # noqa: E402
+from bench_util import network_from_args  # noqa: E402
 
-from golden.netpkg import NetworkData, read_network  # noqa: E402
+from golden.netpkg import NetworkData  # noqa: E402
 from sim.analytic.accel_cycles import program_cycles, run_cycles  # noqa: E402
 from sim.compiler import compile_network  # noqa: E402
 from sim.compiler.parts import mac_array as mac_part  # noqa: E402
@@ -92,11 +90,8 @@ def breakdown(prog) -> tuple[dict, dict, int]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    package_arguments(ap)
-    args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        pkg = read_network(work_package(args.work or tmp, args.model, args.depth))
+    args, pkg, tmp = network_from_args(argv, __doc__.splitlines()[0])
+    with tmp:
         net = NetworkData(pkg)
         cfg = accel_config_for(net)
         mac = cfg.units["mac"]

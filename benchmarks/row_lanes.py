@@ -14,17 +14,15 @@ program fetch and DMA included). Prints a table, one row per unit.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from bench_util import package_arguments, work_package  # noqa: E402
+from bench_util import network_from_args  # noqa: E402
 
-from golden.netpkg import NetworkData, read_network  # noqa: E402
+from golden.netpkg import NetworkData  # noqa: E402
 from sim.analytic.accel_cycles import program_cycles, run_cycles  # noqa: E402
 from sim.compiler import compile_network  # noqa: E402
 from sim.compiler.sizing import accel_config_for  # noqa: E402
@@ -53,11 +51,8 @@ def one_lane(cfg):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    package_arguments(ap)
-    args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        pkg = read_network(work_package(args.work or tmp, args.model, args.depth))
+    args, pkg, tmp = network_from_args(argv, __doc__.splitlines()[0])
+    with tmp:
         cfg = accel_config_for(NetworkData(pkg))
         before, total_b = by_unit(compile_network(pkg, cfg=one_lane(cfg)))
         after, total_a = by_unit(compile_network(pkg, cfg=cfg))
