@@ -5,6 +5,7 @@ values) and one forward pass settles its data-dependent state; the same seed and
 arguments give the same package, so tests that make it alike share Verilator builds.
 """
 
+import os
 from pathlib import Path
 
 import torch
@@ -12,6 +13,10 @@ import torch
 from models.checkpoint import save_checkpoint
 from models.registry import create_model
 from sim.cli import main
+
+#: The long RTL forms (every image, the plain twins of faster runs, the big networks), run
+#: with VITSIM_BIG_RTL=1; CI runs the short forms (README "The two commands").
+BIG_RTL = bool(os.environ.get("VITSIM_BIG_RTL"))
 
 
 def untrained_checkpoint(root: Path, model: str = "gsb_vit_digits", *, setup=None,

@@ -9,13 +9,12 @@ integer export; nothing here is hard-coded from a run.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from accel_checks import shapes_model_matches
-from netpkgs import run_checked, untrained_package
+from netpkgs import BIG_RTL, run_checked, untrained_package
 
 from golden.netpkg import NetworkData, read_network
 from golden.network import im2col
@@ -193,7 +192,7 @@ def test_a_deit_tiny_width_block_runs_bit_exact_on_verilator(simulator, tmp_path
 
 @pytest.mark.sim
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("VITSIM_BIG_RTL"),
+@pytest.mark.skipif(not BIG_RTL,
                     reason="benchmark: set VITSIM_BIG_RTL=1 (a 224x224 block, ~20 min)")
 @pytest.mark.parametrize("simulator", ["verilator"], indirect=True)
 def test_a_deit_tiny_block_at_224_runs_bit_exact_on_verilator(simulator, tmp_path):

@@ -6,12 +6,11 @@ produces with the package's recorded value (``==``).
 """
 
 import dataclasses
-import os
 import time
 
 import numpy as np
 import pytest
-from netpkgs import check_accel_run, run_checked, untrained_package
+from netpkgs import BIG_RTL, check_accel_run, run_checked, untrained_package
 
 from golden.accel_program import (
     AccelTopCfg,
@@ -26,9 +25,6 @@ from sim.accel_run import _scratch, compare, read_hex, run_program
 from sim.cli import main
 from sim.compiler import CompileError, compile_network
 from sim.compiler.cycles import desc_cycles
-
-#: The long RTL runs (every image, Icarus whole network, the plain twin of the reuse run).
-BIG_RTL = bool(os.environ.get("VITSIM_BIG_RTL"))
 
 FIELDS = {name: (bits, signed) for name, bits, signed in desc_fields()}
 

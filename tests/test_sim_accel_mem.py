@@ -4,10 +4,8 @@ against the program's transfers, and the run length against the analytic count."
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from netpkgs import check_accel_run, untrained_package
+from netpkgs import BIG_RTL, check_accel_run, untrained_package
 
 from golden.accel_program import desc_words
 from golden.errors import VitsimError
@@ -77,7 +75,7 @@ def test_bit_exact_with_latency_and_wait_states_and_counted_exactly(simulator, s
 
     prog = compile_network(small_package, image=0)
     want_rd, want_wr = _transfers(prog)
-    if os.environ.get("VITSIM_BIG_RTL"):
+    if BIG_RTL:
         plain = run_program(prog, tmp_path / "plain", sim=simulator)
         check_accel_run(prog, plain)
         assert plain.op_cycles[:-1] == program_cycles(prog.descs, prog.cfg)[:-1]

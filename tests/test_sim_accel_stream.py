@@ -10,11 +10,10 @@ and every descriptor's cycle counter with the analytic count.
 """
 
 import json
-import os
 
 import numpy as np
 import pytest
-from netpkgs import check_accel_run, untrained_package
+from netpkgs import BIG_RTL, check_accel_run, untrained_package
 
 from golden.accel_program import OpDesc
 from sim.analytic.accel_cycles import program_cycles, run_cycles
@@ -274,7 +273,7 @@ def _run(prog, work, *, cycles=True):
 
 @pytest.mark.sim
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("VITSIM_BIG_RTL"),
+@pytest.mark.skipif(not BIG_RTL,
                     reason="benchmark: set VITSIM_BIG_RTL=1 (CI runs the double-buffered "
                     "program of the same budget, which streams the same way plus prefetches)")
 def test_streamed_digits_network_is_bit_exact_with_the_analytic_cycles(demo_package, streamed,

@@ -10,10 +10,9 @@ the 4-block digits architecture runs with VITSIM_BIG_RTL=1 (several minutes more
 traffic).
 """
 
-import os
 
 import pytest
-from netpkgs import untrained_package
+from netpkgs import BIG_RTL, untrained_package
 
 from sim.board.build import simulate_board
 from sim.board.host import mem_words, readback_spans
@@ -51,7 +50,7 @@ def test_board_top_over_uart_bit_exact(tmp_path_factory):
     _check(prog, rec)
 
 
-@pytest.mark.skipif(not os.environ.get("VITSIM_BIG_RTL"),
+@pytest.mark.skipif(not BIG_RTL,
                     reason="benchmark: set VITSIM_BIG_RTL=1 (the 4-block digits image "
                     "through the UART)")
 def test_board_top_digits_image(tmp_path_factory):

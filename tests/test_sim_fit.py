@@ -5,10 +5,9 @@ minutes): ``python benchmarks/hw_units.py --accel PKG`` measures them."""
 
 import dataclasses
 import math
-import os
 
 import pytest
-from netpkgs import untrained_package
+from netpkgs import BIG_RTL, untrained_package
 
 from golden.accel_program import NUM_OPERANDS, AccelTopCfg
 from golden.errors import VitsimError
@@ -93,7 +92,7 @@ def test_nothing_fits_is_one_line_with_the_smallest_needs(pkg, tmp_path, capsys)
 
 @pytest.mark.sim
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("VITSIM_BIG_RTL"),
+@pytest.mark.skipif(not BIG_RTL,
                     reason="benchmark: set VITSIM_BIG_RTL=1 (a Verilator build per word "
                     "width, ~40 min each on a loaded machine)")
 @pytest.mark.parametrize("lanes", [16, 8])
