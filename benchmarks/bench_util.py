@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import statistics
+from contextlib import contextmanager
 
-__all__ = ["mean_std"]
+__all__ = ["mean_std", "network_from_args", "package_arguments", "work_package"]
 
 
 def mean_std(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
@@ -36,10 +37,12 @@ def work_package(root, model: str, depth: int):
     return untrained_package(sub, model=model, depth=depth)
 
 
+@contextmanager
 def network_from_args(argv, description: str):
-    """Parse ``argv`` with :func:`package_arguments` and return ``(args, network, tmp)``:
-    the :func:`work_package` network read (``golden.netpkg.read_network``) under ``--work``
-    or a temp directory ``tmp`` (a ``TemporaryDirectory`` the caller keeps alive)."""
+    """Parse ``argv`` with :func:`package_arguments`; while the block runs, yield
+    ``(args, network)``: the :func:`work_package` network read
+    (``golden.netpkg.read_network``) under ``--work``, or under a temp directory removed after
+    the block."""
     import argparse
     import tempfile
 
@@ -48,5 +51,5 @@ def network_from_args(argv, description: str):
     ap = argparse.ArgumentParser(description=description)
     package_arguments(ap)
     args = ap.parse_args(argv)
-    tmp = tempfile.TemporaryDirectory()
-    return args, read_network(work_package(args.work or tmp.name, args.model, args.depth)), tmp
+    with tempfile.TemporaryDirectory() as tmp:
+        yield args, read_network(work_package(args.work or tmp, args.model, args.depth))

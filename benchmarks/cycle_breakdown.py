@@ -90,8 +90,7 @@ def breakdown(prog) -> tuple[dict, dict, int]:
 
 
 def main(argv=None) -> int:
-    args, pkg, tmp = network_from_args(argv, __doc__.splitlines()[0])
-    with tmp:
+    with network_from_args(argv, __doc__.splitlines()[0]) as (args, pkg):
         net = NetworkData(pkg)
         cfg = accel_config_for(net)
         mac = cfg.units["mac"]

@@ -51,8 +51,7 @@ def one_lane(cfg):
 
 
 def main(argv=None) -> int:
-    args, pkg, tmp = network_from_args(argv, __doc__.splitlines()[0])
-    with tmp:
+    with network_from_args(argv, __doc__.splitlines()[0]) as (args, pkg):
         cfg = accel_config_for(NetworkData(pkg))
         before, total_b = by_unit(compile_network(pkg, cfg=one_lane(cfg)))
         after, total_a = by_unit(compile_network(pkg, cfg=cfg))
