@@ -195,17 +195,29 @@ def atomic_dir(path: str | os.PathLike, *, kind: str | None = None, overwrite: b
         raise
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{path}: is a directory, not a file")
+def _temp_beside(path: Path, text: str) -> str:
+    """A temporary file holding ``text`` in ``path``'s directory (made if missing), with the
+    mode ``open()`` would give ``path``; the caller renames or links it, then removes it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # as open() would create it
         with os.fdopen(fd, "w") as f:
             f.write(text)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory, not a file")
+    tmp = _temp_beside(path, text)
+    try:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -221,12 +233,8 @@ def atomic_write_new(path: str | os.PathLike, text: str) -> Path:
     name) and never leaves a half-written one (the text is written to a temporary file
     first)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    tmp = _temp_beside(path, text)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
         for i in range(10_000):
             name = path if i == 0 else path.with_name(f"{path.stem}.{i}{path.suffix}")
             try:
