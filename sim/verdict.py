@@ -8,13 +8,7 @@
 
 from __future__ import annotations
 
-__all__ = ["RunVerdict", "run_passed"]
-
-
-def run_passed(finished: bool, tensors: dict) -> bool:
-    """Whether a run passed: it finished, compared at least one tensor, and every compared
-    tensor is ``==`` the golden package's (``tensors``: name -> ``{"equal": bool, ...}``)."""
-    return bool(finished) and bool(tensors) and all(t["equal"] for t in tensors.values())
+__all__ = ["RunVerdict"]
 
 
 class RunVerdict:
@@ -25,5 +19,8 @@ class RunVerdict:
 
     @property
     def passed(self) -> bool:
-        """The run finished and every compared tensor is equal (:func:`run_passed`)."""
-        return run_passed(self.finished, self.tensors)
+        """Whether the run passed: it finished, compared at least one tensor, and every
+        compared tensor is ``==`` the golden package's (``tensors``: name ->
+        ``{"equal": bool, ...}``)."""
+        return (bool(self.finished) and bool(self.tensors)
+                and all(t["equal"] for t in self.tensors.values()))
