@@ -203,6 +203,7 @@ def _cut_cases(args) -> int:
         raise VitsimError("golden --cut: give --op NAME (an op of the package) or --op all")
     why = "--cut takes the op's own operands and config"
     _refuse_case_flags(args, (), why)
+    _refuse_common_flags(args, COMMON_CASE_DEFAULTS, why)
     _refuse_config_flags(args, why)
     if args.ckpt is not None:
         raise VitsimError("--ckpt: give --ckpt (a network package) or --cut (unit cases), "
@@ -258,6 +259,7 @@ def cmd_golden(args) -> int:
             if value is not None:
                 raise VitsimError(f"{flag}: {why}")
         _refuse_case_flags(args, (), why)
+        _refuse_common_flags(args, COMMON_CASE_DEFAULTS, why)
         _refuse_config_flags(args, why)
         problems = verify_package(read_package(args.verify))
         for line in problems:
@@ -274,9 +276,10 @@ def cmd_golden(args) -> int:
 
         why = "--ckpt writes the checkpoint's network package"
         _refuse_case_flags(args, (), why)
+        _refuse_common_flags(args, ("m", "stimulus"), why)
         _refuse_config_flags(args, why)
         images = 4 if args.images is None else args.images
-        pkg = export_golden(args.ckpt, args.out, images=images, seed=args.seed)
+        pkg = export_golden(args.ckpt, args.out, images=images, seed=args.seed or 0)
         img = pkg.manifest["images"]
         right = sum(p == y for p, y in zip(img["predictions"], img["labels"], strict=True))
         print(f"wrote {args.out}: {len(pkg.manifest['ops'])} ops of "
@@ -329,6 +332,18 @@ def _refuse_case_flags(args, allowed, why: str) -> None:
             raise VitsimError(f"--{name.replace('_', '-')}: {why}")
 
 
+#: Defaults of the flags every unit case takes (``vitsim golden --out DIR``); the parser
+#: leaves them ``None`` so that modes which ignore them can refuse them when given.
+COMMON_CASE_DEFAULTS = {"m": 4, "seed": 0, "stimulus": "random"}
+
+
+def _refuse_common_flags(args, names, why: str) -> None:
+    """:class:`VitsimError` naming the first of the common case flags ``names`` given."""
+    for name in names:
+        if getattr(args, name) is not None:
+            raise VitsimError(f"--{name}: {why}")
+
+
 def _refuse_config_flags(args, why: str) -> None:
     """:class:`VitsimError` naming ``--config`` or the first binary-array flag given (the
     unit configuration of a unit case), with ``why``."""
@@ -344,6 +359,9 @@ def _write_case(cfg, args) -> int:
     from golden.casemakers import case_flags_of
     from golden.units import unit
 
+    for name, default in COMMON_CASE_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     flags = case_flags_of(cfg.kind)
     _refuse_case_flags(args, flags.defaults, f"{cfg.kind} cases do not take it")
     kwargs = flags.arguments(cfg, vars(args))
@@ -547,13 +565,15 @@ def register(sub) -> None:
     p.add_argument("--image", type=at_least(0), default=0,
                    help="--cut: which image (default 0)")
     p.add_argument("--head", type=at_least(0), help="--cut: which head (per-head ops: default 0)")
-    p.add_argument("--m", type=at_least(1, hi=CASE_ROWS), default=4,
-                   help="activation rows (requant: beats)")
+    p.add_argument("--m", type=at_least(1, hi=CASE_ROWS),
+                   help="activation rows (requant: beats; default 4)")
     p.add_argument("--n", type=at_least(1, hi=CASE_ROWS), help="weight rows (default: rows)")
     p.add_argument("--k", type=at_least(1), help="reduction length (default: max_k)")
-    p.add_argument("--seed", type=at_least(0), default=0)
-    p.add_argument("--stimulus", default="random",
-                   help="random; arrays: max, min (binary also alternating); "
+    p.add_argument("--seed", type=at_least(0),
+                   help="seed of the case stimulus, or of --ckpt's calibration and test images "
+                        "(default 0)")
+    p.add_argument("--stimulus",
+                   help="random (default); arrays: max, min (binary also alternating); "
                         "requant: extremes, ties; softmax: uniform, equal, spike; "
                         "layernorm: extremes, constant, mixed; gelu: extremes; "
                         "threshold: ties")
