@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from golden.errors import VitsimError
-from golden.spec import ConfigError, _check_int
+from golden.spec import ConfigError, check_int
 from golden.units import slot_ids, slot_kinds
 
 __all__ = ["ADDR_BITS", "COUNT_BITS", "ELEM_BITS", "NUM_CONSTS", "NUM_LOOPS", "NUM_OPERANDS",
@@ -107,11 +107,11 @@ class AccelTopCfg:
     ext_words: int = 8192
 
     def __post_init__(self):
-        _check_int("lanes", self.lanes, 4, 64)
+        check_int("lanes", self.lanes, 4, 64)
         if self.lanes & (self.lanes - 1):
             raise ConfigError(f"lanes must be a power of two, not {self.lanes!r}")
-        _check_int("depth", self.depth, 1, (1 << ADDR_BITS) // self.lanes)
-        _check_int("ext_words", self.ext_words, 2, 1 << ADDR_BITS)
+        check_int("depth", self.depth, 1, (1 << ADDR_BITS) // self.lanes)
+        check_int("ext_words", self.ext_words, 2, 1 << ADDR_BITS)
         for slot, cfg in self.units.items():
             if slot not in UNIT_KINDS:
                 raise ConfigError(f"units: unknown unit slot {slot!r}; known: "

@@ -1,6 +1,6 @@
 """Frozen configs of the analytic model: compression scheme, memory system, the accelerator.
 
-They follow :mod:`golden.spec` (``_Config``: ``to_dict``/``from_dict``, exact messages,
+They follow :mod:`golden.spec` (``ConfigBase``: ``to_dict``/``from_dict``, exact messages,
 ``ConfigError``) and share its vocabulary (``w_bits``, ``a_bits``, ``rank``, ``rows``,
 ``cols``, ``max_k``). A width of 32 means IEEE float32 storage; 1..16 are integer codes
 (1 is a bit-plane).
@@ -18,13 +18,13 @@ from golden.cases_softmax import SoftmaxCfg
 from golden.cases_threshold import ThresholdCfg
 from golden.spec import (
     BinaryArrayCfg,
+    ConfigBase,
     ConfigError,
     MacArrayCfg,
     RequantCfg,
     ResidualCfg,
-    _check_choice,
-    _check_int,
-    _Config,
+    check_choice,
+    check_int,
 )
 
 __all__ = ["ACCEL_PARTS", "AnalyticAccelCfg", "FLOAT_BITS", "LOOP_ORDERS", "MemoryCfg",
@@ -57,7 +57,7 @@ def _as_tuple(obj, name: str) -> tuple:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SchemeCfg(_Config):
+class SchemeCfg(ConfigBase):
     """Compression scheme of a ViT: operand widths, head-wise widths, GSB groups, ranks.
 
     Encoder linears (qkv, proj, fc1, fc2) store ``w_bits`` weights and read ``a_bits``
@@ -125,13 +125,13 @@ class SchemeCfg(_Config):
         for name in ("head_w_bits", "head_a_bits"):
             for bits in _as_tuple(self, name):
                 _check_width(name, bits)
-        _check_int("groups", self.groups, 0, 8)
+        check_int("groups", self.groups, 0, 8)
         if self.groups and self.a_bits != 1:
             raise ConfigError(f"groups needs a_bits 1, not {self.a_bits!r}")
         if not isinstance(self.attn_bias, bool):
             raise TypeError(f"attn_bias must be a bool, not {self.attn_bias!r}")
-        _check_int("rank", self.rank, 0)
-        _check_int("rank_k", self.rank_k, 0)
+        check_int("rank", self.rank, 0)
+        check_int("rank_k", self.rank_k, 0)
         if isinstance(self.layer_ranks, dict):
             object.__setattr__(self, "layer_ranks", tuple(self.layer_ranks.items()))
         pairs = tuple(tuple(p) if isinstance(p, list) else p
@@ -140,14 +140,14 @@ class SchemeCfg(_Config):
         for pair in pairs:
             if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
                 raise TypeError(f"layer_ranks entries must be (pattern, rank) pairs, not {pair!r}")
-            _check_int("layer_ranks rank", pair[1], 0)
+            check_int("layer_ranks rank", pair[1], 0)
 
     def __str__(self) -> str:
         return self.name
 
 
 @dataclass(frozen=True, kw_only=True)
-class MemoryCfg(_Config):
+class MemoryCfg(ConfigBase):
     """On-chip buffers and the schedule that decides the off-chip traffic of one frame.
 
     Two buffers, as in a weight/activation split accelerator (and SCALE-Sim's
@@ -187,11 +187,11 @@ class MemoryCfg(_Config):
     weights: str = "auto"  # "auto", "resident", "streamed"
 
     def __post_init__(self):
-        _check_int("weight_kib", self.weight_kib, 0, 1 << 30)
-        _check_int("act_kib", self.act_kib, 0, 1 << 30)
-        _check_int("token_tile", self.token_tile, 0)
-        _check_choice("loop_order", self.loop_order, LOOP_ORDERS)
-        _check_choice("weights", self.weights, WEIGHT_MODES)
+        check_int("weight_kib", self.weight_kib, 0, 1 << 30)
+        check_int("act_kib", self.act_kib, 0, 1 << 30)
+        check_int("token_tile", self.token_tile, 0)
+        check_choice("loop_order", self.loop_order, LOOP_ORDERS)
+        check_choice("weights", self.weights, WEIGHT_MODES)
 
     @property
     def buffer_kib(self) -> int:
@@ -212,7 +212,7 @@ SIZED_PARTS = {"layernorm": LayerNormCfg, "softmax": SoftmaxCfg, "gsb_encoder": 
 
 
 @dataclass(frozen=True, kw_only=True)
-class AnalyticAccelCfg(_Config):
+class AnalyticAccelCfg(ConfigBase):
     """The hardware an analytic evaluation assumes: arrays, non-GEMM units, memory system.
 
     Binary ops (1-bit weights and activations) run on ``binary`` (its ``mode`` is set per

@@ -28,7 +28,7 @@ from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range, code_range
 from golden.nonlinear import GELU_SHIFT, GeluParams, clipped_gelu, gelu_params
 from golden.package import Package, read_package, write_package
-from golden.spec import _BeatStream, _check_int, _Config
+from golden.spec import BeatStream, ConfigBase, check_int
 from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, kw_only=True)
-class GeluCfg(_BeatStream, _Config):
+class GeluCfg(BeatStream, ConfigBase):
     """Geometry of the GELU unit (``hw.gelu.Gelu``).
 
     Each beat carries ``lanes`` signed inputs plus the run-time constants ``b``, ``c``,
@@ -75,11 +75,11 @@ class GeluCfg(_BeatStream, _Config):
     one_bits: int = 16  # signed width of one
 
     def __post_init__(self):
-        _check_int("lanes", self.lanes, 1, 256)
-        _check_int("in_bits", self.in_bits, 2, 24)
-        _check_int("b_bits", self.b_bits, 2, 16)
-        _check_int("c_bits", self.c_bits, 2, 32)
-        _check_int("one_bits", self.one_bits, 2, 16)
+        check_int("lanes", self.lanes, 1, 256)
+        check_int("in_bits", self.in_bits, 2, 24)
+        check_int("b_bits", self.b_bits, 2, 16)
+        check_int("c_bits", self.c_bits, 2, 32)
+        check_int("one_bits", self.one_bits, 2, 16)
 
     @property
     def erf_bound(self) -> tuple[int, int]:

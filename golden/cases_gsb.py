@@ -30,7 +30,7 @@ from golden.errors import VitsimError
 from golden.intops import gsb_attn_planes, gsb_av, gsb_value_planes
 from golden.kernels import acc_bits_for_range, code_range
 from golden.package import Package, read_package, write_package
-from golden.spec import ConfigError, _check_choice, _check_int, _Config
+from golden.spec import ConfigBase, ConfigError, check_choice, check_int
 from golden.streams import gsb_av_results, gsb_encoder_results
 from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
@@ -52,7 +52,7 @@ def _check_count(name: str, value) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GsbEncoderCfg(_Config):
+class GsbEncoderCfg(ConfigBase):
     """Geometry of the GSB threshold encoder (``hw.gsb_encoder.GsbEncoder``).
 
     The encoder takes one image's tensor (V, or the attention matrix of every head), ``lanes``
@@ -83,9 +83,9 @@ class GsbEncoderCfg(_Config):
     ratios: tuple = ((7, 10), (9, 10))  # mask ratios (num, den)
 
     def __post_init__(self):
-        _check_int("lanes", self.lanes, 1, 64)
-        _check_int("x_bits", self.x_bits, 2, 32)
-        _check_int("max_elems", self.max_elems, 1, 1 << 20)
+        check_int("lanes", self.lanes, 1, 64)
+        check_int("x_bits", self.x_bits, 2, 32)
+        check_int("max_elems", self.max_elems, 1, 1 << 20)
         if self.max_elems % self.lanes:
             raise ConfigError(f"max_elems must be a multiple of lanes ({self.lanes}), "
                               f"not {self.max_elems!r}")
@@ -95,8 +95,8 @@ class GsbEncoderCfg(_Config):
         for i, pair in enumerate(self.ratios):
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise ConfigError(f"ratios[{i}] must be a (num, den) pair, not {pair!r}")
-            _check_int(f"ratios[{i}] num", pair[0], 0, RATIO_MAX)
-            _check_int(f"ratios[{i}] den", pair[1], 1, RATIO_MAX)
+            check_int(f"ratios[{i}] num", pair[0], 0, RATIO_MAX)
+            check_int(f"ratios[{i}] den", pair[1], 1, RATIO_MAX)
         object.__setattr__(self, "ratios", tuple((p[0], p[1]) for p in self.ratios))
 
     def to_dict(self) -> dict:
@@ -142,7 +142,7 @@ class GsbEncoderCfg(_Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class GsbAvCfg(_Config):
+class GsbAvCfg(ConfigBase):
     """Geometry of the GSB attention x V unit (``hw.gsb_av.GsbAv``), one head at a time.
 
     ``y[i, j] = sum_{p,r} W[p, r] * (A_p @ S_r)[i, j]`` with ``a_planes`` attention planes
@@ -175,12 +175,12 @@ class GsbAvCfg(_Config):
     w_bits: int = 8  # signed weight width
 
     def __post_init__(self):
-        _check_int("lanes", self.lanes, 1, 64)
-        _check_int("max_n", self.max_n, 1, 1024)
-        _check_int("max_d", self.max_d, 1, 1024)
-        _check_int("a_planes", self.a_planes, 1, 4)
-        _check_int("v_planes", self.v_planes, 1, 4)
-        _check_int("w_bits", self.w_bits, 2, 16)
+        check_int("lanes", self.lanes, 1, 64)
+        check_int("max_n", self.max_n, 1, 1024)
+        check_int("max_d", self.max_d, 1, 1024)
+        check_int("a_planes", self.a_planes, 1, 4)
+        check_int("v_planes", self.v_planes, 1, 4)
+        check_int("w_bits", self.w_bits, 2, 16)
 
     @property
     def acc_bound(self) -> int:
@@ -311,7 +311,7 @@ def gsb_encoder_case(cfg: GsbEncoderCfg, path, *, shape, mode: str = "value", th
     ``mode`` ``"value"`` encodes it two-tailed as V (sign plane), ``"attn"`` one-tailed with
     the base plane ``x > theta``. The expected ``planes`` are :func:`gsb_encoder_expected`.
     """
-    _check_choice("mode", mode, ("value", "attn"))
+    check_choice("mode", mode, ("value", "attn"))
     _check_count("images", images)
     shape = tuple(int(s) for s in shape)
     cfg.cycles(int(np.prod(shape)), images)  # validates the size before drawing
@@ -328,7 +328,7 @@ def write_gsb_encoder_case(cfg: GsbEncoderCfg, path, *, x, mode: str = "value", 
     The expected ``planes [planes, images, *shape]`` are :func:`gsb_encoder_expected`;
     ``expected``, ``op_meta``, ``source`` as :func:`golden.cases.write_binary_array_case`.
     """
-    _check_choice("mode", mode, ("value", "attn"))
+    check_choice("mode", mode, ("value", "attn"))
     x = np.asarray(x, dtype=np.int64)
     images, shape = x.shape[0], tuple(x.shape[1:])
     elems = int(np.prod(shape))

@@ -24,7 +24,7 @@ from golden.cases import (
 from golden.errors import VitsimError
 from golden.nonlinear import LayerNormParams, int_layernorm, layernorm_params
 from golden.package import Package, read_package, write_package
-from golden.spec import ConfigError, _check_int, _Config
+from golden.spec import ConfigBase, ConfigError, check_int
 from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
@@ -44,7 +44,7 @@ FACTOR_BITS = 31
 
 
 @dataclass(frozen=True, kw_only=True)
-class LayerNormCfg(_Config):
+class LayerNormCfg(ConfigBase):
     """Geometry and cycle model of the LayerNorm unit (``hw.layernorm.LayerNorm``).
 
     A row of ``dim`` signed ``in_bits`` elements arrives ``lanes`` elements a beat
@@ -85,10 +85,10 @@ class LayerNormCfg(_Config):
     step_bits: int = 1  # divider and square-root bits a cycle
 
     def __post_init__(self):
-        _check_int("dim", self.dim, 2, 4096)
-        _check_int("in_bits", self.in_bits, 2, 16)
-        _check_int("lanes", self.lanes, 1, 64)
-        _check_int("step_bits", self.step_bits, 1, 4)
+        check_int("dim", self.dim, 2, 4096)
+        check_int("in_bits", self.in_bits, 2, 16)
+        check_int("lanes", self.lanes, 1, 64)
+        check_int("step_bits", self.step_bits, 1, 4)
 
     @property
     def beats(self) -> int:

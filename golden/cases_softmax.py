@@ -28,7 +28,7 @@ from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range, code_range
 from golden.nonlinear import SoftmaxParams, int_softmax, softmax_params
 from golden.package import Package, read_package, write_package
-from golden.spec import ConfigError, _check_int, _Config
+from golden.spec import ConfigBase, ConfigError, check_int
 from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
@@ -49,7 +49,7 @@ DIV_STEPS = 18  # quotient bits of 2**32 // sum: sum >= 2**15, so the factor is 
 
 
 @dataclass(frozen=True, kw_only=True)
-class SoftmaxCfg(_Config):
+class SoftmaxCfg(ConfigBase):
     """Geometry of the integer softmax unit (``hw.softmax.Softmax``).
 
     The unit takes rows of up to ``max_len`` signed ``x_bits`` logits, one a beat, each beat
@@ -83,11 +83,11 @@ class SoftmaxCfg(_Config):
     lanes: int = 1  # logits a beat
 
     def __post_init__(self):
-        _check_int("max_len", self.max_len, 1, 65535)
-        _check_int("x_bits", self.x_bits, 2, 32)
-        _check_int("scale_exp", self.scale_exp, 1, 20)
-        _check_int("out_bits", self.out_bits, 2, 16)
-        _check_int("lanes", self.lanes, 1, 64)
+        check_int("max_len", self.max_len, 1, 65535)
+        check_int("x_bits", self.x_bits, 2, 32)
+        check_int("scale_exp", self.scale_exp, 1, 20)
+        check_int("out_bits", self.out_bits, 2, 16)
+        check_int("lanes", self.lanes, 1, 64)
 
     def beats(self, row_len: int) -> int:
         """Beats of a row of ``row_len``: ``ceil(row_len / lanes)``."""
@@ -195,8 +195,8 @@ class SoftmaxCfg(_Config):
             if not 1 <= value < 1 << bits:
                 raise ConfigError(f"{name} must be between 1 and {(1 << bits) - 1} (scale at "
                                   f"least 2**-{self.scale_exp}), not {value!r}")
-        _check_int("floor_q", p.floor_q, 0, (1 << FLOOR_Q_BITS) - 1)
-        _check_int("out_bits", p.out_bits, 2, self.out_bits)
+        check_int("floor_q", p.floor_q, 0, (1 << FLOOR_Q_BITS) - 1)
+        check_int("out_bits", p.out_bits, 2, self.out_bits)
 
     def __str__(self) -> str:
         lanes = f"n{self.lanes}" if self.lanes > 1 else ""
@@ -299,7 +299,7 @@ def softmax_case(cfg: SoftmaxCfg, path, *, rows: int, row_len: int, scale: float
     if not (isinstance(scale, float) and math.isfinite(scale)
             and 2.0 ** -cfg.scale_exp <= scale < 1):
         raise ConfigError(f"scale must be in [2**-{cfg.scale_exp}, 1), not {scale!r}")
-    _check_int("out_bits", out_bits, 2, cfg.out_bits)
+    check_int("out_bits", out_bits, 2, cfg.out_bits)
     p = softmax_params(scale, out_bits=out_bits)
     cfg.check_params(p)
     x = _logits(cfg, stimulus, np.random.default_rng(seed), rows, row_len, scale)

@@ -29,7 +29,7 @@ from golden.errors import VitsimError
 from golden.intops import threshold
 from golden.kernels import code_range
 from golden.package import Package, read_package, write_package
-from golden.spec import _BeatStream, _check_int, _Config
+from golden.spec import BeatStream, ConfigBase, check_int
 from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
 
 
 @dataclass(frozen=True, kw_only=True)
-class ThresholdCfg(_BeatStream, _Config):
+class ThresholdCfg(BeatStream, ConfigBase):
     """Geometry of the threshold unit (``hw.threshold.Threshold``).
 
     Each beat carries ``lanes`` signed ``x_bits`` inputs, each lane's own signed threshold
@@ -67,8 +67,8 @@ class ThresholdCfg(_BeatStream, _Config):
     x_bits: int = 32  # signed input width
 
     def __post_init__(self):
-        _check_int("lanes", self.lanes, 1, 256)
-        _check_int("x_bits", self.x_bits, 2, 32)
+        check_int("lanes", self.lanes, 1, 256)
+        check_int("x_bits", self.x_bits, 2, 32)
 
     @property
     def theta_bits(self) -> int:

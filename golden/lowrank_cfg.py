@@ -1,7 +1,7 @@
 """Frozen config of activation-aware mixed-rank compression (PAPERS.md section 3).
 
 torch-free: ``models.lowrank`` compresses with it, the checkpoint JSON stores it with
-:meth:`_Config.to_dict`, and the analytic model reads the same vocabulary (``rank``,
+:meth:`ConfigBase.to_dict`, and the analytic model reads the same vocabulary (``rank``,
 ``rank_k``, ``w_bits``; factor pairs ``A [rank + rank_k, in]``, ``B [out, rank + rank_k]``).
 """
 
@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from golden.spec import ConfigError, _check_choice, _check_int, _Config
+from golden.spec import ConfigBase, ConfigError, check_choice, check_int
 
 __all__ = ["LOWRANK_METRICS", "LOWRANK_SCHEMES", "LowRankCfg"]
 
@@ -37,7 +37,7 @@ def _check_number(name: str, value: Any, lo: float, hi: float | None = None, *,
 
 
 @dataclass(frozen=True, kw_only=True)
-class LowRankCfg(_Config):
+class LowRankCfg(ConfigBase):
     """Mixed-rank compression of the encoder linears (qkv, proj, fc1, fc2) of a ViT.
 
     Each linear ``W [out, in]`` becomes ``[B | D] @ [A; C]``: a principal factor pair of
@@ -88,16 +88,16 @@ class LowRankCfg(_Config):
 
     def __post_init__(self):
         _check_number("target", self.target, 0.0, 1.0, open_lo=True, open_hi=True)
-        _check_choice("scheme", self.scheme, LOWRANK_SCHEMES)
-        _check_int("rank_step", self.rank_step, 1, 1024)
-        _check_choice("metric", self.metric, LOWRANK_METRICS)
-        _check_int("rank_k", self.rank_k, 0, 1024)
-        _check_int("steps", self.steps, 0, 1_000_000)
+        check_choice("scheme", self.scheme, LOWRANK_SCHEMES)
+        check_int("rank_step", self.rank_step, 1, 1024)
+        check_choice("metric", self.metric, LOWRANK_METRICS)
+        check_int("rank_k", self.rank_k, 0, 1024)
+        check_int("steps", self.steps, 0, 1_000_000)
         _check_number("lr", self.lr, 0.0, open_lo=True)
-        _check_int("samples", self.samples, 1, 1 << 24)
+        check_int("samples", self.samples, 1, 1 << 24)
         _check_number("damping", self.damping, 0.0)
-        _check_choice("w_bits", self.w_bits, FACTOR_BITS)
-        _check_int("seed", self.seed, 0, 2**32 - 1)
+        check_choice("w_bits", self.w_bits, FACTOR_BITS)
+        check_int("seed", self.seed, 0, 2**32 - 1)
 
     @property
     def aware(self) -> bool:

@@ -1,7 +1,7 @@
 """Frozen configs of the model vocabulary: ViT geometry, GSB binarisation, training.
 
 numpy-free and torch-free: ``models/`` builds networks from these, the checkpoint JSON
-stores them with :meth:`_Config.to_dict`, and later exporters and the analytic model read
+stores them with :meth:`ConfigBase.to_dict`, and later exporters and the analytic model read
 the same fields (``embed_dim``, ``num_heads``, ``depth``, ``w_bits``, ``a_bits``...).
 """
 
@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from golden.spec import ConfigError, _check_int, _check_multiple, _Config
+from golden.spec import ConfigBase, ConfigError, check_int, check_multiple
 
 __all__ = [
     "GSB_SCHEMES",
@@ -47,7 +47,7 @@ def _check_float(name: str, value: Any, lo: float, hi: float | None = None, *, o
 
 
 @dataclass(frozen=True, kw_only=True)
-class ViTCfg(_Config):
+class ViTCfg(ConfigBase):
     """Geometry of a (DeiT-style, optionally distilled) Vision Transformer.
 
     Parameters
@@ -83,15 +83,15 @@ class ViTCfg(_Config):
     qkv_bias: bool = True  # bias on qkv
 
     def __post_init__(self):
-        _check_int("img_size", self.img_size, 1, 4096)
-        _check_int("patch_size", self.patch_size, 1, self.img_size)
-        _check_multiple("img_size", self.img_size, "patch_size", self.patch_size)
-        _check_int("in_chans", self.in_chans, 1, 64)
-        _check_int("num_classes", self.num_classes, 1)
-        _check_int("embed_dim", self.embed_dim, 1)
-        _check_int("depth", self.depth, 1, 256)
-        _check_int("num_heads", self.num_heads, 1, self.embed_dim)
-        _check_multiple("embed_dim", self.embed_dim, "num_heads", self.num_heads)
+        check_int("img_size", self.img_size, 1, 4096)
+        check_int("patch_size", self.patch_size, 1, self.img_size)
+        check_multiple("img_size", self.img_size, "patch_size", self.patch_size)
+        check_int("in_chans", self.in_chans, 1, 64)
+        check_int("num_classes", self.num_classes, 1)
+        check_int("embed_dim", self.embed_dim, 1)
+        check_int("depth", self.depth, 1, 256)
+        check_int("num_heads", self.num_heads, 1, self.embed_dim)
+        check_multiple("embed_dim", self.embed_dim, "num_heads", self.num_heads)
         _check_float("mlp_ratio", self.mlp_ratio, 0.0, open_lo=True)
         if (self.embed_dim * self.mlp_ratio) % 1:
             raise ConfigError(
@@ -128,7 +128,7 @@ class ViTCfg(_Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class GSBCfg(_Config):
+class GSBCfg(ConfigBase):
     """Binarisation of a ViT: plain (``thresholds=()``) or Group Superposition (GSB).
 
     The attention matrix and V are coded as ``groups`` binary planes: a base plane plus
@@ -180,12 +180,12 @@ class GSBCfg(_Config):
             _check_float("thresholds", t, 0.0, 1.0, open_lo=True)
         if any(b <= a for a, b in zip(self.thresholds[:-1], self.thresholds[1:], strict=True)):
             raise ConfigError(f"thresholds must be strictly increasing, not {self.thresholds!r}")
-        _check_int("stage", self.stage, 1, 2)
+        check_int("stage", self.stage, 1, 2)
         _check_bool("per_image", self.per_image)
         _check_bool("residual_init", self.residual_init)
-        _check_int("w_bits", self.w_bits, 1, 1)
-        _check_int("a_bits", self.a_bits, 1, 1)
-        _check_int("embed_bits", self.embed_bits, 2, 16)
+        check_int("w_bits", self.w_bits, 1, 1)
+        check_int("a_bits", self.a_bits, 1, 1)
+        check_int("embed_bits", self.embed_bits, 2, 16)
         _check_float("eps", self.eps, 0.0, open_lo=True)
         _check_float("act_clip", self.act_clip, 0.0, open_lo=True)
 
@@ -205,7 +205,7 @@ class GSBCfg(_Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainCfg(_Config):
+class TrainCfg(ConfigBase):
     """One training run (one stage): optimiser, schedule, distillation.
 
     AdamW with cosine decay from ``lr`` to ``min_lr`` over all steps (after
@@ -237,21 +237,21 @@ class TrainCfg(_Config):
     seed: int = 0  # seeds init, shuffling, dropout
 
     def __post_init__(self):
-        _check_int("epochs", self.epochs, 0, 100_000)
-        _check_int("batch_size", self.batch_size, 1, 1 << 16)
+        check_int("epochs", self.epochs, 0, 100_000)
+        check_int("batch_size", self.batch_size, 1, 1 << 16)
         _check_float("lr", self.lr, 0.0, open_lo=True)
         _check_float("min_lr", self.min_lr, 0.0)
         _check_float("weight_decay", self.weight_decay, 0.0)
-        _check_int("warmup_epochs", self.warmup_epochs, 0, 100_000)
+        check_int("warmup_epochs", self.warmup_epochs, 0, 100_000)
         _check_float("distill_weight", self.distill_weight, 0.0, 1.0)
-        _check_int("seed", self.seed, 0, 2**32 - 1)
+        check_int("seed", self.seed, 0, 2**32 - 1)
 
     def __str__(self) -> str:
         return f"e{self.epochs}_b{self.batch_size}_lr{self.lr:g}_s{self.seed}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class QViTCfg(_Config):
+class QViTCfg(ConfigBase):
     """Multi-bit quantization of a ViT: uniform LSQ or Q-ViT (Zhexin Li et al.).
 
     Every encoder weight and activation gets a learnable-scale quantizer with a table of
@@ -311,9 +311,9 @@ class QViTCfg(_Config):
 
     def __post_init__(self):
         _check_bool("learn_bits", self.learn_bits)
-        _check_int("w_bits", self.w_bits, 2, 8)
-        _check_int("a_bits", self.a_bits, 2, 8)
-        _check_int("init_bits", self.init_bits, 2, 8)
+        check_int("w_bits", self.w_bits, 2, 8)
+        check_int("a_bits", self.a_bits, 2, 8)
+        check_int("init_bits", self.init_bits, 2, 8)
         _check_float("budget", self.budget, 0.0)
         _check_float("bitops_weight", self.bitops_weight, 0.0)
         _check_float("freeze_ratio", self.freeze_ratio, 0.0, 1.0)
@@ -323,7 +323,7 @@ class QViTCfg(_Config):
             raise ConfigError(f"weight_axis must be one of 'head', 'reference', "
                               f"not {self.weight_axis!r}")
         _check_bool("gelu_offset", self.gelu_offset)
-        _check_int("embed_bits", self.embed_bits, 2, 8)
+        check_int("embed_bits", self.embed_bits, 2, 8)
         _check_float("eps", self.eps, 0.0, open_lo=True)
 
     @property

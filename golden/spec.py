@@ -16,12 +16,17 @@ from golden.errors import VitsimError
 from golden.kernels import acc_bits_for_range, code_range, dot_bound
 
 __all__ = [
+    "BeatStream",
     "BinaryArrayCfg",
+    "ConfigBase",
     "ConfigError",
     "MacArrayCfg",
     "QuantSpec",
     "RequantCfg",
     "ResidualCfg",
+    "check_choice",
+    "check_int",
+    "check_multiple",
 ]
 
 
@@ -29,7 +34,9 @@ class ConfigError(VitsimError, ValueError):
     """A configuration field is missing, unknown or out of range."""
 
 
-def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
+def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
+    """``TypeError`` unless ``value`` is an int (not a bool); :class:`ConfigError` naming
+    ``name`` unless ``lo <= value`` (and ``value <= hi`` when ``hi`` is given)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} must be an integer, not {value!r}")
     if value < lo or (hi is not None and value > hi):
@@ -37,19 +44,24 @@ def _check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
         raise ConfigError(f"{name} must be {bound}, not {value!r}")
 
 
-def _check_multiple(name: str, value: int, unit_name: str, unit: int) -> None:
+def check_multiple(name: str, value: int, unit_name: str, unit: int) -> None:
+    """:class:`ConfigError` naming ``name`` and ``unit_name`` unless ``unit`` divides
+    ``value``."""
     if value % unit:
         raise ConfigError(f"{name} must be a multiple of {unit_name} ({unit}), not {value!r}")
 
 
-def _check_choice(name: str, value: Any, choices: tuple) -> None:
+def check_choice(name: str, value: Any, choices: tuple) -> None:
+    """:class:`ConfigError` naming ``name`` and the options unless ``value`` is one of
+    ``choices``."""
     if value not in choices:
         options = ", ".join(repr(c) for c in choices)
         raise ConfigError(f"{name} must be one of {options}, not {value!r}")
 
 
-class _Config:
-    """Shared (de)serialisation for the config dataclasses."""
+class ConfigBase:
+    """Shared (de)serialisation for the config dataclasses (every unit, model and
+    accelerator config of golden derives from it)."""
 
     kind: ClassVar[str]
 
@@ -85,7 +97,7 @@ class _Config:
 
 
 @dataclass(frozen=True, kw_only=True)
-class QuantSpec(_Config):
+class QuantSpec(ConfigBase):
     """Integer format of one tensor that crosses a hardware boundary.
 
     Parameters
@@ -102,7 +114,7 @@ class QuantSpec(_Config):
     signed: bool = True  # two's complement (or {-1,+1} for 1 bit)
 
     def __post_init__(self):
-        _check_int("bits", self.bits, 1, 32)
+        check_int("bits", self.bits, 1, 32)
         if not isinstance(self.signed, bool):
             raise TypeError(f"signed must be a bool, not {self.signed!r}")
 
@@ -120,7 +132,7 @@ class QuantSpec(_Config):
         return f"{'s' if self.signed else 'u'}{self.bits}"
 
 
-class _BeatStream:
+class BeatStream:
     """Mixin of the one-beat-a-cycle units: ``cycles(beats) = beats + latency``."""
 
     def cycles(self, *, beats: int) -> int:
@@ -154,7 +166,7 @@ class _ArrayTiling:
 
 
 @dataclass(frozen=True, kw_only=True)
-class BinaryArrayCfg(_ArrayTiling, _Config):
+class BinaryArrayCfg(_ArrayTiling, ConfigBase):
     """Geometry of the binary matmul array (``hw.binary_array.BinaryMatmulArray``).
 
     The array has ``rows`` output lanes; each consumes ``cols`` activation bits and
@@ -182,11 +194,11 @@ class BinaryArrayCfg(_ArrayTiling, _Config):
     max_k: int = 1024  # longest reduction, sets acc_bits
 
     def __post_init__(self):
-        _check_int("rows", self.rows, 1, 256)
-        _check_int("cols", self.cols, 1, 1024)
-        _check_choice("mode", self.mode, ("xnor", "and"))
-        _check_int("max_k", self.max_k, 1, 1 << 24)
-        _check_multiple("max_k", self.max_k, "cols", self.cols)
+        check_int("rows", self.rows, 1, 256)
+        check_int("cols", self.cols, 1, 1024)
+        check_choice("mode", self.mode, ("xnor", "and"))
+        check_int("max_k", self.max_k, 1, 1 << 24)
+        check_multiple("max_k", self.max_k, "cols", self.cols)
 
     @property
     def acc_bits(self) -> int:
@@ -244,7 +256,7 @@ class BinaryArrayCfg(_ArrayTiling, _Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class RequantCfg(_BeatStream, _Config):
+class RequantCfg(BeatStream, ConfigBase):
     """Geometry of the requantiser (``hw.requantizer.Requantizer``).
 
     Each beat carries ``lanes`` signed accumulators, each lane's own signed ``mult`` and
@@ -282,11 +294,11 @@ class RequantCfg(_BeatStream, _Config):
     bias_bits: int = 48  # signed per-lane bias width (product units)
 
     def __post_init__(self):
-        _check_int("lanes", self.lanes, 1, 256)
-        _check_int("acc_bits", self.acc_bits, 2, 32)
-        _check_int("out_bits", self.out_bits, 2, 31)
-        _check_int("mult_bits", self.mult_bits, 2, 32)
-        _check_int("bias_bits", self.bias_bits, 2, 60)
+        check_int("lanes", self.lanes, 1, 256)
+        check_int("acc_bits", self.acc_bits, 2, 32)
+        check_int("out_bits", self.out_bits, 2, 31)
+        check_int("mult_bits", self.mult_bits, 2, 32)
+        check_int("bias_bits", self.bias_bits, 2, 60)
 
     @classmethod
     def pieces(cls, bits: int) -> int:
@@ -321,7 +333,7 @@ class RequantCfg(_BeatStream, _Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MacArrayCfg(_ArrayTiling, _Config):
+class MacArrayCfg(_ArrayTiling, ConfigBase):
     """Geometry of the mixed-bit MAC array (``hw.mac_array.MacArray``).
 
     Digit-serial on both operands: each of the ``rows x cols`` lanes multiplies one
@@ -358,12 +370,12 @@ class MacArrayCfg(_ArrayTiling, _Config):
     max_k: int = 4096  # longest reduction, sets acc_bits
 
     def __post_init__(self):
-        _check_int("rows", self.rows, 1, 256)
-        _check_int("cols", self.cols, 1, 1024)
-        _check_int("digit_bits", self.digit_bits, 1, 8)
-        _check_int("max_bits", self.max_bits, self.digit_bits, 16)
-        _check_int("max_k", self.max_k, 1, 1 << 24)
-        _check_multiple("max_k", self.max_k, "cols", self.cols)
+        check_int("rows", self.rows, 1, 256)
+        check_int("cols", self.cols, 1, 1024)
+        check_int("digit_bits", self.digit_bits, 1, 8)
+        check_int("max_bits", self.max_bits, self.digit_bits, 16)
+        check_int("max_k", self.max_k, 1, 1 << 24)
+        check_multiple("max_k", self.max_k, "cols", self.cols)
 
     @property
     def field_bits(self) -> int:
@@ -397,7 +409,7 @@ class MacArrayCfg(_ArrayTiling, _Config):
     def passes(self, *, w_bits: int, a_bits: int) -> int:
         """Digit passes of one ``w_bits x a_bits`` beat (``ConfigError`` if too wide)."""
         for name, bits in (("w_bits", w_bits), ("a_bits", a_bits)):
-            _check_int(name, bits, 1, self.max_bits)
+            check_int(name, bits, 1, self.max_bits)
         d = self.digit_bits
         return -(-w_bits // d) * -(-a_bits // d)
 
@@ -416,7 +428,7 @@ class MacArrayCfg(_ArrayTiling, _Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ResidualCfg(_BeatStream, _Config):
+class ResidualCfg(BeatStream, ConfigBase):
     """Geometry of the residual adder (``hw.residual.ResidualAdd``).
 
     Each beat carries ``lanes`` pairs of signed ``in_bits``-wide operands at one scale;
@@ -439,9 +451,9 @@ class ResidualCfg(_BeatStream, _Config):
     out_bits: int = 8  # signed output width, saturating
 
     def __post_init__(self):
-        _check_int("lanes", self.lanes, 1, 256)
-        _check_int("in_bits", self.in_bits, 2, 32)
-        _check_int("out_bits", self.out_bits, 2, 32)
+        check_int("lanes", self.lanes, 1, 256)
+        check_int("in_bits", self.in_bits, 2, 32)
+        check_int("out_bits", self.out_bits, 2, 32)
 
     @property
     def latency(self) -> int:
