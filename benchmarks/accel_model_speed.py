@@ -123,14 +123,13 @@ def main(argv=None) -> int:
     from sim.analytic import scheme_preset
     from sim.analytic.accel_cycles import forget, layer_cycles
     from sim.analytic.model import accel_layers
-    from sim.compiler import accel_config_for, timing
+    from sim.compiler import accel_config_for
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vitsim-accel-speed-"))
     pkgs = packages(work)
 
     def forget_all():
         forget(constants=True)
-        timing._LATENCIES.clear()
 
     print(f"load average {os.getloadavg()[0]:.1f} over {os.cpu_count()} CPUs; "
           "configurations/s, depth 1..12 sweeps")

@@ -79,7 +79,13 @@ def fetch_cost(cfg: AccelTopCfg, latency: int) -> int:
     """The fetch cost of a count, ``desc_words + 3 + latency``."""
     if not isinstance(latency, int) or latency < 1:
         raise ValueError(f"latency must be an integer of at least 1, not {latency!r}")
-    return desc_words(cfg) + 3 + latency
+    words = _WORDS.get(cfg.lanes)
+    if words is None:
+        words = _WORDS[cfg.lanes] = desc_words(cfg)
+    return words + 3 + latency
+
+
+_WORDS: dict = {}  # lanes -> desc_words (the descriptor layout is fixed; a word is lanes wide)
 
 
 def count_at(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
