@@ -405,18 +405,18 @@ def _parts(vit, cfg, groups, embed_bits, head, accel=None) -> tuple:
             if id(op) not in price:
                 price[id(op)] = count_at(op, cfg, head)
     else:
-        tokens = accel.units
+        tokens, prices = accel.units, _PRICES
         for _, op in pre + block + post:
             key = id(op)
             if key in price:
                 continue
             # the record (held in the entry, so its id is not reused while there), its
             # unit config's value and the fetch cost decide the count
-            value = (key, tokens.get(op.unit), head)
-            got = _PRICES.get(value)
+            value = (key, tokens.get(op[0]), head)
+            got = prices.get(value)
             if got is None:
-                _bound(_PRICES)
-                got = _PRICES[value] = (count_at(op, cfg, head), op)
+                _bound(prices)
+                got = prices[value] = (count_at(op, cfg, head), op)
             price[key] = got[0]
     inner: dict = {}
     for name, op in block:  # names repeat (attn.av: two a head): summed
@@ -492,24 +492,24 @@ def _bound(table: dict) -> None:
 
 
 def _accel(cfg: AccelTopCfg):
-    """The :class:`_Accel` of ``cfg``'s value (its fields, the unit configs sorted by
-    slot: equal configs get the same one), or ``None`` when a unit config is unhashable
-    (then nothing is memoised)."""
+    """The :class:`_Accel` of ``cfg``'s value (its fields, the unit configs by slot as
+    their tokens, sorted: equal configs get the same one), or ``None`` when a unit config
+    is unhashable (then nothing is memoised)."""
     got = _KEYS.get(id(cfg))
     if got is not None and got[0] is cfg:
         return got[1]
-    value = tuple((name, tuple(sorted(v.items())) if isinstance(v, dict) else v)
-                  for name, v in zip(_ACCEL_FIELDS, _accel_fields(cfg), strict=True))
     try:
+        units = {slot: _unit_token(u) for slot, u in cfg.units.items()}
+        value = tuple((name, tuple(sorted(units.items())) if name == "units" else
+                       tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                      for name, v in zip(_ACCEL_FIELDS, _accel_fields(cfg), strict=True))
         accel = _ACCELS.get(value)
     except TypeError:
         accel = None
     else:
         if accel is None:
             _bound(_ACCELS)
-            accel = _ACCELS[value] = _Accel(next(_TOKENS), fetch_cost(cfg, 1),
-                                            {slot: _unit_token(u)
-                                             for slot, u in cfg.units.items()})
+            accel = _ACCELS[value] = _Accel(next(_TOKENS), fetch_cost(cfg, 1), units)
     _bound(_KEYS)
     _KEYS[id(cfg)] = (cfg, accel)
     return accel
