@@ -41,7 +41,11 @@ fresh object), everything emptied (``forget(constants=True)`` and the unit laten
   as an :class:`~golden.accel_program.OpDesc` and priced, rows per op name).
 
 The on-chip budget (``--onchip-kib``) is not a grid field: it changes the program's DMA
-descriptors only, which the compute-op model does not price.
+descriptors only, which the compute-op model does not price. Last, ``run_cycles``: the
+package's compiled program (:func:`sim.compiler.compile_network`, without and with
+``onchip_kib=64``) priced whole at memory latencies 1, 2, 4 and 8 by
+:func:`sim.analytic.accel_cycles.run_cycles`, what a package point of the sweep stage
+"analytic" does after compiling (programs/s; the compile itself, ~0.1 s, not counted).
 
 The memoised answers are checked equal to the unmemoised ones first. Packages are cached
 under ``--work`` as program_digest caches them. The load average is printed with the
@@ -121,9 +125,9 @@ def main(argv=None) -> int:
     from golden.model_cfg import GSBCfg, ViTCfg
     from golden.netpkg import NetworkData, read_network
     from sim.analytic import scheme_preset
-    from sim.analytic.accel_cycles import forget, layer_cycles
+    from sim.analytic.accel_cycles import forget, layer_cycles, run_cycles
     from sim.analytic.model import accel_layers
-    from sim.compiler import accel_config_for
+    from sim.compiler import accel_config_for, compile_network
 
     work = args.work or Path(tempfile.mkdtemp(prefix="vitsim-accel-speed-"))
     pkgs = packages(work)
@@ -174,6 +178,14 @@ def main(argv=None) -> int:
         }.items():
             (wall, cpu), = _rates({mode: (fn, forget_all, False)}, configs,
                                   args.seconds).values()
+            print(f"{name:<18} {mode:<11} {wall:>13,.0f} {cpu:>13,.0f}")
+        for kib in (None, 64):  # a package point of the sweep stage "analytic"
+            prog = compile_network(read_network(pkg), image=0, onchip_kib=kib)
+            lats = [(prog.descs, prog.cfg, lat) for lat in (1, 2, 4, 8)]
+            (wall, cpu), = _rates({"run_cycles": (
+                lambda d, c, lat: run_cycles(d, c, latency=lat), forget_all, False)},
+                lats, args.seconds / 4).values()
+            mode = f"run_cycles{'' if kib is None else f' {kib} KiB'}"
             print(f"{name:<18} {mode:<11} {wall:>13,.0f} {cpu:>13,.0f}")
     return 0
 
