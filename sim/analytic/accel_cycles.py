@@ -10,8 +10,9 @@ network's compute ops, carrying every field the count reads, with the compiler's
 (:mod:`sim.compiler.tiling`); :func:`layer_cycles` sums them per op name: one block's
 records are built and priced once (a record per op shape, shared by the ops of that shape)
 and repeated ``depth`` times, and what repeats across calls is remembered (per network
-shape whatever its depth, per network; :func:`forget` empties the memos). Each unit's
-cycle model is in its part,
+shape whatever its depth, per network, and, for what-if grids over the hardware, each
+record per tiling arguments and each record's count per unit config value;
+:func:`forget` empties the memos). Each unit's cycle model is in its part,
 ``sim/compiler/parts/<unit>.py`` (:func:`sim.compiler.registry.cycle_models`). No tensor
 data, torch or amaranth.
 
@@ -344,9 +345,12 @@ def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int,
     (:func:`program_cycles`, one count per shared record). With ``memo`` (the default),
     one block of the network's shape is priced and repeated ``depth`` times (each record
     priced once), and what repeats across calls is remembered (see :func:`forget`): per
-    network shape whatever its depth (the priced ops before, in and after a block) and per
-    network (the whole answer; a fresh ``dict`` each call). The result is the same as with
-    ``memo=False`` (tested). The memos key on the configs' values; an
+    network shape whatever its depth (the priced ops before, in and after a block), per
+    network (the whole answer; a fresh ``dict`` each call), each record per the tiling
+    arguments it is built from, and each record's count per (record, its unit config's
+    value, fetch cost): the configurations of a grid over the hardware share most records
+    and counts. The result is the same as with ``memo=False`` (tested, over one grid pass
+    too). The memos key on the configs' values; an
     :class:`AccelTopCfg` is read once per object (a config whose ``units`` is changed in
     place afterwards needs :func:`forget`).
     """
