@@ -160,3 +160,39 @@ def test_fast_path_equals_every_descriptor_priced(base, data):
             assert got == truth
             if isinstance(got, dict):
                 assert list(got) == list(truth)
+
+
+def _grid(top) -> list:
+    """Accelerators around ``top`` changing several unit configs at once (scratchpad
+    lanes, MAC rows and digit width, binary-array rows, LayerNorm and elementwise lanes),
+    each unit config a fresh object: the configurations of one what-if grid. The MAC's
+    digit width changes its count and not its records (the memo must key on the unit's
+    value)."""
+    from itertools import product
+
+    out = []
+    for lanes, mac, digit, arr, ln, ew in product((16, 64), (8, 32), (1, 4), (4, 16), (4, 16),
+                                                  (8, 16)):
+        changes = {"mac": {"rows": mac, "digit_bits": digit}, "binary_xnor": {"rows": arr},
+                   "binary_and": {"rows": arr}, "layernorm": {"lanes": ln},
+                   "requant": {"lanes": ew}, "residual": {"lanes": ew}, "gelu": {"lanes": ew}}
+        units = {slot: dataclasses.replace(u, **changes.get(slot, {}))
+                 for slot, u in top.units.items()}
+        out.append(dataclasses.replace(top, lanes=lanes, units=units))
+    return out
+
+
+def test_a_grid_pass_shares_only_equal_parts(base):
+    """One pass over a what-if grid (records, counts and unit latencies remembered from
+    one configuration to the next, :func:`forget` only before the pass) gives each
+    configuration the answer of every descriptor priced on its own, in either order."""
+    vit, gsb, top = base
+    cases = [(dataclasses.replace(vit, depth=d), t, gsb.groups, e)
+             for t in _grid(top) for d in (1, 3) for e in (gsb.embed_bits, 4)]
+    truth = [_reference(*c) for c in cases]
+    assert sum(isinstance(x, dict) for x in truth) > len(cases) // 2
+    assert len({str(x) for x in truth}) > len(cases) // 4  # the grid changes the answers
+    for order in (cases, cases[::-1]):
+        forget(constants=True)
+        got = [_price(*c, memo=True) for c in order]
+        assert got == (truth if order is cases else truth[::-1])

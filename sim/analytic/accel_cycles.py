@@ -10,8 +10,9 @@ network's compute ops, carrying every field the count reads, with the compiler's
 (:mod:`sim.compiler.tiling`); :func:`layer_cycles` sums them per op name: one block's
 records are built and priced once (a record per op shape, shared by the ops of that shape)
 and repeated ``depth`` times, and what repeats across calls is remembered (per network
-shape whatever its depth, per network; :func:`forget` empties the memos). Each unit's
-cycle model is in its part,
+shape whatever its depth, per network, and, for what-if grids over the hardware, each
+record per tiling arguments and each record's count per unit config value;
+:func:`forget` empties the memos). Each unit's cycle model is in its part,
 ``sim/compiler/parts/<unit>.py`` (:func:`sim.compiler.registry.cycle_models`). No tensor
 data, torch or amaranth.
 
@@ -27,7 +28,7 @@ from typing import NamedTuple
 
 from golden.accel_program import NUM_LOOPS, AccelTopCfg, OpDesc
 from golden.model_cfg import ViTCfg
-from sim.compiler import tiling
+from sim.compiler import tiling, timing
 from sim.compiler.cycles import (
     GSB_UNITS,
     PIPELINED,
@@ -62,6 +63,25 @@ class _Op(NamedTuple):
 
 
 _new = tuple.__new__  # an _Op from a tuple without the keyword-checking constructor
+_SHAPED: list = []  # the tables of the _shaped functions (emptied by forget)
+
+
+def _shaped(fn):
+    """``fn`` (a record from shapes and unit geometry: hashable arguments) remembered per
+    arguments until :func:`forget`: the configurations of a what-if grid share most."""
+    table: dict = {}
+    _SHAPED.append(table)
+
+    def remembered(*args):
+        got = table.get(args)
+        if got is None:
+            if len(table) > _MEMO_SIZE:
+                table.clear()
+            got = table[args] = fn(*args)
+        return got
+
+    remembered.__doc__ = fn.__doc__
+    return remembered
 
 
 def _desc(unit: str, nest: tiling.Nest, bc: int = 1, wvec: bool = True, wpack: bool = False,
@@ -71,6 +91,7 @@ def _desc(unit: str, nest: tiling.Nest, bc: int = 1, wvec: bool = True, wpack: b
     return _new(_Op, (unit, rn, wn, wc, last_level, bc, wvec, wpack, k))
 
 
+@_shaped
 def _ew(unit: str, shape: tuple, ln: int, wpack: bool = False, last_level: int = 4) -> _Op:
     """An elementwise op over ``shape`` (:func:`sim.compiler.tiling.elementwise`), its
     writer vector or packed (the aligned case)."""
@@ -78,43 +99,67 @@ def _ew(unit: str, shape: tuple, ln: int, wpack: bool = False, last_level: int =
     return _new(_Op, (unit, rn, wn, wc, last, 1, not wpack, wpack, ()))
 
 
-def _matmul(unit: str, outer: list, n: int, k: int, rows: int, cols: int, bc: int = 1,
+@_shaped
+def _matmul(unit: str, outer: tuple, n: int, k: int, rows: int, cols: int, bc: int = 1,
             kk: tuple = ()) -> _Op:
     """A matmul (:func:`sim.compiler.tiling.matmul`) on a ``rows x cols`` array."""
     return _desc(unit, tiling.matmul(outer, n, k, rows, cols), bc, True, False, kk)
 
 
+@_shaped
 def _mac_k(w_bits: int, a_bits: int) -> tuple:
     """The MAC descriptor constants of signed ``w_bits`` x ``a_bits`` operands."""
     return desc_k("mac", w_bits=w_bits, a_bits=a_bits, w_signed=1, a_signed=1)
 
 
+@_shaped
+def _rows(unit: str, shape: tuple, lanes: int, last_level: int = 4) -> _Op:
+    """A row unit over ``shape`` (:func:`sim.compiler.tiling.rows`)."""
+    return _desc(unit, tiling.rows(shape, last_level=last_level, lanes=lanes))
+
+
+@_shaped
+def _av(n: int, d: int, lanes: int) -> tuple:
+    """The two records of one head of GSB A.V (:func:`sim.compiler.tiling.gsb_av`): the V
+    columns (a token a sub-cycle) and the rows of A."""
+    cols, arows = tiling.gsb_av(n, d, lanes)
+    return _desc("gsb_av", cols, n, False), _desc("gsb_av", arows, n)
+
+
 def _require(ok: bool, what: str) -> None:
     if not ok:
-        raise ValueError(f"shape outside the modelled tiling: {what}")
+        _outside(what)
+
+
+def _outside(what: str) -> None:
+    raise ValueError(f"shape outside the modelled tiling: {what}")
 
 
 def _check(vit: ViTCfg, cfg: AccelTopCfg) -> None:
     """The shape conditions under which every activation read is one vector a beat and
-    every elementwise write one vector (the compiler's aligned case)."""
-    missing = sorted(set(GSB_UNITS) - set(cfg.units))
-    _require(not missing, f"the accelerator lacks {', '.join(missing)}")
-    d, dh, hid = vit.embed_dim, vit.head_dim, vit.hidden_dim
-    _require(cfg.units["layernorm"].dim == d, "layernorm dim = embed_dim")
-    _require(cfg.units["softmax"].max_len >= vit.num_tokens, "softmax max_len >= tokens")
-    for slot, row in (("layernorm", d), ("softmax", vit.num_tokens)):
-        _require(row % cfg.units[slot].lanes == 0,
-                 f"{slot} rows of {row} must be whole beats of its {cfg.units[slot].lanes} lanes")
+    every elementwise write one vector (the compiler's aligned case); the messages are
+    formatted only for a shape that fails."""
+    units = cfg.units
+    if not units.keys() >= _GSB_SLOTS:
+        _outside(f"the accelerator lacks {', '.join(sorted(_GSB_SLOTS - set(units)))}")
+    d, dh, hid, t = vit.embed_dim, vit.head_dim, vit.hidden_dim, vit.num_tokens
+    _require(units["layernorm"].dim == d, "layernorm dim = embed_dim")
+    _require(units["softmax"].max_len >= t, "softmax max_len >= tokens")
+    for slot, row in (("layernorm", d), ("softmax", t)):
+        if row % units[slot].lanes:
+            _outside(f"{slot} rows of {row} must be whole beats of its {units[slot].lanes} "
+                     "lanes")
     for slot in ("threshold", "requant", "residual", "gelu", "gsb_encoder"):
-        ln = cfg.units[slot].lanes
-        _require(d % ln == 0 and dh % ln == 0 and hid % ln == 0,
-                 f"embed_dim, head_dim and hidden_dim must be multiples of {slot} lanes {ln}")
-    g = cfg.units["threshold"].lanes
+        ln = units[slot].lanes
+        if d % ln or dh % ln or hid % ln:
+            _outside(f"embed_dim, head_dim and hidden_dim must be multiples of {slot} lanes "
+                     f"{ln}")
+    g = units["threshold"].lanes
     for slot in ("binary_xnor", "binary_and"):
-        c = cfg.units[slot].cols
-        _require(c % g == 0 and dh % c == 0 and hid % c == 0,
-                 f"head_dim and hidden_dim must be multiples of {slot} cols {c}")
-    mac, p = cfg.units["mac"], vit.patch_size
+        c = units[slot].cols
+        if c % g or dh % c or hid % c:
+            _outside(f"head_dim and hidden_dim must be multiples of {slot} cols {c}")
+    mac, p = units["mac"], vit.patch_size
     _require(tiling.patch_rows(mac.cols, p, vit.in_chans) is not None
              and (vit.in_chans * p * p) % mac.cols == 0,
              "MAC cols whole rows of a patch (sim.compiler.tiling.patch_rows)")
@@ -122,6 +167,9 @@ def _check(vit: ViTCfg, cfg: AccelTopCfg) -> None:
     _require(d % c == 0 and ((c <= L and c & (c - 1) == 0) or c % L == 0),
              "MAC cols dividing embed_dim, a power of two up to lanes or whole words")
     _require(vit.img_size % p == 0, "whole patches")
+
+
+_GSB_SLOTS = frozenset(GSB_UNITS)
 
 
 def _word_reads(elems: int, lanes: int) -> int:
@@ -148,7 +196,7 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
     thr, xnor, av, band = units["threshold"], units["binary_xnor"], units["gsb_av"], \
         units["binary_and"]
     lt, lq, lr = ln["threshold"], ln["requant"], ln["residual"]
-    norm = _desc("layernorm", tiling.rows((t, d), lanes=units["layernorm"].lanes))
+    norm = _rows("layernorm", (t, d), units["layernorm"].lanes)
     tokens_in = _ew("threshold", (t, d), lt, True)
     out_q = _ew("requant", (t, d), lq)
     res = _ew("residual", (t, d), lr)
@@ -160,19 +208,17 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
     vl = xnor.cols // thr.lanes
     one = tiling.key_rows_one_read(vl if chunked else dh // thr.lanes, vl, xnor.rows,
                                    cfg.lanes)
-    cols, arows = tiling.gsb_av(t, dh, av.lanes)
     xr, xc = xnor.rows, xnor.cols
     out = [
         ("norm1", norm),
         ("attn.qkv.in", tokens_in),
-        ("attn.qkv", _matmul("binary_xnor", [t], 3 * d, d, xr, xc)),
+        ("attn.qkv", _matmul("binary_xnor", (t,), 3 * d, d, xr, xc)),
         ("attn.q", _ew("threshold", (h, t, dh), lt, True)),
         ("attn.k", _ew("threshold", kshape, lt, True)),
         ("attn.v", _ew("requant", (h, t, dh), lq)),
         ("attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"], False, 0)),
-        ("attn.qk", _matmul("binary_xnor", [h, t], t, dh, xr, xc, 1 if one else xr)),
-        ("attn.softmax", _desc("softmax", tiling.rows((h, t, t), last_level=NUM_LOOPS - 1,
-                                                      lanes=units["softmax"].lanes))),
+        ("attn.qk", _matmul("binary_xnor", (h, t), t, dh, xr, xc, 1 if one else xr)),
+        ("attn.softmax", _rows("softmax", (h, t, t), units["softmax"].lanes, NUM_LOOPS - 1)),
         ("attn.shift", _ew("residual", (h, t, t), lr)),
     ]
     pad = -(h * t * t) % lr
@@ -183,21 +229,20 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
         out.append(("attn.shift", _desc("residual", tiling.Nest(single, single, pad), lr)))
     out.append(("attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"], False, 0)))
     # per head: V columns (a token a sub-cycle), then rows of A
-    vcols = _desc("gsb_av", cols, t, False)
-    arow = _desc("gsb_av", arows, t)
+    vcols, arow = _av(t, dh, av.lanes)
     out += [("attn.av", vcols), ("attn.av", arow)] * h
     out += [
         ("attn.proj.in", tokens_in),
-        ("attn.proj", _matmul("binary_xnor", [t], d, d, xr, xc)),
+        ("attn.proj", _matmul("binary_xnor", (t,), d, d, xr, xc)),
         ("attn.out", out_q),
         ("res1", res),
         ("norm2", norm),
         ("mlp.fc1.in", tokens_in),
-        ("mlp.fc1", _matmul("binary_xnor", [t], hid, d, xr, xc)),
+        ("mlp.fc1", _matmul("binary_xnor", (t,), hid, d, xr, xc)),
         ("mlp.fc1.out", _ew("requant", (t, hid), lq)),
         ("mlp.gelu", _ew("gelu", (t, hid), ln["gelu"])),
         ("mlp.fc2.in", _ew("threshold", (t, hid), lt, True)),
-        ("mlp.fc2", _matmul("binary_and", [t], d, hid, band.rows, band.cols)),
+        ("mlp.fc2", _matmul("binary_and", (t,), d, hid, band.rows, band.cols)),
         ("mlp.out", out_q),
         ("res2", res),
     ]
@@ -269,15 +314,15 @@ def _records(vit: ViTCfg, cfg: AccelTopCfg, groups: int, embed_bits: int) -> tup
     side, p = vit.img_size // vit.patch_size, vit.patch_size
     # cols / patch_size rows of a patch (a vector each) a beat, in channel-interleaved
     # bands (sim.compiler.tiling.patch_rows)
-    pre = [("patch_embed", _matmul("mac", [side, side], d, vit.in_chans * p * p, mac.rows,
+    pre = [("patch_embed", _matmul("mac", (side, side), d, vit.in_chans * p * p, mac.rows,
                                    mac.cols, _mac_beat_cycles(cfg, mac.cols // p),
                                    _mac_k(embed_bits, 8))),
            ("patch_embed.out", _ew("requant", (vit.num_patches, d), ln["requant"]))]
     head_bc = _mac_beat_cycles(cfg, _word_reads(mac.cols, cfg.lanes))
     block = _block(vit, cfg, ln)
-    norm = _desc("layernorm", tiling.rows((d,), lanes=units["layernorm"].lanes))
+    norm = _rows("layernorm", (d,), units["layernorm"].lanes)
     head_in = _ew("requant", (d,), ln["requant"])
-    head = _matmul("mac", [1], vit.num_classes, d, mac.rows, mac.cols, head_bc,
+    head = _matmul("mac", (1,), vit.num_classes, d, mac.rows, mac.cols, head_bc,
                    _mac_k(embed_bits, embed_bits))
     logits = _ew("requant", (vit.num_classes,), ln["requant"])
     post = []
@@ -300,9 +345,12 @@ def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int,
     (:func:`program_cycles`, one count per shared record). With ``memo`` (the default),
     one block of the network's shape is priced and repeated ``depth`` times (each record
     priced once), and what repeats across calls is remembered (see :func:`forget`): per
-    network shape whatever its depth (the priced ops before, in and after a block) and per
-    network (the whole answer; a fresh ``dict`` each call). The result is the same as with
-    ``memo=False`` (tested). The memos key on the configs' values; an
+    network shape whatever its depth (the priced ops before, in and after a block), per
+    network (the whole answer; a fresh ``dict`` each call), each record per the tiling
+    arguments it is built from, and each record's count per (record, its unit config's
+    value, fetch cost): the configurations of a grid over the hardware share most records
+    and counts. The result is the same as with ``memo=False`` (tested, over one grid pass
+    too). The memos key on the configs' values; an
     :class:`AccelTopCfg` is read once per object (a config whose ``units`` is changed in
     place afterwards needs :func:`forget`).
     """
@@ -312,13 +360,13 @@ def layer_cycles(vit: ViTCfg, cfg: AccelTopCfg, *, groups: int, embed_bits: int,
     accel = _accel(cfg)
     if accel is None:  # a unit config that cannot be a memo key
         return _network(vit, _parts(vit, cfg, groups, embed_bits, fetch_cost(cfg, 1)))
-    net = (vit, accel, groups, embed_bits)
+    net = (vit, accel.token, groups, embed_bits)
     hit = _NETS.get(net)
     if hit is None:
-        shape = (_vit_shape(vit), accel, groups, embed_bits)
+        shape = (_vit_shape(vit), accel.token, groups, embed_bits)
         parts = _PARTS.get(shape)
         if parts is None:
-            parts = _PARTS[shape] = _parts(vit, cfg, groups, embed_bits, accel.head)
+            parts = _PARTS[shape] = _parts(vit, cfg, groups, embed_bits, accel.head, accel)
             _bound(_PARTS)
         hit = _NETS[net] = _network(vit, parts)
         _bound(_NETS)
@@ -329,13 +377,16 @@ def forget(*, constants: bool = False) -> None:
     """Empty every memo of :func:`layer_cycles`: the answers per network and per network
     shape, and which accelerator config object has which value. With ``constants`` also
     what is kept that is no answer and cannot go stale: per accelerator value its
-    descriptor fetch cost, and the op names of the ``i``-th block per block op names
-    (``blocks.{i}.attn.qkv``, ...)."""
-    for table in (_NETS, _PARTS, _KEYS):
+    descriptor fetch cost, the op names of the ``i``-th block per block op names
+    (``blocks.{i}.attn.qkv``, ...), and each unit config's ``latency`` per object and per
+    value (:func:`sim.compiler.timing.forget`)."""
+    for table in (_NETS, _PARTS, _KEYS, _PRICES, *_SHAPED):
         table.clear()
     if constants:
         _ACCELS.clear()
+        _UNITS.clear()
         _NAMES.clear()
+        timing.forget()
 
 
 def _summed(ops: list, counts: list) -> dict:
@@ -346,14 +397,31 @@ def _summed(ops: list, counts: list) -> dict:
     return out
 
 
-def _parts(vit, cfg, groups, embed_bits, head) -> tuple:
+def _parts(vit, cfg, groups, embed_bits, head, accel=None) -> tuple:
     """The priced ops of ``vit``'s shape whatever its depth: ``(pre, (names, cycles),
     post)``, ``pre``/``post`` ``(name, cycles)`` pairs before and after the blocks, the
-    block's op names (relative) and cycles; fetch cost ``head``."""
+    block's op names (relative) and cycles; fetch cost ``head``. With ``accel`` (``cfg``'s
+    :class:`_Accel`) the counts are read from and kept in :data:`_PRICES`."""
     pre, block, post = _records(vit, cfg, groups, embed_bits)
-    # one count per record object (ops of one shape share theirs)
-    price = {id(op): op for _, op in pre + block + post}
-    price = {key: count_at(op, cfg, head) for key, op in price.items()}
+    price: dict = {}  # id of a record -> its count (ops of one shape share their record)
+    if accel is None:
+        for _, op in pre + block + post:
+            if id(op) not in price:
+                price[id(op)] = count_at(op, cfg, head)
+    else:
+        tokens, prices = accel.units, _PRICES
+        for _, op in pre + block + post:
+            key = id(op)
+            if key in price:
+                continue
+            # the record (held in the entry, so its id is not reused while there), its
+            # unit config's value and the fetch cost decide the count
+            value = (key, tokens.get(op[0]), head)
+            got = prices.get(value)
+            if got is None:
+                _bound(prices)
+                got = prices[value] = (count_at(op, cfg, head), op)
+            price[key] = got[0]
     inner: dict = {}
     for name, op in block:  # names repeat (attn.av: two a head): summed
         inner[name] = inner.get(name, 0) + price[id(op)]
@@ -390,16 +458,20 @@ def _block_names(names: tuple, depth: int) -> list:
 
 
 class _Accel(NamedTuple):
-    """What is kept per accelerator value: a token (never reused) and the fetch cost at
-    memory latency 1 (:func:`sim.compiler.cycles.fetch_cost`)."""
+    """What is kept per accelerator value: a token (never reused), the fetch cost at
+    memory latency 1 (:func:`sim.compiler.cycles.fetch_cost`) and a token per unit config
+    value by slot (equal unit configs, one token)."""
 
     token: int
     head: int
+    units: dict
 
 
 _MEMO_SIZE = 4096
-_NETS: dict = {}  # (vit, _Accel, groups, embed_bits) -> {op name: cycles}
-_PARTS: dict = {}  # (vit fields but depth, _Accel, groups, embed_bits) -> (pre, block, post)
+_NETS: dict = {}  # (vit, _Accel.token, groups, embed_bits) -> {op name: cycles}
+_PARTS: dict = {}  # (vit fields but depth, _Accel.token, groups, embed_bits) -> (pre, block, post)
+_PRICES: dict = {}  # (id(record), unit token, fetch cost) -> (the count, the record)
+_UNITS: dict = {}  # a unit config's value -> its token (never reused)
 _KEYS: dict = {}  # id(cfg) -> (cfg, its _Accel or None); the cfg held so ids stay unique
 _ACCELS: dict = {}  # a config's value (its fields, units sorted by slot) -> its _Accel
 _TOKENS = count()
@@ -409,28 +481,39 @@ _ACCEL_FIELDS = tuple(f.name for f in fields(AccelTopCfg))
 _accel_fields = attrgetter(*_ACCEL_FIELDS)
 
 
+def _unit_token(u) -> int:
+    """The token of unit config ``u``'s value (hashable: its accelerator's value is)."""
+    token = _UNITS.get(u)
+    if token is None:
+        _bound(_UNITS)
+        token = _UNITS[u] = next(_TOKENS)
+    return token
+
+
 def _bound(table: dict) -> None:
     if len(table) > _MEMO_SIZE:
         table.clear()
 
 
 def _accel(cfg: AccelTopCfg):
-    """The :class:`_Accel` of ``cfg``'s value (its fields, the unit configs sorted by
-    slot: equal configs get the same one), or ``None`` when a unit config is unhashable
-    (then nothing is memoised)."""
+    """The :class:`_Accel` of ``cfg``'s value (its fields, the unit configs by slot as
+    their tokens, sorted: equal configs get the same one), or ``None`` when a unit config
+    is unhashable (then nothing is memoised)."""
     got = _KEYS.get(id(cfg))
     if got is not None and got[0] is cfg:
         return got[1]
-    value = tuple((name, tuple(sorted(v.items())) if isinstance(v, dict) else v)
-                  for name, v in zip(_ACCEL_FIELDS, _accel_fields(cfg), strict=True))
     try:
+        units = {slot: _unit_token(u) for slot, u in cfg.units.items()}
+        value = tuple((name, tuple(sorted(units.items())) if name == "units" else
+                       tuple(sorted(v.items())) if isinstance(v, dict) else v)
+                      for name, v in zip(_ACCEL_FIELDS, _accel_fields(cfg), strict=True))
         accel = _ACCELS.get(value)
     except TypeError:
         accel = None
     else:
         if accel is None:
             _bound(_ACCELS)
-            accel = _ACCELS[value] = _Accel(next(_TOKENS), fetch_cost(cfg, 1))
+            accel = _ACCELS[value] = _Accel(next(_TOKENS), fetch_cost(cfg, 1), units)
     _bound(_KEYS)
     _KEYS[id(cfg)] = (cfg, accel)
     return accel

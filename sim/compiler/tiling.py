@@ -64,9 +64,10 @@ def loops(dims) -> tuple:
         More dimensions than the sequencer has loops.
     """
     dims = tuple(map(int, dims))
-    if len(dims) > NUM_LOOPS:
-        raise CompileError(f"{len(dims)} loop levels; the sequencer has {NUM_LOOPS}")
-    return _OUTER[len(dims)] + dims
+    n = len(dims)
+    if n > NUM_LOOPS:
+        raise CompileError(f"{n} loop levels; the sequencer has {NUM_LOOPS}")
+    return _OUTER[n] + dims
 
 
 _OUTER = tuple((1,) * (NUM_LOOPS - n) for n in range(NUM_LOOPS + 1))  # unused outer loops

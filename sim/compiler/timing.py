@@ -10,7 +10,7 @@ count. Shapes and configs only: no tensor data.
 
 from __future__ import annotations
 
-__all__ = ["last_beat", "latency", "pipelined", "row_unit"]
+__all__ = ["forget", "last_beat", "latency", "pipelined", "row_unit"]
 
 
 def last_beat(c0: int, beats: int, period: int) -> int:
@@ -19,20 +19,35 @@ def last_beat(c0: int, beats: int, period: int) -> int:
 
 
 _LATENCIES: dict = {}  # id(u) -> (u, u.latency); u held so that ids stay unique
+_BY_VALUE: dict = {}  # u (a frozen config, equal by value) -> u.latency
 
 
 def latency(u) -> int:
-    """``u.latency``, remembered per unit config object (frozen, so it cannot change):
-    some are computed from an adder tree's shape and take longer than the rest of a
-    descriptor's count."""
+    """``u.latency``, remembered per unit config object and per config value (frozen, so
+    it cannot change): some are computed from an adder tree's shape and take longer than
+    the rest of a descriptor's count, and the configs of a what-if grid share values."""
     got = _LATENCIES.get(id(u))
     if got is not None and got[0] is u:
         return got[1]
-    if len(_LATENCIES) > 256:
+    if len(_LATENCIES) > 4096:
         _LATENCIES.clear()
-    value = u.latency
+    try:
+        value = _BY_VALUE.get(u)
+    except TypeError:  # a config with an unhashable field: per object only
+        value = u.latency
+    else:
+        if value is None:
+            if len(_BY_VALUE) > 4096:
+                _BY_VALUE.clear()
+            value = _BY_VALUE[u] = u.latency
     _LATENCIES[id(u)] = (u, value)
     return value
+
+
+def forget() -> None:
+    """Empty the remembered latencies (they cannot go stale; for timing cold runs)."""
+    _LATENCIES.clear()
+    _BY_VALUE.clear()
 
 
 def pipelined(desc, u, beats, bc, c0, outs):
