@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.accel_program import ADDR_BITS, COUNT_BITS
 
-__all__ = ["AxiReader", "check_burst", "read_channels"]
+__all__ = ["AxiReader", "BurstEngine", "check_burst", "read_channels"]
 
 
 def read_channels(word_bits: int) -> wiring.Signature:
@@ -29,7 +29,46 @@ def check_burst(word_bits, max_burst) -> None:
         raise ValueError(f"max_burst must be an integer 1..256, not {max_burst!r}")
 
 
-class AxiReader(wiring.Component):
+class BurstEngine(wiring.Component):
+    """What the AXI burst engines share: the command port, ``busy`` and the burst bound.
+
+    Contract: ``cmd_valid``/``cmd_ready`` take a command (``cmd_addr``, ``cmd_count``;
+    ``cmd_ready`` is high when idle; a zero count ends at once); bursts are at most
+    ``max_burst`` beats, announced in address order, the next one the cycle after the
+    previous is taken.
+
+    Parameters
+    ----------
+    word_bits : int
+        Data width of the bus's data channel and of the stream.
+    max_burst : int
+        Beats per burst, 1..256 (AXI4 INCR).
+    members : dict
+        The engine's own members (its bus and stream), placed between the command port and
+        ``busy``.
+    """
+
+    def __init__(self, word_bits: int, max_burst: int, members: dict):
+        check_burst(word_bits, max_burst)
+        self._word_bits, self._max_burst = word_bits, max_burst
+        super().__init__({
+            "cmd_valid": In(1), "cmd_ready": Out(1), "cmd_addr": In(ADDR_BITS),
+            "cmd_count": In(COUNT_BITS), **members, "busy": Out(1),
+        })
+
+    @property
+    def max_burst(self) -> int:
+        """Beats per burst, at most."""
+        return self._max_burst
+
+    @property
+    def latency(self) -> int:
+        """Cycles from a taken command to its first address beat (``ar_valid`` /
+        ``aw_valid``; the writer's first ``i_ready`` too)."""
+        return 1
+
+
+class AxiReader(BurstEngine):
     """Reads ``count`` words from word ``addr`` on as bursts of at most ``max_burst`` beats.
 
     Contract: ``cmd_valid``/``cmd_ready`` take a command (``cmd_addr``, ``cmd_count``;
@@ -59,23 +98,10 @@ class AxiReader(wiring.Component):
     """
 
     def __init__(self, word_bits: int, max_burst: int = 256):
-        check_burst(word_bits, max_burst)
-        self._word_bits, self._max_burst = word_bits, max_burst
-        super().__init__({
-            "cmd_valid": In(1), "cmd_ready": Out(1), "cmd_addr": In(ADDR_BITS),
-            "cmd_count": In(COUNT_BITS), "bus": Out(read_channels(word_bits)),
-            "o_valid": Out(1), "o_ready": In(1), "o_data": Out(word_bits), "busy": Out(1),
+        super().__init__(word_bits, max_burst, {
+            "bus": Out(read_channels(word_bits)),
+            "o_valid": Out(1), "o_ready": In(1), "o_data": Out(word_bits),
         })
-
-    @property
-    def max_burst(self) -> int:
-        """Beats per burst, at most."""
-        return self._max_burst
-
-    @property
-    def latency(self) -> int:
-        """Cycles from a taken command to its first ``ar_valid``."""
-        return 1
 
     def elaborate(self, platform):
         m = Module()

@@ -7,7 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.accel_program import ADDR_BITS, COUNT_BITS
-from hw.accel.axi_reader import check_burst
+from hw.accel.axi_reader import BurstEngine
 
 __all__ = ["AxiWriter", "write_channels"]
 
@@ -22,7 +22,7 @@ def write_channels(word_bits: int) -> wiring.Signature:
     })
 
 
-class AxiWriter(wiring.Component):
+class AxiWriter(BurstEngine):
     """Writes ``count`` words of its input stream to word ``addr`` on, as bursts of at most
     ``max_burst`` beats.
 
@@ -52,23 +52,10 @@ class AxiWriter(wiring.Component):
     """
 
     def __init__(self, word_bits: int, max_burst: int = 256):
-        check_burst(word_bits, max_burst)
-        self._word_bits, self._max_burst = word_bits, max_burst
-        super().__init__({
-            "cmd_valid": In(1), "cmd_ready": Out(1), "cmd_addr": In(ADDR_BITS),
-            "cmd_count": In(COUNT_BITS), "bus": Out(write_channels(word_bits)),
-            "i_valid": In(1), "i_ready": Out(1), "i_data": In(word_bits), "busy": Out(1),
+        super().__init__(word_bits, max_burst, {
+            "bus": Out(write_channels(word_bits)),
+            "i_valid": In(1), "i_ready": Out(1), "i_data": In(word_bits),
         })
-
-    @property
-    def max_burst(self) -> int:
-        """Beats per burst, at most."""
-        return self._max_burst
-
-    @property
-    def latency(self) -> int:
-        """Cycles from a taken command to its first ``aw_valid`` (and first ``i_ready``)."""
-        return 1
 
     def elaborate(self, platform):
         m = Module()
