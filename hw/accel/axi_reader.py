@@ -43,18 +43,23 @@ class BurstEngine(wiring.Component):
         Data width of the bus's data channel and of the stream.
     max_burst : int
         Beats per burst, 1..256 (AXI4 INCR).
-    members : dict
-        The engine's own members (its bus and stream), placed between the command port and
-        ``busy``.
+
+    A subclass gives its own members (bus and stream, placed between the command port and
+    ``busy``) by :meth:`members`, called once the arguments are checked.
     """
 
-    def __init__(self, word_bits: int, max_burst: int, members: dict):
+    def __init__(self, word_bits: int, max_burst: int = 256):
         check_burst(word_bits, max_burst)
         self._word_bits, self._max_burst = word_bits, max_burst
         super().__init__({
             "cmd_valid": In(1), "cmd_ready": Out(1), "cmd_addr": In(ADDR_BITS),
-            "cmd_count": In(COUNT_BITS), **members, "busy": Out(1),
+            "cmd_count": In(COUNT_BITS), **self.members(word_bits), "busy": Out(1),
         })
+
+    @staticmethod
+    def members(word_bits: int) -> dict:
+        """The engine's own members for a ``word_bits`` data width."""
+        raise NotImplementedError
 
     @property
     def max_burst(self) -> int:
@@ -97,11 +102,11 @@ class AxiReader(BurstEngine):
     busy : ``Out(1)``
     """
 
-    def __init__(self, word_bits: int, max_burst: int = 256):
-        super().__init__(word_bits, max_burst, {
-            "bus": Out(read_channels(word_bits)),
-            "o_valid": Out(1), "o_ready": In(1), "o_data": Out(word_bits),
-        })
+    @staticmethod
+    def members(word_bits: int) -> dict:
+        """The AR/R bus and the output stream."""
+        return {"bus": Out(read_channels(word_bits)),
+                "o_valid": Out(1), "o_ready": In(1), "o_data": Out(word_bits)}
 
     def elaborate(self, platform):
         m = Module()

@@ -51,11 +51,11 @@ class AxiWriter(BurstEngine):
     busy : ``Out(1)``
     """
 
-    def __init__(self, word_bits: int, max_burst: int = 256):
-        super().__init__(word_bits, max_burst, {
-            "bus": Out(write_channels(word_bits)),
-            "i_valid": In(1), "i_ready": Out(1), "i_data": In(word_bits),
-        })
+    @staticmethod
+    def members(word_bits: int) -> dict:
+        """The AW/W/B bus and the input stream."""
+        return {"bus": Out(write_channels(word_bits)),
+                "i_valid": In(1), "i_ready": Out(1), "i_data": In(word_bits)}
 
     def elaborate(self, platform):
         m = Module()
