@@ -191,8 +191,7 @@ class OpDesc:
     cnt_addr: int = 0
 
 
-def desc_fields() -> list[tuple[str, int, bool]]:
-    """``(name, bits, signed)`` of every descriptor field, LSB first."""
+def _layout() -> tuple[tuple[str, int, bool], ...]:
     f = [("unit", 4, False)]
     f += [(f"rn{i}", COUNT_BITS, False) for i in range(NUM_LOOPS)]
     f += [("last_level", 3, False), ("beat_cycles", COUNT_BITS, False)]
@@ -211,13 +210,23 @@ def desc_fields() -> list[tuple[str, int, bool]]:
           ("wpack", 1, False), ("wwidth", 6, False), ("wsigned", 1, False)]
     f += [(f"k{i}", ELEM_BITS, True) for i in range(NUM_CONSTS)]
     f += [("cnt_addr", ADDR_BITS, False)]
-    return f
+    return tuple(f)
+
+
+#: ``(name, bits, signed)`` of every descriptor field, LSB first (fixed: built once).
+_DESC_FIELDS = _layout()
+#: Bits of one descriptor.
+_DESC_BITS = sum(bits for _, bits, _ in _DESC_FIELDS)
+
+
+def desc_fields() -> tuple[tuple[str, int, bool], ...]:
+    """``(name, bits, signed)`` of every descriptor field, LSB first."""
+    return _DESC_FIELDS
 
 
 def desc_words(cfg: AccelTopCfg) -> int:
     """External words one descriptor occupies."""
-    total = sum(b for _, b, _ in desc_fields())
-    return -(-total // cfg.word_bits)
+    return -(-_DESC_BITS // cfg.word_bits)
 
 
 def _flat(desc: OpDesc) -> dict:

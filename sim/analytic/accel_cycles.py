@@ -75,8 +75,7 @@ def _shaped(fn):
     def remembered(*args):
         got = table.get(args)
         if got is None:
-            if len(table) > _MEMO_SIZE:
-                table.clear()
+            _bound(table)
             got = table[args] = fn(*args)
         return got
 

@@ -79,19 +79,7 @@ def fetch_cost(cfg: AccelTopCfg, latency: int) -> int:
     """The fetch cost of a count, ``desc_words + 3 + latency``."""
     if not isinstance(latency, int) or latency < 1:
         raise ValueError(f"latency must be an integer of at least 1, not {latency!r}")
-    return _desc_words(cfg) + 3 + latency
-
-
-def _desc_words(cfg: AccelTopCfg) -> int:
-    """:func:`golden.accel_program.desc_words`, remembered per ``lanes`` (the descriptor
-    layout is fixed; a word is ``lanes`` elements)."""
-    words = _WORDS.get(cfg.lanes)
-    if words is None:
-        words = _WORDS[cfg.lanes] = desc_words(cfg)
-    return words
-
-
-_WORDS: dict = {}  # lanes -> desc_words
+    return desc_words(cfg) + 3 + latency
 
 
 def count_at(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
@@ -118,7 +106,7 @@ def _no_unit(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
         # cycles after the first AR handshake (the last W beat), the state is left the
         # cycle after; ``head - 1`` is the fetch, ``DISPATCH`` and that cycle
         n = desc.rn[3]
-        latency = head - _desc_words(cfg) - 3
+        latency = head - desc_words(cfg) - 3
         return head - 1 + (n + latency if n else 0)
     if desc.unit not in cfg.units:
         raise ValueError(f"the accelerator has no {desc.unit} unit")
