@@ -1,7 +1,13 @@
 """Where an image's cycles go on the accelerator: per unit and per op, from the
-accelerator-exact model of the compiled program, side by side: the accelerator as the
-compiler sized it before (a ``MAC_ROWS``-row MAC array, 8-lane elementwise units), with
-the taller MAC array alone, and now (the taller array and ``LANES`` elementwise lanes).
+accelerator-exact model of the compiled program, side by side for the accelerator as the
+compiler sized it at three steps of issue 18:
+
+- *before D*: a ``MAC_ROWS``-row MAC array, 8-lane elementwise units, 8-row binary
+  arrays, LayerNorm's divider at 2 bits a cycle, softmax's at 1;
+- *part D*: the MAC array sized for the patch embedding and ``LANES`` elementwise lanes;
+- *now*: the compiler's sizing (:func:`sim.compiler.sizing.accel_config_for`): also the
+  binary arrays' rows (:func:`sim.compiler.sizing.binary_rows`), ``LN_STEP_BITS`` and
+  ``SM_DIV_BITS``.
 
 Usage::
 
@@ -35,29 +41,36 @@ from golden.netpkg import NetworkData  # noqa: E402
 from sim.analytic.accel_cycles import program_cycles, run_cycles  # noqa: E402
 from sim.compiler import compile_network  # noqa: E402
 from sim.compiler.parts import mac_array as mac_part  # noqa: E402
-from sim.compiler.sizing import LANES, MAC_ROWS, accel_config_for  # noqa: E402
+from sim.compiler.sizing import LANES, MAC_ROWS, ROWS, accel_config_for  # noqa: E402
 
 DMA = ("dma_in", "dma_out", "dma_pre")
 #: The elementwise units whose lanes are ``LANES`` (8 before).
 ELEMENTWISE = ("requant", "threshold", "gelu", "residual", "gsb_encoder", "gsb_av")
 
 
-def before(net, *, mac_rows: bool = True, lanes: bool = True):
-    """The accelerator sized for network ``net`` (a :class:`NetworkData`) as before issue
-    18's part D: a MAC array sized for the patch embedding at ``MAC_ROWS`` rows (the
-    sizing run with :func:`sim.compiler.sizing.patch_mac_rows` answering ``MAC_ROWS``;
-    ``mac_rows``) and the elementwise units at 8 lanes (``lanes``)."""
+def before(net, *, part_d: bool = True):
+    """The accelerator sized for network ``net`` (a :class:`NetworkData`) before this
+    session's sizing: 8-row binary arrays, LayerNorm's divider at 2 bits a cycle and
+    softmax's at 1; and, with ``part_d``, before issue 18's part D too: a MAC array sized
+    for the patch embedding at ``MAC_ROWS`` rows (the sizing run with
+    :func:`sim.compiler.sizing.patch_mac_rows` answering ``MAC_ROWS``) and the elementwise
+    units at 8 lanes."""
     keep = mac_part.patch_mac_rows
-    if mac_rows:
+    if part_d:
         mac_part.patch_mac_rows = lambda cols, outs: MAC_ROWS
     try:
         cfg = accel_config_for(net)
     finally:
         mac_part.patch_mac_rows = keep
     units = dict(cfg.units)
-    for slot in ELEMENTWISE if lanes else ():
+    for slot in ELEMENTWISE if part_d else ():
         if slot in units:
             units[slot] = dataclasses.replace(units[slot], lanes=8)
+    old = {"binary_xnor": {"rows": ROWS}, "binary_and": {"rows": ROWS},
+           "layernorm": {"step_bits": 2}, "softmax": {"div_bits": 1}}
+    for slot, fields in old.items():
+        if slot in units:
+            units[slot] = dataclasses.replace(units[slot], **fields)
     return dataclasses.replace(cfg, units=units)
 
 
@@ -96,12 +109,15 @@ def main(argv=None) -> int:
         mac = cfg.units["mac"]
         b_units, b_ops, b_total = breakdown(compile_network(pkg, cfg=before(net)))
         m_units, m_ops, m_total = breakdown(compile_network(pkg, cfg=before(net,
-                                                                            mac_rows=False)))
+                                                                            part_d=False)))
         units, ops, total = breakdown(compile_network(pkg, cfg=cfg))
     old = before(net).units["mac"]
-    print(f"{args.model} depth {args.depth}: MAC array before {old.rows} x {old.cols}, now "
-          f"{mac.rows} x {mac.cols}; elementwise lanes before 8, now {LANES}")
-    print("| unit | descriptors | cycles, before | MAC rows alone | now | share now | stream "
+    print(f"{args.model} depth {args.depth}: MAC array before D {old.rows} x {old.cols}, "
+          f"now {mac.rows} x {mac.cols}; elementwise lanes before D 8, now {LANES}; "
+          + "; ".join(f"{slot} {cfg.units[slot]}" for slot in
+                      ("binary_xnor", "binary_and", "layernorm", "softmax")
+                      if slot in cfg.units))
+    print("| unit | descriptors | cycles, before D | part D | now | share now | stream "
           "| fixed |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
 
@@ -116,7 +132,7 @@ def main(argv=None) -> int:
           f"{sum(u[0] for u in units.values())} | {b_total:,} | {m_total:,} | {total:,} | | "
           f"{sum(u[2] for u in units.values()):,} | |")
     print()
-    print("| op (blocks summed) | unit | descriptors | cycles, before | MAC rows alone | now |")
+    print("| op (blocks summed) | unit | descriptors | cycles, before D | part D | now |")
     print("|---|---|---:|---:|---:|---:|")
     for key in sorted(ops, key=lambda k: -b_ops.get(k, [0, 0])[1]):
         print(f"| {key[0]} | {key[1]} | {get(b_ops, key, 0)} -> {ops[key][0]} | "

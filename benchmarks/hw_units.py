@@ -50,6 +50,13 @@ from sim.units import unit_for
 UNITS = [
     ("binary array", BinaryArrayCfg(rows=8, cols=64, mode="xnor", max_k=512),
      lambda cfg, p: binary_array_case(cfg, p, m=2, n=8, k=512), 8 * 64, False),
+    # the binary arrays as the accelerator sizes them for the digits GSB ViT
+    # (sim.compiler.sizing.binary_rows: 8 rows before, 32 now)
+    ("binary array (digits, 8 x 32)", BinaryArrayCfg(rows=8, cols=32, mode="xnor", max_k=64),
+     lambda cfg, p: binary_array_case(cfg, p, m=2, n=8, k=64), 8 * 32, False),
+    ("binary array (digits, 32 x 32)", BinaryArrayCfg(rows=32, cols=32, mode="xnor",
+                                                      max_k=64),
+     lambda cfg, p: binary_array_case(cfg, p, m=2, n=32, k=64), 32 * 32, False),
     # 3x3-bit digit lanes are shift-and-add (hw.mac_array.digit_product): no DSP blocks
     ("MAC array", MacArrayCfg(rows=4, cols=16, max_k=256),
      lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=256, w_bits=8, a_bits=8,
@@ -103,6 +110,8 @@ def measure(work: Path, only=None) -> list[dict]:
 LANE_UNITS = [
     ("LayerNorm", lambda n: LayerNormCfg(dim=64, lanes=n), lambda cfg: cfg.row_cycles),
     ("LayerNorm-s2", lambda n: LayerNormCfg(dim=64, lanes=n, step_bits=2),
+     lambda cfg: cfg.row_cycles),
+    ("LayerNorm-s4", lambda n: LayerNormCfg(dim=64, lanes=n, step_bits=4),
      lambda cfg: cfg.row_cycles),
     ("softmax", lambda n: SoftmaxCfg(max_len=32, out_bits=16, lanes=n),
      lambda cfg: cfg.row_cycles(18)),

@@ -139,7 +139,7 @@ def test_memory_cli_prints_accel_ops(packages, capsys):
 def test_model_equals_rtl_counters(packages, tmp_path, arch):
     """Every descriptor's counter (but the final dma_out's, which the dump cannot hold)
     and every op's summed counters equal the model: on the demo architecture, and with
-    64-bit key rows (two array chunks: the keys are laid out chunk-major)."""
+    64-bit key rows (two array chunks: the keys are laid out chunk-major, a tile two words)."""
     from sim.accel_run import run_program
 
     pkg = packages[arch]
@@ -147,9 +147,9 @@ def test_model_equals_rtl_counters(packages, tmp_path, arch):
     res = run_program(prog, tmp_path, sim="verilator")
     assert res.finished, res.log
     assert res.passed, [n for n, t in res.tensors.items() if not t["equal"]][:5]
-    if arch == "e128h2":  # the key tile is one vector read: one cycle a beat
+    if arch == "e128h2":  # the 32-row key tile spans two words: two vector reads a beat
         qk = prog.descs[prog.names.index("blocks.0.attn.qk")]
-        assert qk.beat_cycles == 1 and qk.ops[1].n_in == 1
+        assert qk.beat_cycles == qk.ops[1].n_out == 2 and qk.ops[1].n_in == 1
     assert len(res.op_cycles) == len(prog.descs) and prog.names[-1] == "dma_out"
     model = [desc_cycles(d, prog.cfg) for d in prog.descs[:-1]]
     bad = [(prog.names[i], m, r) for i, (m, r) in enumerate(zip(model, res.op_cycles[:-1],

@@ -12,11 +12,13 @@ import hw_units as bench  # noqa: E402
 
 
 @pytest.mark.parametrize("argv,fragment", [
-    (["--unit", "nope"], "--unit: no unit 'nope'; choose from binary array, MAC array,"),
+    (["--unit", "nope"], "--unit: no unit 'nope'; choose from binary array, binary array "
+     "(digits, 8 x 32), binary array (digits, 32 x 32), MAC array,"),
     # LayerNorm-s2 is a lane unit only; the MAC array is no lane unit
     (["--unit", "LayerNorm-s2"], "--unit: no unit 'LayerNorm-s2'; choose from"),
     (["--lanes", "2", "--unit", "MAC array"],
-     "--unit: no unit 'MAC array' with --lanes; choose from LayerNorm, LayerNorm-s2, softmax"),
+     "--unit: no unit 'MAC array' with --lanes; choose from LayerNorm, LayerNorm-s2, "
+     "LayerNorm-s4, softmax"),
     (["--accel", "pkg", "--unit", "GELU"], "--unit: not with --accel"),
     (["--lanes", "2", "--units", "softmax"], "unrecognized arguments: --units softmax"),
 ])

@@ -49,9 +49,11 @@ def test_keys_chunk_major_only_when_a_row_spans_whole_chunks():
     assert not tiling.chunked_keys(32, 32, 8)  # one chunk: row-major is one read already
     assert not tiling.chunked_keys(48, 32, 8)  # not whole chunks
     assert not tiling.chunked_keys(64, 36, 8)  # a chunk is not whole packed elements
-    assert tiling.key_rows_one_read(4, 4, 8, 32)
-    assert not tiling.key_rows_one_read(8, 4, 8, 32)  # rows apart: a row a sub-cycle
-    assert not tiling.key_rows_one_read(4, 4, 8, 16)  # wider than the scratchpad word
+    assert tiling.key_reads(4, 4, 8, 32) == 1
+    assert tiling.key_reads(4, 4, 16, 32) == 2  # two whole words
+    assert tiling.key_reads(8, 4, 8, 32) is None  # rows apart: a row a sub-cycle
+    assert tiling.key_reads(4, 4, 8, 16) == 2  # wider than the scratchpad word: two reads
+    assert tiling.key_reads(4, 4, 6, 16) is None  # ends inside a word
 
 
 def test_runs():

@@ -202,11 +202,10 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
     # keys wider than one array chunk are written chunk-major (sim.compiler.matmul.key_layout)
     chunked = tiling.chunked_keys(dh, xnor.cols, thr.lanes)
     kshape = (h, t, dh // xnor.cols, xnor.cols) if chunked else (h, t, dh)
-    # the R key rows of a tile are one vector read (as the compiler's binary decides), else
-    # one row a sub-cycle
+    # the R key rows of a tile are whole vector reads (as the compiler's binary decides),
+    # else one row a sub-cycle
     vl = xnor.cols // thr.lanes
-    one = tiling.key_rows_one_read(vl if chunked else dh // thr.lanes, vl, xnor.rows,
-                                   cfg.lanes)
+    reads = tiling.key_reads(vl if chunked else dh // thr.lanes, vl, xnor.rows, cfg.lanes)
     xr, xc = xnor.rows, xnor.cols
     out = [
         ("norm1", norm),
@@ -216,7 +215,7 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
         ("attn.k", _ew("threshold", kshape, lt, True)),
         ("attn.v", _ew("requant", (h, t, dh), lq)),
         ("attn.v_planes", _ew("gsb_encoder", (h, t, dh), ln["gsb_encoder"], False, 0)),
-        ("attn.qk", _matmul("binary_xnor", (h, t), t, dh, xr, xc, 1 if one else xr)),
+        ("attn.qk", _matmul("binary_xnor", (h, t), t, dh, xr, xc, reads or xr)),
         ("attn.softmax", _rows("softmax", (h, t, t), units["softmax"].lanes, NUM_LOOPS - 1)),
         ("attn.shift", _ew("residual", (h, t, t), lr)),
     ]

@@ -29,13 +29,15 @@ def weight_tiles(w: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 def key_layout(c, op) -> None:
-    """Lay out the keys of a ``q @ k^T`` (``op``) chunk-major when a key row spans several
-    ``C``-column chunks (:func:`sim.compiler.tiling.chunked_keys`), so the ``R`` rows of one
-    tile are one vector read instead of a row a sub-cycle: the keys get a 4-D view
-    ``[H, N, chunks, C]`` whose chunk axis is the outermost in memory (its threshold writes
-    it that way, see :func:`sim.compiler.parts.threshold.threshold`); the package's
-    ``[H, N, D]`` shape is kept in ``c.key_shapes`` for the read-back. Only keys a threshold
-    produces, with no view yet, are laid out."""
+    """Lay out the keys of a ``q @ k^T`` (``op``) so that the ``R`` rows of one tile are
+    whole vector reads instead of a row a sub-cycle: chunk-major when a key row spans
+    several ``C``-column chunks (:func:`sim.compiler.tiling.chunked_keys`; the keys get a
+    4-D view ``[H, N, chunks, C]`` whose chunk axis is the outermost in memory, which its
+    threshold writes that way, see :func:`sim.compiler.parts.threshold.threshold`; the
+    package's ``[H, N, D]`` shape is kept in ``c.key_shapes`` for the read-back), and a
+    head's (or chunk's) rows padded to a multiple of ``R`` where ``ALIGN_ROWS`` padding
+    would leave a tile straddling two heads. Only keys a threshold produces, with no view
+    yet, are laid out."""
     if op.kind != "binary_matmul" or "threshold" not in c.cfg.units:
         return
     w_name = op.inputs[1]
@@ -44,15 +46,23 @@ def key_layout(c, op) -> None:
     if (producer is None or producer.kind != "threshold" or w_name in c.views
             or slot not in c.cfg.units):
         return
-    g, C = c.cfg.units["threshold"].lanes, c.cfg.units[slot].cols
+    g, C, R = c.cfg.units["threshold"].lanes, c.cfg.units[slot].cols, c.cfg.units[slot].rows
     shape = tuple(int(x) for x in c.value(w_name).shape)
-    if len(shape) != 3 or not tiling.chunked_keys(shape[-1], C, g):
+    if len(shape) != 3:
         return
-    h, n, chunks, vl = shape[0], shape[1], shape[2] // C, C // g
+    h, n, d = shape
     rows = -(-n // ALIGN_ROWS) * ALIGN_ROWS
+    chunked = tiling.chunked_keys(d, C, g)
+    if not chunked and (rows % R == 0 or d % g):
+        return  # the ALIGN_ROWS layout the threshold makes already keeps tiles in a head
+    rows = -(-rows // R) * R
+    if not chunked:
+        vl = d // g
+        c.views[w_name] = View(c.act.alloc(h * rows * vl), shape, (rows * vl, vl, 1), "bits",
+                               g)
+        return
+    chunks, vl = d // C, C // g
     addr = c.act.alloc(h * chunks * rows * vl)
     c.views[w_name] = View(addr, (h, n, chunks, C), (chunks * rows * vl, vl, rows * vl, 1),
                            "bits", g)
     c.key_shapes[w_name] = shape
-
-

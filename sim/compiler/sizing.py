@@ -17,9 +17,9 @@ from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
 
 __all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS",
-           "MAC_PATCH_LANES", "MAC_ROWS", "ROWS", "ROW_LANES", "accel_config_for",
-           "linear_mac_cols", "mac_cols", "patch_mac_rows", "row_lanes", "widest",
-           "word_cfg"]
+           "MAC_PATCH_LANES", "MAC_ROWS", "MAX_ROWS", "ROWS", "ROW_LANES", "accel_config_for",
+           "binary_rows", "linear_mac_cols", "mac_cols", "patch_mac_rows", "row_lanes",
+           "widest", "word_cfg"]
 
 #: Lanes of the elementwise units (requantiser, threshold, GELU, residual add, GSB encoder
 #: and A.V output): 16 takes the digits GSB demo from 67,706 to 57,652 cycles an image
@@ -29,10 +29,14 @@ LANES = 16
 #: Most lanes of the row units (LayerNorm, softmax): past 8 their fixed per-row compute
 #: (dividers, square root, exp pipeline) dominates a row, so more lanes buy little.
 ROW_LANES = 8
-#: LayerNorm's divider and square-root bits a cycle: its per-row compute in about half the
-#: cycles (99 -> 54 at 16-bit inputs), which at 8 lanes is most of a row.
-LN_STEP_BITS = 2
-ROWS, COLS = 8, 32  # binary array
+#: LayerNorm's divider and square-root bits a cycle: its per-row compute in about a third
+#: of the cycles (99 -> 54 -> 35 at 1, 2, 4 bits and 16-bit inputs; a digits row at 8
+#: lanes 118 -> 73 -> 50 cycles).
+LN_STEP_BITS = 4
+#: The binary arrays: ``COLS`` bits a beat; at least ``ROWS`` rows, up to ``MAX_ROWS`` where
+#: every weight's output count fills them (:func:`binary_rows`). 32 rows take the digits GSB
+#: demo's binary matmuls from 14,596 to 4,104 cycles an image.
+ROWS, COLS, MAX_ROWS = 8, 32, 32
 MAC_ROWS = 4
 #: Lanes (rows x columns) of a MAC array sized for the patch embedding, at least: a narrow
 #: patch beat (digits: a 2x2 patch, 4 columns) gets more rows, up to the widest output
@@ -61,6 +65,16 @@ def row_lanes(rows, top: int = ROW_LANES, word_lanes: int = 32) -> int:
     while ln * 2 <= min(top, word_lanes) and all(r % (ln * 2) == 0 for r in rows):
         ln *= 2
     return ln
+
+
+def binary_rows(outs, top: int = MAX_ROWS) -> int:
+    """Rows of a binary array for weights of output counts ``outs``: the largest power of
+    two up to ``top`` that divides every count (no padded output tile), at least ``ROWS``
+    (a few padded rows cost less than a narrower array)."""
+    r = ROWS
+    while r * 2 <= top and all(n % (r * 2) == 0 for n in outs):
+        r *= 2
+    return r
 
 
 def mac_cols(red, patches, qk=()) -> int:

@@ -21,8 +21,8 @@ Per kind (``M`` tokens, ``K`` reduction, ``N`` outputs, ``R x C`` array):
 - GSB A.V, per head: the ``D`` V columns (a beat each), then the ``N`` rows of A, each
   written as ``ceil(D / lanes)`` blocks (:func:`gsb_av`);
 - keys of ``q @ k^T`` wider than one ``C``-column chunk are laid out chunk-major
-  (:func:`chunked_keys`), so that ``R`` key rows are one vector read
-  (:func:`key_rows_one_read`).
+  (:func:`chunked_keys`), so that ``R`` key rows are whole vector reads
+  (:func:`key_reads`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import NamedTuple
 from golden.accel_program import NUM_LOOPS
 from sim.compiler.program import CompileError
 
-__all__ = ["Nest", "chunked_keys", "elementwise", "gsb_av", "key_rows_one_read", "loops",
+__all__ = ["Nest", "chunked_keys", "elementwise", "gsb_av", "key_reads", "loops",
            "matmul", "pad", "patch_rows", "rows", "runs"]
 
 _DEFAULT_LAST = 4  # OpDesc's default last_level: no row or reduction closes
@@ -140,11 +140,17 @@ def chunked_keys(d: int, cols: int, lanes: int) -> bool:
     return cols % lanes == 0 and d % cols == 0 and d != cols
 
 
-def key_rows_one_read(row_stride: int, vl: int, rows_: int, lanes: int) -> bool:
-    """Whether the ``rows_`` key rows of a ``q @ k^T`` weight tile (``vl`` packed elements
-    each, ``row_stride`` apart) are one vector read of at most ``lanes`` elements (else one
-    row a sub-cycle)."""
-    return row_stride == vl and rows_ * vl <= lanes
+def key_reads(row_stride: int, vl: int, rows_: int, lanes: int) -> int | None:
+    """Vector reads a beat of the ``rows_`` key rows of a ``q @ k^T`` weight tile (``vl``
+    packed elements each, ``row_stride`` apart) on a scratchpad word of ``lanes``
+    elements: 1 when they are consecutive and fit one word, the words they span when they
+    are consecutive and fill whole words; ``None`` when they are apart or end inside a
+    word (then one row a sub-cycle)."""
+    if row_stride != vl:
+        return None
+    if rows_ * vl <= lanes:
+        return 1
+    return rows_ * vl // lanes if rows_ * vl % lanes == 0 else None
 
 
 def patch_rows(cols: int, patch: int, chans: int) -> int | None:

@@ -3,7 +3,8 @@
 - ``binary_matmul`` ops compile to one descriptor on the XNOR or AND array (tiling
   :func:`sim.compiler.tiling.matmul`; weight tiles and the chunk-major keys of
   ``q @ k^T``: :mod:`sim.compiler.matmul`);
-- one array a mode, ``ROWS x COLS``, ``max_k`` the longest reduction;
+- one array a mode, :func:`sim.compiler.sizing.binary_rows` x ``COLS``, ``max_k`` the
+  longest reduction;
 - a beat a cycle, pipelined (:func:`sim.compiler.timing.pipelined`).
 """
 
@@ -18,7 +19,7 @@ from sim.compiler.matmul import weight_tiles
 from sim.compiler.operands import act, beat_cycles
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, sizes
-from sim.compiler.sizing import COLS, ROWS
+from sim.compiler.sizing import COLS, binary_rows
 from sim.compiler.timing import pipelined
 
 __all__ = ["binary"]
@@ -53,8 +54,11 @@ def binary(c, op):
         # chunked keys (key_layout) step to the next chunk plane; row-major ones along the row
         ks = [kv.strides[0], 0, R * kv.strides[1],
               kv.strides[2] if len(kv.shape) == 4 else vl]
-        if tiling.key_rows_one_read(kv.strides[1], vl, R, c.L):
-            w = act(kv, loops=loops, loop_strides=ks, ln=R * vl, stride=1, ebits=g)
+        reads = tiling.key_reads(kv.strides[1], vl, R, c.L)
+        if reads is not None:  # whole words (key_layout pads a head's rows to R)
+            word = R * vl // reads
+            w = act(kv, loops=loops, loop_strides=ks, ln=word, stride=1, ebits=g,
+                    rows=reads, row_stride=word if reads > 1 else 0)
         else:
             w = Operand(base=kv.addr, s=tiling.pad(ks), n_in=1, vl_log=vl.bit_length() - 1,
                         n_out=R, d_out=kv.strides[1], ebits=g)
@@ -81,6 +85,8 @@ def _size(net, by_kind):
         ops = [op for op in by_kind.get("binary_matmul", []) if op.mode == mode]
         if ops:
             max_k = max(net.tensors[op.inputs[0]].shape[-1] for op in ops)
-            units[slot] = BinaryArrayCfg(rows=ROWS, cols=COLS, mode=mode,
+            outs = [net.tensors[op.inputs[1]].shape[0] for op in ops
+                    if len(net.tensors[op.inputs[1]].shape) == 2]  # not q @ k^T's keys
+            units[slot] = BinaryArrayCfg(rows=binary_rows(outs), cols=COLS, mode=mode,
                                          max_k=-(-max_k // COLS) * COLS)
     return units
