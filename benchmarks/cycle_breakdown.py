@@ -46,7 +46,9 @@ def before(net, *, mac_rows: bool = True, lanes: bool = True):
     """The accelerator sized for network ``net`` (a :class:`NetworkData`) as before issue
     18's part D: a MAC array sized for the patch embedding at ``MAC_ROWS`` rows (the
     sizing run with :func:`sim.compiler.sizing.patch_mac_rows` answering ``MAC_ROWS``;
-    ``mac_rows``) and the elementwise units at 8 lanes (``lanes``)."""
+    ``mac_rows``) and the elementwise units at 8 lanes (``lanes``); either way softmax's
+    divider at one bit a cycle (``SM_DIV_BITS`` came after part D, so both columns keep
+    part D's figures and only "now" has it)."""
     keep = mac_part.patch_mac_rows
     if mac_rows:
         mac_part.patch_mac_rows = lambda cols, outs: MAC_ROWS
@@ -58,6 +60,8 @@ def before(net, *, mac_rows: bool = True, lanes: bool = True):
     for slot in ELEMENTWISE if lanes else ():
         if slot in units:
             units[slot] = dataclasses.replace(units[slot], lanes=8)
+    if "softmax" in units:
+        units["softmax"] = dataclasses.replace(units["softmax"], div_bits=1)
     return dataclasses.replace(cfg, units=units)
 
 
