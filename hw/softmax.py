@@ -224,10 +224,10 @@ class Softmax(StreamUnit):
                              self.o_stream.payload.y[i].eq(Mux(shifted > top, top, shifted))]
 
         # Divide: div_bits restoring steps a cycle, chained. The numerator 2**32 starts as
-        # 2**(32 - div_bits) with div_bits = div_cycles * div_bits >= DIV_STEPS quotient
+        # 2**(32 - quot_bits) for quot_bits = div_cycles * div_bits >= DIV_STEPS quotient
         # bits (rem < 2**15 <= sum): any bits past DIV_STEPS lead, are 0 and drop out of
         # factor. A chained step's remainder is a named signal (< sum, so as wide as rem).
-        div_bits = cfg.div_cycles * cfg.div_bits
+        quot_bits = cfg.div_cycles * cfg.div_bits
         part, quot = rem, factor
         for j in range(cfg.div_bits):
             doubled = part << 1
@@ -260,7 +260,7 @@ class Softmax(StreamUnit):
                 with m.If(valid[-1]):
                     m.d.sync += total.eq(total + e_sum)
                     with m.If(addr[-1] == length - 1):
-                        m.d.sync += [rem.eq(1 << (32 - div_bits)), factor.eq(0),
+                        m.d.sync += [rem.eq(1 << (32 - quot_bits)), factor.eq(0),
                                      steps.eq(cfg.div_cycles), count.eq(0)]
                         m.next = "DIVIDE"
             with m.State("DIVIDE"):
