@@ -13,8 +13,8 @@ from sim.commands import simulate_case
 pytestmark = pytest.mark.sim
 
 # (cfg, case): attention-like logits; the whole x range with 16-bit outputs at the finest
-# scale; rows of one element; rows of max_len with one spike each (factor 2**32 // sum near
-# its 18-bit top), its divider at 4 bits a cycle (20 quotient bits in 5 cycles).
+# scale; rows of one element; rows of max_len with one spike each (the sum about one exp),
+# its divider at 4 bits a cycle (20 quotient bits in 5 cycles).
 CASES = [
     (SoftmaxCfg(max_len=32, x_bits=16, scale_exp=12, out_bits=8),
      dict(rows=3, row_len=20, scale=1 / 64, out_bits=8, stimulus="random")),
