@@ -115,6 +115,8 @@ LANE_UNITS = [
      lambda cfg: cfg.row_cycles),
     ("softmax", lambda n: SoftmaxCfg(max_len=32, out_bits=16, lanes=n),
      lambda cfg: cfg.row_cycles(18)),
+    ("softmax-d2", lambda n: SoftmaxCfg(max_len=32, out_bits=16, lanes=n, div_bits=2),
+     lambda cfg: cfg.row_cycles(18)),
     ("GELU", lambda n: GeluCfg(lanes=n), lambda cfg: None),
 ]
 

@@ -39,14 +39,16 @@ def by_unit(prog) -> tuple[dict, int]:
 
 
 def one_lane(cfg):
-    """``cfg`` with every row unit at one lane (and LayerNorm's divider at a bit a cycle):
-    the units as they were before lanes."""
+    """``cfg`` with every row unit at one lane (and LayerNorm's and softmax's dividers at
+    a bit a cycle): the units as they were before lanes."""
     units = dict(cfg.units)
     for slot in ROW_UNITS:
         if slot in units:
             units[slot] = dataclasses.replace(units[slot], lanes=1)
     if "layernorm" in units:
         units["layernorm"] = dataclasses.replace(units["layernorm"], step_bits=1)
+    if "softmax" in units:
+        units["softmax"] = dataclasses.replace(units["softmax"], div_bits=1)
     return dataclasses.replace(cfg, units=units)
 
 
@@ -57,8 +59,9 @@ def main(argv=None) -> int:
         after, total_a = by_unit(compile_network(pkg, cfg=cfg))
     lanes = {s: cfg.units[s].lanes for s in ROW_UNITS if s in cfg.units}
     step = cfg.units["layernorm"].step_bits if "layernorm" in cfg.units else None
+    div = cfg.units["softmax"].div_bits if "softmax" in cfg.units else None
     print(f"{args.model} depth {args.depth}: row-unit lanes {lanes}, LayerNorm step_bits "
-          f"{step}")
+          f"{step}, softmax div_bits {div}")
     print("| unit | 1 lane | sized lanes | ratio |\n|---|---:|---:|---:|")
     for unit in sorted(before, key=lambda u: -before[u]):
         print(f"| {unit} | {before[unit]:,} | {after[unit]:,} | "

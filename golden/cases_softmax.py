@@ -73,6 +73,11 @@ class SoftmaxCfg(ConfigBase):
         ``tail`` field says how many lanes it fills): the row max and the exp sum take
         ``lanes`` elements a cycle (trees), the exp and scale pipelines are replicated
         ``lanes`` times.
+    div_bits : int
+        Quotient bits the divider of ``factor = 2**32 // sum`` finds a cycle, 1..4
+        (``div_bits`` restoring steps chained in one cycle): the divide phase takes
+        :attr:`div_cycles` ``= ceil(DIV_STEPS / div_bits)`` cycles instead of
+        ``DIV_STEPS`` (18), at a longer logic path.
     """
 
     kind: ClassVar[str] = "softmax"
@@ -81,6 +86,7 @@ class SoftmaxCfg(ConfigBase):
     scale_exp: int = 16  # smallest accepted scale is 2**-scale_exp
     out_bits: int = 8  # widest run-time output width
     lanes: int = 1  # logits a beat
+    div_bits: int = 1  # quotient bits of the factor divider a cycle
 
     def __post_init__(self):
         check_int("max_len", self.max_len, 1, 65535)
@@ -88,6 +94,7 @@ class SoftmaxCfg(ConfigBase):
         check_int("scale_exp", self.scale_exp, 1, 20)
         check_int("out_bits", self.out_bits, 2, 16)
         check_int("lanes", self.lanes, 1, 64)
+        check_int("div_bits", self.div_bits, 1, 4)
 
     def beats(self, row_len: int) -> int:
         """Beats of a row of ``row_len``: ``ceil(row_len / lanes)``."""
@@ -141,11 +148,17 @@ class SoftmaxCfg(ConfigBase):
         return 2 + 2 + FLOOR_Q_BITS + 3 + 1
 
     @property
+    def div_cycles(self) -> int:
+        """Cycles of the divide phase: ``ceil(DIV_STEPS / div_bits)`` (18, 9, 6 or 5). At
+        ``div_bits`` 4 the divider runs 20 quotient bits, the two leading ones 0."""
+        return -(-DIV_STEPS // self.div_bits)
+
+    @property
     def latency(self) -> int:
         """Clock edges per row beyond its three passes over the row (``3 * beats``): exp
-        pipeline fill (``exp_stages``), divider (``DIV_STEPS``) and output pipeline fill
-        (5: read, hold, multiply, shift, clamp)."""
-        return self.exp_stages + DIV_STEPS + 5
+        pipeline fill (``exp_stages``), divider (:attr:`div_cycles`) and output pipeline
+        fill (5: read, hold, multiply, shift, clamp)."""
+        return self.exp_stages + self.div_cycles + 5
 
     def row_cycles(self, row_len: int) -> int:
         """Clock edges from accepting a row's first beat to handing over its last result,
@@ -200,7 +213,9 @@ class SoftmaxCfg(ConfigBase):
 
     def __str__(self) -> str:
         lanes = f"n{self.lanes}" if self.lanes > 1 else ""
-        return f"sm_l{self.max_len}x{self.x_bits}s{self.scale_exp}o{self.out_bits}{lanes}"
+        div = f"d{self.div_bits}" if self.div_bits > 1 else ""
+        return (f"sm_l{self.max_len}x{self.x_bits}s{self.scale_exp}o{self.out_bits}{lanes}"
+                f"{div}")
 
 
 #: ``Softmax``'s ``i_stream``: ``lanes`` logits a beat, then the row's constants (read from

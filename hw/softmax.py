@@ -45,24 +45,27 @@ class Softmax(StreamUnit):
        -x0)``, two stages), ``q, r`` by a 5-stage restoring division by ``-x0``, ``z = (r +
        b) * r + c`` (three stages), ``e = z`` shifted by ``n - q`` (16 bits, ``e <
        2**16``); ``e`` is written over ``x`` and summed (``sum < 2**16 * max_len``);
-    3. *divide* (``DIV_STEPS`` = 18 cycles): ``factor = 2**32 // sum`` by restoring
-       division, one quotient bit a cycle. The row max gives ``e >= 2**15``, so ``sum >=
-       2**15`` and ``factor <= 2**17`` has 18 bits;
+    3. *divide* (``div_cycles = ceil(DIV_STEPS / div_bits)`` cycles: 18, 9, 6 or 5):
+       ``factor = 2**32 // sum`` by restoring division, ``div_bits`` quotient bits a cycle
+       (restoring steps chained in one cycle). The row max gives ``e >= 2**15``, so ``sum
+       >= 2**15`` and ``factor <= 2**17`` has ``DIV_STEPS`` = 18 bits (at ``div_bits`` 4
+       the divider runs 20 quotient bits, the two leading ones 0);
     4. *scale* (``beats + 5`` cycles, stalled only by ``o_stream``): ``min((e * factor) >>
        (32 - out_bits), 2**out_bits - 1)`` through a read, hold, multiply, shift, clamp
        pipeline.
 
-    Timing: not one element a cycle. The max and the sum each need the whole row before
-    the next pass can start, and the divider needs the sum, so a row takes ``3 * beats +
-    latency`` cycles with no stalls (``latency = exp_stages + DIV_STEPS + 5`` = 13 + 18 +
-    5 = 36), and the next row's first beat is accepted on the edge after the last output
-    of the row before (one row buffer; a second bank would hide the load pass). The exact
-    model, which the benches assert, is :meth:`golden.cases_softmax.SoftmaxCfg.cycles`:
-    ``rows * (3 * beats + latency)`` from the first input handshake to the last output
-    handshake, both included. Idle input cycles stretch only the load pass; backpressure
-    stalls only the scale pass. Constants that :func:`golden.nonlinear.softmax_params`
-    would not make, or a scale below ``2**-scale_exp``, give unspecified results, but every
-    pass has a fixed length, so no input hangs the unit.
+    Timing: not one element a cycle. The max and the sum each need the whole row before the
+    next pass can start, and the divider needs the sum, so a row takes ``3 * beats +
+    latency`` cycles with no stalls (``latency = exp_stages + div_cycles + 5``: 13 + 18 + 5
+    = 36 at ``div_bits`` 1, 27 at 2, 24 at 3, 23 at 4), and the next row's first beat is
+    accepted on the edge after the last output of the row before (one row buffer; a second
+    bank would hide the load pass). The exact model, which the benches assert, is
+    :meth:`golden.cases_softmax.SoftmaxCfg.cycles`: ``rows * (3 * beats + latency)`` from
+    the first input handshake to the last output handshake, both included. Idle input cycles
+    stretch only the load pass; backpressure stalls only the scale pass. Constants that
+    :func:`golden.nonlinear.softmax_params` would not make, or a scale below
+    ``2**-scale_exp``, give unspecified results, but every pass has a fixed length, so no
+    input hangs the unit.
 
     Parameters
     ----------
@@ -160,7 +163,7 @@ class Softmax(StreamUnit):
         total = Signal(unsigned(cfg.sum_bits))
         rem = Signal(unsigned(cfg.sum_bits + 1))
         factor = Signal(unsigned(DIV_STEPS))
-        steps = Signal(range(DIV_STEPS + 1))
+        steps = Signal(range(cfg.div_cycles + 1))
 
         # Load: the beat's max over its lanes in the row (lanes past the row in its last
         # beat take lane 0's value), by a tree of comparisons.
@@ -220,6 +223,21 @@ class Softmax(StreamUnit):
                              prod.eq(held * factor), shifted.eq(scaled),
                              self.o_stream.payload.y[i].eq(Mux(shifted > top, top, shifted))]
 
+        # Divide: div_bits restoring steps a cycle, chained. The numerator 2**32 starts as
+        # 2**(32 - quot_bits) for quot_bits = div_cycles * div_bits >= DIV_STEPS quotient
+        # bits (rem < 2**15 <= sum): any bits past DIV_STEPS lead, are 0 and drop out of
+        # factor. A chained step's remainder is a named signal (< sum, so as wide as rem).
+        quot_bits = cfg.div_cycles * cfg.div_bits
+        part, quot = rem, factor
+        for j in range(cfg.div_bits):
+            doubled = part << 1
+            take = doubled >= total
+            part, quot = Mux(take, doubled - total, doubled), Cat(take, quot)
+            if cfg.div_bits > 1:
+                step = Signal.like(rem, name=f"div_rem{j}")
+                m.d.comb += step.eq(part)
+                part = step
+
         issue = count != length  # reads left to issue in the exp and scale passes
         with m.FSM() as fsm:
             with m.State("LOAD"):
@@ -242,14 +260,11 @@ class Softmax(StreamUnit):
                 with m.If(valid[-1]):
                     m.d.sync += total.eq(total + e_sum)
                     with m.If(addr[-1] == length - 1):
-                        m.d.sync += [rem.eq(1 << (32 - DIV_STEPS)), factor.eq(0),
-                                     steps.eq(DIV_STEPS), count.eq(0)]
+                        m.d.sync += [rem.eq(1 << (32 - quot_bits)), factor.eq(0),
+                                     steps.eq(cfg.div_cycles), count.eq(0)]
                         m.next = "DIVIDE"
             with m.State("DIVIDE"):
-                doubled = rem << 1
-                take = doubled >= total
-                m.d.sync += [rem.eq(Mux(take, doubled - total, doubled)),
-                             factor.eq(Cat(take, factor)), steps.eq(steps - 1)]
+                m.d.sync += [rem.eq(part), factor.eq(quot), steps.eq(steps - 1)]
                 with m.If(steps == 1):
                     m.next = "SCALE"
             with m.State("SCALE"):

@@ -1,9 +1,12 @@
 """SoftmaxCfg, softmax golden cases and their stream formats: exact messages, widths, layout."""
 
+import math
+
 import numpy as np
 import pytest
 
 from golden.cases_softmax import (
+    DIV_STEPS,
     SoftmaxCfg,
     load_softmax_case,
     softmax_beats,
@@ -36,13 +39,28 @@ def test_defaults_widths_and_cycle_model():
     assert str(cfg) == "sm_l256x16s16o8"
     eight = SoftmaxCfg(lanes=8)
     assert eight.row_cycles(197) == 3 * 25 + 36 and str(eight) == "sm_l256x16s16o8n8"
+    assert cfg.div_bits == 1 and cfg.div_cycles == DIV_STEPS == 18
+
+
+@pytest.mark.parametrize("div_bits,div_cycles", [(1, 18), (2, 9), (3, 6), (4, 5)])
+def test_div_bits_set_the_divide_phase(div_bits, div_cycles):
+    cfg = SoftmaxCfg(max_len=18, lanes=2, div_bits=div_bits)
+    assert cfg.div_cycles == div_cycles == math.ceil(DIV_STEPS / div_bits)
+    assert cfg.latency == 13 + div_cycles + 5
+    assert cfg.row_cycles(18) == 3 * 9 + 13 + div_cycles + 5
+    name = "sm_l18x16s16o8n2" + (f"d{div_bits}" if div_bits > 1 else "")
+    assert str(cfg) == name  # the divider's bits are part of the unit's name
 
 
 def test_round_trip_through_the_config_registry():
     assert known_configs()["softmax"] is SoftmaxCfg
     assert config_from_dict(CFG.to_dict()) == CFG
     assert CFG.to_dict() == {"kind": "softmax", "max_len": 16, "x_bits": 12, "scale_exp": 10,
-                             "out_bits": 8, "lanes": 1}
+                             "out_bits": 8, "lanes": 1, "div_bits": 1}
+    fast = SoftmaxCfg(max_len=16, lanes=2, div_bits=3)
+    assert config_from_dict(fast.to_dict()) == fast and fast.to_dict()["div_bits"] == 3
+    old = {k: v for k, v in CFG.to_dict().items() if k != "div_bits"}  # written before it
+    assert config_from_dict(old) == CFG
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -52,6 +70,8 @@ def test_round_trip_through_the_config_registry():
     (dict(scale_exp=21), r"^scale_exp must be between 1 and 20, not 21$"),
     (dict(out_bits=17), r"^out_bits must be between 2 and 16, not 17$"),
     (dict(lanes=65), r"^lanes must be between 1 and 64, not 65$"),
+    (dict(div_bits=0), r"^div_bits must be between 1 and 4, not 0$"),
+    (dict(div_bits=5), r"^div_bits must be between 1 and 4, not 5$"),
 ])
 def test_rejects_bad_fields(kwargs, message):
     with pytest.raises(ConfigError, match=message):
@@ -61,6 +81,8 @@ def test_rejects_bad_fields(kwargs, message):
 def test_rejects_non_integers_and_bad_dicts():
     with pytest.raises(TypeError, match=r"^max_len must be an integer, not 2.5$"):
         SoftmaxCfg(max_len=2.5)
+    with pytest.raises(TypeError, match=r"^div_bits must be an integer, not True$"):
+        SoftmaxCfg(div_bits=True)
     with pytest.raises(ConfigError, match=r"^cfg\.json: unknown field 'rows' for SoftmaxCfg$"):
         config_from_dict({"kind": "softmax", "rows": 2}, source="cfg.json")
     with pytest.raises(ConfigError, match=r"^cfg\.json: x_bits must be between 2 and 32, "

@@ -69,9 +69,9 @@ def test_extreme_configs(tmp_path, cfg, case):
 
 @settings(max_examples=25)
 @given(st.integers(1, 3), st.integers(1, 12), st.floats(2.0 ** -14, 0.99), st.integers(2, 16),
-       st.integers(0, 2**32 - 1))
-def test_any_scale_width_and_logits(rows, row_len, scale, out_bits, seed):
-    cfg = SoftmaxCfg(max_len=12, x_bits=18, scale_exp=14, out_bits=16)
+       st.integers(0, 2**32 - 1), st.integers(1, 4))
+def test_any_scale_width_and_logits(rows, row_len, scale, out_bits, seed, div_bits):
+    cfg = SoftmaxCfg(max_len=12, x_bits=18, scale_exp=14, out_bits=16, div_bits=div_bits)
     p = softmax_params(scale, out_bits=out_bits)
     x = np.random.default_rng(seed).integers(-2**17, 2**17, (rows, row_len)) >> (seed % 17)
     words, cycles = run_stream(Softmax(cfg), softmax_beats(cfg, x, p), x.size)
@@ -136,6 +136,8 @@ def test_a_misplaced_last_flag_decodes_as_a_mismatch():
 def test_latency_comes_from_the_config():
     cfg = SoftmaxCfg(max_len=16)
     assert Softmax(cfg).latency == cfg.latency == 36
+    assert [Softmax(SoftmaxCfg(max_len=16, div_bits=d)).latency for d in (2, 3, 4)] == [
+        13 + 9 + 5, 13 + 6 + 5, 13 + 5 + 5]
     assert SoftmaxCfg(max_len=16, lanes=8).row_cycles(13) == 3 * 2 + 36
     with pytest.raises(ConfigError, match=r"^lanes must be between 1 and 64, not 0$"):
         SoftmaxCfg(lanes=0)

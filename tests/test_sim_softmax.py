@@ -13,7 +13,8 @@ from sim.commands import simulate_case
 pytestmark = pytest.mark.sim
 
 # (cfg, case): attention-like logits; the whole x range with 16-bit outputs at the finest
-# scale; rows of one element; rows of max_len with one spike each.
+# scale; rows of one element; rows of max_len with one spike each (the sum about one exp),
+# its divider at 4 bits a cycle (20 quotient bits in 5 cycles).
 CASES = [
     (SoftmaxCfg(max_len=32, x_bits=16, scale_exp=12, out_bits=8),
      dict(rows=3, row_len=20, scale=1 / 64, out_bits=8, stimulus="random")),
@@ -21,11 +22,14 @@ CASES = [
      dict(rows=2, row_len=13, scale=2.0 ** -16, out_bits=16, stimulus="uniform")),
     (SoftmaxCfg(max_len=16, x_bits=16, scale_exp=16, out_bits=16),
      dict(rows=4, row_len=1, scale=1 / 100, out_bits=8, stimulus="random")),
-    (SoftmaxCfg(max_len=16, x_bits=16, scale_exp=16, out_bits=16),
+    (SoftmaxCfg(max_len=16, x_bits=16, scale_exp=16, out_bits=16, div_bits=4),
      dict(rows=2, row_len=16, scale=2.0 ** -10, out_bits=12, stimulus="spike")),
     # four lanes, the last beat of a row filling 3 of them
     (SoftmaxCfg(max_len=24, x_bits=16, scale_exp=12, out_bits=8, lanes=4),
      dict(rows=3, row_len=19, scale=1 / 64, out_bits=8, stimulus="random")),
+    # two lanes, the divider at 3 bits a cycle (6 cycles)
+    (SoftmaxCfg(max_len=8, x_bits=12, scale_exp=10, out_bits=8, lanes=2, div_bits=3),
+     dict(rows=3, row_len=7, scale=1 / 64, out_bits=8, stimulus="random")),
 ]
 
 

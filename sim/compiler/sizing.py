@@ -17,9 +17,9 @@ from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
 
 __all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS",
-           "MAC_PATCH_LANES", "MAC_ROWS", "MAX_ROWS", "ROWS", "ROW_LANES", "accel_config_for",
-           "binary_rows", "linear_mac_cols", "mac_cols", "patch_mac_rows", "row_lanes",
-           "widest", "word_cfg"]
+           "MAC_PATCH_LANES", "MAC_ROWS", "MAX_ROWS", "ROWS", "ROW_LANES", "SM_DIV_BITS",
+           "accel_config_for", "binary_rows", "linear_mac_cols", "mac_cols", "patch_mac_rows",
+           "row_lanes", "widest", "word_cfg"]
 
 #: Lanes of the elementwise units (requantiser, threshold, GELU, residual add, GSB encoder
 #: and A.V output): 16 takes the digits GSB demo from 67,706 to 57,652 cycles an image
@@ -50,6 +50,11 @@ MAC_MAX_COLS = 64
 #: DeiT array; the columns one scratchpad word of activations, so a ``q @ k^T`` key row
 #: is one vector read).
 MAC_LINEAR_ROWS, MAC_LINEAR_COLS = 8, 32
+#: Softmax's factor-divider bits a cycle: 2 takes a digits row (18 logits, 2 lanes) from 63
+#: to 54 cycles for 101 more LUTs at 89.9 MHz (98.9 at 1 bit), still above LayerNorm's
+#: 76.6; 3 and 4 bits (51, 50 cycles) fall to 58.6 and 46.6 MHz (`benchmarks/hw_units.py
+#: --lanes 2`, ECP5 out of context).
+SM_DIV_BITS = 2
 
 
 def widest(net, ops, idx=0, top=32):

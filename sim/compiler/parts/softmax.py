@@ -5,7 +5,8 @@
   at the innermost loop;
 - sized to the longest row and the widest constants (:meth:`SoftmaxCfg.fitting`), with
   :func:`sim.compiler.sizing.row_lanes` lanes (2 for the digits GSB network's rows of 18,
-  1 where a row is odd, as DeiT's 197 tokens are);
+  1 where a row is odd, as DeiT's 197 tokens are) and ``SM_DIV_BITS`` divider bits a
+  cycle;
 - rows of the innermost loop's beats (:func:`sim.compiler.timing.row_unit`).
 """
 
@@ -21,7 +22,7 @@ from sim.compiler import tiling
 from sim.compiler.operands import row_operand, row_writes
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
-from sim.compiler.sizing import row_lanes
+from sim.compiler.sizing import SM_DIV_BITS, row_lanes
 from sim.compiler.timing import row_unit
 
 __all__ = ["softmax"]
@@ -72,7 +73,8 @@ def _size(net, by_kind):
     out_bits = max(op.out_bits for op in ops)
     lanes = row_lanes([net.tensors[op.inputs[0]].shape[-1] for op in ops])
     cfg = SoftmaxCfg.fitting([softmax_params_of(op) for op in ops], max_len=row,
-                             x_bits=x_bits, out_bits=out_bits, lanes=lanes)
+                             x_bits=x_bits, out_bits=out_bits, lanes=lanes,
+                             div_bits=SM_DIV_BITS)
     if cfg is None:
         raise CompileError("the softmax constants fit no softmax config")
     return {"softmax": cfg}
