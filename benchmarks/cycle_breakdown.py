@@ -3,11 +3,10 @@ accelerator-exact model of the compiled program, side by side for the accelerato
 compiler sized it at three steps of issue 18:
 
 - *before D*: a ``MAC_ROWS``-row MAC array, 8-lane elementwise units, 8-row binary
-  arrays, LayerNorm's divider at 2 bits a cycle, softmax's at 1;
+  arrays, softmax's divider at 1 bit a cycle;
 - *part D*: the MAC array sized for the patch embedding and ``LANES`` elementwise lanes;
 - *now*: the compiler's sizing (:func:`sim.compiler.sizing.accel_config_for`): also the
-  binary arrays' rows (:func:`sim.compiler.sizing.binary_rows`), ``LN_STEP_BITS`` and
-  ``SM_DIV_BITS``.
+  binary arrays' rows (:func:`sim.compiler.sizing.binary_rows`) and ``SM_DIV_BITS``.
 
 Usage::
 
@@ -49,10 +48,10 @@ ELEMENTWISE = ("requant", "threshold", "gelu", "residual", "gsb_encoder", "gsb_a
 
 
 def before(net, *, part_d: bool = True):
-    """The accelerator sized for network ``net`` (a :class:`NetworkData`) before this
-    session's sizing: 8-row binary arrays, LayerNorm's divider at 2 bits a cycle and
-    softmax's at 1; and, with ``part_d``, before issue 18's part D too: a MAC array sized
-    for the patch embedding at ``MAC_ROWS`` rows (the sizing run with
+    """The accelerator sized for network ``net`` (a :class:`NetworkData`) before the
+    binary arrays' rows and softmax's divider bits (8-row binary arrays, 1 divider bit a
+    cycle); with ``part_d``, before issue 18's part D too: a MAC array sized for the patch
+    embedding at ``MAC_ROWS`` rows (the sizing run with
     :func:`sim.compiler.sizing.patch_mac_rows` answering ``MAC_ROWS``) and the elementwise
     units at 8 lanes."""
     keep = mac_part.patch_mac_rows
@@ -67,7 +66,7 @@ def before(net, *, part_d: bool = True):
         if slot in units:
             units[slot] = dataclasses.replace(units[slot], lanes=8)
     old = {"binary_xnor": {"rows": ROWS}, "binary_and": {"rows": ROWS},
-           "layernorm": {"step_bits": 2}, "softmax": {"div_bits": 1}}
+           "softmax": {"div_bits": 1}}
     for slot, fields in old.items():
         if slot in units:
             units[slot] = dataclasses.replace(units[slot], **fields)

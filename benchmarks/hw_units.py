@@ -111,6 +111,8 @@ LANE_UNITS = [
     ("LayerNorm", lambda n: LayerNormCfg(dim=64, lanes=n), lambda cfg: cfg.row_cycles),
     ("LayerNorm-s2", lambda n: LayerNormCfg(dim=64, lanes=n, step_bits=2),
      lambda cfg: cfg.row_cycles),
+    ("LayerNorm-s3", lambda n: LayerNormCfg(dim=64, lanes=n, step_bits=3),
+     lambda cfg: cfg.row_cycles),
     ("LayerNorm-s4", lambda n: LayerNormCfg(dim=64, lanes=n, step_bits=4),
      lambda cfg: cfg.row_cycles),
     ("softmax", lambda n: SoftmaxCfg(max_len=32, out_bits=16, lanes=n),

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.sim
 @pytest.mark.parametrize("cfg,rows,stimulus", [
     (LayerNormCfg(dim=24), 8, "mixed"),
     (LayerNormCfg(dim=16), 3, "extremes"),
-    (LayerNormCfg(dim=7, in_bits=10, step_bits=4), 5, "random"),  # as the accelerator's
+    (LayerNormCfg(dim=7, in_bits=10, step_bits=4), 5, "random"),  # 4 divider bits a cycle
     # last beat: 1 lane of 4; 2 divider bits a cycle (12, 22, 11 and 31 bits: padded)
     (LayerNormCfg(dim=13, in_bits=12, lanes=4, step_bits=2), 5, "mixed"),
 ], ids=str)

@@ -29,10 +29,13 @@ LANES = 16
 #: Most lanes of the row units (LayerNorm, softmax): past 8 their fixed per-row compute
 #: (dividers, square root, exp pipeline) dominates a row, so more lanes buy little.
 ROW_LANES = 8
-#: LayerNorm's divider and square-root bits a cycle: its per-row compute in about a third
-#: of the cycles (99 -> 54 -> 35 at 1, 2, 4 bits and 16-bit inputs; a digits row at 8
-#: lanes 118 -> 73 -> 50 cycles).
-LN_STEP_BITS = 4
+#: LayerNorm's divider and square-root bits a cycle: its per-row compute in about half the
+#: cycles (99 -> 54 at 16-bit inputs), which at 8 lanes is most of a row. 3 and 4 bits
+#: would save 15 and 23 more cycles a digits row (-2,190 and -3,358 an image) but the unit's
+#: fmax falls from 76.6 to 61.2 and 44.3 MHz (ECP5 out of context, `benchmarks/hw_units.py
+#: --lanes 8 --unit LayerNorm-s3 --unit LayerNorm-s4`): fewer frames a second at the units'
+#: clock.
+LN_STEP_BITS = 2
 #: The binary arrays: ``COLS`` bits a beat; at least ``ROWS`` rows, up to ``MAX_ROWS`` where
 #: every weight's output count fills them (:func:`binary_rows`). 32 rows take the digits GSB
 #: demo's binary matmuls from 14,596 to 4,104 cycles an image.
