@@ -202,8 +202,7 @@ def _cut_cases(args) -> int:
     if args.op is None:
         raise VitsimError("golden --cut: give --op NAME (an op of the package) or --op all")
     why = "--cut takes the op's own operands and config"
-    _refuse_case_flags(args, (), why)
-    _refuse_common_flags(args, COMMON_CASE_DEFAULTS, why)
+    _refuse_case_flags(args, (), why, common=True)
     _refuse_config_flags(args, why)
     if args.ckpt is not None:
         raise VitsimError("--ckpt: give --ckpt (a network package) or --cut (unit cases), "
@@ -258,8 +257,7 @@ def cmd_golden(args) -> int:
         for flag, value in (("--out", args.out), ("--cut", args.cut), ("--ckpt", args.ckpt)):
             if value is not None:
                 raise VitsimError(f"{flag}: {why}")
-        _refuse_case_flags(args, (), why)
-        _refuse_common_flags(args, COMMON_CASE_DEFAULTS, why)
+        _refuse_case_flags(args, (), why, common=True)
         _refuse_config_flags(args, why)
         problems = verify_package(read_package(args.verify))
         for line in problems:
@@ -272,14 +270,15 @@ def cmd_golden(args) -> int:
         return _cut_cases(args)
     check_out(args.out, "package", force=args.force, inputs=[args.ckpt, args.config])
     if args.ckpt is not None:
+        from golden.casemakers import COMMON_FLAGS
         from models.golden_export import export_golden
 
         why = "--ckpt writes the checkpoint's network package"
-        _refuse_case_flags(args, (), why)
-        _refuse_common_flags(args, ("m", "stimulus"), why)
+        _refuse_case_flags(args, ("seed",), why, common=True)
         _refuse_config_flags(args, why)
         images = 4 if args.images is None else args.images
-        pkg = export_golden(args.ckpt, args.out, images=images, seed=args.seed or 0)
+        seed = COMMON_FLAGS["seed"] if args.seed is None else args.seed
+        pkg = export_golden(args.ckpt, args.out, images=images, seed=seed)
         img = pkg.manifest["images"]
         right = sum(p == y for p, y in zip(img["predictions"], img["labels"], strict=True))
         print(f"wrote {args.out}: {len(pkg.manifest['ops'])} ops of "
@@ -317,31 +316,23 @@ def _flagged(exc: VitsimError) -> VitsimError:
     return exc
 
 
-def _refuse_case_flags(args, allowed, why: str) -> None:
+def _refuse_case_flags(args, allowed, why: str, *, common: bool = False) -> None:
     """:class:`VitsimError` naming the first unit-case flag given that is not in ``allowed``
-    (the flags of every unit's case, :mod:`golden.casemakers`, but the common ones)."""
+    (the flags of every unit's case, :mod:`golden.casemakers`; ``common``: the ones every
+    case takes, :data:`golden.casemakers.COMMON_FLAGS`, too)."""
     from golden.casemakers import COMMON_FLAGS, load
     from golden.unit_spec import attached, attached_kinds
 
     load()
     unit_flags = {name for kind in sorted(attached_kinds("case_flags"))
                   for name in attached(kind, "case_flags").defaults}
-    for name in sorted(unit_flags - set(allowed) - set(COMMON_FLAGS)):
+    names = sorted(unit_flags - set(allowed) - set(COMMON_FLAGS))
+    if common:
+        names += [n for n in COMMON_FLAGS if n not in allowed]
+    for name in names:
         value = getattr(args, name, None)
         if value is not None and value is not False:
             raise VitsimError(f"--{name.replace('_', '-')}: {why}")
-
-
-#: Defaults of the flags every unit case takes (``vitsim golden --out DIR``); the parser
-#: leaves them ``None`` so that modes which ignore them can refuse them when given.
-COMMON_CASE_DEFAULTS = {"m": 4, "seed": 0, "stimulus": "random"}
-
-
-def _refuse_common_flags(args, names, why: str) -> None:
-    """:class:`VitsimError` naming the first of the common case flags ``names`` given."""
-    for name in names:
-        if getattr(args, name) is not None:
-            raise VitsimError(f"--{name}: {why}")
 
 
 def _refuse_config_flags(args, why: str) -> None:
@@ -356,10 +347,10 @@ def _refuse_config_flags(args, why: str) -> None:
 
 def _write_case(cfg, args) -> int:
     """Write the unit case of ``cfg`` that the flags of ``vitsim golden`` describe."""
-    from golden.casemakers import case_flags_of
+    from golden.casemakers import COMMON_FLAGS, case_flags_of
     from golden.units import unit
 
-    for name, default in COMMON_CASE_DEFAULTS.items():
+    for name, default in COMMON_FLAGS.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
     flags = case_flags_of(cfg.kind)

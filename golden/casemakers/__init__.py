@@ -29,8 +29,10 @@ __all__ = ["CAPS", "COMMON_FLAGS", "CaseFlags", "CutError", "case_flags", "case_
 #: Largest config sizes a cutter picks: array rows and columns, elementwise lanes.
 CAPS = MappingProxyType({"binary_rows": 4, "binary_cols": 16, "mac_rows": 4, "mac_cols": 32,
                          "lanes": 8})
-#: The ``vitsim golden`` flags every unit's case takes (besides its own).
-COMMON_FLAGS = ("m", "seed", "stimulus")
+#: The ``vitsim golden`` flags every unit's case takes (besides its own) -> the value a flag
+#: not given takes (the parser leaves them ``None``, so that modes which ignore them can
+#: refuse them when given).
+COMMON_FLAGS = MappingProxyType({"m": 4, "seed": 0, "stimulus": "random"})
 
 
 class CutError(VitsimError):
