@@ -5,8 +5,11 @@ compiler sized it at three steps of issue 18:
 - *before D*: a ``MAC_ROWS``-row MAC array, 8-lane elementwise units, 8-row binary
   arrays, softmax's divider at 1 bit a cycle;
 - *part D*: the MAC array sized for the patch embedding and ``LANES`` elementwise lanes;
-- *now*: the compiler's sizing (:func:`sim.compiler.sizing.accel_config_for`): also the
-  binary arrays' rows (:func:`sim.compiler.sizing.binary_rows`) and ``SM_DIV_BITS``.
+- *now*: the compiler's sizing (:func:`sim.compiler.sizing.accel_config_for`): also
+  ``SM_DIV_BITS``;
+- *binary 32 rows (what-if)*: now with 32-row binary arrays (what
+  :func:`sim.compiler.sizing.binary_rows` picks for digits at ``top=32``; checked
+  bit-exact in RTL, not the default: see ``MAX_ROWS``).
 
 Usage::
 
@@ -73,6 +76,14 @@ def before(net, *, part_d: bool = True):
     return dataclasses.replace(cfg, units=units)
 
 
+def wide(cfg, rows: int = 32):
+    """``cfg`` with ``rows``-row binary arrays (``sim.compiler.sizing.MAX_ROWS`` keeps them at
+    8 for the Verilator build's sake; the what-if column)."""
+    units = {slot: dataclasses.replace(u, rows=rows) if slot.startswith("binary_") else u
+             for slot, u in cfg.units.items()}
+    return dataclasses.replace(cfg, units=units)
+
+
 def stream_cycles(desc, cfg) -> int:
     """Cycles ``desc`` takes its beats: a DMA's words, else beats x the larger of the beat
     cycles and (MAC array) the passes a beat."""
@@ -110,15 +121,16 @@ def main(argv=None) -> int:
         m_units, m_ops, m_total = breakdown(compile_network(pkg, cfg=before(net,
                                                                             part_d=False)))
         units, ops, total = breakdown(compile_network(pkg, cfg=cfg))
+        w_units, w_ops, w_total = breakdown(compile_network(pkg, cfg=wide(cfg)))
     old = before(net).units["mac"]
     print(f"{args.model} depth {args.depth}: MAC array before D {old.rows} x {old.cols}, "
           f"now {mac.rows} x {mac.cols}; elementwise lanes before D 8, now {LANES}; "
           + "; ".join(f"{slot} {cfg.units[slot]}" for slot in
                       ("binary_xnor", "binary_and", "layernorm", "softmax")
                       if slot in cfg.units))
-    print("| unit | descriptors | cycles, before D | part D | now | share now | stream "
-          "| fixed |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| unit | descriptors | cycles, before D | part D | now | binary 32 rows (what-if) "
+          "| share now | stream | fixed |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 
     def get(d, k, i=1):
         return f"{d[k][i]:,}" if k in d else "-"
@@ -126,16 +138,19 @@ def main(argv=None) -> int:
     for unit in sorted(units, key=lambda u: -b_units.get(u, [0, 0])[1]):
         n, c, s = units[unit]
         print(f"| {unit} | {get(b_units, unit, 0)} -> {n} | {get(b_units, unit)} | "
-              f"{get(m_units, unit)} | {c:,} | {c / total:.1%} | {s:,} | {c - s:,} |")
+              f"{get(m_units, unit)} | {c:,} | {get(w_units, unit)} | {c / total:.1%} | "
+              f"{s:,} | {c - s:,} |")
     print(f"| **total (run_cycles)** | {sum(u[0] for u in b_units.values())} -> "
-          f"{sum(u[0] for u in units.values())} | {b_total:,} | {m_total:,} | {total:,} | | "
-          f"{sum(u[2] for u in units.values()):,} | |")
+          f"{sum(u[0] for u in units.values())} | {b_total:,} | {m_total:,} | {total:,} | "
+          f"{w_total:,} | | {sum(u[2] for u in units.values()):,} | |")
     print()
-    print("| op (blocks summed) | unit | descriptors | cycles, before D | part D | now |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| op (blocks summed) | unit | descriptors | cycles, before D | part D | now | "
+          "binary 32 rows |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for key in sorted(ops, key=lambda k: -b_ops.get(k, [0, 0])[1]):
         print(f"| {key[0]} | {key[1]} | {get(b_ops, key, 0)} -> {ops[key][0]} | "
-              f"{get(b_ops, key)} | {get(m_ops, key)} | {ops[key][1]:,} |")
+              f"{get(b_ops, key)} | {get(m_ops, key)} | {ops[key][1]:,} | "
+              f"{get(w_ops, key)} |")
     return 0
 
 

@@ -26,12 +26,12 @@ def compiled_by_op(prog):
     return out
 
 
-def shapes_model_matches(pkg):
+def shapes_model_matches(pkg, cfg=None):
     """Assert that the shapes-only model's descriptors (:func:`accel_descs`) are the
-    compiled program's, in order, for every field the count reads, and that
-    :func:`layer_cycles` equals the compiled program's count per op; return
-    ``(program, vit, gsb)``."""
-    prog = compile_network(pkg, image=0)
+    compiled program's (on accelerator ``cfg``, default the compiler's sizing), in order,
+    for every field the count reads, and that :func:`layer_cycles` equals the compiled
+    program's count per op; return ``(program, vit, gsb)``."""
+    prog = compile_network(pkg, image=0, cfg=cfg)
     vit, gsb = model_of(pkg)
     shaped = accel_descs(vit, prog.cfg, groups=gsb.groups, embed_bits=gsb.embed_bits)
     compiled = [(n, d) for n, d in zip(prog.names, prog.descs, strict=True)

@@ -15,11 +15,13 @@ from netpkgs import untrained_package
 from golden.accel_program import AccelTopCfg, OpDesc, desc_words
 from golden.accel_spec import AnalyticAccelCfg
 from golden.cases_layernorm import LayerNormCfg
+from golden.netpkg import NetworkData, read_network
 from golden.spec import ConfigError, MacArrayCfg, RequantCfg
 from sim.analytic import analyze, scheme_preset
 from sim.analytic.accel_cycles import PIPELINED, desc_cycles, layer_cycles
 from sim.cli import main
 from sim.compiler import compile_network
+from sim.compiler.sizing import accel_config_for
 
 TOP = AccelTopCfg(lanes=8, units={
     "requant": RequantCfg(lanes=8, acc_bits=24, out_bits=8),
@@ -103,6 +105,20 @@ def test_shapes_only_equal_the_compiled_program(packages, arch):
     shapes_model_matches(packages[arch])
 
 
+@pytest.mark.parametrize("arch", ["d1", "e128h2"])
+def test_shapes_only_model_follows_32_row_binary_arrays(packages, arch):
+    """At 32 rows (sizing.binary_rows at top=32; not the default, see MAX_ROWS) a key tile
+    of 32 x 2 packed elements spans two scratchpad words: two whole-word reads a beat (the
+    keys' rows padded to the array's rows: key_layout), in the model as compiled."""
+    pkg = packages[arch]
+    cfg = accel_config_for(NetworkData(read_network(pkg)))
+    units = {s: dataclasses.replace(u, rows=32) if s.startswith("binary_") else u
+             for s, u in cfg.units.items()}
+    prog, _, _ = shapes_model_matches(pkg, dataclasses.replace(cfg, units=units))
+    qk = prog.descs[prog.names.index("blocks.0.attn.qk")]
+    assert qk.beat_cycles == qk.ops[1].n_out == 2 and qk.ops[1].n_in == 1
+
+
 def test_analyze_reports_accel_layers(packages):
     pkg = packages["d4"]
     prog = compile_network(pkg, image=0)
@@ -139,7 +155,7 @@ def test_memory_cli_prints_accel_ops(packages, capsys):
 def test_model_equals_rtl_counters(packages, tmp_path, arch):
     """Every descriptor's counter (but the final dma_out's, which the dump cannot hold)
     and every op's summed counters equal the model: on the demo architecture, and with
-    64-bit key rows (two array chunks: the keys are laid out chunk-major, a tile two words)."""
+    64-bit key rows (two array chunks: the keys are laid out chunk-major)."""
     from sim.accel_run import run_program
 
     pkg = packages[arch]
@@ -147,9 +163,9 @@ def test_model_equals_rtl_counters(packages, tmp_path, arch):
     res = run_program(prog, tmp_path, sim="verilator")
     assert res.finished, res.log
     assert res.passed, [n for n, t in res.tensors.items() if not t["equal"]][:5]
-    if arch == "e128h2":  # the 32-row key tile spans two words: two vector reads a beat
+    if arch == "e128h2":  # the key tile is one vector read: one cycle a beat
         qk = prog.descs[prog.names.index("blocks.0.attn.qk")]
-        assert qk.beat_cycles == qk.ops[1].n_out == 2 and qk.ops[1].n_in == 1
+        assert qk.beat_cycles == 1 and qk.ops[1].n_in == 1
     assert len(res.op_cycles) == len(prog.descs) and prog.names[-1] == "dma_out"
     model = [desc_cycles(d, prog.cfg) for d in prog.descs[:-1]]
     bad = [(prog.names[i], m, r) for i, (m, r) in enumerate(zip(model, res.op_cycles[:-1],

@@ -5,6 +5,7 @@ import pytest
 
 from golden.accel_program import NUM_LOOPS, OpDesc
 from sim.compiler import CompileError, tiling
+from sim.compiler.sizing import MAX_ROWS, ROWS, binary_rows
 
 
 def test_loops_fill_the_outer_levels_and_refuse_too_many():
@@ -59,3 +60,10 @@ def test_keys_chunk_major_only_when_a_row_spans_whole_chunks():
 def test_runs():
     assert tiling.runs([3, 3, 5, 3]) == [(0, 2), (2, 1), (3, 1)]
     assert tiling.runs([]) == []
+
+
+def test_binary_rows_fill_every_output_count():
+    assert binary_rows([192, 64, 128, 64], top=32) == 32  # digits GSB
+    assert binary_rows([576, 192, 768, 48], top=32) == 16  # 48 outputs: no padded tile
+    assert binary_rows([10], top=32) == ROWS  # never below the old 8 rows
+    assert binary_rows([192, 64]) == MAX_ROWS == ROWS  # the default cap (build time)
