@@ -18,7 +18,7 @@ import hw_units as bench  # noqa: E402
     (["--unit", "LayerNorm-s2"], "--unit: no unit 'LayerNorm-s2'; choose from"),
     (["--lanes", "2", "--unit", "MAC array"],
      "--unit: no unit 'MAC array' with --lanes; choose from LayerNorm, LayerNorm-s2, "
-     "LayerNorm-s4, softmax"),
+     "LayerNorm-s3, LayerNorm-s4, softmax, softmax-d2, GELU"),
     (["--accel", "pkg", "--unit", "GELU"], "--unit: not with --accel"),
     (["--lanes", "2", "--units", "softmax"], "unrecognized arguments: --units softmax"),
 ])
