@@ -7,9 +7,10 @@ compiler sized it at three steps of issue 18:
 - *part D*: the MAC array sized for the patch embedding and ``LANES`` elementwise lanes;
 - *now*: the compiler's sizing (:func:`sim.compiler.sizing.accel_config_for`): also
   ``SM_DIV_BITS``;
-- *binary 32 rows (what-if)*: now with 32-row binary arrays (what
-  :func:`sim.compiler.sizing.binary_rows` picks for digits at ``top=32``; checked
-  bit-exact in RTL, not the default: see ``MAX_ROWS``).
+- *binary 32 rows (what-if)*: now with 32-row binary arrays
+  (:func:`sim.compiler.sizing.binary_cfg`; what :func:`sim.compiler.sizing.binary_rows`
+  picks for digits at ``top=32``; checked bit-exact in RTL, not the default: see
+  ``MAX_ROWS``).
 
 Usage::
 
@@ -43,7 +44,7 @@ from golden.netpkg import NetworkData  # noqa: E402
 from sim.analytic.accel_cycles import program_cycles, run_cycles  # noqa: E402
 from sim.compiler import compile_network  # noqa: E402
 from sim.compiler.parts import mac_array as mac_part  # noqa: E402
-from sim.compiler.sizing import LANES, MAC_ROWS, ROWS, accel_config_for  # noqa: E402
+from sim.compiler.sizing import LANES, MAC_ROWS, ROWS, accel_config_for, binary_cfg  # noqa: E402
 
 DMA = ("dma_in", "dma_out", "dma_pre")
 #: The elementwise units whose lanes are ``LANES`` (8 before).
@@ -73,14 +74,6 @@ def before(net, *, part_d: bool = True):
     for slot, fields in old.items():
         if slot in units:
             units[slot] = dataclasses.replace(units[slot], **fields)
-    return dataclasses.replace(cfg, units=units)
-
-
-def wide(cfg, rows: int = 32):
-    """``cfg`` with ``rows``-row binary arrays (``sim.compiler.sizing.MAX_ROWS`` keeps them at
-    8 for the Verilator build's sake; the what-if column)."""
-    units = {slot: dataclasses.replace(u, rows=rows) if slot.startswith("binary_") else u
-             for slot, u in cfg.units.items()}
     return dataclasses.replace(cfg, units=units)
 
 
@@ -121,7 +114,7 @@ def main(argv=None) -> int:
         m_units, m_ops, m_total = breakdown(compile_network(pkg, cfg=before(net,
                                                                             part_d=False)))
         units, ops, total = breakdown(compile_network(pkg, cfg=cfg))
-        w_units, w_ops, w_total = breakdown(compile_network(pkg, cfg=wide(cfg)))
+        w_units, w_ops, w_total = breakdown(compile_network(pkg, cfg=binary_cfg(cfg, 32)))
     old = before(net).units["mac"]
     print(f"{args.model} depth {args.depth}: MAC array before D {old.rows} x {old.cols}, "
           f"now {mac.rows} x {mac.cols}; elementwise lanes before D 8, now {LANES}; "

@@ -21,7 +21,7 @@ from sim.analytic import analyze, scheme_preset
 from sim.analytic.accel_cycles import PIPELINED, desc_cycles, layer_cycles
 from sim.cli import main
 from sim.compiler import compile_network
-from sim.compiler.sizing import accel_config_for
+from sim.compiler.sizing import accel_config_for, binary_cfg
 
 TOP = AccelTopCfg(lanes=8, units={
     "requant": RequantCfg(lanes=8, acc_bits=24, out_bits=8),
@@ -111,10 +111,8 @@ def test_shapes_only_model_follows_32_row_binary_arrays(packages, arch):
     of 32 x 2 packed elements spans two scratchpad words: two whole-word reads a beat (the
     keys' rows padded to the array's rows: key_layout), in the model as compiled."""
     pkg = packages[arch]
-    cfg = accel_config_for(NetworkData(read_network(pkg)))
-    units = {s: dataclasses.replace(u, rows=32) if s.startswith("binary_") else u
-             for s, u in cfg.units.items()}
-    prog, _, _ = shapes_model_matches(pkg, dataclasses.replace(cfg, units=units))
+    cfg = binary_cfg(accel_config_for(NetworkData(read_network(pkg))), 32)
+    prog, _, _ = shapes_model_matches(pkg, cfg)
     qk = prog.descs[prog.names.index("blocks.0.attn.qk")]
     assert qk.beat_cycles == qk.ops[1].n_out == 2 and qk.ops[1].n_in == 1
 

@@ -12,14 +12,15 @@ import numpy as np
 
 from golden.accel_program import AccelTopCfg
 from golden.kernels import grid_width
+from golden.spec import BinaryArrayCfg
 from sim.compiler import tiling
 from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
 
 __all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS",
            "MAC_PATCH_LANES", "MAC_ROWS", "MAX_ROWS", "ROWS", "ROW_LANES", "SM_DIV_BITS",
-           "accel_config_for", "binary_rows", "linear_mac_cols", "mac_cols", "patch_mac_rows",
-           "row_lanes", "widest", "word_cfg"]
+           "accel_config_for", "binary_cfg", "binary_rows", "linear_mac_cols", "mac_cols",
+           "patch_mac_rows", "row_lanes", "widest", "word_cfg"]
 
 #: Lanes of the elementwise units (requantiser, threshold, GELU, residual add, GSB encoder
 #: and A.V output): 16 takes the digits GSB demo from 67,706 to 57,652 cycles an image
@@ -151,6 +152,14 @@ def word_cfg(cfg: AccelTopCfg, lanes: int, depth: int = 1) -> AccelTopCfg:
     units = {slot: dataclasses.replace(u, lanes=lanes) if getattr(u, "lanes", 0) > lanes
              else u for slot, u in cfg.units.items()}
     return dataclasses.replace(cfg, lanes=lanes, depth=depth, units=units)
+
+
+def binary_cfg(cfg: AccelTopCfg, rows: int) -> AccelTopCfg:
+    """``cfg`` with binary arrays of ``rows`` rows (a what-if past ``MAX_ROWS``; the
+    compiler lays out and reads the keys of ``q @ k^T`` for any row count)."""
+    units = {slot: dataclasses.replace(u, rows=rows) if isinstance(u, BinaryArrayCfg) else u
+             for slot, u in cfg.units.items()}
+    return dataclasses.replace(cfg, units=units)
 
 
 def accel_config_for(net) -> AccelTopCfg:
