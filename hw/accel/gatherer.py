@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.accel_program import ADDR_BITS, ELEM_BITS, NUM_LOOPS, NUM_OPERANDS, AccelTopCfg
-from hw.accel.common import desc_layout, step_nest
+from hw.accel.common import desc_layout, nest_sum, step_nest
 from hw.accel.scratchpad import read_signature
 
 __all__ = ["MAX_PLANES", "Gatherer", "beat_layout"]
@@ -112,13 +112,19 @@ class Gatherer(wiring.Component):
             [Cat(*at_end[lvl:]).all() if lvl < NUM_LOOPS else Const(1)
              for lvl in range(NUM_LOOPS + 1)] + [Const(1)] * 3)[d.last_level])
 
+        # the addresses base + sum(i_n * s_n) + k1 * d_out + k0 * d_in, kept as running sums
+        step = Signal()
+        m.d.comb += step.eq(adv & rd_active & beat_end)
         for o in range(NUM_OPERANDS):
             p = f"o{o}_"
+            row = nest_sum(m, d[p + "base"].as_signed(), [d[f"{p}s{n}"] for n in range(NUM_LOOPS)],
+                           at_end, start=self.launch, step=step, width=ADDR_BITS + 8,
+                           name=f"rrow{o}")
+            # k1 * d_out (k1o) and k1 * d_out + k0 * d_in (sub), stepped with k0 and k1
+            k1o = Signal(ADDR_BITS + 8, name=f"rk1o{o}")
+            sub = Signal(ADDR_BITS + 8, name=f"rsub{o}")
             addr = Signal(ADDR_BITS + 8, name=f"raddr{o}")
-            terms = [d[p + "base"].as_signed()]
-            terms += [i[n] * d[f"{p}s{n}"] for n in range(NUM_LOOPS)]
-            terms += [k1[o] * d[p + "d_out"], k0[o] * d[p + "d_in"]]
-            m.d.comb += addr.eq(sum(terms[1:], terms[0]))
+            m.d.comb += addr.eq(row + sub)
             act = Signal(name=f"ract{o}")
             m.d.comb += act.eq(k1[o] < d[p + "n_out"])
             m.d.comb += [self.rd[o].addr.eq(addr[lane_bits:]), self.rd[o].en.eq(adv)]
@@ -127,11 +133,15 @@ class Gatherer(wiring.Component):
                              s1_lane[o].eq(addr[:lane_bits] >> d[p + "vl_log"])]
                 with m.If(rd_active):
                     with m.If(beat_end):
-                        m.d.sync += [k0[o].eq(0), k1[o].eq(0)]
+                        m.d.sync += [k0[o].eq(0), k1[o].eq(0), k1o.eq(0), sub.eq(0)]
                     with m.Elif(k0[o] == d[p + "n_in"] - 1):
-                        m.d.sync += [k0[o].eq(0), k1[o].eq(k1[o] + 1)]
+                        m.d.sync += [k0[o].eq(0), k1[o].eq(k1[o] + 1),
+                                     k1o.eq(k1o + d[p + "d_out"]),
+                                     sub.eq(k1o + d[p + "d_out"])]
                     with m.Else():
-                        m.d.sync += k0[o].eq(k0[o] + 1)
+                        m.d.sync += [k0[o].eq(k0[o] + 1), sub.eq(sub + d[p + "d_in"])]
+            with m.If(self.clear):
+                m.d.sync += [k1o.eq(0), sub.eq(0)]
 
         with m.If(adv):
             m.d.sync += [s1_valid.eq(rd_active), s1_final.eq(rd_active & beat_end),

@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.accel_program import ADDR_BITS, ELEM_BITS, NUM_LOOPS, AccelTopCfg
-from hw.accel.common import desc_layout, step_nest
+from hw.accel.common import desc_layout, nest_sum, step_nest
 from hw.accel.scratchpad import write_signature
 
 __all__ = ["Writer"]
@@ -89,12 +89,16 @@ class Writer(wiring.Component):
             neg = d.wsigned & (raw >> (d.wwidth - 1)[:6].as_unsigned())[0]
             m.d.comb += out_lanes[e].eq(Mux(neg, low | ~mask[:ELEM_BITS], low))
 
-        waddr = Signal(ADDR_BITS + 8)
-        wterms = [d.wbase.as_signed()] + [wi[n] * d[f"ws{n}"] for n in range(NUM_LOOPS)]
-        m.d.comb += waddr.eq(sum(wterms[1:], wterms[0]) + wsub * d.wt)
-        w_lane = waddr[:lane_bits]
         w_do = Signal()  # the writer stores this cycle
         beat_done = Signal()
+        # wbase + sum(wi_n * ws_n) + wsub * wt, kept as running sums (no products)
+        row = nest_sum(m, d.wbase.as_signed(), [d[f"ws{n}"] for n in range(NUM_LOOPS)], w_end,
+                       start=self.launch, step=w_do & beat_done, width=ADDR_BITS + 8,
+                       name="wrow")
+        wsub_t = Signal(ADDR_BITS + 8)  # wsub * wt
+        waddr = Signal(ADDR_BITS + 8)
+        m.d.comb += waddr.eq(row + wsub_t)
+        w_lane = waddr[:lane_bits]
         m.d.comb += beat_done.eq(d.wvec | d.wpack | (wsub == d.wc - 1))
         m.d.comb += [w_do.eq(self.running & w_active & self.i_stream.valid),
                      self.i_stream.ready.eq(w_do & beat_done)]
@@ -118,14 +122,14 @@ class Writer(wiring.Component):
 
         with m.If(w_do):
             with m.If(beat_done):
-                m.d.sync += wsub.eq(0)
+                m.d.sync += [wsub.eq(0), wsub_t.eq(0)]
                 step_nest(m, wi, w_end, w_active.eq(0))
             with m.Else():
-                m.d.sync += wsub.eq(wsub + 1)
+                m.d.sync += [wsub.eq(wsub + 1), wsub_t.eq(wsub_t + d.wt)]
 
         # the sequencer's strobes take priority over the nest's own updates
         with m.If(self.clear):
-            m.d.sync += [*(x.eq(0) for x in wi), wsub.eq(0)]
+            m.d.sync += [*(x.eq(0) for x in wi), wsub.eq(0), wsub_t.eq(0)]
         with m.If(self.launch):
             m.d.sync += w_active.eq(Cat(*[x != 0 for x in wn]).all())
         return m
