@@ -31,8 +31,13 @@ def popcount(value: Value) -> Value:
 
 
 def full_add(m: Module, x: Value, y: Value, z: Value) -> tuple[Signal, Signal]:
-    """Return ``(sum, carry)`` of three bits (a 3:2 counter), as signals driven in ``m``."""
-    s, k = Signal(), Signal()
+    """Return ``(sum, carry)`` of three bits (a 3:2 counter), as signals driven in ``m``.
+
+    ``x``, ``y`` and ``z`` may be equally wide vectors: then bit ``i`` of the results is
+    the full adder of bit ``i`` of the inputs (a carry-save adder, lanes independent).
+    """
+    width = max(len(x), len(y), len(z))
+    s, k = Signal(width), Signal(width)
     m.d.comb += [s.eq(x ^ y ^ z), k.eq((x & y) | (x & z) | (y & z))]
     return s, k
 
@@ -58,6 +63,12 @@ def compress(m: Module, columns: list[list[Value]],
     receives the number of levels (:attr:`golden.spec.BinaryArrayCfg.tree_levels` mirrors
     this count for the binary array). For 64 folded bits: 57 adders, 33 promoted bits,
     9 levels, leaving columns of ``[2, 1, 1, 1, 1, 1]`` bits.
+
+    Bit-sliced use: every "bit" may be a vector of the same width ``n`` (``fold`` returning
+    that width); then the result is ``n`` independent trees of the same shape, lane ``i``
+    made of bit ``i`` of every vector, with one signal (and one register) per tree
+    position instead of ``n``. The halves of a folded pair may be narrower than ``n``
+    when ``fold`` widens them (e.g. one activation bit that all lanes share).
     """
     width = max(len(columns), len(folded or []))
     comp = [list(columns[j]) if j < len(columns) else [] for j in range(width)]

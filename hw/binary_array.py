@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, ResetSignal, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, ResetSignal, Signal, signed
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
@@ -41,6 +41,9 @@ class BinaryMatmulArray(StreamUnit):
     Structure: per lane, a compressor tree of full adders (:func:`hw.adder_tree.compress`)
     counts the ``cols`` products, each XNOR/AND folded into the LUTs of the adder that takes
     it, with a register after every tree level (``cfg.tree_levels`` stages, one LUT deep).
+    The lanes' trees have one shape, so they are described as one bit-sliced tree (one
+    ``rows``-wide vector per tree position; in AND mode one more lane counts ``a``): the
+    Verilog grows with the tree, not with ``rows`` times the tree.
     For ``cols`` a power of two in XNOR mode the tree leaves one row plus one extra bit, and
     the lanes accumulate ``popcount - cols/2`` (half the result, doubled on the way out) on
     one shared carry chain: ``acc + row + bit`` for several lanes in one wide add, a
@@ -105,16 +108,30 @@ class BinaryMatmulArray(StreamUnit):
             value = inverse[id(reg)]
             return stage(~value)
 
-        # Stages 1..L: per lane, a pipelined compressor tree of the cols products; one tree
-        # level per stage (full adders, products folded into their LUTs), L = tree_levels.
-        a_bits = [beat.a[i] for i in range(cfg.cols)]
-        fold = (lambda x, y: ~(x ^ y)) if cfg.mode == "xnor" else (lambda x, y: x & y)
+        # Stages 1..L: a pipelined compressor tree of the cols products, one tree level per
+        # stage (full adders, products folded into their LUTs), L = tree_levels. Every
+        # lane's tree has the same shape, so one bit-sliced tree serves them all: each tree
+        # position is one vector with bit r for lane r, which keeps the Verilog to one
+        # statement per position rather than one per lane. In AND mode, lane ``rows`` is
+        # popcount(a) (the same tree over a & 1).
+        lanes = cfg.rows + (cfg.mode == "and")
+        pairs = []
+        for i in range(cfg.cols):
+            w_col = Signal(lanes, name=f"w_col{i}")
+            m.d.comb += w_col.eq(Cat(*[beat.w[r][i] for r in range(cfg.rows)],
+                                     *[Const(1, 1)] * (lanes - cfg.rows)))
+            pairs.append((beat.a[i], w_col))
+
+        def fold(x, y):
+            # x (the activation bit) is one bit for all lanes: a mux rather than a replicated
+            # x keeps the Verilog short (~(x ^ y) is x ? y : ~y; x & y is x ? y : 0); a
+            # signal, as an expression is emitted again at every use
+            product = Signal(lanes)
+            m.d.comb += product.eq(Mux(x, y, ~y) if cfg.mode == "xnor" else Mux(x, y, 0))
+            return product
+
         stats = {}
-        trees = [compress(m, [], [list(zip(a_bits, beat.w[r], strict=True))], fold, stage,
-                          stats) for r in range(cfg.rows)]
-        if cfg.mode == "and":  # popcount(a): the same tree over a & 1
-            a_tree = compress(m, [], [[(x, Const(1, 1)) for x in a_bits]], fold, stage,
-                              stats)
+        tree = compress(m, [], [pairs], fold, stage, stats)
         assert stats["levels"] == cfg.tree_levels, "BinaryArrayCfg.tree_levels is stale"
         valid, last = self.i_stream.valid, beat.last
         for _ in range(cfg.tree_levels):
@@ -133,19 +150,28 @@ class BinaryMatmulArray(StreamUnit):
         # two) possibly two rows. Half sums of one-row trees go to the shared carry chains:
         # up to CHAIN_POSITIONS positions per wide add, each lane's cin entering through a
         # separator position that stops the carry of the lane below; the rest add alone.
+        one_row = all(len(c) <= 1 for c in tree[1:])
+        top = inv_top = None
+        if (half and one_row and cfg.cols == 1 << len(tree) and tree[-1]
+                and id(tree[-1][0]) in inverse):
+            # cnt - 2**t for a row of t + 1 bits: invert the top bit (inside its LUT, ahead
+            # of its register) and make it the sign
+            top, inv_top = tree[-1][0], stage_not(tree[-1][0])
+        if cfg.mode == "and":
+            a_sum = column_sum([[v[cfg.rows] for v in col] for col in tree])
+            a_count = Signal(len(a_sum), name="a_count")
+            m.d.comb += a_count.eq(a_sum)
         totals = []
         chained = []
         for r in range(cfg.rows):
-            cols = trees[r]
+            cols = [[v[r] for v in col] for col in tree]
             bits = [c[0] if c else Const(0, 1) for c in cols]
             cin = None
-            if all(len(c) <= 1 for c in cols[1:]):
+            if one_row:
                 cin = cols[0][1] if len(cols[0]) > 1 else Const(0, 1)
             if half and cin is not None:
-                if cfg.cols == 1 << len(bits) and id(bits[-1]) in inverse:
-                    # cnt - 2**t for a row of t + 1 bits: invert the top bit (inside its
-                    # LUT, ahead of its register) and make it the sign
-                    con = Cat(*bits[:-1], stage_not(bits[-1])).as_signed()
+                if top is not None:
+                    con = Cat(*bits[:-1], inv_top[r]).as_signed()
                 else:
                     con = Cat(*bits).as_unsigned() - cfg.cols // 2
                 chained.append((r, con, cin))
@@ -158,7 +184,7 @@ class BinaryMatmulArray(StreamUnit):
                 totals.append(acc[r] + con - cfg.cols // 2)
             else:
                 totals.append(acc[r] + 2 * con - (cfg.cols if cfg.mode == "xnor"
-                                                  else column_sum(a_tree)))
+                                                  else a_count))
         width = len(acc[0])
         per_chain = max(1, CHAIN_POSITIONS // (width + 1))
         for g in range(0, len(chained), per_chain):
@@ -170,11 +196,15 @@ class BinaryMatmulArray(StreamUnit):
                     ops_b.append(cin)
                 ops_a.append(acc[r].as_unsigned())
                 ops_b.append(_sext(con, width))
-            chain = Cat(*ops_a) + Cat(*ops_b) + group[0][2]
+            # named signals here and below: an expression used in several statements is
+            # emitted once per use, which multiplies the Verilog (not the netlist)
+            chain = Signal(len(Cat(*ops_a)) + 1, name=f"chain{g // per_chain}")
+            m.d.comb += chain.eq(Cat(*ops_a) + Cat(*ops_b) + group[0][2])
             for i, (r, _, _) in enumerate(group):
                 totals[r] = chain[i * (width + 1):i * (width + 1) + width].as_signed()
         for r in range(cfg.rows):
-            total = totals[r]
+            total = Signal(signed(len(totals[r])), name=f"total{r}")
+            m.d.comb += total.eq(totals[r])
             with m.If(take):
                 m.d.sync += acc[r].eq(total)
                 with m.If(last):
