@@ -75,6 +75,9 @@ COUNT_BITS = 24
 #: Width of element and word addresses (strides: one bit more, signed); 32 bits address
 #: 16 GiB of 32-bit elements, DeiT-B's 344 MB of 32-bit parameters many times over.
 ADDR_BITS = 32
+#: Clock edges from a beat's last operand read address to the beat on a unit's input: the
+#: gatherer's pipeline (:class:`hw.accel.gatherer.Gatherer`), which the cycle models price.
+GATHER_LATENCY = 3
 #: Unit ids of the descriptor's ``unit`` field (0 is "no op"): the DMA ops', then each
 #: registered unit's slots (:mod:`golden.units`). A hardware encoding: ids never change.
 UNIT_IDS = slot_ids()

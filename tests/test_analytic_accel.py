@@ -45,8 +45,8 @@ def test_pipelined_unit():
     for beats, bc in ((1, 1), (6, 1), (6, 3)):
         d = OpDesc(unit="requant", rn=(1, 1, 2, beats // 2) if beats > 1 else (1, 1, 1, 1),
                    beat_cycles=bc, wn=(1, 1, 1, beats), wc=8, wvec=True)
-        # beat 0 on the unit's input bc + 1 cycles into RUN, then one beat every bc
-        assert desc_cycles(d, TOP) == HEAD + (bc + 1) + (beats - 1) * bc + lat
+        # beat 0 on the unit's input bc + 2 cycles into RUN, then one beat every bc
+        assert desc_cycles(d, TOP) == HEAD + (bc + 2) + (beats - 1) * bc + lat
     assert "requant" in PIPELINED
 
 
@@ -57,7 +57,7 @@ def test_mac_holds_each_beat_for_its_passes():
         d = OpDesc(unit="mac", rn=(1, 1, 3, 4), last_level=3, beat_cycles=bc,
                    wn=(1, 1, 1, 3), wc=4, wvec=True, k=(wb, ab, 1, 1))
         period = max(p, bc)
-        assert desc_cycles(d, TOP) == HEAD + (bc + 1) + 11 * period + p + mac.latency - 1
+        assert desc_cycles(d, TOP) == HEAD + (bc + 2) + 11 * period + p + mac.latency - 1
 
 
 def test_layernorm_rows_back_to_back():
@@ -65,7 +65,7 @@ def test_layernorm_rows_back_to_back():
     for rows in (1, 3):
         d = OpDesc(unit="layernorm", rn=(1, 1, rows, 16), wn=(1, 1, rows, 16), wc=1,
                    wvec=True)
-        assert desc_cycles(d, TOP) == HEAD + 2 + rows * ln.row_cycles - 1
+        assert desc_cycles(d, TOP) == HEAD + 3 + rows * ln.row_cycles - 1  # c0 = 1 + 2
     with pytest.raises(ValueError, match="whole rows"):
         desc_cycles(OpDesc(unit="layernorm", rn=(1, 1, 1, 15), wn=(1, 1, 1, 15), wc=1,
                            wvec=True), TOP)
@@ -76,7 +76,7 @@ def test_layernorm_rows_back_to_back():
     assert ln4.row_cycles == ln.row_cycles - 2 * 12
     for rows in (1, 3):
         d = OpDesc(unit="layernorm", rn=(1, 1, rows, 4), wn=(1, 1, rows, 4), wc=4, wvec=True)
-        assert desc_cycles(d, top4) == HEAD + 2 + rows * ln4.row_cycles - 1
+        assert desc_cycles(d, top4) == HEAD + 3 + rows * ln4.row_cycles - 1
 
 
 def test_refused_descriptors():
@@ -107,7 +107,7 @@ def test_shapes_only_equal_the_compiled_program(packages, arch):
 
 @pytest.mark.parametrize("arch", ["d1", "e128h2"])
 def test_shapes_only_model_follows_32_row_binary_arrays(packages, arch):
-    """At 32 rows (sizing.binary_rows at top=32; not the default, see MAX_ROWS) a key tile
+    """At 32 rows (sizing.binary_rows at top=32, the default MAX_ROWS) a key tile
     of 32 x 2 packed elements spans two scratchpad words: two whole-word reads a beat (the
     keys' rows padded to the array's rows: key_layout), in the model as compiled."""
     pkg = packages[arch]

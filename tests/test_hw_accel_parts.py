@@ -37,7 +37,7 @@ def test_constructors_check_their_arguments():
     with pytest.raises(ValueError, match=r"^out_lanes must be a positive integer, not 0$"):
         Writer(CFG, 0)
     assert (Scratchpad(CFG).latency, Gatherer(CFG, (8, 8, 8), {8}).latency,
-            Writer(CFG, 4).latency) == (1, 2, 1)
+            Writer(CFG, 4).latency) == (1, 3, 1)
     assert Sequencer(CFG).latency == desc_words(CFG) + 2  # FETCH, then DISPATCH
 
 

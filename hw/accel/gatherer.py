@@ -6,7 +6,14 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.accel_program import ADDR_BITS, ELEM_BITS, NUM_LOOPS, NUM_OPERANDS, AccelTopCfg
+from golden.accel_program import (
+    ADDR_BITS,
+    ELEM_BITS,
+    GATHER_LATENCY,
+    NUM_LOOPS,
+    NUM_OPERANDS,
+    AccelTopCfg,
+)
 from hw.accel.common import desc_layout, nest_sum, step_nest
 from hw.accel.scratchpad import read_signature
 
@@ -35,8 +42,10 @@ class Gatherer(wiring.Component):
 
     Timing: sub-cycle ``j`` of a beat reads its operands on the three ``rd`` ports in
     parallel, one word each a cycle, so a beat takes ``beat_cycles`` cycles; the read is
-    registered, then packed into the beat register, so the beat is on ``o_stream``
-    ``latency`` edges after its last sub-cycle's address. The whole gatherer advances only
+    registered, cut to its elements and registered again (a stage of its own, so that the
+    word's lane shift and the elements' placement are not one path), then packed into the
+    beat register, so the beat is on ``o_stream`` ``latency`` edges after its last
+    sub-cycle's address. The whole gatherer advances only
     while ``o_stream`` is empty or ``ready``; a beat counts as taken on any cycle with
     ``ready`` high (the accelerator passes ``valid`` on to the selected unit only while
     the op runs).
@@ -81,7 +90,7 @@ class Gatherer(wiring.Component):
     @property
     def latency(self) -> int:
         """Clock edges from a beat's last sub-cycle address to the beat on ``o_stream``."""
-        return 2
+        return GATHER_LATENCY
 
     def elaborate(self, platform):  # noqa: C901 - the reader and the packer share their stages
         m = Module()
@@ -94,6 +103,7 @@ class Gatherer(wiring.Component):
         rd_active = Signal()
         s1_valid, s1_final, s1_last = Signal(), Signal(), Signal()
         s1_j = Signal(16)
+        s2_valid, s2_final, s2_last = Signal(), Signal(), Signal()
         s1_act = [Signal(name=f"s1_act{o}") for o in range(NUM_OPERANDS)]
         s1_lane = [Signal(lane_bits or 1, name=f"s1_lane{o}") for o in range(NUM_OPERANDS)]
         pack = [Signal(wd, name=f"pack{o}") for o, wd in enumerate(widths)]
@@ -101,7 +111,7 @@ class Gatherer(wiring.Component):
         o_valid, o_last = self.o_stream.valid, self.o_stream.payload.last
         adv = Signal()
         m.d.comb += adv.eq(~o_valid | self.o_stream.ready)
-        m.d.comb += self.busy.eq(rd_active | s1_valid | o_valid)
+        m.d.comb += self.busy.eq(rd_active | s1_valid | s2_valid | o_valid)
 
         # stage 0: the loop nest and the read addresses
         rn = [d[f"rn{n}"] for n in range(NUM_LOOPS)]
@@ -153,7 +163,9 @@ class Gatherer(wiring.Component):
                     m.d.sync += j.eq(0)
                     step_nest(m, i, at_end, rd_active.eq(0))
 
-        # stage 1: the read words, cut to their elements and placed in the operand vectors
+        # stage 1: the read words, cut to their elements (registered for stage 2)
+        with m.If(adv):
+            m.d.sync += [s2_valid.eq(s1_valid), s2_final.eq(s1_final), s2_last.eq(s1_last)]
         for o in range(NUM_OPERANDS):
             p = f"o{o}_"
             shifted = Signal(W, name=f"rshift{o}")
@@ -164,9 +176,8 @@ class Gatherer(wiring.Component):
             vl = Signal(lane_bits + 1, name=f"rvl{o}")
             m.d.comb += vl.eq(1 << d[p + "vl_log"])
             keep = [Signal(name=f"rkeep{o}_{e}") for e in range(L)]
-            m.d.comb += [keep[e].eq(e < vl) for e in range(L)]
+            m.d.comb += [keep[e].eq(s1_act[o] & (e < vl)) for e in range(L)]
             wd = widths[o]
-            chunk = Signal(wd, name=f"rchunk{o}")  # this sub-cycle's bits, at their place
             # plain packing: low ebits of (element << shift), element e at e * ebits
             plain = Signal(min(wd, L * 32), name=f"rplain{o}")
             with m.Switch(d[p + "ebits"]):
@@ -175,31 +186,42 @@ class Gatherer(wiring.Component):
                         parts = [Mux(keep[e], (elems[e] << d[p + "shift"])[:eb], 0)
                                  for e in range(L)]
                         m.d.comb += plain.eq(Cat(*parts))
+            # plane packing: bit q of element e (placed in stage 2)
+            bits = [Cat(*[Mux(keep[e], elems[e][q], 0) for e in range(L)])
+                    for q in range(MAX_PLANES)]
+            s2_plain = Signal(len(plain), name=f"s2_plain{o}")
+            s2_bits = [Signal(L, name=f"s2_bits{o}_{q}") for q in range(MAX_PLANES)]
+            # where they go (stage 2's shift amounts, registered with them): plain element
+            # e at pos + e * ebits, bit q of element e at at_q + e = q * pstride + j * vl + e
             pos = Signal(wd.bit_length(), name=f"rpos{o}")  # positions are < wd
-            m.d.comb += pos.eq((s1_j << d[p + "vl_log"]) * d[p + "ebits"])
-            placed_plain = (plain << pos)[:wd]
-            # plane packing: bit q of element e at q * pstride + (j * vl + e)
             base_e = Signal(16, name=f"rbase_e{o}")
             m.d.comb += base_e.eq(s1_j << d[p + "vl_log"])
+            at = [Signal(wd.bit_length(), name=f"rppos{o}_{q}") for q in range(MAX_PLANES)]
+            with m.If(adv):
+                m.d.sync += [s2_plain.eq(plain),
+                             *(r.eq(b) for r, b in zip(s2_bits, bits, strict=True)),
+                             pos.eq((s1_j << d[p + "vl_log"]) * d[p + "ebits"]),
+                             *(at[q].eq(base_e + q * d[p + "pstride"])
+                               for q in range(MAX_PLANES))]
+
+            # stage 2: the elements placed in the operand vector
+            chunk = Signal(wd, name=f"rchunk{o}")  # this sub-cycle's bits, at their place
+            placed_plain = (s2_plain << pos)[:wd]
             planes = []
             for q in range(MAX_PLANES):
-                bits = Cat(*[Mux(keep[e], elems[e][q], 0) for e in range(L)])
-                at = Signal(wd.bit_length(), name=f"rppos{o}_{q}")
-                m.d.comb += at.eq(base_e + q * d[p + "pstride"])
-                planes.append(Mux(q < d[p + "planes"], (bits << at)[:wd], 0))
+                planes.append(Mux(q < d[p + "planes"], (s2_bits[q] << at[q])[:wd], 0))
             placed_planes = Signal(wd, name=f"rplanes{o}")
             m.d.comb += placed_planes.eq(_or_all(planes, wd))
-            m.d.comb += chunk.eq(Mux(s1_act[o],
-                                     Mux(d[p + "planes"] != 0, placed_planes, placed_plain), 0))
-            with m.If(adv & s1_valid):
-                with m.If(s1_final):
+            m.d.comb += chunk.eq(Mux(d[p + "planes"] != 0, placed_planes, placed_plain))
+            with m.If(adv & s2_valid):
+                with m.If(s2_final):
                     m.d.sync += [obuf[o].eq(pack[o] | chunk), pack[o].eq(0)]
                 with m.Else():
                     m.d.sync += pack[o].eq(pack[o] | chunk)
 
         with m.If(adv):
-            with m.If(s1_valid & s1_final):
-                m.d.sync += [o_valid.eq(1), o_last.eq(s1_last)]
+            with m.If(s2_valid & s2_final):
+                m.d.sync += [o_valid.eq(1), o_last.eq(s2_last)]
             with m.Else():
                 m.d.sync += o_valid.eq(0)
 

@@ -66,7 +66,7 @@ class Accelerator(wiring.Component):
     Gatherer timing: a beat takes ``beat_cycles`` cycles when no unit stalls (operands read
     in parallel on three scratchpad read ports, one word each a cycle); the writer stores
     a vector output beat a cycle, a scattered one an element a cycle. ``latency`` is the
-    gatherer's: two edges from the first sub-cycle's address to the beat on the unit's
+    gatherer's: three edges from the last sub-cycle's address to the beat on the unit's
     input.
 
     Parameters

@@ -24,10 +24,11 @@ cycle):
 - a ``dma_pre`` ends after ``DISPATCH`` (``desc_words + 2 + L`` cycles); the compute op
   after it issues the load in its ``DISPATCH`` and stores one R beat a cycle while the
   writer does not store, so its own count stands when ``prefetch_ok`` holds;
-- the gatherer issues one sub-cycle a cycle; the last sub-cycle's read is registered,
-  then packed into the beat register, so beat 0 is on the unit's input at
-  ``c0 = beat_cycles + 1``. A unit that is not ready freezes the gatherer, so beat
-  ``b + 1`` is offered ``beat_cycles`` cycles after beat ``b`` is taken;
+- the gatherer issues one sub-cycle a cycle; the last sub-cycle's read is registered, cut
+  to its elements and registered again, then packed into the beat register, so beat 0 is
+  on the unit's input at ``c0 = beat_cycles + GATHER_LATENCY - 1`` (``beat_cycles + 2``).
+  A unit that is not ready freezes the whole gatherer, so beat ``b + 1`` is offered
+  ``beat_cycles`` cycles after beat ``b`` is taken;
 - the writer takes a vector (``wvec``) or packed (``wpack``) beat the cycle it appears, so
   it never stalls a unit that emits at most one beat a cycle (a scattered writer, one
   element a cycle, is not modelled: :class:`ValueError`).
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 from math import prod
 
-from golden.accel_program import AccelTopCfg, OpDesc, desc_words
+from golden.accel_program import GATHER_LATENCY, AccelTopCfg, OpDesc, desc_words
 from sim.compiler.registry import cycle_models
 from sim.compiler.timing import pipelined
 
@@ -94,7 +95,7 @@ def count_at(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
     if outs and not (desc.wvec or desc.wpack) and desc.wc > 1:
         raise ValueError(f"{unit}: a scattered writer ({desc.wc} elements a beat, one a "
                          f"cycle) stalls the unit; not modelled")
-    return head + model(desc, u, prod(desc.rn), bc, bc + 1, outs)
+    return head + model(desc, u, prod(desc.rn), bc, bc + GATHER_LATENCY - 1, outs)
 
 
 def _no_unit(desc: OpDesc, cfg: AccelTopCfg, head: int) -> int:
