@@ -5,12 +5,10 @@ compiler sized it at three steps of issue 18:
 - *before D*: a ``MAC_ROWS``-row MAC array, 8-lane elementwise units, 8-row binary
   arrays, softmax's divider at 1 bit a cycle;
 - *part D*: the MAC array sized for the patch embedding and ``LANES`` elementwise lanes;
-- *now*: the compiler's sizing (:func:`sim.compiler.sizing.accel_config_for`): also
-  ``SM_DIV_BITS``;
-- *binary 32 rows (what-if)*: now with 32-row binary arrays
-  (:func:`sim.compiler.sizing.binary_cfg`; what :func:`sim.compiler.sizing.binary_rows`
-  picks for digits at ``top=32``; checked bit-exact in RTL, not the default: see
-  ``MAX_ROWS``).
+- *part E*: also ``SM_DIV_BITS``, the binary arrays still 8 rows
+  (:func:`sim.compiler.sizing.binary_cfg` at 8);
+- *now*: the compiler's sizing (:func:`sim.compiler.sizing.accel_config_for`): the binary
+  arrays up to ``MAX_ROWS`` (32) rows.
 
 Usage::
 
@@ -114,14 +112,14 @@ def main(argv=None) -> int:
         m_units, m_ops, m_total = breakdown(compile_network(pkg, cfg=before(net,
                                                                             part_d=False)))
         units, ops, total = breakdown(compile_network(pkg, cfg=cfg))
-        w_units, w_ops, w_total = breakdown(compile_network(pkg, cfg=binary_cfg(cfg, 32)))
+        w_units, w_ops, w_total = breakdown(compile_network(pkg, cfg=binary_cfg(cfg, 8)))
     old = before(net).units["mac"]
     print(f"{args.model} depth {args.depth}: MAC array before D {old.rows} x {old.cols}, "
           f"now {mac.rows} x {mac.cols}; elementwise lanes before D 8, now {LANES}; "
           + "; ".join(f"{slot} {cfg.units[slot]}" for slot in
                       ("binary_xnor", "binary_and", "layernorm", "softmax")
                       if slot in cfg.units))
-    print("| unit | descriptors | cycles, before D | part D | now | binary 32 rows (what-if) "
+    print("| unit | descriptors | cycles, before D | part D | part E (8-row binary) | now "
           "| share now | stream | fixed |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 
@@ -131,19 +129,19 @@ def main(argv=None) -> int:
     for unit in sorted(units, key=lambda u: -b_units.get(u, [0, 0])[1]):
         n, c, s = units[unit]
         print(f"| {unit} | {get(b_units, unit, 0)} -> {n} | {get(b_units, unit)} | "
-              f"{get(m_units, unit)} | {c:,} | {get(w_units, unit)} | {c / total:.1%} | "
+              f"{get(m_units, unit)} | {get(w_units, unit)} | {c:,} | {c / total:.1%} | "
               f"{s:,} | {c - s:,} |")
     print(f"| **total (run_cycles)** | {sum(u[0] for u in b_units.values())} -> "
-          f"{sum(u[0] for u in units.values())} | {b_total:,} | {m_total:,} | {total:,} | "
-          f"{w_total:,} | | {sum(u[2] for u in units.values()):,} | |")
+          f"{sum(u[0] for u in units.values())} | {b_total:,} | {m_total:,} | {w_total:,} | "
+          f"{total:,} | | {sum(u[2] for u in units.values()):,} | |")
     print()
-    print("| op (blocks summed) | unit | descriptors | cycles, before D | part D | now | "
-          "binary 32 rows |")
+    print("| op (blocks summed) | unit | descriptors | cycles, before D | part D | part E | "
+          "now |")
     print("|---|---|---:|---:|---:|---:|---:|")
     for key in sorted(ops, key=lambda k: -b_ops.get(k, [0, 0])[1]):
         print(f"| {key[0]} | {key[1]} | {get(b_ops, key, 0)} -> {ops[key][0]} | "
-              f"{get(b_ops, key)} | {get(m_ops, key)} | {ops[key][1]:,} | "
-              f"{get(w_ops, key)} |")
+              f"{get(b_ops, key)} | {get(m_ops, key)} | {get(w_ops, key)} | "
+              f"{ops[key][1]:,} |")
     return 0
 
 

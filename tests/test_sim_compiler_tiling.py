@@ -66,4 +66,4 @@ def test_binary_rows_fill_every_output_count():
     assert binary_rows([192, 64, 128, 64], top=32) == 32  # digits GSB
     assert binary_rows([576, 192, 768, 48], top=32) == 16  # 48 outputs: no padded tile
     assert binary_rows([10], top=32) == ROWS  # never below the old 8 rows
-    assert binary_rows([192, 64]) == MAX_ROWS == ROWS  # the default cap (build time)
+    assert binary_rows([192, 64]) == MAX_ROWS == 32  # the default cap

@@ -38,12 +38,11 @@ ROW_LANES = 8
 #: clock.
 LN_STEP_BITS = 2
 #: The binary arrays: ``COLS`` bits a beat; at least ``ROWS`` rows, up to ``MAX_ROWS`` where
-#: every weight's output count fills them (:func:`binary_rows`). ``MAX_ROWS`` stays 8: 32
-#: rows take the digits GSB demo's binary matmuls from 14,596 to 4,084 cycles an image
-#: (56,356 -> 45,884 in all; bit-exact in RTL) for 3,844 more LUTs, but the accelerator's
-#: Verilog grows from 2.25 to 4.72 MB and Verilator's build about 2.5x (16 rows: 3.06 MB,
-#: 1.5x), more than the test suite's time budget pays for every configuration it builds.
-ROWS, COLS, MAX_ROWS = 8, 32, 8
+#: every weight's output count fills them (:func:`binary_rows`). 32 rows take the digits GSB
+#: demo's binary matmuls from 14,596 to 4,084 cycles an image for about 3,800 more LUTs; the
+#: array's Verilog grows with its compressor tree, not rows x tree (one bit-sliced tree for
+#: all rows), so the digits accelerator's Verilator build is 54 s at 32 rows (47 s at 8).
+ROWS, COLS, MAX_ROWS = 8, 32, 32
 MAC_ROWS = 4
 #: Lanes (rows x columns) of a MAC array sized for the patch embedding, at least: a narrow
 #: patch beat (digits: a 2x2 patch, 4 columns) gets more rows, up to the widest output
