@@ -16,38 +16,36 @@ def desc_layout() -> data.StructLayout:
     return data.StructLayout({n: (signed(b) if s else unsigned(b)) for n, b, s in desc_fields()})
 
 
-def step_nest(m: Module, counters: list, at_end: list, done) -> None:
+def step_nest(m: Module, counters: list, at_end: list, done, sums=()) -> None:
     """Advance a loop nest (``counters[-1]`` innermost) by one iteration; ``done`` when
-    every counter is at its end."""
+    every counter is at its end. ``sums``: the nest's running sums (:func:`nest_sum`, each
+    with its strides), stepped with the counters."""
     n = len(counters)
     for level in reversed(range(n)):
         with (m.If if level == n - 1 else m.Elif)(~at_end[level]):
             m.d.sync += [counters[level].eq(counters[level] + 1),
                          *(c.eq(0) for c in counters[level + 1:])]
+            for part, strides in sums:
+                m.d.sync += [x.eq(part[level] + strides[level]) for x in part[level:]]
     with m.Else():
         m.d.sync += done
 
 
-def nest_sum(m: Module, base, strides: list, at_end: list, *, start, step, width: int,
-             name: str) -> Signal:
-    """``base + sum(counters[l] * strides[l])`` of a loop nest stepped by :func:`step_nest`,
-    kept in registers instead of multiplied out: returns a ``width``-bit signal, that sum
-    modulo ``2**width`` (the same bits as the products' sum cut to ``width``).
+def nest_sum(m: Module, base, levels: int, *, start, width: int, name: str) -> list[Signal]:
+    """The registers of ``base + sum(counters[l] * strides[l])`` of a loop nest of
+    ``levels`` counters, kept as sums instead of multiplied out: one partial sum per level,
+    ``p[l] = base + sum(counters[:l + 1] * strides[:l + 1])`` (``width`` bits, so modulo
+    ``2**width``: the same bits as the products' sum cut to ``width``); returns ``p``, whose
+    last entry is the whole sum.
 
-    ``start`` (the cycle the nest's counters are all 0) loads ``base``; ``step`` (the cycle
-    :func:`step_nest` advances the nest, ``at_end`` its end flags) adds the stepped level's
-    stride. One partial sum per level, ``p[l] = base + sum(counters[:l + 1] * strides[:l +
-    1])``: stepping level ``l`` (the levels inside it back at 0) sets ``p[l:]`` to ``p[l] +
-    strides[l]``. So the address of a beat is a register, not a product of a counter and a
-    33-bit stride (those sat on the accelerator's longest paths). ``base`` and ``strides``
-    must hold from ``start`` to the end of the nest.
+    ``start`` (the cycle the nest's counters are all 0) loads ``base``; :func:`step_nest`
+    given ``(p, strides)`` in ``sums`` steps them: stepping level ``l`` (the levels inside
+    it back at 0) sets ``p[l:]`` to ``p[l] + strides[l]``. So the address of a beat is a
+    register, not a product of a counter and a 33-bit stride (those sat on the
+    accelerator's longest paths). ``base`` and the strides must hold from ``start`` to the
+    end of the nest; the nest does not step in the ``start`` cycle.
     """
-    n = len(strides)
-    part = [Signal(width, name=f"{name}_p{lvl}") for lvl in range(n)]
+    part = [Signal(width, name=f"{name}_p{lvl}") for lvl in range(levels)]
     with m.If(start):
         m.d.sync += [x.eq(base) for x in part]
-    with m.Elif(step):
-        for level in reversed(range(n)):
-            with (m.If if level == n - 1 else m.Elif)(~at_end[level]):
-                m.d.sync += [x.eq(part[level] + strides[level]) for x in part[level:]]
-    return part[-1]
+    return part

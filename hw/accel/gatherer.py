@@ -122,19 +122,19 @@ class Gatherer(wiring.Component):
             [Cat(*at_end[lvl:]).all() if lvl < NUM_LOOPS else Const(1)
              for lvl in range(NUM_LOOPS + 1)] + [Const(1)] * 3)[d.last_level])
 
-        # the addresses base + sum(i_n * s_n) + k1 * d_out + k0 * d_in, kept as running sums
-        step = Signal()
-        m.d.comb += step.eq(adv & rd_active & beat_end)
+        # the addresses base + sum(i_n * s_n) + k1 * d_out + k0 * d_in, kept as running sums:
+        # the nest's part (rows, stepped with i) and k1 * d_out (k1o) and k1 * d_out + k0 *
+        # d_in (sub), stepped with k0 and k1
+        rows, k1o, sub = [], [], []
         for o in range(NUM_OPERANDS):
             p = f"o{o}_"
-            row = nest_sum(m, d[p + "base"].as_signed(), [d[f"{p}s{n}"] for n in range(NUM_LOOPS)],
-                           at_end, start=self.launch, step=step, width=ADDR_BITS + 8,
-                           name=f"rrow{o}")
-            # k1 * d_out (k1o) and k1 * d_out + k0 * d_in (sub), stepped with k0 and k1
-            k1o = Signal(ADDR_BITS + 8, name=f"rk1o{o}")
-            sub = Signal(ADDR_BITS + 8, name=f"rsub{o}")
+            rows.append((nest_sum(m, d[p + "base"].as_signed(), NUM_LOOPS, start=self.launch,
+                                  width=ADDR_BITS + 8, name=f"rrow{o}"),
+                         [d[f"{p}s{n}"] for n in range(NUM_LOOPS)]))
+            k1o.append(Signal(ADDR_BITS + 8, name=f"rk1o{o}"))
+            sub.append(Signal(ADDR_BITS + 8, name=f"rsub{o}"))
             addr = Signal(ADDR_BITS + 8, name=f"raddr{o}")
-            m.d.comb += addr.eq(row + sub)
+            m.d.comb += addr.eq(rows[o][0][-1] + sub[o])
             act = Signal(name=f"ract{o}")
             m.d.comb += act.eq(k1[o] < d[p + "n_out"])
             m.d.comb += [self.rd[o].addr.eq(addr[lane_bits:]), self.rd[o].en.eq(adv)]
@@ -143,15 +143,13 @@ class Gatherer(wiring.Component):
                              s1_lane[o].eq(addr[:lane_bits] >> d[p + "vl_log"])]
                 with m.If(rd_active):
                     with m.If(beat_end):
-                        m.d.sync += [k0[o].eq(0), k1[o].eq(0), k1o.eq(0), sub.eq(0)]
+                        m.d.sync += [k0[o].eq(0), k1[o].eq(0), k1o[o].eq(0), sub[o].eq(0)]
                     with m.Elif(k0[o] == d[p + "n_in"] - 1):
                         m.d.sync += [k0[o].eq(0), k1[o].eq(k1[o] + 1),
-                                     k1o.eq(k1o + d[p + "d_out"]),
-                                     sub.eq(k1o + d[p + "d_out"])]
+                                     k1o[o].eq(k1o[o] + d[p + "d_out"]),
+                                     sub[o].eq(k1o[o] + d[p + "d_out"])]
                     with m.Else():
-                        m.d.sync += [k0[o].eq(k0[o] + 1), sub.eq(sub + d[p + "d_in"])]
-            with m.If(self.clear):
-                m.d.sync += [k1o.eq(0), sub.eq(0)]
+                        m.d.sync += [k0[o].eq(k0[o] + 1), sub[o].eq(sub[o] + d[p + "d_in"])]
 
         with m.If(adv):
             m.d.sync += [s1_valid.eq(rd_active), s1_final.eq(rd_active & beat_end),
@@ -161,7 +159,7 @@ class Gatherer(wiring.Component):
                     m.d.sync += j.eq(j + 1)
                 with m.Else():
                     m.d.sync += j.eq(0)
-                    step_nest(m, i, at_end, rd_active.eq(0))
+                    step_nest(m, i, at_end, rd_active.eq(0), sums=rows)
 
         # stage 1: the read words, cut to their elements (registered for stage 2)
         with m.If(adv):
@@ -228,7 +226,8 @@ class Gatherer(wiring.Component):
         # the sequencer's strobes take priority over the stages' own updates
         with m.If(self.clear):
             m.d.sync += [*(x.eq(0) for x in i), j.eq(0), *(x.eq(0) for x in k0),
-                         *(x.eq(0) for x in k1), o_valid.eq(0), *(x.eq(0) for x in pack)]
+                         *(x.eq(0) for x in k1), *(x.eq(0) for x in k1o),
+                         *(x.eq(0) for x in sub), o_valid.eq(0), *(x.eq(0) for x in pack)]
         with m.If(self.launch):
             m.d.sync += rd_active.eq(Cat(*[x != 0 for x in rn]).all())
         return m

@@ -92,12 +92,12 @@ class Writer(wiring.Component):
         w_do = Signal()  # the writer stores this cycle
         beat_done = Signal()
         # wbase + sum(wi_n * ws_n) + wsub * wt, kept as running sums (no products)
-        row = nest_sum(m, d.wbase.as_signed(), [d[f"ws{n}"] for n in range(NUM_LOOPS)], w_end,
-                       start=self.launch, step=w_do & beat_done, width=ADDR_BITS + 8,
-                       name="wrow")
+        row = (nest_sum(m, d.wbase.as_signed(), NUM_LOOPS, start=self.launch,
+                        width=ADDR_BITS + 8, name="wrow"),
+               [d[f"ws{n}"] for n in range(NUM_LOOPS)])
         wsub_t = Signal(ADDR_BITS + 8)  # wsub * wt
         waddr = Signal(ADDR_BITS + 8)
-        m.d.comb += waddr.eq(row + wsub_t)
+        m.d.comb += waddr.eq(row[0][-1] + wsub_t)
         w_lane = waddr[:lane_bits]
         m.d.comb += beat_done.eq(d.wvec | d.wpack | (wsub == d.wc - 1))
         m.d.comb += [w_do.eq(self.running & w_active & self.i_stream.valid),
@@ -123,7 +123,7 @@ class Writer(wiring.Component):
         with m.If(w_do):
             with m.If(beat_done):
                 m.d.sync += [wsub.eq(0), wsub_t.eq(0)]
-                step_nest(m, wi, w_end, w_active.eq(0))
+                step_nest(m, wi, w_end, w_active.eq(0), sums=[row])
             with m.Else():
                 m.d.sync += [wsub.eq(wsub + 1), wsub_t.eq(wsub_t + d.wt)]
 
