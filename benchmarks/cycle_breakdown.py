@@ -1,6 +1,6 @@
 """Where an image's cycles go on the accelerator: per unit and per op, from the
 accelerator-exact model of the compiled program, side by side for the accelerator as the
-compiler sized it at three steps of issue 18:
+compiler sized it at four steps of issue 18:
 
 - *before D*: a ``MAC_ROWS``-row MAC array, 8-lane elementwise units, 8-row binary
   arrays, softmax's divider at 1 bit a cycle;

@@ -154,8 +154,9 @@ def word_cfg(cfg: AccelTopCfg, lanes: int, depth: int = 1) -> AccelTopCfg:
 
 
 def binary_cfg(cfg: AccelTopCfg, rows: int) -> AccelTopCfg:
-    """``cfg`` with binary arrays of ``rows`` rows (a what-if past ``MAX_ROWS``; the
-    compiler lays out and reads the keys of ``q @ k^T`` for any row count)."""
+    """``cfg`` with binary arrays of ``rows`` rows (a what-if beside what
+    :func:`binary_rows` picks; the compiler lays out and reads the keys of ``q @ k^T`` for
+    any row count)."""
     units = {slot: dataclasses.replace(u, rows=rows) if isinstance(u, BinaryArrayCfg) else u
              for slot, u in cfg.units.items()}
     return dataclasses.replace(cfg, units=units)
