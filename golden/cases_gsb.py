@@ -148,7 +148,8 @@ class GsbAvCfg(ConfigBase):
     ``y[i, j] = sum_{p,r} W[p, r] * (A_p @ S_r)[i, j]`` with ``a_planes`` attention planes
     ``A_p`` ({0,1}, ``[n, n]``), ``v_planes`` value planes (``S_0`` the ±1 sign plane,
     ``S_r = S_0 * mask_{r-1}``, ``[n, d]``) and the run-time integer weights ``W [P, R]``.
-    ``lanes`` output columns are computed in parallel, one plane pair a cycle.
+    ``lanes`` output columns are computed in parallel, one plane pair a cycle; V arrives
+    ``v_cols`` columns a beat.
 
     Parameters
     ----------
@@ -164,6 +165,11 @@ class GsbAvCfg(ConfigBase):
         Value planes ``R`` (the sign plane plus ``R - 1`` masks), 1..4.
     w_bits : int
         Signed width of a plane-pair weight, 2..16.
+    v_cols : int
+        V columns a beat, a power of two dividing ``lanes``: a V beat is ``v_cols``
+        consecutive columns, the plane bits token-major (:func:`gsb_av_beats`), which is how
+        the accelerator's gatherer packs ``v_cols`` consecutive elements of each token's V
+        row read as one vector (so a head's V takes ``ceil(d / v_cols)`` beats, not ``d``).
     """
 
     kind: ClassVar[str] = "gsb_av"
@@ -173,9 +179,14 @@ class GsbAvCfg(ConfigBase):
     a_planes: int = 3  # attention planes P
     v_planes: int = 3  # value planes R
     w_bits: int = 8  # signed weight width
+    v_cols: int = 1  # V columns a beat
 
     def __post_init__(self):
         check_int("lanes", self.lanes, 1, 64)
+        check_int("v_cols", self.v_cols, 1, 64)
+        if self.v_cols & (self.v_cols - 1) or self.lanes % self.v_cols:
+            raise ConfigError(f"v_cols must be a power of two dividing lanes ({self.lanes}), "
+                              f"not {self.v_cols}")
         check_int("max_n", self.max_n, 1, 1024)
         check_int("max_d", self.max_d, 1, 1024)
         check_int("a_planes", self.a_planes, 1, 4)
@@ -211,17 +222,30 @@ class GsbAvCfg(ConfigBase):
             raise ConfigError(f"d must be between 1 and max_d ({self.max_d}), not {d!r}")
         return -(-d // self.lanes)
 
+    def v_beats(self, d: int) -> int:
+        """V beats of a ``d``-wide head: ``ceil(d / v_cols)``."""
+        self.blocks(d)  # validates d
+        return -(-d // self.v_cols)
+
+    @property
+    def bits_width(self) -> int:
+        """Bits of the payload's bit field: an A row's ``a_planes`` planes of ``max_n`` or a
+        V beat's ``v_planes`` planes of ``max_n * v_cols``."""
+        return self.max_n * max(self.a_planes, self.v_planes * self.v_cols)
+
     def cycles(self, *, n: int, d: int) -> int:
         """Clock cycles of one head with no stalls, from the edge that accepts the first V
-        column to the edge that hands over the last outputs, both included:
-        ``d + n * ceil(d / lanes) * a_planes * v_planes + latency``."""
+        beat to the edge that hands over the last outputs, both included:
+        ``ceil(d / v_cols) + n * ceil(d / lanes) * a_planes * v_planes + latency``."""
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= self.max_n:
             raise ConfigError(f"n must be between 1 and max_n ({self.max_n}), not {n!r}")
-        return d + n * self.blocks(d) * self.a_planes * self.v_planes + self.latency
+        return (self.v_beats(d) + n * self.blocks(d) * self.a_planes * self.v_planes
+                + self.latency)
 
     def __str__(self) -> str:
+        cols = f"c{self.v_cols}" if self.v_cols > 1 else ""
         return (f"gsbav_l{self.lanes}n{self.max_n}d{self.max_d}p{self.a_planes}"
-                f"r{self.v_planes}w{self.w_bits}")
+                f"r{self.v_planes}w{self.w_bits}{cols}")
 
 
 # ---------------------------------------------------------------- encoder streams and cases
@@ -368,7 +392,7 @@ def _verify_encoder(pkg: Package):
 #: ``GsbAv``'s ``i_stream``: the bit field (``max_n`` bits per plane), the plane-pair
 #: weights ``W[p, r]`` (``p``-major, read from the first V beat) and ``last``.
 GSB_AV_PAYLOAD = Payload((
-    PayloadField("bits", lambda cfg: cfg.max_n * max(cfg.a_planes, cfg.v_planes), bind=0),
+    PayloadField("bits", lambda cfg: cfg.bits_width, bind=0),
     PayloadField("w", "w_bits", signed=True, dims=(lambda cfg: cfg.a_planes * cfg.v_planes,),
                  bind=1),
     PayloadField("last", 1, bind="last"),
@@ -378,12 +402,15 @@ GSB_AV_PAYLOAD = Payload((
 def gsb_av_beats(cfg: GsbAvCfg, a_planes, v_sign, v_masks, weights) -> list[int]:
     """Return the ``i_stream`` payloads of ``GsbAv`` for one head.
 
-    First ``d`` V beats (column ``j``: plane ``r`` -- the sign for ``r = 0``, mask ``r - 1``
-    after -- at bits ``[r*max_n, r*max_n + n)``, token ``t`` at bit ``t``), ``last`` on column
-    ``d - 1``; then ``n`` A beats (row ``i``: plane ``p`` at ``[p*max_n, p*max_n + n)``,
-    column ``t`` at bit ``t``), ``last`` on row ``n - 1``. Payload, LSB first: the bit field
-    (``max_n * max(P, R)`` bits, unused bits 0), the weights ``W[p, r]`` (``w_bits`` each,
-    two's complement, ``p``-major; read from the first V beat only), ``last`` (1).
+    First ``ceil(d / v_cols)`` V beats; beat ``b`` holds columns ``b*v_cols + c``
+    (``c < v_cols``; columns past ``d`` all 0): bit ``t*v_cols + c`` of plane ``r`` (the
+    sign for ``r = 0``, mask ``r - 1`` after; plane ``r`` at bits ``[r*max_n*v_cols, ...)``)
+    is token ``t`` of column ``b*v_cols + c``, so at ``v_cols`` 1 column ``j``'s plane ``r``
+    is bits ``[r*max_n, r*max_n + n)``; ``last`` on the last V beat. Then ``n`` A beats
+    (row ``i``: plane ``p`` at ``[p*max_n, p*max_n + n)``, column ``t`` at bit ``t``),
+    ``last`` on row ``n - 1``. Payload, LSB first: the bit field (:attr:`GsbAvCfg.bits_width`
+    bits, unused bits 0), the weights ``W[p, r]`` (``w_bits`` each, two's complement,
+    ``p``-major; read from the first V beat only), ``last`` (1).
     """
     a_planes = np.asarray(a_planes, dtype=np.int64)
     v_sign = np.asarray(v_sign, dtype=np.int64)
@@ -391,26 +418,30 @@ def gsb_av_beats(cfg: GsbAvCfg, a_planes, v_sign, v_masks, weights) -> list[int]
     weights = np.asarray(weights, dtype=np.int64)
     n, d = v_sign.shape
     cfg.cycles(n=n, d=d)  # validates the shape
-    p_, r_ = cfg.a_planes, cfg.v_planes
+    p_, r_, k = cfg.a_planes, cfg.v_planes, cfg.v_cols
     if a_planes.shape != (p_, n, n) or v_masks.shape[0] != r_ - 1 or weights.shape != (p_, r_):
         raise VitsimError(f"planes must be a_planes [{p_}, {n}, {n}], v_masks "
                           f"[{r_ - 1}, {n}, {d}], weights [{p_}, {r_}]")
     check_fits("weights", weights, cfg.w_bits, "w_bits")
 
-    def bits(planes_row):  # planes_row [k, n] bits: plane k at [k*max_n, k*max_n + n)
+    def bits(planes, stride):  # planes [k, m] bits: plane k at [k*stride, k*stride + m)
         word = 0
-        for k, row in enumerate(planes_row):
-            word |= int(sum(int(b) << t for t, b in enumerate(row))) << (k * cfg.max_n)
+        for q, row in enumerate(planes):
+            word |= int(sum(int(b) << t for t, b in enumerate(row))) << (q * stride)
         return word
 
-    v_all = np.concatenate([v_sign[None], v_masks])  # [R, n, d]
-    w = np.zeros((d + n, p_ * r_), dtype=np.int64)
-    w[:d] = weights.reshape(1, -1)
-    last = np.zeros(d + n, dtype=np.int64)
-    last[[d - 1, d + n - 1]] = 1
-    return GSB_AV_PAYLOAD.pack(cfg, d + n, {
-        "bits": [bits(v_all[:, :, j]) for j in range(d)] + [bits(a_planes[:, i, :])
-                                                             for i in range(n)],
+    vb = cfg.v_beats(d)
+    v_all = np.zeros((r_, n, vb * k), dtype=np.int64)  # [R, n, d] and zero columns
+    v_all[:, :, :d] = np.concatenate([v_sign[None], v_masks])
+    # beat b, plane r: token-major, the beat's k columns minor
+    v_bits = [bits(v_all[:, :, b * k:(b + 1) * k].reshape(r_, n * k), cfg.max_n * k)
+              for b in range(vb)]
+    w = np.zeros((vb + n, p_ * r_), dtype=np.int64)
+    w[:vb] = weights.reshape(1, -1)
+    last = np.zeros(vb + n, dtype=np.int64)
+    last[[vb - 1, vb + n - 1]] = 1
+    return GSB_AV_PAYLOAD.pack(cfg, vb + n, {
+        "bits": v_bits + [bits(a_planes[:, i, :], cfg.max_n) for i in range(n)],
         "w": w, "last": last})
 
 

@@ -30,10 +30,12 @@ class GsbAv(StreamUnit):
     A head goes through two phases on one ``i_stream`` (layout: :func:`golden.cases_gsb.
     gsb_av_beats`):
 
-    1. *load V* (one column a cycle, ``d`` cycles): column ``j``'s ``R`` plane vectors
-       (``n`` bits each, over the tokens) are written into the V buffer, an
-       ``amaranth.lib.memory.Memory`` of ``ceil(max_d / lanes)`` words holding ``lanes``
-       columns each (one write granule per column);
+    1. *load V* (``v_cols`` columns a cycle, ``ceil(d / v_cols)`` cycles): each column's
+       ``R`` plane vectors (``n`` bits each, over the tokens; a beat's ``v_cols`` columns
+       interleaved token-major, as the accelerator's gatherer packs a vector read of a V
+       row) are written into the V buffer, an ``amaranth.lib.memory.Memory`` of
+       ``ceil(max_d / lanes)`` words holding ``lanes`` columns each (one write granule per
+       column, ``v_cols`` of them a cycle);
     2. *rows* (``ceil(d / lanes) * P * R`` cycles per row of A): a row's ``P`` plane vectors
        are held in a register; for each column block and each plane pair ``(p, r)``, one a
        cycle, every lane ``j`` computes ``popcount(A_p[i] & mask_r[j] & pos[j]) -
@@ -50,11 +52,11 @@ class GsbAv(StreamUnit):
     multiply-accumulate into the output register. Accumulators are ``cfg.acc_bits`` wide,
     from the static bound ``max_n * sum|W| <= max_n * P * R * 2**(w_bits - 1)``
     (:attr:`golden.cases_gsb.GsbAvCfg.acc_bound`), so no sum wraps. Timing with no stalls,
-    first input handshake to last output handshake, both included: ``d + n * ceil(d /
-    lanes) * P * R + latency`` with ``latency`` = 5 (row register, issue, chunk popcounts,
-    difference, accumulate), the model :meth:`golden.cases_gsb.GsbAvCfg.cycles` that the
-    benches assert. After a head's last output the unit waits for the next head's first V
-    column.
+    first input handshake to last output handshake, both included: ``ceil(d / v_cols) +
+    n * ceil(d / lanes) * P * R + latency`` with ``latency`` = 5 (row register, issue, chunk
+    popcounts, difference, accumulate), the model :meth:`golden.cases_gsb.GsbAvCfg.cycles`
+    that the benches assert. After a head's last output the unit waits for the next head's
+    first V beat.
 
     Parameters
     ----------
@@ -62,7 +64,7 @@ class GsbAv(StreamUnit):
 
     Members
     -------
-    i_stream : ``In(stream.Signature(StructLayout({"bits": max_n * max(P, R), "w": ArrayLayout(signed(w_bits), P * R), "last": 1})))``
+    i_stream : ``In(stream.Signature(StructLayout({"bits": bits_width, "w": ArrayLayout(signed(w_bits), P * R), "last": 1})))``
     o_stream : ``Out(stream.Signature(ArrayLayout(signed(acc_bits), lanes)))``
         Lane ``l`` of the transfer for row ``i`` and block ``b`` is ``y[i, b*lanes + l]``.
     """  # noqa: E501
@@ -81,6 +83,10 @@ class GsbAv(StreamUnit):
         beat = self.i_stream.payload
         n_bits, p_n, r_n = cfg.max_n, cfg.a_planes, cfg.v_planes
         col_bits = r_n * n_bits  # one column of V: R plane vectors
+        k = cfg.v_cols
+        # A V beat's k columns: plane r's bit t*k + c is token t of column c (gsb_av_beats)
+        v_cols = [Cat(*(beat.bits[r * n_bits * k + t * k + c]
+                        for r in range(r_n) for t in range(n_bits))) for c in range(k)]
 
         m.submodules.mem = mem = Memory(shape=unsigned(cfg.lanes * col_bits), depth=cfg.depth,
                                         init=[])
@@ -167,11 +173,11 @@ class GsbAv(StreamUnit):
                 with m.If(self.i_stream.valid):
                     with m.If((v_blk == 0) & (v_lane == 0)):
                         m.d.sync += w.eq(beat.w)
-                    with m.If(v_lane == cfg.lanes - 1):
+                    with m.If(v_lane == cfg.lanes - k):
                         m.d.sync += [v_lane.eq(0), v_blk.eq(v_blk + 1)]
                     with m.Else():
-                        m.d.sync += v_lane.eq(v_lane + 1)
-                    at_end = (v_blk == cfg.depth - 1) & (v_lane == cfg.lanes - 1)
+                        m.d.sync += v_lane.eq(v_lane + k)
+                    at_end = (v_blk == cfg.depth - 1) & (v_lane == cfg.lanes - k)
                     with m.If(beat.last | at_end):
                         m.d.sync += [n_blk.eq(v_blk + 1), rows_done.eq(0)]
                         m.next = "ROWS"
@@ -199,9 +205,9 @@ class GsbAv(StreamUnit):
             self.i_stream.ready.eq(load_v | (rows & ~rows_done
                                              & (~have_row | (issuing & end_of_row)))),
             wr.addr.eq(v_blk),
-            wr.data.eq(Cat(*[beat.bits[:col_bits]] * cfg.lanes)),
+            wr.data.eq(Cat(*v_cols * (cfg.lanes // k))),
             wr.en.eq(Mux(load_v & self.i_stream.valid,
-                         Const(1, cfg.lanes) << v_lane, 0)),
+                         Const((1 << k) - 1, cfg.lanes) << v_lane, 0)),
             rd.addr.eq(blk),
             rd.en.eq(advance),
         ]

@@ -1,6 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """GsbAv in Amaranth's simulator against golden.intops.gsb_av, and its config."""
 
+import re
+
 import numpy as np
 import pytest
 from pysim_stream import run_stream
@@ -25,6 +27,9 @@ GEOMETRIES = [
     (GsbAvCfg(lanes=3, max_n=8, max_d=8, w_bits=5), 7, 5),
     (GsbAvCfg(lanes=2, max_n=6, max_d=4, a_planes=1, v_planes=1, w_bits=3), 6, 4),
     (GsbAvCfg(lanes=1, max_n=5, max_d=3, a_planes=4, v_planes=2, w_bits=8), 3, 1),
+    # several V columns a beat: the last beat half past d; a last block of one beat
+    (GsbAvCfg(lanes=4, max_n=7, max_d=12, w_bits=5, v_cols=4), 7, 10),
+    (GsbAvCfg(lanes=8, max_n=5, max_d=16, a_planes=2, v_planes=3, w_bits=4, v_cols=2), 4, 12),
 ]
 
 
@@ -49,11 +54,25 @@ def test_matches_golden(tmp_path, cfg, n, d, stimulus):
         assert (y == (bound[1] if stimulus == "max" else bound[0])).all()
 
 
-def test_matches_golden_under_gaps(tmp_path):
-    cfg = GsbAvCfg(lanes=2, max_n=9, max_d=5, w_bits=4)
+@pytest.mark.parametrize("v_cols", [1, 2])
+def test_matches_golden_under_gaps(tmp_path, v_cols):
+    cfg = GsbAvCfg(lanes=2, max_n=9, max_d=5, w_bits=4, v_cols=v_cols)
     pkg = gsb_av_case(cfg, tmp_path / "c", n=9, d=5, stimulus="random", seed=3)
     got, y, _ = run(pkg, idle=0.3, backpressure=0.4, seed=8)
     assert np.array_equal(got, y)
+
+
+def test_v_columns_a_beat_take_fewer_beats():
+    # the same head in 10 V beats at 1 column a beat, 3 at 4 (the last half past d)
+    one, four = GsbAvCfg(lanes=4, max_n=7, max_d=12), GsbAvCfg(lanes=4, max_n=7, max_d=12,
+                                                               v_cols=4)
+    assert one.cycles(n=7, d=10) - four.cycles(n=7, d=10) == 10 - 3
+    assert four.bits_width == 3 * 7 * 4 and one.bits_width == 3 * 7
+    assert str(four).endswith("c4") and not str(one).endswith("c1")
+    rng = np.random.default_rng(4)
+    args = (rng.integers(0, 2, (3, 7, 7)), rng.integers(0, 2, (7, 10)),
+            rng.integers(0, 2, (2, 7, 10)), rng.integers(-8, 8, (3, 3)))
+    assert len(gsb_av_beats(four, *args)) == 3 + 7
 
 
 def test_two_heads_back_to_back():
@@ -92,9 +111,11 @@ def test_config_round_trips_through_json():
     (dict(a_planes=5), "a_planes must be between 1 and 4, not 5"),
     (dict(v_planes=0), "v_planes must be between 1 and 4, not 0"),
     (dict(w_bits=1), "w_bits must be between 2 and 16, not 1"),
+    (dict(lanes=4, v_cols=3), "v_cols must be a power of two dividing lanes (4), not 3"),
+    (dict(lanes=4, v_cols=8), "v_cols must be a power of two dividing lanes (4), not 8"),
 ])
 def test_config_validation(kwargs, message):
-    with pytest.raises(ConfigError, match=f"^{message}$".replace("(", r"\(")):
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}$"):
         GsbAvCfg(**kwargs)
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from golden.accel_program import NUM_LOOPS, OpDesc
 from sim.compiler import CompileError, tiling
+from sim.compiler.parts.gsb_av import v_cols
 from sim.compiler.sizing import MAX_ROWS, ROWS, binary_rows
 
 
@@ -37,6 +38,15 @@ def test_rows_and_gsb_av():
     assert cols.rn == tiling.loops([20]) and cols.wn == (0,) * NUM_LOOPS
     assert arows.rn == tiling.loops([17]) and arows.wn == tiling.loops([17, 3])
     assert arows.wc == 8
+    assert tiling.gsb_av(17, 20, 8, 4)[0].rn == tiling.loops([5])  # 4 V columns a beat
+
+
+def test_v_columns_a_beat():
+    # digits GSB: 18 tokens, 3 planes, heads of 32, 16 lanes: 8 columns (432 bits <= 512)
+    assert v_cols(18, 3, [32], 16) == 8
+    assert v_cols(18, 3, [32, 12], 16) == 4  # every head width divides
+    assert v_cols(198, 3, [64], 16) == 1  # DeiT: 396 > the 8-bit plane stride
+    assert v_cols(8, 1, [64], 4) == 4  # up to the lanes
 
 
 def test_nest_fields_make_a_descriptor():

@@ -27,7 +27,8 @@ ENCODER_CASES = [
 ]
 
 AV_CASES = [
-    (GsbAvCfg(lanes=4, max_n=12, max_d=8, w_bits=6), dict(n=10, d=6, stimulus="random")),
+    (GsbAvCfg(lanes=4, max_n=12, max_d=8, w_bits=6, v_cols=4),  # the last V beat half past d
+     dict(n=10, d=6, stimulus="random")),
     (GsbAvCfg(lanes=3, max_n=8, max_d=8, a_planes=3, v_planes=3), dict(n=8, d=7,
                                                                       stimulus="encoded")),
     (GsbAvCfg(lanes=2, max_n=6, max_d=4, a_planes=2, v_planes=3, w_bits=4),

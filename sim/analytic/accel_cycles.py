@@ -118,10 +118,10 @@ def _rows(unit: str, shape: tuple, lanes: int, last_level: int = 4) -> _Op:
 
 
 @_shaped
-def _av(n: int, d: int, lanes: int) -> tuple:
+def _av(n: int, d: int, lanes: int, v_cols: int) -> tuple:
     """The two records of one head of GSB A.V (:func:`sim.compiler.tiling.gsb_av`): the V
-    columns (a token a sub-cycle) and the rows of A."""
-    cols, arows = tiling.gsb_av(n, d, lanes)
+    columns (``v_cols`` a beat, a token a sub-cycle) and the rows of A."""
+    cols, arows = tiling.gsb_av(n, d, lanes, v_cols)
     return _desc("gsb_av", cols, n, False), _desc("gsb_av", arows, n)
 
 
@@ -227,7 +227,7 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
         out.append(("attn.shift", _desc("residual", tiling.Nest(single, single, pad), lr)))
     out.append(("attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"], False, 0)))
     # per head: V columns (a token a sub-cycle), then rows of A
-    vcols, arow = _av(t, dh, av.lanes)
+    vcols, arow = _av(t, dh, av.lanes, av.v_cols)
     out += [("attn.av", vcols), ("attn.av", arow)] * h
     out += [
         ("attn.proj.in", tokens_in),

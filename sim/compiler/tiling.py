@@ -124,11 +124,11 @@ def rows(shape, *, last_level: int = _DEFAULT_LAST, lanes: int = 1) -> Nest:
     return _nest(Nest, (rn, rn, lanes, last_level))
 
 
-def gsb_av(n: int, d: int, lanes: int) -> tuple[Nest, Nest]:
+def gsb_av(n: int, d: int, lanes: int, v_cols: int = 1) -> tuple[Nest, Nest]:
     """The two descriptors of one head of GSB A.V (``n`` tokens, head width ``d``): the V
-    columns (a column a beat, nothing written), then the rows of A (a row a beat, written
-    as ``ceil(d / lanes)`` blocks of ``lanes``)."""
-    cols = Nest(loops([d]), _NO_WRITE, 0, NUM_LOOPS - 1)
+    columns (``v_cols`` columns a beat, nothing written), then the rows of A (a row a beat,
+    written as ``ceil(d / lanes)`` blocks of ``lanes``)."""
+    cols = Nest(loops([-(-d // v_cols)]), _NO_WRITE, 0, NUM_LOOPS - 1)
     arows = Nest(loops([n]), loops([n, -(-d // lanes)]), lanes, NUM_LOOPS - 1)
     return cols, arows
 
