@@ -183,8 +183,8 @@ class SoftmaxCfg(ConfigBase):
         hands the factor over on the edge it takes the next sum (``div_cycles + 1``). The
         exp pipeline's drain overlaps the next rows' reads: :data:`ROW_BANKS` row contexts
         hold each row's constants and exp sum from the exp engine's take to the divider's
-        (``beats + exp_stages + 2`` cycles, never more than ``ROW_BANKS`` periods), so it
-        does not count per row.
+        (``beats + exp_stages + 2`` cycles while the divider keeps pace: at most
+        ``ROW_BANKS`` periods at any row length), so it does not count per row.
         """
         self.check_row_len(row_len)
         check_int("beat_cycles", beat_cycles, 1)
@@ -196,8 +196,9 @@ class SoftmaxCfg(ConfigBase):
         that accepts the first beat to the edge that hands over the last result, both
         included, each beat offered ``beat_cycles`` cycles after the one before it is
         taken (1: back to back): the first row's ``3 * beats + latency + (beats - 1) *
-        (beat_cycles - 1)``, then :meth:`row_cycles` for each further row (the engines
-        start every row at the same offsets, so the first row's fill is paid once)."""
+        (beat_cycles - 1)``, then :meth:`row_cycles` for each further row (each row's last
+        result leaves one period after the row before's, from the second row on: the first
+        row's fill is paid once)."""
         if not isinstance(rows, int) or isinstance(rows, bool) or rows <= 0:
             raise ConfigError(f"rows must be a positive integer, not {rows!r}")
         period = self.row_cycles(row_len, beat_cycles=beat_cycles)

@@ -236,7 +236,7 @@ class Softmax(StreamUnit):
             m.d.sync += [valid[i].eq(valid[i - 1]), last[i].eq(last[i - 1]),
                          tag[i].eq(tag[i - 1])]
         ctx_at = {}
-        for i in (2, 3, 4, 5, 6, 7, 8, 9, 11, n_stages - 1):
+        for i in (2, 3, 4, 5, 6, 7, 8, 9, 11, n_stages - 2):
             ctx_at[i] = Signal(self._ctx_layout(), name=f"e_ctx{i}")
             m.d.comb += ctx_at[i].eq(pick([b.ctx for b in banks], tag[i]))
 
@@ -248,8 +248,11 @@ class Softmax(StreamUnit):
                        b=ctx_at[9].b, n=ctx_at[9].n, c=ctx_at[11].c) for i in range(lanes)]
 
         # The exps of lanes past the row are 0 (written and summed), at the row's e slot in
-        # the order they come (``written``: the row's exps so far).
-        end, tail = last[-1], ctx_at[n_stages - 1].tail
+        # the order they come (``written``: the row's exps so far); its tail and e slot are
+        # picked a stage early, off the path into the sum.
+        tail, e_at = Signal.like(lctx.tail), Signal.like(lctx.eslot)
+        m.d.sync += [tail.eq(ctx_at[n_stages - 2].tail), e_at.eq(ctx_at[n_stages - 2].eslot)]
+        end = last[-1]
         written = Signal(unsigned(lb))
         kept = [Signal(unsigned(EXP_BITS), name=f"e_kept{i}") for i in range(lanes)]
         m.d.comb += [kept[i].eq(e if i == 0 else Mux(end & (i > tail), 0, e))
@@ -257,7 +260,7 @@ class Softmax(StreamUnit):
         e_sum = Signal(unsigned(EXP_BITS + lanes.bit_length()))
         acc = Signal(unsigned(cfg.sum_bits))
         m.d.comb += [e_sum.eq(tree_sum(kept)), ew.en.eq(valid[-1]),
-                     ew.addr.eq(Cat(written[:addr_bits], ctx_at[n_stages - 1].eslot)),
+                     ew.addr.eq(Cat(written[:addr_bits], e_at)),
                      ew.data.eq(Cat(*kept))]
         with m.If(valid[-1]):
             m.d.sync += written.eq(written + 1)
