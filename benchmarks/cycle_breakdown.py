@@ -23,7 +23,9 @@ rows sum to :func:`run_cycles` less the header read and the final two cycles. Of
 cycles and, on the MAC array, the passes a beat), ``fixed`` the rest: the descriptor fetch
 and dispatch (``desc_words + 3 + latency`` plus 2 a descriptor), the gatherer's fill, the
 unit's pipeline drain and the row units' per-row compute (LayerNorm's dividers and square
-root, softmax's exp fill and divide).
+root; softmax's first row's fill, then the cycle a row its engines hand over in, or the
+divider's excess over the beats: its rows overlap). Every column prices its configuration
+with today's unit models (the softmax's overlapping rows in all four).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from golden.spec import ConfigBase, ConfigError, check_int
 from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 
 __all__ = [
+    "ROW_BANKS",
     "SOFTMAX_PAYLOAD",
     "SOFTMAX_STIMULI",
     "SoftmaxCfg",
@@ -46,6 +47,11 @@ EXP_BITS = 16  # int_exp results lie in [0, 2**16)
 FLOOR_Q_BITS = 5  # run-time floor_q, 0..31
 OUT_BITS_BITS = 5  # run-time output width, 2..16
 DIV_STEPS = 18  # quotient bits of 2**32 // sum: sum >= 2**15, so the factor is <= 2**17
+#: Row contexts between the softmax unit's exp and divide engines: a row's constants and exp
+#: sum, held from the exp engine's take to the divider's (so up to ``ROW_BANKS`` rows are in
+#: the exp pipeline or wait for the divider). Four keep the period at the slowest engine's
+#: at every row length (see :meth:`SoftmaxCfg.row_cycles`).
+ROW_BANKS = 4
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,7 +66,7 @@ class SoftmaxCfg(ConfigBase):
     Parameters
     ----------
     max_len : int
-        Longest row (depth of the row buffer), 1..65535.
+        Longest row (the depth of each of the unit's row slots), 1..65535.
     x_bits : int
         Signed logit width, 2..32.
     scale_exp : int
@@ -81,7 +87,7 @@ class SoftmaxCfg(ConfigBase):
     """
 
     kind: ClassVar[str] = "softmax"
-    max_len: int = 256  # longest row, depth of the row buffer
+    max_len: int = 256  # longest row, depth of a row slot
     x_bits: int = 16  # signed logit width
     scale_exp: int = 16  # smallest accepted scale is 2**-scale_exp
     out_bits: int = 8  # widest run-time output width
@@ -155,25 +161,50 @@ class SoftmaxCfg(ConfigBase):
 
     @property
     def latency(self) -> int:
-        """Clock edges per row beyond its three passes over the row (``3 * beats``): exp
-        pipeline fill (``exp_stages``), divider (:attr:`div_cycles`) and output pipeline
+        """Clock edges of a lone row beyond its three passes over the row (``3 * beats``):
+        the hand-over from the load engine to the exp engine (1), the exp pipeline's fill
+        (``exp_stages``) and its sum's hand-over to the divider (1), the divider
+        (:attr:`div_cycles`), its hand-over to the scale engine (1) and the scale pipeline's
         fill (5: read, hold, multiply, shift, clamp)."""
-        return self.exp_stages + self.div_cycles + 5
+        return self.exp_stages + self.div_cycles + 8
 
-    def row_cycles(self, row_len: int) -> int:
-        """Clock edges from accepting a row's first beat to handing over its last result,
-        both included, with no stalls: ``3 * beats(row_len) + latency``. The next row's
-        first beat is accepted on the following edge."""
+    def row_cycles(self, row_len: int, *, beat_cycles: int = 1) -> int:
+        """The steady-state period: the clock edges each further row of ``row_len`` adds
+        with no stalls, its beats offered ``beat_cycles`` cycles after the one before is
+        taken (1: back to back), ``max(load, div_cycles + 1)`` with ``load = (beats - 1) *
+        beat_cycles + max(beat_cycles, 2)``.
+
+        The rows overlap, so the period is the slowest engine's, not a row's whole
+        latency: the load engine takes a row's beats and then holds the row for the cycle
+        in which the exp engine takes it (``beats + 1`` back to back; with beats offered
+        two or more cycles apart that cycle hides in the gap); the exp and scale engines
+        each issue a row's ``beats`` reads and take the next row on the following edge
+        (``beats + 1``); the divider takes a sum, divides for :attr:`div_cycles` cycles and
+        hands the factor over on the edge it takes the next sum (``div_cycles + 1``). The
+        exp pipeline's drain overlaps the next rows' reads: :data:`ROW_BANKS` row contexts
+        hold each row's constants and exp sum from the exp engine's take to the divider's
+        (``beats + exp_stages + 2`` cycles while the divider keeps pace: at most
+        ``ROW_BANKS`` periods at any row length), so it does not count per row.
+        """
         self.check_row_len(row_len)
-        return 3 * self.beats(row_len) + self.latency
+        check_int("beat_cycles", beat_cycles, 1)
+        load = (self.beats(row_len) - 1) * beat_cycles + max(beat_cycles, 2)
+        return max(load, self.div_cycles + 1)
 
-    def cycles(self, *, rows: int, row_len: int) -> int:
+    def cycles(self, *, rows: int, row_len: int, beat_cycles: int = 1) -> int:
         """Clock cycles for ``rows`` rows of ``row_len`` with no stalls, counted from the edge
         that accepts the first beat to the edge that hands over the last result, both
-        included: ``rows * (3 * beats(row_len) + latency)``."""
+        included, each beat offered ``beat_cycles`` cycles after the one before it is
+        taken (1: back to back): the first row's ``3 * beats + latency + (beats - 1) *
+        (beat_cycles - 1)``, then :meth:`row_cycles` for each further row (each row's last
+        result leaves one period after the row before's, from the second row on: the first
+        row's fill is paid once)."""
         if not isinstance(rows, int) or isinstance(rows, bool) or rows <= 0:
             raise ConfigError(f"rows must be a positive integer, not {rows!r}")
-        return rows * self.row_cycles(row_len)
+        period = self.row_cycles(row_len, beat_cycles=beat_cycles)
+        beats = self.beats(row_len)
+        first = 3 * beats + self.latency + (beats - 1) * (beat_cycles - 1)
+        return first + (rows - 1) * period
 
     def check_row_len(self, row_len: int) -> None:
         """``ConfigError`` unless ``1 <= row_len <= max_len``."""

@@ -108,7 +108,8 @@ def test_digits_fc2_cycles_equal_the_rtl(tmp_path, simulator):
 
 # The digits model: 18 tokens, embed 64, 2 heads of 32, MLP 256, on the default AnalyticAccelCfg.
 # Unit formulas, from their configs' docstrings: LayerNorm rows * (2 dim + 4 in_bits + 38)
-# (in_bits 16); softmax rows * (3 row_len + 36); GSB encoder 2 ceil(elems / 4) + 4; GSB A.V
+# (in_bits 16); softmax 3 row_len + 39 + (rows - 1) max(row_len + 1, 19), the rows
+# overlapping; GSB encoder 2 ceil(elems / 4) + 4; GSB A.V
 # d + n ceil(d / 4) P R + 5; beat units beats + latency with 64 lanes: requantiser 5 (32-bit
 # accumulator and multiplier: 4 partial products, 3 adder levels), GELU 5, threshold 1,
 # residual 1. Binary array 64 x 256: latency 14; MAC array 64 x 64: latency 8.
@@ -133,17 +134,18 @@ def test_digits_norm_row_by_hand():
 def test_digits_qk_softmax_row_by_hand():
     qk = _digits("gsb")["blocks.0.attn.qk"]
     # binary array per head: 18 tokens x 1 row tile x 1 beat (k 32 padded to 256) + 14
-    # softmax per head 18 rows of 18; attention shift on the residual adder, 2 * 18 rows of
-    # one beat; GSB encoder over the 2 x 18 x 18 attention tensor, 4 lanes
-    expect = {"array": 2 * (18 * 1 * 1 + 14), "softmax": 2 * 18 * (3 * 18 + 36),
+    # softmax 2 * 18 rows of 18, a row every 19 cycles (load engine and divider) after the
+    # first; attention shift on the residual adder, 2 * 18 rows of one beat; GSB encoder
+    # over the 2 x 18 x 18 attention tensor, 4 lanes
+    expect = {"array": 2 * (18 * 1 * 1 + 14), "softmax": 3 * 18 + 39 + 35 * 19,
               "residual": 2 * 18 * 1 + 1, "gsb_encoder": 2 * (2 * 18 * 18 // 4) + 4}
-    assert expect == {"array": 64, "softmax": 3240, "residual": 37, "gsb_encoder": 328}
+    assert expect == {"array": 64, "softmax": 758, "residual": 37, "gsb_encoder": 328}
     assert qk["unit_cycles"] == {**dict.fromkeys(UNIT_CYCLE_KEYS, 0), **expect}
-    assert qk["cycles"] == 64 + 3240 + 37 + 328 == 3669
+    assert qk["cycles"] == 64 + 758 + 37 + 328 == 1187
     # int8: MAC array per head 18 x 1 tile x 1 beat x 16 digit passes + 8; requantise the
     # 2 * 18 logit rows; softmax; requantise the 2 * 18 probability rows
     qk8 = _digits("int8")["blocks.0.attn.qk"]
-    assert qk8["cycles"] == 2 * (18 * 16 + 8) + (36 + 5) + 2 * 18 * (3 * 18 + 36) + (36 + 5)
+    assert qk8["cycles"] == 2 * (18 * 16 + 8) + (36 + 5) + 758 + (36 + 5)
 
 
 def test_digits_fc1_gelu_row_by_hand():

@@ -33,12 +33,16 @@ def test_defaults_widths_and_cycle_model():
     assert cfg.sum_bits == 24  # 256 terms below 2**16
     assert cfg.in_bits == 16 + 17 + 18 + 34 + 6 + 5 + 5 + 1 + 1  # x .. out_bits, tail, last
     assert SoftmaxCfg(lanes=8).in_bits == 8 * 16 + 17 + 18 + 34 + 6 + 5 + 5 + 3 + 1
-    assert cfg.latency == 36 and cfg.exp_stages == 13
-    assert cfg.row_cycles(197) == 3 * 197 + 36
-    assert cfg.cycles(rows=197, row_len=197) == 197 * (3 * 197 + 36)
+    assert cfg.latency == 13 + 18 + 8 and cfg.exp_stages == 13
+    # the period is the load engine's (197 beats and the exp engine's take), rows overlap
+    assert cfg.row_cycles(197) == 197 + 1
+    assert cfg.cycles(rows=197, row_len=197) == 3 * 197 + 39 + 196 * 198
     assert str(cfg) == "sm_l256x16s16o8"
     eight = SoftmaxCfg(lanes=8)
-    assert eight.row_cycles(197) == 3 * 25 + 36 and str(eight) == "sm_l256x16s16o8n8"
+    # 25 beats: the load engine's 26 cycles a row; 3 beats: the divider's 18 + 1
+    assert eight.row_cycles(197) == 26 and eight.row_cycles(17) == 19
+    assert eight.cycles(rows=3, row_len=17) == 3 * 3 + 39 + 2 * 19
+    assert str(eight) == "sm_l256x16s16o8n8"
     assert cfg.div_bits == 1 and cfg.div_cycles == DIV_STEPS == 18
 
 
@@ -46,8 +50,9 @@ def test_defaults_widths_and_cycle_model():
 def test_div_bits_set_the_divide_phase(div_bits, div_cycles):
     cfg = SoftmaxCfg(max_len=18, lanes=2, div_bits=div_bits)
     assert cfg.div_cycles == div_cycles == math.ceil(DIV_STEPS / div_bits)
-    assert cfg.latency == 13 + div_cycles + 5
-    assert cfg.row_cycles(18) == 3 * 9 + 13 + div_cycles + 5
+    assert cfg.latency == 13 + div_cycles + 8
+    assert cfg.row_cycles(18) == max(9 + 1, div_cycles + 1)  # 19, then 10 (9 beats)
+    assert cfg.cycles(rows=36, row_len=18) == 3 * 9 + cfg.latency + 35 * cfg.row_cycles(18)
     name = "sm_l18x16s16o8n2" + (f"d{div_bits}" if div_bits > 1 else "")
     assert str(cfg) == name  # the divider's bits are part of the unit's name
 
@@ -96,6 +101,21 @@ def test_shape_errors_are_exact():
         CFG.cycles(rows=1, row_len=17)
     with pytest.raises(ConfigError, match=r"^rows must be a positive integer, not 0$"):
         CFG.cycles(rows=0, row_len=4)
+    with pytest.raises(ConfigError, match=r"^beat_cycles must be at least 1, not 0$"):
+        CFG.cycles(rows=1, row_len=4, beat_cycles=0)
+
+
+@pytest.mark.parametrize("row_len,beat_cycles,period", [
+    (16, 1, 19),  # 16 beats back to back: the divider's 18 + 1 over the load engine's 17
+    (16, 2, 32),  # 2 apart: the load engine's 15 * 2 + 2
+    (5, 3, 19),  # 5 beats 3 apart take 15 cycles a row: the divider's 19 again
+    (12, 3, 36),  # 12 beats 3 apart: the exp engine's take hides in the gap after the last
+])
+def test_beats_offered_apart_stretch_the_load_engine_only(row_len, beat_cycles, period):
+    assert CFG.row_cycles(row_len, beat_cycles=beat_cycles) == period
+    first = 3 * row_len + CFG.latency + (row_len - 1) * (beat_cycles - 1)
+    assert CFG.cycles(rows=1, row_len=row_len, beat_cycles=beat_cycles) == first
+    assert CFG.cycles(rows=5, row_len=row_len, beat_cycles=beat_cycles) == first + 4 * period
 
 
 def test_constants_must_fit_the_unit():

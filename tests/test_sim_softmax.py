@@ -30,6 +30,10 @@ CASES = [
     # two lanes, the divider at 3 bits a cycle (6 cycles)
     (SoftmaxCfg(max_len=8, x_bits=12, scale_exp=10, out_bits=8, lanes=2, div_bits=3),
      dict(rows=3, row_len=7, scale=1 / 64, out_bits=8, stimulus="random")),
+    # rows of one beat at the fastest divider: several rows in the exp pipeline at once,
+    # every row bank in use, a row every 6 cycles
+    (SoftmaxCfg(max_len=8, x_bits=12, scale_exp=10, out_bits=8, lanes=2, div_bits=4),
+     dict(rows=12, row_len=2, scale=1 / 64, out_bits=8, stimulus="random")),
 ]
 
 
@@ -45,7 +49,10 @@ def test_bit_exact_through_vitsim_simulate(cfg, case, tmp_path, simulator, capsy
     model = cfg.cycles(rows=case["rows"], row_len=case["row_len"])
     assert speed["cycles"] == speed["model_cycles"] == model
     gaps = records["check-idle1-bp1"]
-    assert gaps["passed"] and gaps["cycles"] > model  # the gaps really were injected
+    # the gaps really were injected: they stretch the run, unless the rows are so short
+    # that the divider sets the pace and its slack absorbs them
+    paced = cfg.row_cycles(case["row_len"]) > cfg.beats(case["row_len"]) + 1
+    assert gaps["passed"] and (gaps["cycles"] >= model if paced else gaps["cycles"] > model)
 
 
 def test_a_wrong_expectation_is_caught_and_located(tmp_path, simulator):
@@ -70,7 +77,7 @@ def test_verilog_from_a_config_file(tmp_path, capsys):
     cfg_file.write_text(json.dumps(cfg.to_dict()))
     assert main(["verilog", "--config", str(cfg_file), "--out", str(tmp_path / "v")]) == 0
     sidecar = json.loads((tmp_path / "v" / "softmax.json").read_text())
-    assert sidecar["unit"] == "Softmax" and sidecar["latency"] == cfg.latency == 36
+    assert sidecar["unit"] == "Softmax" and sidecar["latency"] == cfg.latency == 39
     ports = {p["name"]: p["width"] for p in sidecar["ports"]}
     assert ports["i_stream__payload"] == cfg.in_bits
     assert ports["o_stream__payload"] == cfg.out_bits + 1

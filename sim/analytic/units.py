@@ -12,8 +12,9 @@ patch      requant ``[t, D]`` (to the residual stream)
 norm       LayerNorm ``t`` rows; codes ``[t, D]`` (the final norm: at ``embed_bits``)
 qkv        codes ``[t, 3D]``; GSB: threshold q, k ``[2t, D]``, requant V ``[t, D]`` and
            the GSB encoder on V (``t * D`` elements)
-qk         requant the logits ``[H t, t]`` (not GSB); softmax, per head ``t`` rows of
-           ``t``; codes ``[H t, t]``; GSB instead: the attention shift on the residual
+qk         requant the logits ``[H t, t]`` (not GSB); softmax, ``H t`` rows of ``t``
+           (one stream, the heads' rows overlapping in the unit as its other rows do);
+           codes ``[H t, t]``; GSB instead: the attention shift on the residual
            adder ``[H t, t]`` and the GSB encoder on the attention (``H * t * t``)
 av         codes ``[t, D]``; GSB: A x V on the GSB A x V unit, ``H`` heads of ``(t, dh)``,
            instead of the binary array (its array passes are priced 0)
@@ -159,7 +160,7 @@ def op_unit_cycles(op: Op, vit: ViTCfg, s: SchemeCfg, rank: int, u: Units) -> di
     elif role == "qk":
         if not gsb:
             stream("requant", h * t, t)
-        out["softmax"] += h * u.softmax.cycles(rows=t, row_len=t)
+        out["softmax"] += u.softmax.cycles(rows=h * t, row_len=t)
         if gsb:
             stream("residual", h * t, t)
             out["gsb_encoder"] += u.gsb_encoder.cycles(h * t * t, 1)
