@@ -9,8 +9,9 @@ operand width 2..8 (from the same cycle model the RTL is checked against).
 
 ``--lanes`` instead synthesises the lane-configurable non-linear units (LayerNorm and
 softmax at the digits ViT's rows, GELU) at each lane count and prints their resources,
-fmax and cycles a row (from the unit's cycle model, which the unit benches check ``==``
-against RTL), so area can be traded for speed.
+fmax and cycles a row with rows back to back (from the unit's cycle model, which the unit
+benches check ``==`` against RTL; LayerNorm overlaps rows, so its figure is the steady-state
+period, its slowest engine), so area can be traded for speed.
 
 With ``--accel PKG`` it prints instead the whole accelerator of network package ``PKG``
 fitted to each ``--devices`` part (``vitsim synth --golden PKG --device D``, :mod:`sim.fit`):
@@ -106,7 +107,8 @@ def measure(work: Path, only=None) -> list[dict]:
     return rows
 
 
-#: (label, config at ``lanes``, cycles of one row by the unit's model) of the lane units
+#: (label, config at ``lanes``, cycles a row by the unit's model, rows back to back) of the
+#: lane units
 LANE_UNITS = [
     ("LayerNorm", lambda n: LayerNormCfg(dim=64, lanes=n), lambda cfg: cfg.row_cycles),
     ("LayerNorm-s2", lambda n: LayerNormCfg(dim=64, lanes=n, step_bits=2),

@@ -5,8 +5,12 @@ import random
 from amaranth.sim import Simulator
 
 
-def run_stream(dut, beats, n_out, *, idle=0.0, backpressure=0.0, seed=0):
+def run_stream(dut, beats, n_out, *, idle=0.0, backpressure=0.0, seed=0, gap=0):
     """Send ``beats`` to ``dut.i_stream``, collect ``n_out`` ``o_stream`` payloads.
+
+    ``idle`` and ``backpressure`` are the chances of an idle input cycle and of a cycle the
+    output is not ready; ``gap`` more idle cycles follow every beat taken (as a source
+    offering a beat ``gap + 1`` cycles after the previous one was taken).
 
     Returns ``(words, cycles)``: the raw payload ints and the edges from the first input
     handshake to the last output handshake, both included.
@@ -19,7 +23,11 @@ def run_stream(dut, beats, n_out, *, idle=0.0, backpressure=0.0, seed=0):
 
     async def producer(ctx):
         edge = 0
-        for word in beats:
+        for i, word in enumerate(beats):
+            for _ in range(gap if i else 0):
+                ctx.set(dut.i_stream.valid, 0)
+                await ctx.tick()
+                edge += 1
             while rng.random() < idle:
                 ctx.set(dut.i_stream.valid, 0)
                 await ctx.tick()
@@ -48,6 +56,6 @@ def run_stream(dut, beats, n_out, *, idle=0.0, backpressure=0.0, seed=0):
 
     sim.add_testbench(producer)
     sim.add_testbench(consumer)
-    sim.run_until(1e-8 * 20 * (len(beats) + 50))
+    sim.run_until(1e-8 * 20 * (len(beats) * (gap + 1) + 50))
     assert len(got) == n_out, f"only {len(got)} of {n_out} results arrived"
     return got, stamps["last_out"] - stamps["first_in"] + 1
