@@ -68,7 +68,7 @@ class LayerNormCfg(ConfigBase):
     row's beats when ``lanes`` is large. The unit overlaps rows instead: four engines
     each hold one row -- LOAD (:attr:`beats` cycles), STATS (mean and variance,
     :attr:`stats_cycles`), ROOT (square root and ``factor``, :attr:`root_cycles`) and OUT
-    (:attr:`beats` cycles of reads into a 3-stage pipeline) -- and a row moves on the
+    (:attr:`beats` cycles of reads into a 4-stage pipeline) -- and a row moves on the
     cycle the next engine is free. With no stalls a row therefore leaves every
     :attr:`row_cycles` ``= max(beats, stats_cycles, root_cycles)`` cycles, the slowest
     engine; rows stay in order, and the unit holds :data:`SLOTS` rows of memory.
@@ -153,9 +153,9 @@ class LayerNormCfg(ConfigBase):
     @property
     def latency(self) -> int:
         """Clock edges from accepting a row's last element to handing over its first
-        result with no stalls: :attr:`compute_cycles`, then memory read, product, shift (3
-        stages) and the handshake."""
-        return self.compute_cycles + 4
+        result with no stalls: :attr:`compute_cycles`, then memory read, ``x - mean``,
+        product, shift (4 stages) and the handshake."""
+        return self.compute_cycles + 5
 
     @property
     def row_cycles(self) -> int:
@@ -178,16 +178,16 @@ class LayerNormCfg(ConfigBase):
         ``u[r] = max(t[r] + root_cycles, u[r-1] + beats)``; the longest path through
         these gives ``u[rows-1] = s[0] + compute_cycles + (rows-1) * period`` with
         ``period = max(beats*beat_cycles, stats_cycles, root_cycles)``, and the row's last
-        result leaves ``beats + 3`` cycles after ``u``. So ``(beats-1) * beat_cycles +
-        compute_cycles + beats + 4 + (rows-1) * period``; at ``beat_cycles`` 1, ``2*beats
-        + latency - 1 + (rows-1) * row_cycles``.
+        result is handed over ``beats + latency - compute_cycles - 1`` cycles after ``u``.
+        So ``(beats-1) * beat_cycles + latency + beats + (rows-1) * period``; at
+        ``beat_cycles`` 1, ``2*beats + latency - 1 + (rows-1) * row_cycles``.
         """
         for name, value in (("rows", rows), ("beat_cycles", beat_cycles)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, not {value!r}")
         b = self.beats
         period = max(b * beat_cycles, self.stats_cycles, self.root_cycles)
-        return (b - 1) * beat_cycles + self.compute_cycles + b + 4 + (rows - 1) * period
+        return (b - 1) * beat_cycles + self.latency + b + (rows - 1) * period
 
     def __str__(self) -> str:
         lanes = f"l{self.lanes}" if self.lanes > 1 else ""

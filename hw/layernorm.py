@@ -36,8 +36,8 @@ class LayerNorm(StreamUnit):
     - ROOT finds ``std = max(isqrt(var), 1)`` with a restoring square root
       (:class:`hw.restoring.Sqrt`, ``floor(sqrt(var))`` exactly as the golden Newton
       iteration) and ``factor = (2**31 - 1) // std`` with its own divider;
-    - OUT streams the row out of the ring through a 3-stage pipeline (read, ``lanes``
-      products, shift).
+    - OUT streams the row out of the ring through a 4-stage pipeline (read, ``x - mean``,
+      ``lanes`` products, shift).
 
     A row moves on the cycle the next engine is empty or passes its own row on, so rows
     stay in order and, with no stalls, one leaves every
@@ -187,27 +187,29 @@ class LayerNorm(StreamUnit):
                 with m.Elif(go_o):
                     m.next = "IDLE"
 
-        # OUT: the row's beats out of the ring through a 3-stage pipeline (read; lanes
-        # products; shift, the last beat's lanes past dim 0). The read stage carries the
+        # OUT: the row's beats out of the ring through a 4-stage pipeline: read (with the
         # row's mean and factor, so OUT takes the next row as it issues this one's last
-        # read.
+        # read); x - mean; lanes products; shift, the last beat's lanes past dim 0.
         advance = self.advance(m)
         o_busy, o_last = Signal(), Signal()
         o_cnt = Signal(range(beats))
-        o_mean, p_mean = Signal(signed(n)), Signal(signed(n))
-        o_factor, p_factor = Signal(FACTOR_BITS), Signal(FACTOR_BITS)
-        r_valid, r_end = Signal(), Signal()
-        p_valid, p_end = Signal(), Signal()
+        o_mean, a_mean = Signal(signed(n)), Signal(signed(n))
+        o_factor, a_factor, c_factor = (Signal(FACTOR_BITS, name=f"{s}_factor")
+                                        for s in "oac")
+        a_valid, a_end, c_valid, c_end, p_valid, p_end = (
+            Signal(name=f"{s}_{w}") for s in "acp" for w in ("valid", "end"))
+        centred = [Signal(signed(n + 1), name=f"centred{i}") for i in range(lanes)]
         products = [Signal(signed(n + 1 + FACTOR_BITS + 1), name=f"product{i}")
                     for i in range(lanes)]
         m.d.comb += [o_last.eq(o_cnt == beats - 1), rd.addr.eq(r_ptr), rd.en.eq(advance)]
         with m.If(advance):
-            m.d.sync += [r_valid.eq(o_busy), r_end.eq(o_last), p_mean.eq(o_mean),
-                         p_factor.eq(o_factor), p_valid.eq(r_valid), p_end.eq(r_end),
+            m.d.sync += [a_valid.eq(o_busy), a_end.eq(o_last), a_mean.eq(o_mean),
+                         a_factor.eq(o_factor), c_valid.eq(a_valid), c_end.eq(a_end),
+                         c_factor.eq(a_factor), p_valid.eq(c_valid), p_end.eq(c_end),
                          self.o_stream.valid.eq(p_valid)]
-            for i, product in enumerate(products):
-                elem = rd.data[i * n:(i + 1) * n].as_signed()
-                m.d.sync += product.eq((elem - p_mean) * p_factor)
+            for i, (c, product) in enumerate(zip(centred, products, strict=True)):
+                m.d.sync += [c.eq(rd.data[i * n:(i + 1) * n].as_signed() - a_mean),
+                             product.eq(c * c_factor)]
                 result = product >> shift
                 if i >= tail:  # past the row in its last beat: 0
                     result = Mux(p_end, 0, result)

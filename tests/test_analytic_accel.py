@@ -66,13 +66,13 @@ def test_layernorm_rows_overlap():
     for rows in (1, 3):
         d = OpDesc(unit="layernorm", rn=(1, 1, rows, 16), wn=(1, 1, rows, 16), wc=1,
                    wvec=True)
-        # c0 = 1 + 2; the last row's last beat, its compute, 16 reads and 3 stages; each
+        # c0 = 1 + 2; the last row's last beat, its compute, 16 reads and 4 stages; each
         # row before it 51 cycles
-        assert desc_cycles(d, TOP) == HEAD + 3 + 2 * 16 + 99 + 3 + (rows - 1) * 51 - 1
+        assert desc_cycles(d, TOP) == HEAD + 3 + 2 * 16 + 99 + 4 + (rows - 1) * 51 - 1
     for bc in (3, 4):  # LOAD takes 16 * bc cycles a row: under STATS's 51 at 3, over at 4
         d = OpDesc(unit="layernorm", rn=(1, 1, 3, 16), beat_cycles=bc, wn=(1, 1, 3, 16),
                    wc=1, wvec=True)
-        assert desc_cycles(d, TOP) == (HEAD + bc + 2 + 15 * bc + 99 + 16 + 3
+        assert desc_cycles(d, TOP) == (HEAD + bc + 2 + 15 * bc + 99 + 16 + 4
                                        + 2 * max(16 * bc, 51))
     with pytest.raises(ValueError, match="whole rows"):
         desc_cycles(OpDesc(unit="layernorm", rn=(1, 1, 1, 15), wn=(1, 1, 1, 15), wc=1,
@@ -84,7 +84,7 @@ def test_layernorm_rows_overlap():
     assert ln4.cycles(rows=1) == ln.cycles(rows=1) - 2 * 12 and ln4.row_cycles == 51
     for rows in (1, 3):
         d = OpDesc(unit="layernorm", rn=(1, 1, rows, 4), wn=(1, 1, rows, 4), wc=4, wvec=True)
-        assert desc_cycles(d, top4) == HEAD + 3 + 2 * 4 + 99 + 3 + (rows - 1) * 51 - 1
+        assert desc_cycles(d, top4) == HEAD + 3 + 2 * 4 + 99 + 4 + (rows - 1) * 51 - 1
 
 
 def test_refused_descriptors():
