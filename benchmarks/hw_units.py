@@ -9,9 +9,10 @@ operand width 2..8 (from the same cycle model the RTL is checked against).
 
 ``--lanes`` instead synthesises the lane-configurable non-linear units (LayerNorm and
 softmax at the digits ViT's rows, GELU) at each lane count and prints their resources,
-fmax and cycles a row (from the unit's cycle model, which the unit benches check ``==``
-against RTL; softmax's rows overlap, so its figure is the period a further row adds), so
-area can be traded for speed.
+fmax and cycles a row with rows back to back (from the unit's cycle model, which the unit
+benches check ``==`` against RTL; LayerNorm and softmax overlap rows, so their figure is the
+steady-state period a further row adds, the slowest engine's), so area can be traded for
+speed.
 
 With ``--accel PKG`` it prints instead the whole accelerator of network package ``PKG``
 fitted to each ``--devices`` part (``vitsim synth --golden PKG --device D``, :mod:`sim.fit`):
@@ -107,8 +108,8 @@ def measure(work: Path, only=None) -> list[dict]:
     return rows
 
 
-#: (label, config at ``lanes``, cycles a row by the unit's model: softmax's steady-state
-#: period, its rows overlapping) of the lane units
+#: (label, config at ``lanes``, cycles a row by the unit's model, rows back to back) of the
+#: lane units
 LANE_UNITS = [
     ("LayerNorm", lambda n: LayerNormCfg(dim=64, lanes=n), lambda cfg: cfg.row_cycles),
     ("LayerNorm-s2", lambda n: LayerNormCfg(dim=64, lanes=n, step_bits=2),

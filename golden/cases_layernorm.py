@@ -30,6 +30,7 @@ from golden.unit_spec import Payload, PayloadField, UnitSpec, register_unit
 __all__ = [
     "LAYERNORM_PAYLOAD",
     "FACTOR_BITS",
+    "SLOTS",
     "LAYERNORM_STIMULI",
     "LayerNormCfg",
     "layernorm_beats",
@@ -43,6 +44,14 @@ __all__ = [
 FACTOR_BITS = 31
 
 
+#: Rows the LayerNorm unit's row memory holds: one for each of its four engines.
+SLOTS = 4
+
+
+def _steps(bits: int, step_bits: int) -> int:
+    return -(-bits // step_bits)
+
+
 @dataclass(frozen=True, kw_only=True)
 class LayerNormCfg(ConfigBase):
     """Geometry and cycle model of the LayerNorm unit (``hw.layernorm.LayerNorm``).
@@ -53,19 +62,21 @@ class LayerNormCfg(ConfigBase):
     ``|y| / std < 2 sqrt(dim)`` and ``2**guard >= 2 sqrt(dim)``; lanes past ``dim`` in a
     row's last beat are 0).
 
-    Where the unit cannot take one element a cycle, and why: the row must be complete
-    before its mean and ``std`` exist, and those come from sequential, one-bit-a-cycle
-    arithmetic (restoring dividers and a restoring square root), so each row goes
-    load (``beats`` cycles), compute (:attr:`compute_cycles`), stream out (``beats``
-    cycles plus the 3-stage output pipeline), and the next row is accepted only after the
-    last output has been handed over. With no stalls a row costs :attr:`row_cycles`
-    ``= 2*beats + 4*in_bits + 38`` cycles (``beats = ceil(dim / lanes)``) at one divider
-    bit a cycle (``step_bits`` 1).
+    Where the unit cannot take one beat a cycle, and why: a row must be complete before
+    its mean and ``std`` exist, and those come from sequential arithmetic (restoring
+    dividers and a restoring square root, ``step_bits`` bits a cycle), far longer than the
+    row's beats when ``lanes`` is large. The unit overlaps rows instead: four engines
+    each hold one row -- LOAD (:attr:`beats` cycles), STATS (mean and variance,
+    :attr:`stats_cycles`), ROOT (square root and ``factor``, :attr:`root_cycles`) and OUT
+    (:attr:`beats` cycles of reads into a 4-stage pipeline) -- and a row moves on the
+    cycle the next engine is free. With no stalls a row therefore leaves every
+    :attr:`row_cycles` ``= max(beats, stats_cycles, root_cycles)`` cycles, the slowest
+    engine; rows stay in order, and the unit holds :data:`SLOTS` rows of memory.
 
     Parameters
     ----------
     dim : int
-        Row length ``D``, 2..4096 (the depth of the row buffer).
+        Row length ``D``, 2..4096 (the row memory holds :data:`SLOTS` rows of it).
     in_bits : int
         Signed input width, 2..16 (:func:`golden.nonlinear.int_layernorm` needs
         ``|x| < 2**15``).
@@ -113,40 +124,70 @@ class LayerNormCfg(ConfigBase):
         return 2 * self.in_bits - 2
 
     @property
-    def compute_cycles(self) -> int:
-        """Cycles between a row's last input and its first output read, by step.
+    def stats_cycles(self) -> int:
+        """Cycles STATS holds a row with no stalls, from the cycle it takes the row to the
+        cycle it can pass it on, both included.
 
-        Mean division setup and ``in_bits`` quotient bits; three cycles for the mean and
-        ``sum(y**2) = sum(x**2) - mean * (2*sum(x) - dim*mean)``; variance division setup
-        and ``var_bits`` quotient bits; square root setup and ``var_bits / 2`` root bits;
-        ``factor`` division setup and 31 quotient bits: ``4*in_bits + 35`` at one bit a
-        cycle; each count of bits becomes ``ceil(bits / step_bits)`` cycles.
+        Mean division setup and ``in_bits`` quotient bits; two cycles for the mean and
+        ``2*sum(x) - dim*mean``, then ``sum(y**2)``; variance division setup and
+        ``var_bits`` quotient bits; the hand-over cycle: ``3*in_bits + 3`` at one bit a
+        cycle, each count of bits becoming ``ceil(bits / step_bits)`` cycles.
         """
-        def steps(bits):
-            return -(-bits // self.step_bits)
+        return _steps(self.in_bits, self.step_bits) + _steps(self.var_bits, self.step_bits) + 5
 
-        return ((1 + steps(self.in_bits)) + 3 + (1 + steps(self.var_bits))
-                + (1 + steps(self.var_bits // 2)) + (1 + steps(FACTOR_BITS)))
+    @property
+    def root_cycles(self) -> int:
+        """Cycles ROOT holds a row with no stalls, as :attr:`stats_cycles`: ``var_bits / 2``
+        root bits, ``factor`` division setup and 31 quotient bits, the hand-over cycle
+        (``in_bits + 32`` at one bit a cycle)."""
+        return (_steps(self.var_bits // 2, self.step_bits) + _steps(FACTOR_BITS, self.step_bits)
+                + 2)
+
+    @property
+    def compute_cycles(self) -> int:
+        """Cycles between a row's last input and its first output read with no stalls:
+        :attr:`stats_cycles` ``+`` :attr:`root_cycles` (``4*in_bits + 35`` at one bit a
+        cycle)."""
+        return self.stats_cycles + self.root_cycles
 
     @property
     def latency(self) -> int:
         """Clock edges from accepting a row's last element to handing over its first
-        result: :attr:`compute_cycles`, then memory read, product, shift (3 stages) and the
-        handshake."""
-        return self.compute_cycles + 4
+        result with no stalls: :attr:`compute_cycles`, then memory read, ``x - mean``,
+        product, shift (4 stages) and the handshake."""
+        return self.compute_cycles + 5
 
     @property
     def row_cycles(self) -> int:
-        """Cycles of one row with no stalls, first input to last output, both included."""
-        return 2 * self.beats + self.latency - 1
+        """Cycles a row in the steady state with no stalls (input every cycle): the slowest
+        engine, ``max(beats, stats_cycles, root_cycles)``."""
+        return max(self.beats, self.stats_cycles, self.root_cycles)
 
-    def cycles(self, *, rows: int) -> int:
-        """Clock cycles for ``rows`` rows with no stalls, first input to last output:
-        ``rows * row_cycles`` (the next row's first input is taken on the edge after the
-        previous row's last output)."""
-        if not isinstance(rows, int) or isinstance(rows, bool) or rows <= 0:
-            raise ConfigError(f"rows must be a positive integer, not {rows!r}")
-        return rows * self.row_cycles
+    def cycles(self, *, rows: int, beat_cycles: int = 1) -> int:
+        """Clock cycles for ``rows`` rows with no stalls, first input to last output, both
+        included.
+
+        ``beat_cycles`` is how far apart the beats are offered: the first at the first
+        cycle, each next one ``beat_cycles`` after the previous was taken (1: every
+        cycle). The output is always ready.
+
+        Row ``r``'s last beat is taken at ``s[r]``, it moves into ROOT at ``t[r]`` and into
+        OUT at ``u[r]``, where, beats and engine times as :attr:`row_cycles`,
+        ``s[r] = max(s[r-1] + beats*beat_cycles, t[r-1])``,
+        ``t[r] = max(s[r] + stats_cycles, u[r-1])`` and
+        ``u[r] = max(t[r] + root_cycles, u[r-1] + beats)``; the longest path through
+        these gives ``u[rows-1] = s[0] + compute_cycles + (rows-1) * period`` with
+        ``period = max(beats*beat_cycles, stats_cycles, root_cycles)``, and the row's last
+        result is handed over ``beats + latency - compute_cycles - 1`` cycles after ``u``.
+        So ``(beats-1) * beat_cycles + latency + beats + (rows-1) * period``; at
+        ``beat_cycles`` 1, ``2*beats + latency - 1 + (rows-1) * row_cycles``.
+        """
+        for name, value in (("rows", rows), ("beat_cycles", beat_cycles)):
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, not {value!r}")
+        b = self.beats
+        period = max(b * beat_cycles, self.stats_cycles, self.root_cycles)
+        return (b - 1) * beat_cycles + self.latency + b + (rows - 1) * period
 
     def __str__(self) -> str:
         lanes = f"l{self.lanes}" if self.lanes > 1 else ""

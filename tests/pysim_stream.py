@@ -9,6 +9,10 @@ def run_stream(dut, beats, n_out, *, idle=0.0, backpressure=0.0, seed=0, beat_cy
                timeline=None):
     """Send ``beats`` to ``dut.i_stream``, collect ``n_out`` ``o_stream`` payloads.
 
+    ``idle`` and ``backpressure`` are the chances of an idle input cycle and of a cycle the
+    output is not ready; ``gap`` more idle cycles follow every beat taken (as a source
+    offering a beat ``gap + 1`` cycles after the previous one was taken).
+
     Returns ``(words, cycles)``: the raw payload ints and the edges from the first input
     handshake to the last output handshake, both included. Each beat after the first is
     offered ``beat_cycles`` cycles after the one before is taken (1: at once), as the

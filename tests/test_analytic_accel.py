@@ -60,12 +60,20 @@ def test_mac_holds_each_beat_for_its_passes():
         assert desc_cycles(d, TOP) == HEAD + (bc + 2) + 11 * period + p + mac.latency - 1
 
 
-def test_layernorm_rows_back_to_back():
-    ln = TOP.units["layernorm"]
+def test_layernorm_rows_overlap():
+    ln = TOP.units["layernorm"]  # 16 beats a row; STATS (51 cycles a row) the slowest engine
+    assert (ln.beats, ln.stats_cycles, ln.root_cycles, ln.compute_cycles) == (16, 51, 48, 99)
     for rows in (1, 3):
         d = OpDesc(unit="layernorm", rn=(1, 1, rows, 16), wn=(1, 1, rows, 16), wc=1,
                    wvec=True)
-        assert desc_cycles(d, TOP) == HEAD + 3 + rows * ln.row_cycles - 1  # c0 = 1 + 2
+        # c0 = 1 + 2; the last row's last beat, its compute, 16 reads and 4 stages; each
+        # row before it 51 cycles
+        assert desc_cycles(d, TOP) == HEAD + 3 + 2 * 16 + 99 + 4 + (rows - 1) * 51 - 1
+    for bc in (3, 4):  # LOAD takes 16 * bc cycles a row: under STATS's 51 at 3, over at 4
+        d = OpDesc(unit="layernorm", rn=(1, 1, 3, 16), beat_cycles=bc, wn=(1, 1, 3, 16),
+                   wc=1, wvec=True)
+        assert desc_cycles(d, TOP) == (HEAD + bc + 2 + 15 * bc + 99 + 16 + 4
+                                       + 2 * max(16 * bc, 51))
     with pytest.raises(ValueError, match="whole rows"):
         desc_cycles(OpDesc(unit="layernorm", rn=(1, 1, 1, 15), wn=(1, 1, 1, 15), wc=1,
                            wvec=True), TOP)
@@ -73,10 +81,10 @@ def test_layernorm_rows_back_to_back():
     top4 = dataclasses.replace(TOP, units={**TOP.units, "layernorm": LayerNormCfg(dim=16,
                                                                                 lanes=4)})
     ln4 = top4.units["layernorm"]
-    assert ln4.row_cycles == ln.row_cycles - 2 * 12
+    assert ln4.cycles(rows=1) == ln.cycles(rows=1) - 2 * 12 and ln4.row_cycles == 51
     for rows in (1, 3):
         d = OpDesc(unit="layernorm", rn=(1, 1, rows, 4), wn=(1, 1, rows, 4), wc=4, wvec=True)
-        assert desc_cycles(d, top4) == HEAD + 3 + rows * ln4.row_cycles - 1
+        assert desc_cycles(d, top4) == HEAD + 3 + 2 * 4 + 99 + 4 + (rows - 1) * 51 - 1
 
 
 def test_refused_descriptors():

@@ -50,7 +50,7 @@ def test_lanes_match_golden(tmp_path, cfg, stimulus):
     # the lanes past the row in a row's last beat carry the extreme code: ignored
     got, words, cycles = run(cfg, pkg.tensors["x"], fill=-(1 << (cfg.in_bits - 1)))
     assert np.array_equal(got, pkg.tensors["y"]), f"got\n{got}\nexpected\n{pkg.tensors['y']}"
-    assert cycles == cfg.cycles(rows=4) == 4 * (2 * cfg.beats + cfg.latency - 1)
+    assert cycles == cfg.cycles(rows=4) == 2 * cfg.beats + cfg.latency - 1 + 3 * cfg.row_cycles
     assert len(words) == 4 * -(-cfg.dim // cfg.lanes)
     pad = cfg.beats * cfg.lanes - cfg.dim
     if pad:  # the padding lanes of every row's last beat are 0
@@ -110,14 +110,73 @@ def test_full_twos_complement_range():
 
 def test_cycle_model():
     cfg = LayerNormCfg(dim=768)
-    assert cfg.compute_cycles == 4 * 16 + 35 and cfg.latency == 4 * 16 + 39
-    assert cfg.row_cycles == 2 * 768 + 4 * 16 + 38 and cfg.cycles(rows=3) == 3 * cfg.row_cycles
+    assert cfg.compute_cycles == 4 * 16 + 35 and cfg.latency == 4 * 16 + 40
+    assert (cfg.stats_cycles, cfg.root_cycles) == (3 * 16 + 3, 16 + 32)
+    assert cfg.row_cycles == 768  # LOAD and OUT are the slowest engines
+    assert cfg.cycles(rows=1) == 2 * 768 + 4 * 16 + 39
+    assert cfg.cycles(rows=3) == cfg.cycles(rows=1) + 2 * 768
     wide = LayerNormCfg(dim=770, lanes=16)
-    assert wide.beats == 49 and wide.row_cycles == 2 * 49 + 4 * 16 + 38
+    assert wide.beats == 49 and wide.row_cycles == wide.stats_cycles == 51
+    assert wide.cycles(rows=2) == 2 * 49 + 4 * 16 + 39 + 51
     fast = LayerNormCfg(dim=64, lanes=8, step_bits=2)  # 16, 30, 15 and 31 bits in 2s
-    assert fast.compute_cycles == 9 + 3 + 16 + 9 + 17 and fast.row_cycles == 16 + 54 + 3
+    assert (fast.stats_cycles, fast.root_cycles) == (8 + 15 + 5, 8 + 16 + 2)
+    assert fast.compute_cycles == 54 and fast.row_cycles == 28
+    assert fast.cycles(rows=1) == 16 + 54 + 4 and fast.cycles(rows=4) == 74 + 3 * 28
+    # beats offered 3 cycles apart: LOAD takes 24 cycles a row, STATS still the slowest
+    assert fast.cycles(rows=4, beat_cycles=3) == 7 * 3 + 54 + 8 + 5 + 3 * 28
+    assert fast.cycles(rows=4, beat_cycles=4) == 7 * 4 + 54 + 8 + 5 + 3 * 32
     with pytest.raises(ConfigError, match=r"^rows must be a positive integer, not 0$"):
         cfg.cycles(rows=0)
+    with pytest.raises(ConfigError, match=r"^beat_cycles must be a positive integer, not 0$"):
+        cfg.cycles(rows=1, beat_cycles=0)
+
+
+@pytest.mark.parametrize("cfg", [
+    LayerNormCfg(dim=64, lanes=8, step_bits=2),  # the digits accelerator's: STATS slowest
+    LayerNormCfg(dim=13, in_bits=9, lanes=4),  # ROOT slowest
+    LayerNormCfg(dim=40, in_bits=8, step_bits=4),  # LOAD and OUT slowest
+], ids=str)
+def test_rows_overlap(tmp_path, cfg):
+    pkg = layernorm_case(cfg, tmp_path / "c", rows=6, stimulus="mixed", seed=9)
+    got, _, cycles = run(cfg, pkg.tensors["x"])
+    assert np.array_equal(got, pkg.tensors["y"])
+    _, _, one = run(cfg, pkg.tensors["x"][:1])
+    assert one == cfg.cycles(rows=1) == 2 * cfg.beats + cfg.latency - 1
+    # each row after the first costs only the slowest engine, well under a whole row
+    assert cycles == cfg.cycles(rows=6) == one + 5 * cfg.row_cycles
+    assert cycles < 6 * one - 5 * cfg.beats
+
+
+@pytest.mark.parametrize("bc", [2, 3, 4, 6])
+def test_spaced_beats_match_the_model(tmp_path, bc):
+    # a source offering each beat bc cycles after the last was taken (the accelerator's
+    # gatherer at beat_cycles bc): ROOT, then LOAD, is the slowest engine
+    cfg = LayerNormCfg(dim=29, in_bits=12, lanes=4, step_bits=2)
+    pkg = layernorm_case(cfg, tmp_path / "c", rows=5, stimulus="mixed", seed=bc - 1)
+    got, _, cycles = run(cfg, pkg.tensors["x"], beat_cycles=bc)
+    assert np.array_equal(got, pkg.tensors["y"])
+    assert cycles == cfg.cycles(rows=5, beat_cycles=bc)
+
+
+@pytest.mark.parametrize("lanes", range(1, 9))
+def test_every_lane_count_matches_golden(tmp_path, lanes):
+    # 7 rows of 21: a row is not whole beats except at 1, 3 and 7 lanes
+    cfg = LayerNormCfg(dim=21, in_bits=10, lanes=lanes, step_bits=2)
+    pkg = layernorm_case(cfg, tmp_path / "c", rows=7, stimulus="mixed", seed=lanes)
+    got, _, cycles = run(cfg, pkg.tensors["x"], fill=3)
+    assert np.array_equal(got, pkg.tensors["y"])
+    assert cycles == cfg.cycles(rows=7)
+    got, _, cycles = run(cfg, pkg.tensors["x"], idle=0.3, backpressure=0.5, seed=lanes)
+    assert np.array_equal(got, pkg.tensors["y"]) and cycles > cfg.cycles(rows=7)
+
+
+def test_digits_unit_under_gaps(tmp_path):
+    cfg = LayerNormCfg(dim=64, lanes=8, step_bits=2)
+    pkg = layernorm_case(cfg, tmp_path / "c", rows=9, stimulus="mixed", seed=6)
+    for idle, bp, seed in ((0.0, 0.7, 1), (0.6, 0.0, 2), (0.2, 0.3, 3), (0.0, 0.95, 4)):
+        got, _, cycles = run(cfg, pkg.tensors["x"], idle=idle, backpressure=bp, seed=seed)
+        assert np.array_equal(got, pkg.tensors["y"]), (idle, bp)
+        assert cycles > cfg.cycles(rows=9)
 
 
 @pytest.mark.parametrize("field,value,message", [

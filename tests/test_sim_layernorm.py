@@ -18,6 +18,9 @@ pytestmark = pytest.mark.sim
     (LayerNormCfg(dim=7, in_bits=10, step_bits=4), 5, "random"),  # 4 divider bits a cycle
     # last beat: 1 lane of 4; 2 divider bits a cycle (12, 22, 11 and 31 bits: padded)
     (LayerNormCfg(dim=13, in_bits=12, lanes=4, step_bits=2), 5, "mixed"),
+    # the digits accelerator's unit: 8 lanes, STATS the slowest engine, 11 rows overlapped
+    (LayerNormCfg(dim=64, lanes=8, step_bits=2), 11, "mixed"),
+    (LayerNormCfg(dim=21, in_bits=10, lanes=8, step_bits=2), 7, "extremes"),  # 5 of 8 lanes
 ], ids=str)
 def test_bit_exact_through_vitsim_simulate(cfg, rows, stimulus, tmp_path, simulator, capsys):
     layernorm_case(cfg, tmp_path / "case", rows=rows, stimulus=stimulus, seed=5)
@@ -27,7 +30,9 @@ def test_bit_exact_through_vitsim_simulate(cfg, rows, stimulus, tmp_path, simula
     assert f"{simulator}: PASS (5/5 bench tests bit-exact)" in out
     speed = records["speed"]
     assert speed["cycles"] == speed["model_cycles"] == cfg.cycles(rows=rows)
-    assert records["check-idle1-bp1"]["cycles"] > speed["cycles"]
+    assert speed["cycles"] == cfg.cycles(rows=1) + (rows - 1) * cfg.row_cycles
+    # gaps can cost nothing: the rows behind the slowest engine absorb them
+    assert records["check-idle1-bp1"]["cycles"] >= speed["cycles"]
 
 
 def test_a_wrong_expectation_is_a_mismatch(tmp_path, simulator, capsys):
@@ -51,6 +56,6 @@ def test_verilog_from_a_config_file(tmp_path):
     cfg_file.write_text(json.dumps(cfg.to_dict()))
     assert main(["verilog", "--config", str(cfg_file), "--out", str(tmp_path / "v")]) == 0
     sidecar = json.loads((tmp_path / "v" / "layernorm.json").read_text())
-    assert sidecar["unit"] == "LayerNorm" and sidecar["latency"] == cfg.latency == 4 * 12 + 39
+    assert sidecar["unit"] == "LayerNorm" and sidecar["latency"] == cfg.latency == 4 * 12 + 40
     ports = {p["name"]: p["width"] for p in sidecar["ports"]}
     assert ports["i_stream__payload"] == 12 and ports["o_stream__payload"] == 32
