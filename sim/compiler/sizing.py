@@ -31,11 +31,10 @@ LANES = 16
 #: (dividers, square root, exp pipeline) dominates a row, so more lanes buy little.
 ROW_LANES = 8
 #: LayerNorm's divider and square-root bits a cycle: its per-row compute in about half the
-#: cycles (99 -> 54 at 16-bit inputs), which at 8 lanes is most of a row. 3 and 4 bits
-#: would save 15 and 23 more cycles a digits row (-2,190 and -3,358 an image) but the unit's
-#: fmax falls from 76.6 to 61.2 and 44.3 MHz (ECP5 out of context, `benchmarks/hw_units.py
-#: --lanes 8 --unit LayerNorm-s3 --unit LayerNorm-s4`): fewer frames a second at the units'
-#: clock.
+#: cycles (99 -> 54 at 16-bit inputs). Rows overlap in the unit's engines, so a digits row
+#: adds 28 cycles (its STATS engine) at 2 bits. 3 and 4 bits, measured before the rows
+#: overlapped, cost fmax (76.6 -> 61.2 and 44.3 MHz, ECP5 out of context, `benchmarks/
+#: hw_units.py --lanes 8 --unit LayerNorm-s3 --unit LayerNorm-s4`).
 LN_STEP_BITS = 2
 #: The binary arrays: ``COLS`` bits a beat; at least ``ROWS`` rows, up to ``MAX_ROWS`` where
 #: every weight's output count fills them (:func:`binary_rows`). 32 rows take the digits GSB
@@ -56,10 +55,10 @@ MAC_MAX_COLS = 64
 #: DeiT array; the columns one scratchpad word of activations, so a ``q @ k^T`` key row
 #: is one vector read).
 MAC_LINEAR_ROWS, MAC_LINEAR_COLS = 8, 32
-#: Softmax's factor-divider bits a cycle: 2 takes a digits row (18 logits, 2 lanes) from 63
-#: to 54 cycles for 101 more LUTs at 89.9 MHz (98.9 at 1 bit), still above LayerNorm's
-#: 76.6; 3 and 4 bits (51, 50 cycles) fall to 58.6 and 46.6 MHz (`benchmarks/hw_units.py
-#: --lanes 2`, ECP5 out of context).
+#: Softmax's factor-divider bits a cycle: with rows overlapping in the unit's engines, a
+#: digits row (18 logits, 2 lanes) adds ``max(beats + 1, div_cycles + 1)`` cycles: 10 at 2
+#: bits, 19 at 1 (87.3 and 108.5 MHz, `benchmarks/hw_units.py --lanes 2`, ECP5 out of
+#: context); 3 and 4 bits fell to 58.6 and 46.6 MHz before the rows overlapped.
 SM_DIV_BITS = 2
 
 
