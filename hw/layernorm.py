@@ -132,13 +132,7 @@ class LayerNorm(StreamUnit):
             with m.State("IDLE"):
                 with m.If(go_s):
                     m.next = "MEAN_START"
-            with m.State("MEAN_START"):
-                m.d.sync += s_div.start(s_sum + (dim // 2 + dim * offset), n)
-                m.next = "MEAN_DIV"
-            with m.State("MEAN_DIV"):
-                m.d.sync += s_div.step()
-                with m.If(s_div.last):
-                    m.next = "LINEAR"
+            s_div.states(m, "MEAN", "LINEAR", s_sum + (dim // 2 + dim * offset), n)
             with m.State("LINEAR"):
                 mean_now = Cat(quo_mean[:-1], ~quo_mean[-1]).as_signed()
                 m.d.sync += [mean.eq(mean_now), lin.eq((s_sum << 1) - dim * mean_now)]
@@ -146,13 +140,7 @@ class LayerNorm(StreamUnit):
             with m.State("SQUARES"):
                 m.d.sync += ssq.eq(s_sq - mean * lin)
                 m.next = "VAR_START"
-            with m.State("VAR_START"):
-                m.d.sync += s_div.start(ssq, cfg.var_bits)
-                m.next = "VAR_DIV"
-            with m.State("VAR_DIV"):
-                m.d.sync += s_div.step()
-                with m.If(s_div.last):
-                    m.next = "HOLD"
+            s_div.states(m, "VAR", "HOLD", ssq, cfg.var_bits)
             with m.State("HOLD"):  # var in the divider until ROOT takes the row
                 with m.If(go_s):
                     m.next = "MEAN_START"
@@ -173,14 +161,8 @@ class LayerNorm(StreamUnit):
                 m.d.sync += sqrt.step()
                 with m.If(sqrt.last):
                     m.next = "FACTOR_START"
-            with m.State("FACTOR_START"):
-                m.d.sync += r_div.start(Const((1 << FACTOR_BITS) - 1, FACTOR_BITS),
-                                        FACTOR_BITS, den=sqrt.root)
-                m.next = "FACTOR_DIV"
-            with m.State("FACTOR_DIV"):
-                m.d.sync += r_div.step()
-                with m.If(r_div.last):
-                    m.next = "DONE"
+            r_div.states(m, "FACTOR", "DONE", Const((1 << FACTOR_BITS) - 1, FACTOR_BITS),
+                         FACTOR_BITS, den=sqrt.root)
             with m.State("DONE"):  # factor in the divider until OUT takes the row
                 with m.If(go_r):
                     m.next = "SQRT"

@@ -2,7 +2,8 @@
 
 Each engine is a set of registers in the caller's module plus the ``sync`` assignments that
 start it and step it; the caller's FSM decides when (:meth:`Divider.start` in one state,
-:meth:`Divider.step` in the next until :attr:`Divider.last`). A result of ``q`` bits takes
+:meth:`Divider.step` in the next until :attr:`Divider.last`: :meth:`Divider.states` makes
+both states). A result of ``q`` bits takes
 :func:`steps` ``(q, step_bits)`` steps, after the start cycle. Every combinational signal
 is an unconditional ``m.d.comb`` assignment (a Verilog ``assign``).
 """
@@ -85,6 +86,18 @@ class Divider:
         """Assignments of one step (``step_bits`` quotient bits)."""
         return [self._rem.eq(self._rem_next), self.quo.eq(self._quo_next),
                 self._num.eq(self._num << self._k), self._cnt.eq(self._cnt - 1)]
+
+    def states(self, m: Module, name: str, then: str, num, q: int, den=None) -> None:
+        """Two states of the caller's FSM (call inside ``with m.FSM()``): ``<name>_START``
+        loads ``num`` (:meth:`start`), ``<name>_DIV`` steps until :attr:`last`, then goes
+        to state ``then``."""
+        with m.State(f"{name}_START"):
+            m.d.sync += self.start(num, q, den)
+            m.next = f"{name}_DIV"
+        with m.State(f"{name}_DIV"):
+            m.d.sync += self.step()
+            with m.If(self.last):
+                m.next = then
 
 
 class Sqrt:
