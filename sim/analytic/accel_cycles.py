@@ -38,6 +38,7 @@ from sim.compiler.cycles import (
     program_cycles,
     run_cycles,
 )
+from sim.compiler.parts.gsb_av import a_row_vl
 from sim.compiler.registry import desc_k
 
 __all__ = ["GSB_UNITS", "PIPELINED", "accel_descs", "desc_cycles", "forget", "layer_cycles",
@@ -118,11 +119,13 @@ def _rows(unit: str, shape: tuple, lanes: int, last_level: int = 4) -> _Op:
 
 
 @_shaped
-def _av(n: int, d: int, lanes: int, v_cols: int) -> tuple:
+def _av(n: int, d: int, lanes: int, v_cols: int, word: int) -> tuple:
     """The two records of one head of GSB A.V (:func:`sim.compiler.tiling.gsb_av`): the V
-    columns (``v_cols`` a beat, a token a sub-cycle) and the rows of A."""
+    columns (``v_cols`` a beat, a token a sub-cycle) and the rows of A (contiguous ``[n,
+    n]`` planes, :func:`sim.compiler.parts.gsb_av.a_row_vl` tokens a sub-cycle on ``word``
+    lanes)."""
     cols, arows = tiling.gsb_av(n, d, lanes, v_cols)
-    return _desc("gsb_av", cols, n, False), _desc("gsb_av", arows, n)
+    return _desc("gsb_av", cols, n, False), _desc("gsb_av", arows, n // a_row_vl(n, word))
 
 
 def _require(ok: bool, what: str) -> None:
@@ -226,8 +229,8 @@ def _block(vit: ViTCfg, cfg: AccelTopCfg, ln: dict) -> list:
         single = tiling.loops([1])
         out.append(("attn.shift", _desc("residual", tiling.Nest(single, single, pad), lr)))
     out.append(("attn.a_planes", _ew("gsb_encoder", (h, t, t), ln["gsb_encoder"], False, 0)))
-    # per head: V columns (a token a sub-cycle), then rows of A
-    vcols, arow = _av(t, dh, av.lanes, av.v_cols)
+    # per head: V columns (a token a sub-cycle), then rows of A (vector reads)
+    vcols, arow = _av(t, dh, av.lanes, av.v_cols, cfg.lanes)
     out += [("attn.av", vcols), ("attn.av", arow)] * h
     out += [
         ("attn.proj.in", tokens_in),

@@ -3,8 +3,8 @@
 - ``gsb_av`` ops compile to two descriptors a head: the V columns (nothing written),
   ``v_cols`` consecutive columns a beat, each token's ``v_cols`` elements one vector read
   (the gatherer packs plane ``r``'s bit of token ``t``, column ``c`` at ``r * pstride + t *
-  v_cols + c``, :mod:`golden.accel_program`), then the rows of A (tiling
-  :func:`sim.compiler.tiling.gsb_av`);
+  v_cols + c``, :mod:`golden.accel_program`), then the rows of A, :func:`a_row_vl`
+  elements a vector read (tiling :func:`sim.compiler.tiling.gsb_av`);
 - sized to the attention's tokens and head width, the planes of the weights, and
   :func:`v_cols`;
 - V beats as they come; a row of A a (block, plane pair) a cycle.
@@ -21,10 +21,23 @@ from sim.compiler.registry import compiles, cycle_model, sizes
 from sim.compiler.sizing import LANES
 from sim.compiler.timing import last_beat, latency
 
-__all__ = ["gsb_av", "v_cols"]
+__all__ = ["a_row_vl", "gsb_av", "v_cols"]
 
 #: Largest plane stride of an operand (its ``pstride`` field).
 PSTRIDE_MAX = (1 << dict((f[0], f[1]) for f in desc_fields())["o0_pstride"]) - 1
+
+
+def a_row_vl(n: int, lanes: int, *aligned: int) -> int:
+    """Elements of a row of A read a sub-cycle: the largest power of two up to ``lanes`` (a
+    scratchpad word) that divides the row length ``n`` and each of ``aligned`` (the row
+    stride, the head's base address), so that every read is one aligned vector and a row is
+    ``n / vl`` sub-cycles (the plane bits of token ``t`` land at bit ``t`` as with one
+    element a sub-cycle). DeiT's 198 tokens: 2 (99 sub-cycles a row, not 198); the digits
+    network's 18: 2."""
+    vl = 1
+    while 2 * vl <= lanes and all(x % (2 * vl) == 0 for x in (n, *aligned)):
+        vl *= 2
+    return vl
 
 
 def v_cols(max_n: int, v_planes: int, widths, lanes: int) -> int:
@@ -66,10 +79,13 @@ def gsb_av(c, op):
                        d_in=v.strides[0], vl_log=k.bit_length() - 1, planes=R,
                        pstride=cfg.max_n * k)
         c.emit(op, OpDesc(unit="gsb_av", **cols.fields(), beat_cycles=n, ops=(vcol, wop)))
-        arow = Operand(base=a.addr, s=tiling.pad([a.strides[0]]), n_in=n, d_in=a.strides[1],
-                       planes=P, pstride=cfg.max_n)
+        vl = a_row_vl(n, c.cfg.lanes, a.strides[0], a.addr) if a.strides[1] == 1 else 1
+        arow = Operand(base=a.addr, s=tiling.pad([a.strides[0]]), n_in=n // vl,
+                       d_in=vl * a.strides[1], vl_log=vl.bit_length() - 1, planes=P,
+                       pstride=cfg.max_n)
         o = out.sub(0, head)
-        c.emit(op, OpDesc(unit="gsb_av", **arows.fields(), beat_cycles=n, ops=(arow, wop),
+        c.emit(op, OpDesc(unit="gsb_av", **arows.fields(), beat_cycles=n // vl,
+                          ops=(arow, wop),
                           wbase=o.addr, ws=tiling.pad([o.strides[0], cfg.lanes]),
                           wvec=o.strides[1] == 1, wt=o.strides[1], wwidth=cfg.acc_bits))
 
