@@ -55,12 +55,12 @@ def pipelined(desc, u, beats, bc, c0, outs):
     return last_beat(c0, beats, bc) + latency(u)
 
 
-def row_unit(desc, beats: int, bc: int, c0: int, n: int, row: int) -> int:
-    """A row unit of ``n``-element rows taking ``row`` cycles a row (:class:`ValueError`
-    when the beats are not whole rows)."""
+def row_unit(desc, beats: int, c0: int, n: int, count) -> int:
+    """A row unit of ``n``-beat rows whose rows overlap in its engines: ``count(rows)`` is
+    the unit's own stall-free count (first input to last output, both included) at the
+    gatherer's beat spacing, which the unit sees from beat 0 at ``c0`` on, since a unit
+    that is not ready freezes the gatherer and the writer takes every result the cycle it
+    appears (:class:`ValueError` when the beats are not whole rows)."""
     if beats % n:
         raise ValueError(f"{desc.unit}: {beats} beats are not whole rows of {n}")
-    # a row's elements are taken as they come (`bc` apart); the unit's row_cycles count
-    # them a cycle apart; the next row's first element is taken the cycle after the row's
-    # last result
-    return c0 + beats // n * (row + (n - 1) * (bc - 1)) - 1
+    return c0 + count(beats // n) - 1

@@ -18,7 +18,7 @@ from golden.kernels import grid_width, signed_bits
 from sim.compiler import tiling
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, sizes
-from sim.compiler.sizing import LANES
+from sim.compiler.sizing import LANES, row_lanes
 from sim.compiler.timing import last_beat, latency
 
 __all__ = ["a_row_vl", "gsb_av", "v_cols"]
@@ -34,10 +34,7 @@ def a_row_vl(n: int, lanes: int, *aligned: int) -> int:
     ``n / vl`` sub-cycles (the plane bits of token ``t`` land at bit ``t`` as with one
     element a sub-cycle). DeiT's 198 tokens: 2 (99 sub-cycles a row, not 198); the digits
     network's 18: 2."""
-    vl = 1
-    while 2 * vl <= lanes and all(x % (2 * vl) == 0 for x in (n, *aligned)):
-        vl *= 2
-    return vl
+    return row_lanes([n, *aligned], top=lanes, word_lanes=lanes)
 
 
 def v_cols(max_n: int, v_planes: int, widths, lanes: int) -> int:
@@ -47,11 +44,8 @@ def v_cols(max_n: int, v_planes: int, widths, lanes: int) -> int:
     ``lanes`` 32-bit elements (the elementwise units' operand vector: the gatherer gets no
     wider). The digits GSB network (18 tokens, 3 planes, heads of 32): 8; DeiT's 197 or
     198 tokens: 1."""
-    k = 1
-    while (2 * k <= lanes and all(d % (2 * k) == 0 for d in widths)
-           and max_n * 2 * k <= PSTRIDE_MAX and v_planes * max_n * 2 * k <= lanes * ELEM_BITS):
-        k *= 2
-    return k
+    top = min(PSTRIDE_MAX // max_n, lanes * ELEM_BITS // (v_planes * max_n))
+    return row_lanes(widths, top=top, word_lanes=lanes)
 
 
 @compiles("gsb_av", "gsb_av")

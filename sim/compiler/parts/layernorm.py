@@ -5,7 +5,8 @@
 - one unit of the network's one LayerNorm width, :func:`sim.compiler.sizing.row_lanes`
   lanes, ``LN_STEP_BITS`` divider bits a cycle;
 - rows of ``beats`` beats, overlapped in the unit's four engines: the unit's own stall-free
-  model (:meth:`golden.cases_layernorm.LayerNormCfg.cycles`) at the gatherer's beat spacing.
+  model (:meth:`golden.cases_layernorm.LayerNormCfg.cycles`) at the gatherer's beat spacing
+  (:func:`sim.compiler.timing.row_unit`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sim.compiler.operands import row_operand, row_writes
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, sizes
 from sim.compiler.sizing import LN_STEP_BITS, row_lanes, widest
+from sim.compiler.timing import row_unit
 
 __all__ = ["layernorm"]
 
@@ -47,12 +49,5 @@ def _size(net, by_kind):
 
 @cycle_model("layernorm")
 def _cycles(desc, u, beats, bc, c0, outs):
-    """The cycle of the last store: beat 0 is offered at ``c0`` and each next one ``bc``
-    cycles after the previous was taken (the unit freezes the gatherer while it is not
-    ready), which is the offer :meth:`LayerNormCfg.cycles` counts from its first input
-    with ``beat_cycles = bc``; the writer takes every result the cycle it appears, so the
-    unit never stalls on its output (:class:`ValueError` when the beats are not whole
-    rows)."""
-    if beats % u.beats:
-        raise ValueError(f"{desc.unit}: {beats} beats are not whole rows of {u.beats}")
-    return c0 + u.cycles(rows=beats // u.beats, beat_cycles=bc) - 1
+    return row_unit(desc, beats, c0, u.beats,
+                    lambda rows: u.cycles(rows=rows, beat_cycles=bc))

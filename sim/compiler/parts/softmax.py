@@ -8,7 +8,8 @@
   1 where a row is odd, as DeiT's 197 tokens are) and ``SM_DIV_BITS`` divider bits a
   cycle;
 - rows of the innermost loop's beats, overlapping in the unit's engines
-  (:meth:`SoftmaxCfg.cycles` with the gatherer's beat cycles, see :func:`_cycles`).
+  (:meth:`SoftmaxCfg.cycles` with the gatherer's beat cycles,
+  :func:`sim.compiler.timing.row_unit`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sim.compiler.operands import row_operand, row_writes
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
 from sim.compiler.sizing import SM_DIV_BITS, row_lanes
+from sim.compiler.timing import row_unit
 
 __all__ = ["softmax"]
 
@@ -82,13 +84,6 @@ def _size(net, by_kind):
 
 @cycle_model("softmax")
 def _cycles(desc, u, beats, bc, c0, outs):
-    """The cycle of the last store: rows of the innermost loop's ``n`` beats (whole lanes),
-    the first offered at ``c0`` and each further beat ``bc`` cycles after the one before is
-    taken (the gatherer freezes while the unit is not ready); the writer takes each result
-    the cycle it appears, so nothing stalls the scale engine and the unit's stall-free
-    model holds, ``beat_cycles`` apart (:class:`ValueError` when the beats are not whole
-    rows)."""
     n = prod(desc.rn[desc.last_level:])  # beats a row, each of whole lanes
-    if beats % n:
-        raise ValueError(f"{desc.unit}: {beats} beats are not whole rows of {n}")
-    return c0 + u.cycles(rows=beats // n, row_len=n * u.lanes, beat_cycles=bc) - 1
+    return row_unit(desc, beats, c0, n,
+                    lambda rows: u.cycles(rows=rows, row_len=n * u.lanes, beat_cycles=bc))
