@@ -182,6 +182,7 @@ def test_a_deit_tiny_width_block_runs_bit_exact_on_verilator(simulator, tmp_path
     pkg = deit_package(tmp_path / "t", DEIT_T, 48)
     prog, res = run_checked(pkg, tmp_path / "run", simulator)
     assert prog.cfg.units["mac"].cols == 64
+    assert prog.cfg.units["mac"].digit_bits == 4  # patch_digit_bits: 4 x 64 lanes
     assert prog.names.count("blocks.0.attn.shift") == 2  # 3 * 11 * 11 = 363: a tail copy
     # every descriptor's counter (but the final dma_out's) is the analytic count
     model = [desc_cycles(d, prog.cfg) for d in prog.descs[:-1]]

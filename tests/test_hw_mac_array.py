@@ -11,6 +11,9 @@ from golden.streams import mac_array_beats, tile_results
 from hw.mac_array import MacArray
 
 CFG = MacArrayCfg(rows=2, cols=4, digit_bits=2, max_bits=8, max_k=32)
+#: DeiT's patch-embedding array takes 4-bit digits (sim.compiler.sizing.patch_digit_bits)
+CFG4 = MacArrayCfg(rows=2, cols=4, digit_bits=4, max_bits=8, max_k=32)
+DIGITS = pytest.mark.parametrize("cfg", [CFG, CFG4], ids=["d2", "d4"])
 SHAPE = dict(m=3, n=4, k=8)
 
 
@@ -22,14 +25,15 @@ def run(cfg, pkg, **gaps):
     return tile_results(cfg, words, m=op["m"], n=op["n"]), y, cycles
 
 
+@DIGITS
 @pytest.mark.parametrize("bits", range(2, 9))
 @pytest.mark.parametrize("a_signed", [True, False], ids=["sxs", "uxs"])
-def test_every_width(tmp_path, bits, a_signed):
-    pkg = mac_array_case(CFG, tmp_path / "c", w_bits=bits, a_bits=bits, a_signed=a_signed,
+def test_every_width(tmp_path, cfg, bits, a_signed):
+    pkg = mac_array_case(cfg, tmp_path / "c", w_bits=bits, a_bits=bits, a_signed=a_signed,
                          seed=bits, **SHAPE)
-    got, y, cycles = run(CFG, pkg)
+    got, y, cycles = run(cfg, pkg)
     assert np.array_equal(got, y), f"got\n{got}\nexpected\n{y}"
-    assert cycles == CFG.cycles(w_bits=bits, a_bits=bits, **SHAPE)
+    assert cycles == cfg.cycles(w_bits=bits, a_bits=bits, **SHAPE)
 
 
 @pytest.mark.parametrize("w_bits,a_bits,a_signed", [(3, 5, False), (8, 1, False), (2, 7, True),
@@ -42,12 +46,13 @@ def test_mixed_widths(tmp_path, w_bits, a_bits, a_signed):
     assert cycles == CFG.cycles(w_bits=w_bits, a_bits=a_bits, **SHAPE)
 
 
+@DIGITS
 @pytest.mark.parametrize("stimulus", ["max", "min"])
 @pytest.mark.parametrize("a_signed", [True, False])
-def test_accumulator_corners(tmp_path, stimulus, a_signed):
-    pkg = mac_array_case(CFG, tmp_path / "c", m=1, n=2, k=32, w_bits=8, a_bits=8,
+def test_accumulator_corners(tmp_path, cfg, stimulus, a_signed):
+    pkg = mac_array_case(cfg, tmp_path / "c", m=1, n=2, k=32, w_bits=8, a_bits=8,
                          a_signed=a_signed, stimulus=stimulus)
-    got, y, _ = run(CFG, pkg)
+    got, y, _ = run(cfg, pkg)
     assert np.array_equal(got, y)
     corner = {(True, "max"): -128 * -128, (True, "min"): -128 * 127,
               (False, "max"): 255 * 127, (False, "min"): 255 * -128}[(a_signed, stimulus)]
@@ -62,6 +67,7 @@ def test_gaps(tmp_path):
 
 
 def test_throughput_grows_as_widths_shrink():
+    assert [CFG4.passes(w_bits=b, a_bits=b) for b in (8, 6, 4, 2)] == [4, 4, 1, 1]
     passes = [CFG.passes(w_bits=b, a_bits=b) for b in (8, 6, 4, 2)]
     assert passes == [16, 9, 4, 1]
     assert CFG.acc_bits == 21  # 32 * 255 * -128 = -1,044,480 needs 21 bits

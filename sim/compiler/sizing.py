@@ -17,10 +17,12 @@ from sim.compiler import tiling
 from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
 
-__all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_LINEAR_COLS", "MAC_LINEAR_ROWS", "MAC_MAX_COLS",
-           "MAC_PATCH_LANES", "MAC_ROWS", "MAX_ROWS", "ROWS", "ROW_LANES", "SM_DIV_BITS",
-           "accel_config_for", "binary_cfg", "binary_rows", "linear_mac_cols", "mac_cols",
-           "patch_mac_rows", "row_lanes", "widest", "word_cfg"]
+__all__ = ["COLS", "LANES", "LN_STEP_BITS", "MAC_DIGIT_BITS", "MAC_LINEAR_COLS",
+           "MAC_LINEAR_ROWS", "MAC_MAX_COLS", "MAC_PATCH_LANES", "MAC_ROWS",
+           "MAC_WIDE_DIGIT_BITS", "MAC_WIDE_DIGIT_LANES", "MAX_ROWS", "ROWS", "ROW_LANES",
+           "SM_DIV_BITS", "accel_config_for", "binary_cfg", "binary_rows", "linear_mac_cols",
+           "mac_cols", "patch_digit_bits", "patch_mac_rows", "row_lanes", "widest",
+           "word_cfg"]
 
 #: Lanes of the elementwise units (requantiser, threshold, GELU, residual add, GSB encoder
 #: and A.V output): 16 takes the digits GSB demo from 67,706 to 57,652 cycles an image
@@ -50,6 +52,15 @@ MAC_ROWS = 4
 MAC_PATCH_LANES = 64
 #: Most columns of the MAC array (a 64-column beat is 4 rows of a 16x16 patch).
 MAC_MAX_COLS = 64
+#: Digit widths of the MAC array (:class:`golden.spec.MacArrayCfg`): 2 bits, so every width
+#: from 2 to 8 runs on 3x3-bit lanes; a patch-embedding array of at least
+#: ``MAC_WIDE_DIGIT_LANES`` lanes (DeiT's 4 x 64) takes ``MAC_WIDE_DIGIT_BITS``: its 8-bit
+#: products in 4 passes instead of 16, as many cycles as the beat's 2,048 weight bits take
+#: to gather at 16 lanes. DeiT-T's frame drops from 6,026,063 to 4,653,311 cycles (the
+#: patch embedding from 1,830,389 to 457,637) for 12,553 more LUT4 (Yosys ``synth_ecp5``
+#: of the 4 x 64 array: 7,231 -> 19,784). The digits 16 x 4 array keeps 2-bit digits:
+#: 4-bit ones would save 1,152 cycles an image (4 %) for 2,926 more LUT4 (2,535 -> 5,461).
+MAC_DIGIT_BITS, MAC_WIDE_DIGIT_BITS, MAC_WIDE_DIGIT_LANES = 2, 4, 256
 #: The MAC array of a network whose integer linears carry most of its MACs (Q-ViT,
 #: low-rank): ``MAC_LINEAR_ROWS x`` at most ``MAC_LINEAR_COLS`` (256 lanes, as the 4 x 64
 #: DeiT array; the columns one scratchpad word of activations, so a ``q @ k^T`` key row
@@ -125,6 +136,12 @@ def patch_mac_rows(cols: int, outs, lanes: int = MAC_PATCH_LANES) -> int:
     while rows * 2 * cols <= lanes and rows < max(outs, default=0):
         rows *= 2
     return rows
+
+
+def patch_digit_bits(rows: int, cols: int) -> int:
+    """Digit width of a ``rows x cols`` MAC array sized for the patch embedding:
+    ``MAC_WIDE_DIGIT_BITS`` from ``MAC_WIDE_DIGIT_LANES`` lanes up, else ``MAC_DIGIT_BITS``."""
+    return MAC_WIDE_DIGIT_BITS if rows * cols >= MAC_WIDE_DIGIT_LANES else MAC_DIGIT_BITS
 
 
 def linear_mac_cols(red, qk=(), top: int = MAC_LINEAR_COLS) -> int:

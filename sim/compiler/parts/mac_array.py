@@ -22,7 +22,8 @@ from sim.compiler.matmul import weight_tiles
 from sim.compiler.operands import act, beat_cycles
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
-from sim.compiler.sizing import MAC_LINEAR_ROWS, linear_mac_cols, mac_cols, patch_mac_rows
+from sim.compiler.sizing import (MAC_DIGIT_BITS, MAC_LINEAR_ROWS, linear_mac_cols, mac_cols,
+                                  patch_digit_bits, patch_mac_rows)
 from sim.compiler.timing import last_beat, latency
 
 __all__ = ["mac"]
@@ -115,8 +116,9 @@ def _size(net, by_kind):
     """The MAC array for the integer matmuls (patch_matmul, int_matmul) and the per-head
     int_bmm ops. Sized for the patch embedding when it carries at least half the array's
     MACs (GSB networks): ``cols`` as :func:`sim.compiler.sizing.mac_cols`, rows as
-    :func:`sim.compiler.sizing.patch_mac_rows` (digits: 16 x 4, DeiT: 4 x 64); else for
-    the integer linears (Q-ViT, low-rank):
+    :func:`sim.compiler.sizing.patch_mac_rows` (digits: 16 x 4, DeiT: 4 x 64), digits as
+    :func:`sim.compiler.sizing.patch_digit_bits` (2 bits on digits, 4 on DeiT); else for
+    the integer linears (Q-ViT, low-rank): 2-bit digits,
     ``MAC_LINEAR_ROWS`` rows, ``cols`` as :func:`sim.compiler.sizing.linear_mac_cols`
     (reductions it does not divide, the patch embedding's among them, zero-padded).
     ``max_bits`` the widest operand (an unsigned int_bmm weight one bit more,
@@ -135,7 +137,9 @@ def _size(net, by_kind):
     if 2 * patch_macs >= sum(_macs(net, op) for op in macs + bmms):
         cols = mac_cols(red, patches, qk)
         rows = patch_mac_rows(cols, [net.tensors[op.inputs[1]].shape[0] for op in macs])
+        digit = patch_digit_bits(rows, cols)
     else:
+        digit = MAC_DIGIT_BITS
         rows = MAC_LINEAR_ROWS
         cols = linear_mac_cols([k for op, k in zip(macs, red, strict=True)
                                 if op.kind == "int_matmul"], qk)
@@ -144,7 +148,7 @@ def _size(net, by_kind):
         heads = net.tensors[op.inputs[0]].shape[-3]
         bits += [max(k["w_bits"], k["a_bits"]) for k in bmm_widths(op, heads)]
     ks = red + [net.tensors[op.inputs[0]].shape[-1] for op in bmms]
-    return {"mac": MacArrayCfg(rows=rows, cols=cols, digit_bits=2,
+    return {"mac": MacArrayCfg(rows=rows, cols=cols, digit_bits=digit,
                                max_bits=grid_width(max(bits), 16),
                                max_k=max(-(-k // cols) * cols for k in ks))}
 
