@@ -22,8 +22,14 @@ from sim.compiler.matmul import weight_tiles
 from sim.compiler.operands import act, beat_cycles
 from sim.compiler.program import CompileError
 from sim.compiler.registry import compiles, cycle_model, desc_k, sizes
-from sim.compiler.sizing import (MAC_DIGIT_BITS, MAC_LINEAR_ROWS, linear_mac_cols, mac_cols,
-                                  patch_digit_bits, patch_mac_rows)
+from sim.compiler.sizing import (
+    MAC_DIGIT_BITS,
+    MAC_LINEAR_ROWS,
+    linear_mac_cols,
+    mac_cols,
+    patch_digit_bits,
+    patch_mac_rows,
+)
 from sim.compiler.timing import last_beat, latency
 
 __all__ = ["mac"]
