@@ -67,6 +67,15 @@ UNITS = [
     ("MAC array (linears)", MacArrayCfg(rows=8, cols=32, max_k=256),
      lambda cfg, p: mac_array_case(cfg, p, m=2, n=8, k=256, w_bits=8, a_bits=8,
                                    a_signed=True), 8 * 32 / 16, False),
+    # DeiT's patch-embedding array (sim.compiler.sizing.patch_digit_bits): 2-bit digits
+    # before, 4-bit now (an 8-bit product in 4 passes instead of 16)
+    ("MAC array (DeiT, 4 x 64, 2-bit digits)", MacArrayCfg(rows=4, cols=64, max_k=768),
+     lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=768, w_bits=8, a_bits=8,
+                                   a_signed=True), 4 * 64 / 16, False),
+    ("MAC array (DeiT, 4 x 64, 4-bit digits)",
+     MacArrayCfg(rows=4, cols=64, digit_bits=4, max_k=768),
+     lambda cfg, p: mac_array_case(cfg, p, m=2, n=4, k=768, w_bits=8, a_bits=8,
+                                   a_signed=True), 4 * 64 / 4, False),
     ("requantiser", RequantCfg(lanes=4, acc_bits=24, out_bits=8),
      lambda cfg, p: requant_case(cfg, p, beats=16, shift=50, bits=8, signed=True), None,
      False),
