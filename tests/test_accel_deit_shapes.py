@@ -184,11 +184,16 @@ def test_a_deit_tiny_width_block_runs_bit_exact_on_verilator(simulator, tmp_path
     assert prog.cfg.units["mac"].cols == 64
     assert prog.cfg.units["mac"].digit_bits == 4  # patch_digit_bits: 4 x 64 lanes
     assert prog.names.count("blocks.0.attn.shift") == 2  # 3 * 11 * 11 = 363: a tail copy
-    # every descriptor's counter (but the final dma_out's) is the analytic count
+    _counters_equal_the_model(prog, res)
+
+
+def _counters_equal_the_model(prog, res) -> None:
+    """Every descriptor's counter (but the final dma_out's) is the analytic count."""
     model = [desc_cycles(d, prog.cfg) for d in prog.descs[:-1]]
     bad = [(prog.names[i], m, r) for i, (m, r) in enumerate(zip(model, res.op_cycles[:-1],
                                                                 strict=True)) if m != r]
     assert not bad, f"{len(bad)} descriptors differ (name, model, rtl): {bad[:5]}"
+    print(f"{len(model)} descriptors, {sum(model):,} cycles, every counter = the model")
 
 
 @pytest.mark.sim
@@ -199,7 +204,9 @@ def test_a_deit_tiny_width_block_runs_bit_exact_on_verilator(simulator, tmp_path
 def test_a_deit_tiny_block_at_224_runs_bit_exact_on_verilator(simulator, tmp_path):
     """The same block at 224x224 (198 tokens): a benchmark, not CI."""
     pkg = deit_package(tmp_path / "t", DEIT_T, 224)
-    run_checked(pkg, tmp_path / "run", simulator)
+    prog, res = run_checked(pkg, tmp_path / "run", simulator)
+    assert prog.cfg.units["mac"].digit_bits == 4
+    _counters_equal_the_model(prog, res)
 
 
 def test_compile_refuses_a_patch_side_that_is_not_a_power_of_two(tmp_path, capsys):
