@@ -29,8 +29,10 @@ def test_candidates_are_the_streamed_programs_at_the_smallest_budget(pkg):
     for c in cands:
         L = c.cfg.lanes
         # no unit beat is wider than the word (it would be written an element a cycle,
-        # which the cycle model refuses: cycles None)
+        # which the cycle model refuses: cycles None), and no array writes more outputs a
+        # beat than the word holds (the writer stores a vector's first L elements only)
         assert all(getattr(u, "lanes", 0) <= L for u in c.cfg.units.values())
+        assert all(getattr(u, "rows", 0) <= L for u in c.cfg.units.values())
         assert c.cycles is not None
         base = dataclasses.replace(c.cfg, depth=1)
         prog = compile_network(pkg, cfg=base, onchip_kib=c.onchip_kib)
@@ -42,6 +44,20 @@ def test_candidates_are_the_streamed_programs_at_the_smallest_budget(pkg):
             compile_network(pkg, cfg=base, onchip_kib=(c.cfg.depth - 1) * L * 4 / 1024)
     pinned = candidates(pkg, onchip_kib=64, lanes=16)
     assert [(c.cfg.lanes, c.cfg.depth) for c in pinned] == [(16, 64 * 1024 // 64)]
+
+
+def test_a_narrow_word_narrows_gsb_av_v_columns_and_the_arrays_rows(pkg):
+    """GSB A·V takes 8 V columns a beat on the digits network; a 4-lane word (below the
+    command line's 8, as ``benchmarks/place_route.py --lanes 4`` asks) narrows the unit's
+    lanes and its V columns with them, and the arrays' rows (their outputs a beat) to the
+    word, and the program compiles at its exact cycles."""
+    (c8,) = candidates(pkg, onchip_kib=64, lanes=8)
+    assert c8.cfg.units["gsb_av"].v_cols == 8
+    (c4,) = candidates(pkg, onchip_kib=64, lanes=4)
+    av = c4.cfg.units["gsb_av"]
+    assert (av.lanes, av.v_cols) == (4, 4)
+    assert {c4.cfg.units[s].rows for s in ("mac", "binary_xnor", "binary_and")} == {4}
+    assert c4.cycles is not None and c4.cycles > c8.cycles
 
 
 def test_scratch_bram_is_a_copy_per_read_port_in_the_best_block_shape(pkg):
@@ -95,7 +111,7 @@ def test_nothing_fits_is_one_line_with_the_smallest_needs(pkg, tmp_path, capsys)
 @pytest.mark.skipif(not BIG_RTL,
                     reason="benchmark: set VITSIM_BIG_RTL=1 (a Verilator build per word "
                     "width, ~40 min each on a loaded machine)")
-@pytest.mark.parametrize("lanes", [16, 8])
+@pytest.mark.parametrize("lanes", [16, 8, 4])  # 4: below the command line's, for P&R
 def test_the_narrower_candidates_run_bit_exact_at_their_exact_cycles(lanes, tmp_path):
     """The demo architecture's candidate of ``lanes`` (the smallest streamed budget) on
     Verilator: every intact tensor ``==``, every descriptor's counter and the run's cycles

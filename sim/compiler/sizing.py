@@ -12,7 +12,7 @@ import numpy as np
 
 from golden.accel_program import AccelTopCfg
 from golden.kernels import grid_width
-from golden.spec import BinaryArrayCfg
+from golden.spec import BinaryArrayCfg, MacArrayCfg
 from sim.compiler import tiling
 from sim.compiler.program import CompileError
 from sim.compiler.registry import sizers
@@ -162,11 +162,24 @@ def linear_mac_cols(red, qk=(), top: int = MAC_LINEAR_COLS) -> int:
 
 def word_cfg(cfg: AccelTopCfg, lanes: int, depth: int = 1) -> AccelTopCfg:
     """``cfg`` with a scratchpad word of ``lanes`` elements and ``depth`` words, each unit
-    with more lanes than the word narrowed to it (a unit beat wider than a word would be
-    written one element a cycle, which the cycle model refuses)."""
-    units = {slot: dataclasses.replace(u, lanes=lanes) if getattr(u, "lanes", 0) > lanes
-             else u for slot, u in cfg.units.items()}
+    whose output beat is wider than the word narrowed to it (:func:`_narrowed`): the
+    writer stores a vector beat's first ``lanes`` elements only, and a beat written one
+    element a cycle stalls the unit, which the cycle model refuses."""
+    units = {slot: _narrowed(u, lanes) for slot, u in cfg.units.items()}
     return dataclasses.replace(cfg, lanes=lanes, depth=depth, units=units)
+
+
+def _narrowed(unit, lanes: int):
+    """``unit`` with no output beat wider than a word of ``lanes``: a unit's lanes (GSB
+    A·V's V columns a beat, which divide them, with them) and an array's rows (its
+    outputs a beat, written as one vector) at most ``lanes``."""
+    if isinstance(unit, (BinaryArrayCfg, MacArrayCfg)):
+        return dataclasses.replace(unit, rows=lanes) if unit.rows > lanes else unit
+    if getattr(unit, "lanes", 0) <= lanes:
+        return unit
+    if getattr(unit, "v_cols", 1) > lanes:
+        return dataclasses.replace(unit, lanes=lanes, v_cols=lanes)
+    return dataclasses.replace(unit, lanes=lanes)
 
 
 def binary_cfg(cfg: AccelTopCfg, rows: int) -> AccelTopCfg:
