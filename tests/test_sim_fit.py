@@ -60,6 +60,23 @@ def test_a_narrow_word_narrows_gsb_av_v_columns_and_the_arrays_rows(pkg):
     assert c4.cycles is not None and c4.cycles > c8.cycles
 
 
+@pytest.mark.parametrize("slot", ["mac", "binary_xnor"])
+def test_an_array_wider_than_the_word_is_refused_by_the_compiler(pkg, slot):
+    """An array whose outputs a beat exceed the word (the configuration the narrower
+    candidates once had, which the writer truncated silently) is one error naming the op
+    and the word, not a program that loses outputs."""
+    from sim.compiler import CompileError
+
+    (c8,) = candidates(pkg, onchip_kib=64, lanes=8)
+    units = dict(c8.cfg.units)
+    units[slot] = dataclasses.replace(units[slot], rows=16)
+    wide = dataclasses.replace(c8.cfg, units=units, depth=1)
+    with pytest.raises(CompileError, match=r"writes 16 elements a beat as one vector from "
+                                           r"lane 0, past the end of the 8-lane word"):
+        compile_network(pkg, cfg=wide, onchip_kib=64)
+    compile_network(pkg, cfg=dataclasses.replace(c8.cfg, depth=1), onchip_kib=64)
+
+
 def test_scratch_bram_is_a_copy_per_read_port_in_the_best_block_shape(pkg):
     cfg = candidates(pkg, onchip_kib=64, lanes=32)[0].cfg  # 512 words of 1,024 bits
     assert cfg.depth == 512 and scratch_bram(cfg) == NUM_OPERANDS * math.ceil(1024 / 36)

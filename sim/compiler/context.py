@@ -88,6 +88,11 @@ class Context:
     def emit(self, op: Op, desc: OpDesc) -> None:
         if desc.unit not in ("dma_in", "dma_out") and desc.unit not in self.cfg.units:
             raise CompileError(f"op {op.name!r}: the accelerator has no {desc.unit} unit")
+        if desc.wvec and desc.wc and desc.wbase % self.L + desc.wc > self.L:
+            # the writer stores one word a vector beat: the lanes past it would be lost
+            raise CompileError(f"op {op.name!r}: {desc.unit} writes {desc.wc} elements a beat "
+                               f"as one vector from lane {desc.wbase % self.L}, past the end "
+                               f"of the {self.L}-lane word")
         self.descs.append((op.name, op.layer, desc))
 
     # -- parameters
