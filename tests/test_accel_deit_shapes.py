@@ -209,6 +209,19 @@ def test_a_deit_tiny_block_at_224_runs_bit_exact_on_verilator(simulator, tmp_pat
     _counters_equal_the_model(prog, res)
 
 
+@pytest.mark.sim
+@pytest.mark.slow
+@pytest.mark.skipif(not BIG_RTL,
+                    reason="benchmark: set VITSIM_BIG_RTL=1 (a 224x224 DeiT-S block, ~30 min)")
+@pytest.mark.parametrize("simulator", ["verilator"], indirect=True)
+def test_a_deit_small_block_at_224_runs_bit_exact_on_verilator(simulator, tmp_path):
+    """One DeiT-S block at 224x224 (embed 384, 6 heads, 198 tokens): a benchmark, not CI."""
+    pkg = deit_package(tmp_path / "s", DEIT_S, 224)
+    prog, res = run_checked(pkg, tmp_path / "run", simulator)
+    assert prog.cfg.units["mac"].digit_bits == 4
+    _counters_equal_the_model(prog, res)
+
+
 def test_compile_refuses_a_patch_side_that_is_not_a_power_of_two(tmp_path, capsys):
     """12x12 patches: no beat of whole patch rows is one vector; one line, exit 2,
     nothing written."""
