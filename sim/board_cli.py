@@ -17,7 +17,10 @@ from golden.argtypes import at_least
 from golden.atomic import check_out, force_arg
 from golden.errors import VitsimError
 
-__all__ = ["register"]
+__all__ = ["BOARD_LANES", "register"]
+
+#: Word widths ``--lanes`` takes.
+BOARD_LANES = (4, 8, 16, 32)
 
 
 def _program(args):
@@ -25,7 +28,13 @@ def _program(args):
     from sim.compiler import compile_network
 
     check_golden_dir(args.golden)
-    return compile_network(args.golden, image=args.image, onchip_kib=args.onchip_kib)
+    cfg = None
+    if args.lanes is not None:  # the package's units on a narrower word (sim.fit's sizing)
+        from golden.netpkg import NetworkData, read_network
+        from sim.compiler.sizing import accel_config_for, word_cfg
+
+        cfg = word_cfg(accel_config_for(NetworkData(read_network(args.golden))), args.lanes)
+    return compile_network(args.golden, image=args.image, cfg=cfg, onchip_kib=args.onchip_kib)
 
 
 def _divisor(baud: int, board: str) -> int:
@@ -119,6 +128,10 @@ def _common(p) -> None:
                    help="network package (vitsim golden --ckpt)")
     p.add_argument("--image", type=at_least(0), default=0,
                    help="which recorded image (default 0)")
+    p.add_argument("--lanes", type=int, choices=BOARD_LANES, default=None,
+                   help="32-bit elements a scratchpad word, the units narrowed to it as "
+                   "`vitsim synth --golden --lanes` does (default: the package's own, 32 on "
+                   "digits)")
     onchip_arg(p, prefix="")
 
 

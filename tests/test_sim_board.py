@@ -5,9 +5,9 @@ code ``vitsim board run`` uses on a serial port, against a UART model on the sim
 pins: it writes the program, weights and image into the block-RAM external memory,
 starts the accelerator, polls until done, reads back the words of every tensor intact at
 the end and the per-op counters, and compares with the golden package (``==``). CI runs
-the one-block package (the smallest of tests/netpkgs.py) compiled for a 64 KiB scratchpad;
-the 4-block digits architecture runs with VITSIM_BIG_RTL=1 (several minutes more of UART
-traffic).
+the one-block package (the smallest of tests/netpkgs.py) compiled for a 64 KiB scratchpad,
+and the 4-block digits architecture on the 4-lane word (the board top that fits the 85F);
+the 4-block one at 32 lanes runs with VITSIM_BIG_RTL=1.
 """
 
 
@@ -50,14 +50,24 @@ def test_board_top_over_uart_bit_exact(tmp_path_factory):
     _check(prog, rec)
 
 
-@pytest.mark.skipif(not BIG_RTL,
-                    reason="benchmark: set VITSIM_BIG_RTL=1 (the 4-block digits image "
-                    "through the UART)")
-def test_board_top_digits_image(tmp_path_factory):
+@pytest.mark.parametrize("lanes", [
+    pytest.param(32, marks=pytest.mark.skipif(
+        not BIG_RTL, reason="benchmark: set VITSIM_BIG_RTL=1 (the 4-block digits image "
+        "through the UART at 32 lanes)")),
+    4])
+def test_board_top_digits_image(lanes, tmp_path_factory):
+    """The 4-block digits image; at 4 lanes (CI: about 90 s), the program and board top of
+    ``vitsim board build|simulate --onchip-kib 64 --lanes 4``, the board top that places
+    on the 85F and gets a bitstream."""
+    from argparse import Namespace
+
+    from sim.board_cli import _program
+
     pkg = untrained_package(tmp_path_factory.mktemp("board-d4"), images=1)
-    prog = compile_network(pkg, image=0, onchip_kib=64)
+    prog = _program(Namespace(golden=pkg, image=0, onchip_kib=64, lanes=lanes))
+    assert prog.cfg.lanes == lanes
     rec = simulate_board(prog, tmp_path_factory.mktemp("board-run4"), divisor=4)
-    print(f"{rec['bytes_sent']} B sent, {rec['bytes_received']} B received, "
+    print(f"{lanes} lanes: {rec['bytes_sent']} B sent, {rec['bytes_received']} B received, "
           f"{rec['cycles']} cycles start to done, build {rec['build_s']:.1f} s, "
           f"run {rec['run_s']:.1f} s")
     _check(prog, rec)
