@@ -4,10 +4,10 @@
 scratchpad, gatherer and writer only: 4 lanes, 64 words; a 256-word external memory), the
 smallest design that exercises the whole flow (pins from the LPF, Yosys, nextpnr,
 ecppack); it runs no network. ``PKG``: the board top sized for image 0 of a network
-package (``--onchip-kib``, as ``vitsim board build``)::
+package (``--onchip-kib`` and ``--lanes``, as ``vitsim board build``)::
 
     /usr/bin/time -v python benchmarks/board_bitstream.py --flow-check --out /tmp/bit
-    python benchmarks/board_bitstream.py PKG --onchip-kib 64 --out /tmp/bit
+    python benchmarks/board_bitstream.py PKG --onchip-kib 64 --lanes 4 --out /tmp/bit
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     ap.add_argument("package", nargs="?", type=Path)
     ap.add_argument("--flow-check", action="store_true")
     ap.add_argument("--onchip-kib", type=float, default=64.0)
+    ap.add_argument("--lanes", type=int, default=None, help="word width (vitsim board --lanes)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
     if (args.package is None) == (not args.flow_check):
@@ -35,12 +36,11 @@ def main(argv=None) -> int:
         cfg = BoardCfg(accel=AccelTopCfg(lanes=4, depth=64, units={}, ext_words=256))
         label = "flow check (no units)"
     else:
-        from sim.board.build import board_for_program
-        from sim.compiler import compile_network
+        from sim.board.build import board_for_program, board_program
 
-        prog = compile_network(args.package, image=0, onchip_kib=args.onchip_kib)
+        prog = board_program(args.package, onchip_kib=args.onchip_kib, lanes=args.lanes)
         cfg = board_for_program(prog)
-        label = f"{args.package.name} at {args.onchip_kib:g} KiB"
+        label = f"{args.package.name} at {args.onchip_kib:g} KiB, {prog.cfg.lanes} lanes"
     r = build_bitstream(cfg, args.out, overwrite=True)
     u = r["utilisation"]
 

@@ -25,16 +25,11 @@ BOARD_LANES = (4, 8, 16, 32)
 
 def _program(args):
     from sim.accel_cli import check_golden_dir
-    from sim.compiler import compile_network
+    from sim.board.build import board_program
 
     check_golden_dir(args.golden)
-    cfg = None
-    if args.lanes is not None:  # the package's units on a narrower word (sim.fit's sizing)
-        from golden.netpkg import NetworkData, read_network
-        from sim.compiler.sizing import accel_config_for, word_cfg
-
-        cfg = word_cfg(accel_config_for(NetworkData(read_network(args.golden))), args.lanes)
-    return compile_network(args.golden, image=args.image, cfg=cfg, onchip_kib=args.onchip_kib)
+    return board_program(args.golden, image=args.image, onchip_kib=args.onchip_kib,
+                         lanes=args.lanes)
 
 
 def _divisor(baud: int, board: str) -> int:

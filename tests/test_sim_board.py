@@ -14,7 +14,7 @@ the 4-block one at 32 lanes runs with VITSIM_BIG_RTL=1.
 import pytest
 from netpkgs import BIG_RTL, untrained_package
 
-from sim.board.build import simulate_board
+from sim.board.build import board_program, simulate_board
 from sim.board.host import mem_words, readback_spans
 from sim.compiler import compile_network
 
@@ -59,12 +59,8 @@ def test_board_top_digits_image(lanes, tmp_path_factory):
     """The 4-block digits image; at 4 lanes (CI: about 90 s), the program and board top of
     ``vitsim board build|simulate --onchip-kib 64 --lanes 4``, the board top that places
     on the 85F and gets a bitstream."""
-    from argparse import Namespace
-
-    from sim.board_cli import _program
-
     pkg = untrained_package(tmp_path_factory.mktemp("board-d4"), images=1)
-    prog = _program(Namespace(golden=pkg, image=0, onchip_kib=64, lanes=lanes))
+    prog = board_program(pkg, onchip_kib=64, lanes=lanes)
     assert prog.cfg.lanes == lanes
     rec = simulate_board(prog, tmp_path_factory.mktemp("board-run4"), divisor=4)
     print(f"{lanes} lanes: {rec['bytes_sent']} B sent, {rec['bytes_received']} B received, "

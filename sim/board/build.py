@@ -22,7 +22,7 @@ from hw.board.ulx3s import BoardCfg
 from sim.runner import ENV_RESULTS, build_sim, cache_root, sim_runner
 from sim.toolchain import prepare
 
-__all__ = ["TB", "board_for_program", "board_verilog", "simulate_board"]
+__all__ = ["TB", "board_for_program", "board_program", "board_verilog", "simulate_board"]
 
 TB = "board_tb"
 _WRAP = """
@@ -34,6 +34,23 @@ module board_tb (input wire clk /*verilator public_flat_rw*/,
   board_top dut (.clk_25mhz(clk), .ftdi_txd(rxd), .ftdi_rxd(txd), .led(led));
 endmodule
 """
+
+
+def board_program(pkg, *, image: int = 0, onchip_kib: float | None = None,
+                  lanes: int | None = None):
+    """Image ``image`` of network package ``pkg`` compiled for the board: a scratchpad of
+    ``onchip_kib`` KiB (weights streamed), on a word of ``lanes`` elements with the units
+    narrowed to it (:func:`sim.compiler.sizing.word_cfg`, as ``vitsim synth --golden
+    --lanes``; default: the package's own word)."""
+    from sim.compiler import compile_network
+
+    cfg = None
+    if lanes is not None:
+        from golden.netpkg import NetworkData, read_network
+        from sim.compiler.sizing import accel_config_for, word_cfg
+
+        cfg = word_cfg(accel_config_for(NetworkData(read_network(pkg))), lanes)
+    return compile_network(pkg, image=image, cfg=cfg, onchip_kib=onchip_kib)
 
 
 def board_for_program(program, *, divisor: int = 25, board: str = "ulx3s-85f") -> BoardCfg:
