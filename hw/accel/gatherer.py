@@ -45,10 +45,12 @@ class Gatherer(wiring.Component):
     registered, cut to its elements and registered again (a stage of its own, so that the
     word's lane shift and the elements' placement are not one path), then packed into the
     beat register, so the beat is on ``o_stream`` ``latency`` edges after its last
-    sub-cycle's address. The whole gatherer advances only
-    while ``o_stream`` is empty or ``ready``; a beat counts as taken on any cycle with
-    ``ready`` high (the accelerator passes ``valid`` on to the selected unit only while
-    the op runs).
+    sub-cycle's address. A beat ``o_stream`` does not take moves to a skid register and
+    the gatherer stops from the next cycle until it is taken, so ``ready`` drives one
+    flip-flop only; ``o_stream`` sees the beats in the same cycles as if the whole gatherer
+    stopped while a beat waits (the exact cycle models' rule). A beat counts as taken on
+    any cycle with ``ready`` high (the accelerator passes ``valid`` on to the selected
+    unit only while the op runs).
 
     Parameters
     ----------
@@ -107,11 +109,17 @@ class Gatherer(wiring.Component):
         s1_act = [Signal(name=f"s1_act{o}") for o in range(NUM_OPERANDS)]
         s1_lane = [Signal(lane_bits or 1, name=f"s1_lane{o}") for o in range(NUM_OPERANDS)]
         pack = [Signal(wd, name=f"pack{o}") for o, wd in enumerate(widths)]
-        obuf = [self.o_stream.payload[f"o{o}"] for o in range(NUM_OPERANDS)]
-        o_valid, o_last = self.o_stream.valid, self.o_stream.payload.last
+        # the beat register (obuf), and behind it a skid register (sk): the stages advance
+        # on ``adv``, a flip-flop's inverse, never on the unit's ``ready`` (see _skid)
+        layout = beat_layout(widths)
+        beat, sk = Signal(layout), Signal(layout)
+        obuf = [beat[f"o{o}"] for o in range(NUM_OPERANDS)]
+        o_valid, o_last = Signal(), beat.last
+        sk_valid = Signal()
         adv = Signal()
-        m.d.comb += adv.eq(~o_valid | self.o_stream.ready)
-        m.d.comb += self.busy.eq(rd_active | s1_valid | s2_valid | o_valid)
+        m.d.comb += adv.eq(~sk_valid)
+        _skid(m, self.o_stream, beat, o_valid, sk, sk_valid, self.clear)
+        m.d.comb += self.busy.eq(rd_active | s1_valid | s2_valid | o_valid | sk_valid)
 
         # stage 0: the loop nest and the read addresses
         rn = [d[f"rn{n}"] for n in range(NUM_LOOPS)]
@@ -231,6 +239,26 @@ class Gatherer(wiring.Component):
         with m.If(self.launch):
             m.d.sync += rd_active.eq(Cat(*[x != 0 for x in rn]).all())
         return m
+
+
+def _skid(m: Module, out, beat, valid, sk, sk_valid, clear) -> None:
+    """Offer ``beat`` (``valid``) on stream ``out`` through a skid register ``sk``.
+
+    While ``sk`` is empty it copies ``beat`` every cycle, and a beat ``out`` does not take
+    stays in it (``sk_valid``); the beat register's stages then stop (``adv`` is
+    ``~sk_valid``) from the next cycle until ``out`` takes the held beat. So ``ready``
+    reaches one flip-flop, not every stage's clock enable. The unit sees the same beats
+    in the same cycles as if ``ready`` stopped the stages at once: the stages make the
+    one step they gained back in the cycle the held beat is taken, in which they stand.
+    """
+    with m.If(~sk_valid):
+        m.d.sync += [sk.eq(beat), sk_valid.eq(valid & ~out.ready)]
+    with m.Elif(out.ready):
+        m.d.sync += sk_valid.eq(0)
+    with m.If(clear):
+        m.d.sync += sk_valid.eq(0)
+    m.d.comb += [out.valid.eq(sk_valid | valid),
+                 out.payload.eq(Mux(sk_valid, sk, beat))]
 
 
 def _or_all(values, width):

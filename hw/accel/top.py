@@ -9,7 +9,7 @@ inputs (:data:`hw.accel.bind.BIND`) and their outputs to the writer.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Value
+from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -132,19 +132,23 @@ class Accelerator(wiring.Component):
         wiring.connect(m, seq.dma_rd, scratch.dma_rd)
         wiring.connect(m, seq.dma_wr, scratch.dma_wr)
         wiring.connect(m, wrt.wr, scratch.wr)
-        _bind_inputs(m, units, seq.desc, seq.running, gat.o_stream)
-        _bind_outputs(m, units, seq.desc, wrt.i_stream)
+        # the unit select, decoded into a register: the descriptor is complete in
+        # DISPATCH, so the decode holds from the op's first RUN cycle on, and the units'
+        # handshakes (which reach every pipeline register) start at flip-flops
+        sel = {slot: Signal(name=f"sel_{slot}") for slot in units}
+        m.d.sync += [s.eq(seq.desc.unit == UNIT_IDS[slot]) for slot, s in sel.items()]
+        _bind_inputs(m, units, sel, seq.desc, seq.running, gat.o_stream)
+        _bind_outputs(m, units, sel, seq.desc, wrt.i_stream)
         return m
 
 
-def _bind_inputs(m: Module, units: dict, d, running, beat) -> None:
+def _bind_inputs(m: Module, units: dict, selected: dict, d, running, beat) -> None:
     """Fill each unit's input payload from the gatherer's ``beat`` and the constants of
-    descriptor ``d`` (:data:`BIND`); only the unit ``d.unit`` names sees ``valid`` (while
+    descriptor ``d`` (:data:`BIND`); only the unit ``selected`` names sees ``valid`` (while
     ``running``), and only its ``ready`` reaches the gatherer."""
     consts = [d[f"k{n}"] for n in range(NUM_CONSTS)]
-    selected = {}
     for slot, unit in units.items():
-        sel = d.unit == UNIT_IDS[slot]
+        sel = selected[slot]
         payload = Value.cast(unit.i_stream.payload)
         fw = field_widths(unit.i_stream.payload.shape())
         for name, src in BIND[slot].items():
@@ -157,25 +161,26 @@ def _bind_inputs(m: Module, units: dict, d, running, beat) -> None:
                 val = consts[int(src[1:])]
             m.d.comb += payload[off:off + width].eq(val[:width] if len(val) >= width else val)
         m.d.comb += unit.i_stream.valid.eq(running & sel & beat.valid)
-        selected[slot] = sel
     m.d.comb += beat.ready.eq(Cat(*[sel & units[s].i_stream.ready
                                     for s, sel in selected.items()]).any()
                               if selected else 0)
 
 
-def _bind_outputs(m: Module, units: dict, d, lanes) -> None:
+def _bind_outputs(m: Module, units: dict, selected: dict, d, lanes) -> None:
     """Offer the output beats of the unit ``d.unit`` names on ``lanes`` (each output lane
-    zero-extended), and hand its ``ready`` back to that unit alone."""
+    zero-extended; ``valid`` from the unit ``selected`` names), and hand its ``ready``
+    back to that unit alone."""
     with m.Switch(d.unit):
         for slot, unit in units.items():
             with m.Case(UNIT_IDS[slot]):
                 off, nl, eb = out_geometry(slot, unit.o_stream.payload.shape())
                 pl = Value.cast(unit.o_stream.payload)
-                m.d.comb += lanes.valid.eq(unit.o_stream.valid)
                 for e in range(nl):
                     m.d.comb += lanes.payload[e].eq(pl[off + e * eb: off + (e + 1) * eb])
+    m.d.comb += lanes.valid.eq(Cat(*[selected[s] & u.o_stream.valid
+                                     for s, u in units.items()]).any() if units else 0)
     for slot, unit in units.items():
-        m.d.comb += unit.o_stream.ready.eq((d.unit == UNIT_IDS[slot]) & lanes.ready)
+        m.d.comb += unit.o_stream.ready.eq(selected[slot] & lanes.ready)
 
 
 def _leaf_width(shape) -> int:

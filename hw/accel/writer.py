@@ -29,7 +29,9 @@ class Writer(wiring.Component):
     Timing: a vector (``wvec``) or packed (``wpack``) beat is stored in the cycle it is
     offered, and taken then; a scattered beat takes ``wc`` cycles, one element each, and
     is taken with its last element. A store reaches the scratchpad at the next edge
-    (``latency``). ``i_stream.ready`` is only high with ``i_stream.valid``.
+    (``latency``). ``i_stream.ready`` is a function of registers alone (it does not wait
+    for ``i_stream.valid``): high while ``running`` and the nest is active, at a vector or
+    packed beat or a scattered beat's last element.
 
     Parameters
     ----------
@@ -99,9 +101,12 @@ class Writer(wiring.Component):
         waddr = Signal(ADDR_BITS + 8)
         m.d.comb += waddr.eq(row[0][-1] + wsub_t)
         w_lane = waddr[:lane_bits]
-        m.d.comb += beat_done.eq(d.wvec | d.wpack | (wsub == d.wc - 1))
+        # ``wsub == wc - 1`` kept as a register: ``ready`` feeds every unit's pipeline
+        # advance, so it comes from flip-flops alone (no subtractor, no ``valid``)
+        sub_last = Signal()
+        m.d.comb += beat_done.eq(d.wvec | d.wpack | sub_last)
         m.d.comb += [w_do.eq(self.running & w_active & self.i_stream.valid),
-                     self.i_stream.ready.eq(w_do & beat_done)]
+                     self.i_stream.ready.eq(self.running & w_active & beat_done)]
 
         vec_data = Signal(W)
         vec_en = Signal(L)
@@ -122,14 +127,16 @@ class Writer(wiring.Component):
 
         with m.If(w_do):
             with m.If(beat_done):
-                m.d.sync += [wsub.eq(0), wsub_t.eq(0)]
+                m.d.sync += [wsub.eq(0), wsub_t.eq(0), sub_last.eq(d.wc == 1)]
                 step_nest(m, wi, w_end, w_active.eq(0), sums=[row])
             with m.Else():
-                m.d.sync += [wsub.eq(wsub + 1), wsub_t.eq(wsub_t + d.wt)]
+                m.d.sync += [wsub.eq(wsub + 1), wsub_t.eq(wsub_t + d.wt),
+                             sub_last.eq(wsub + 2 == d.wc)]
 
         # the sequencer's strobes take priority over the nest's own updates
         with m.If(self.clear):
             m.d.sync += [*(x.eq(0) for x in wi), wsub.eq(0), wsub_t.eq(0)]
         with m.If(self.launch):
-            m.d.sync += w_active.eq(Cat(*[x != 0 for x in wn]).all())
+            m.d.sync += [w_active.eq(Cat(*[x != 0 for x in wn]).all()),
+                         sub_last.eq(d.wc == 1)]
         return m
