@@ -199,24 +199,13 @@ def _counters_equal_the_model(prog, res) -> None:
 @pytest.mark.sim
 @pytest.mark.slow
 @pytest.mark.skipif(not BIG_RTL,
-                    reason="benchmark: set VITSIM_BIG_RTL=1 (a 224x224 block, ~20 min)")
+                    reason="benchmark: set VITSIM_BIG_RTL=1 (a 224x224 block, 7-20 min)")
 @pytest.mark.parametrize("simulator", ["verilator"], indirect=True)
-def test_a_deit_tiny_block_at_224_runs_bit_exact_on_verilator(simulator, tmp_path):
-    """The same block at 224x224 (198 tokens): a benchmark, not CI."""
-    pkg = deit_package(tmp_path / "t", DEIT_T, 224)
-    prog, res = run_checked(pkg, tmp_path / "run", simulator)
-    assert prog.cfg.units["mac"].digit_bits == 4
-    _counters_equal_the_model(prog, res)
-
-
-@pytest.mark.sim
-@pytest.mark.slow
-@pytest.mark.skipif(not BIG_RTL,
-                    reason="benchmark: set VITSIM_BIG_RTL=1 (a 224x224 DeiT-S block, ~30 min)")
-@pytest.mark.parametrize("simulator", ["verilator"], indirect=True)
-def test_a_deit_small_block_at_224_runs_bit_exact_on_verilator(simulator, tmp_path):
-    """One DeiT-S block at 224x224 (embed 384, 6 heads, 198 tokens): a benchmark, not CI."""
-    pkg = deit_package(tmp_path / "s", DEIT_S, 224)
+@pytest.mark.parametrize("model", [DEIT_T, DEIT_S], ids=["tiny", "small"])
+def test_a_deit_block_at_224_runs_bit_exact_on_verilator(model, simulator, tmp_path):
+    """One DeiT-T (embed 192, 3 heads) or DeiT-S (384, 6 heads) block at 224x224 (198
+    tokens): a benchmark, not CI."""
+    pkg = deit_package(tmp_path / "t", model, 224)
     prog, res = run_checked(pkg, tmp_path / "run", simulator)
     assert prog.cfg.units["mac"].digit_bits == 4
     _counters_equal_the_model(prog, res)
