@@ -36,8 +36,8 @@ class GsbEncoder(StreamUnit):
 
     1. *load* (one beat a cycle, ``i_stream.ready`` high): each beat is written to the
        buffer (an ``amaranth.lib.memory.Memory`` of ``cfg.depth`` words of ``lanes *
-       x_bits`` bits); its max and min (a comparator tree over the lanes) are registered
-       and folded into the image's on the next edge. ``last`` ends the image, and so does
+       x_bits`` bits) and registered; its max and min (a comparator tree over the lanes)
+       are registered on the next edge and folded into the image's on the one after. ``last`` ends the image, and so does
        the ``depth``-th beat;
     2. *emit* (stalled only by ``o_stream``): a pipeline of buffer read, hold register (the
        buffer's output is slow), the products ``den * x`` (one constant multiplier per lane
@@ -99,13 +99,19 @@ class GsbEncoder(StreamUnit):
         thr_lo = [Signal(signed(xb + num.bit_length() + 1), name=f"thr_lo{i}")
                   for i, (num, _) in enumerate(cfg.ratios)]
 
-        # Load pass: the beat's max and min (a comparator tree) are registered, then folded
-        # into the image's on the next edge (the last fold lands on the first emit edge).
-        lanes = [beat.x[i] for i in range(cfg.lanes)]
+        # Load pass: the beat is registered (its lanes come from the accelerator's beat
+        # select, so the comparators do not share a cycle with it), its max and min (a
+        # comparator tree) are registered, then folded into the image's on the next edge
+        # (the last fold lands on the second emit edge, still before the thresholds'
+        # first use: see EMIT).
+        lanes = [Signal(signed(xb), name=f"a_x{i}") for i in range(cfg.lanes)]
+        a_valid, a_first = Signal(), Signal()
+        m.d.sync += [a_valid.eq(self.i_stream.valid & self.i_stream.ready),
+                     a_first.eq(count == 0),
+                     *(x.eq(beat.x[i]) for i, x in enumerate(lanes))]
         b_valid, b_first = Signal(), Signal()
         b_hi, b_lo = Signal(signed(xb)), Signal(signed(xb))
-        m.d.sync += [b_valid.eq(self.i_stream.valid & self.i_stream.ready),
-                     b_first.eq(count == 0),
+        m.d.sync += [b_valid.eq(a_valid), b_first.eq(a_first),
                      b_hi.eq(_tree(lanes, lambda a, b: Mux(a > b, a, b))),
                      b_lo.eq(_tree(lanes, lambda a, b: Mux(a < b, a, b)))]
         with m.If(b_valid):
@@ -149,7 +155,8 @@ class GsbEncoder(StreamUnit):
                         m.next = "EMIT"
             with m.State("EMIT"):
                 # Thresholds, registered every emit cycle: max and min are final from the
-                # second edge on, and the first compare comes three edges after the first read.
+                # second edge on, the thresholds from the third, and the first compare
+                # comes three edges after the first read (on the fourth).
                 for i, (num, _) in enumerate(cfg.ratios):
                     m.d.sync += [thr_hi[i].eq(hi * num), thr_lo[i].eq(lo * num)]
                 with m.If(advance):
